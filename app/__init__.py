@@ -1,0 +1,3 @@
+"""stepgrad's web service: FastAPI routes, schemas, the graph store and settings."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,190 @@
+"""The timeline: values and gradients per node and a cursor over 2N steps for N nodes.
+
+Steps 1..N evaluate one node each in topological order; steps N+1..2N visit one node
+each in reverse order and push `grad * local derivative` to its inputs, where
+contributions from several consumers add up. Every step returns an event record.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import PhaseError
+from .graph import Graph
+from .tensor import unbroadcast
+
+
+class Run:
+    def __init__(self, graph: Graph):
+        self.graph = graph
+        self.reset()
+
+    # ---- cursor ------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        n = len(self.graph)
+        self.values: list[np.ndarray | None] = [None] * n
+        self.grads: list[np.ndarray | None] = [None] * n
+        # contribution sent along each edge, keyed by (consumer index, input slot)
+        self.edge_grads: dict[tuple[int, int], np.ndarray] = {}
+        self.position = 0
+
+    @property
+    def total(self) -> int:
+        return 2 * len(self.graph)
+
+    @property
+    def phase(self) -> str:
+        n = len(self.graph)
+        if self.position < n:
+            return "forward"
+        return "backward" if self.position < 2 * n else "done"
+
+    @property
+    def cursor_node(self) -> str | None:
+        """The node the next step visits (None at the end)."""
+        n = len(self.graph)
+        p = self.position
+        if p < n:
+            return self.graph.order[p]
+        if p < 2 * n:
+            return self.graph.order[2 * n - 1 - p]
+        return None
+
+    @property
+    def forward_done(self) -> bool:
+        return self.position >= len(self.graph)
+
+    @property
+    def backward_done(self) -> bool:
+        return self.position >= self.total
+
+    def value(self, node_id: str) -> np.ndarray | None:
+        return self.values[self.graph.index[node_id]]
+
+    def grad(self, node_id: str) -> np.ndarray | None:
+        return self.grads[self.graph.index[node_id]]
+
+    # ---- steps -------------------------------------------------------------------------
+
+    def _forward_step(self) -> dict:
+        i = self.position
+        op, attrs, ins, _, _ = self.graph.plan[i]
+        if op.leaf:
+            value = self.graph.leaf_values[i]
+        else:
+            with np.errstate(all="ignore"):
+                value = op.forward([self.values[j] for j in ins], attrs)
+        self.values[i] = value
+        self.position += 1
+        return {
+            "phase": "forward",
+            "position": self.position,
+            "node": self.graph.order[i],
+            "value": value,
+        }
+
+    def _backward_step(self) -> dict:
+        graph = self.graph
+        n = len(graph)
+        i = 2 * n - 1 - self.position
+        if self.position == n:
+            out = graph.index[graph.output]
+            self.grads[out] = np.ones_like(self.values[out])
+        g = self.grads[i]
+        op, attrs, ins, need, _ = graph.plan[i]
+        contributions = []
+        if g is not None and ins:
+            xs = [self.values[j] for j in ins]
+            with np.errstate(all="ignore"):
+                parts = op.backward(g, self.values[i], xs, attrs, need)
+            for slot, (j, part) in enumerate(zip(ins, parts, strict=True)):
+                if part is None:
+                    continue
+                part = unbroadcast(np.asarray(part, dtype=np.float64), xs[slot].shape)
+                self.edge_grads[(i, slot)] = part
+                # a new array, never in place: another node may hold the old one
+                self.grads[j] = part if self.grads[j] is None else self.grads[j] + part
+                contributions.append(
+                    {"input": graph.order[j], "slot": slot, "grad": part, "total": self.grads[j]}
+                )
+        self.position += 1
+        return {
+            "phase": "backward",
+            "position": self.position,
+            "node": graph.order[i],
+            "grad": g,
+            "contributions": contributions,
+        }
+
+    def step(self, steps: int = 1) -> list[dict]:
+        """Advance up to `steps` along the whole timeline (forward, then backward)."""
+        events = []
+        n = len(self.graph)
+        for _ in range(max(0, min(steps, self.total - self.position))):
+            events.append(self._forward_step() if self.position < n else self._backward_step())
+        return events
+
+    def forward(self, steps: int | None = 1) -> list[dict]:
+        """Run forward `steps` nodes (None: to the end of the forward pass)."""
+        n = len(self.graph)
+        if self.position >= n:
+            raise PhaseError("The forward pass is already complete; step backward or reset.")
+        remaining = n - self.position
+        return self.step(remaining if steps is None else min(steps, remaining))
+
+    def backward(self, steps: int | None = 1) -> list[dict]:
+        """Run backward `steps` nodes (None: to the end of the backward pass)."""
+        if self.position < len(self.graph):
+            raise PhaseError(
+                "The forward pass is not complete yet; run forward to the end before backward."
+            )
+        if self.position >= self.total:
+            raise PhaseError("The backward pass is already complete; update or reset.")
+        remaining = self.total - self.position
+        return self.step(remaining if steps is None else min(steps, remaining))
+
+    def seek(self, position: int) -> list[dict]:
+        """Move the cursor anywhere in 0..2N; moving back recomputes from the start."""
+        if not isinstance(position, int) or not 0 <= position <= self.total:
+            raise PhaseError(f"Position {position!r} is outside the timeline 0..{self.total}.")
+        if position < self.position:
+            self.reset()
+            self.step(position)
+            return []
+        return self.step(position - self.position)
+
+    def run_all(self) -> None:
+        self.seek(self.total)
+
+    # ---- values ------------------------------------------------------------------------
+
+    def set_values(self, values: dict[str, object]) -> None:
+        """New leaf values; the timeline starts again. On error nothing changes."""
+        self.graph = self.graph.with_values(values)
+        self.reset()
+
+    def replace_graph(self, graph: Graph) -> None:
+        self.graph = graph
+        self.reset()
+
+    def param_grads(self) -> dict[str, np.ndarray]:
+        if not self.backward_done:
+            raise PhaseError(
+                "There are no gradients yet; run forward and backward to the end before updating."
+            )
+        return {
+            nid: self.grads[self.graph.index[nid]]
+            for nid in self.graph.params
+            if self.grads[self.graph.index[nid]] is not None
+        }
+
+    def update(self, optimizer) -> dict[str, np.ndarray]:
+        """One descent step on every param from the current gradients; the timeline resets.
+
+        Returns the new parameter values."""
+        grads = self.param_grads()
+        params = {nid: self.graph.nodes[nid].value for nid in grads}
+        new = optimizer.step(params, grads)
+        self.set_values(new)
+        return new
