@@ -1,0 +1,227 @@
+"""Mini-batch training of a graph: gradient descent (SGD, momentum, Adam) or random search.
+
+Each epoch shuffles the training rows of the bound dataset (see `engine.data`) into
+mini-batches; each batch is fed to the bound inputs, then forward, backward and update.
+Graphs without bound inputs train full-batch on their fixed values. Deterministic for a
+given seed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from .data import bound_data
+from .errors import GraphError, StepgradError
+from .execute import descent_step, forward_pass
+from .graph import Graph
+from .optim import make_optimizer
+
+RANDOM_SEARCH = "random_search"
+
+
+def _check_count(value: object, what: str, low: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise StepgradError(f"{what} must be a whole number of at least {low}, got {value!r}.")
+    return value
+
+
+def _prediction_node(graph: Graph) -> str | None:
+    """For a loss node `loss(y, yhat)` with y bound to the target, the node yhat."""
+    out = graph.nodes[graph.output]
+    if out.op.name not in ("mse", "bce"):
+        return None
+    truth = graph.nodes[out.inputs[0]]
+    if not truth.bind or truth.bind.get("role") != "target":
+        return None
+    return out.inputs[1]
+
+
+def steps_per_epoch(graph: Graph, batch_size: int | None = None) -> int:
+    """How many updates one epoch makes (what the API bounds epochs x steps with)."""
+    found = bound_data(graph)
+    if found is None:
+        return 1
+    binding, data = found
+    n = len(next(iter(data.train.values())))
+    size = batch_size or binding.batch_size or n
+    return max(1, -(-n // size))
+
+
+class _Feeder:
+    """Puts rows of the bound data into a list of leaf values."""
+
+    def __init__(self, graph: Graph, data):
+        self.slots = [(graph.index[nid], arr) for nid, arr in data.train.items()]
+        self.test_slots = [(graph.index[nid], arr) for nid, arr in data.test.items()]
+        self.n_train = len(self.slots[0][1])
+        self.has_test = len(self.test_slots[0][1]) > 0
+
+    def rows(self, leaves: list, idx: np.ndarray | None) -> list:
+        leaves = list(leaves)
+        for i, arr in self.slots:
+            leaves[i] = arr if idx is None else arr[idx]
+        return leaves
+
+    def test(self, leaves: list) -> list:
+        leaves = list(leaves)
+        for i, arr in self.test_slots:
+            leaves[i] = arr
+        return leaves
+
+
+def train(
+    graph: Graph,
+    epochs: int = 10,
+    optimizer: str = "sgd",
+    learning_rate: float = 0.01,
+    batch_size: int | None = None,
+    seed: int = 0,
+    options: dict | None = None,
+    on_epoch: Callable[[dict], None] | None = None,
+    record_steps: bool = False,
+    evaluate_test: bool = True,
+    progress: Callable[[dict], None] | None = None,
+) -> dict:
+    """Train the graph's params; returns the history, metrics, predictions and the new graph.
+
+    `optimizer` is "sgd", "momentum", "adam" (with `options` such as momentum or betas)
+    or "random_search" (`options`: low, high: the range params are sampled from; it makes
+    the same number of loss evaluations as gradient descent makes updates and keeps the
+    best). `on_epoch` is called after every epoch with that epoch's figures."""
+    from .datasets import batches
+
+    epochs = _check_count(epochs, "epochs")
+    if batch_size is not None:
+        batch_size = _check_count(batch_size, "batch_size")
+    seed = _check_count(seed, "seed", low=0)
+    if not graph.params:
+        raise GraphError("The graph has no param nodes, so there is nothing to train.")
+    found = bound_data(graph)
+    leaves = list(graph.leaf_values)
+    out = graph.index[graph.output]
+    feeder = None
+    if found is not None:
+        binding, data = found
+        feeder = _Feeder(graph, data)
+        batch_size = batch_size or binding.batch_size
+    rng = np.random.default_rng(seed)
+
+    def epoch_batches():
+        if feeder is None or batch_size is None or batch_size >= feeder.n_train:
+            return [None]
+        return batches(feeder.n_train, batch_size, rng)
+
+    def loss_on(values_leaves) -> float:
+        return float(np.mean(forward_pass(graph, values_leaves)[out]))
+
+    def evaluate(current) -> tuple[float, float | None]:
+        train_loss = loss_on(feeder.rows(current, None) if feeder else current)
+        test_loss = None
+        if feeder is not None and evaluate_test and feeder.has_test:
+            test_loss = loss_on(feeder.test(current))
+        return train_loss, test_loss
+
+    history: dict = {"epoch": [], "train_loss": [], "test_loss": [], "batch_loss_mean": []}
+    step_losses: list[float] = []
+    steps = 0
+    start = time.perf_counter()
+    train_seconds = 0.0
+    with np.errstate(all="ignore"):
+        if optimizer == RANDOM_SEARCH:
+            search = _RandomSearch(graph, options or {}, rng)
+            best_loss, best = loss_on(feeder.rows(leaves, None) if feeder else leaves), leaves
+        else:
+            opt = make_optimizer(optimizer, learning_rate=learning_rate, **(options or {}))
+        for epoch in range(1, epochs + 1):
+            t0 = time.perf_counter()
+            batch_losses = []
+            for idx in epoch_batches():
+                if optimizer == RANDOM_SEARCH:
+                    # one loss evaluation on the whole training part per try
+                    candidate = search.sample(best)
+                    loss = loss_on(feeder.rows(candidate, None) if feeder else candidate)
+                    if loss < best_loss:
+                        best_loss, best = loss, candidate
+                    leaves = best
+                else:
+                    fed = feeder.rows(leaves, idx) if feeder else leaves
+                    loss, leaves = descent_step(graph, fed, opt)
+                batch_losses.append(loss)
+                steps += 1
+            train_seconds += time.perf_counter() - t0
+            if record_steps:
+                step_losses.extend(batch_losses)
+            train_loss, test_loss = evaluate(leaves)
+            row = {
+                "epoch": epoch,
+                "epochs": epochs,
+                "train_loss": train_loss,
+                "test_loss": test_loss,
+                "batch_loss_mean": float(np.mean(batch_losses)),
+                "steps": steps,
+                "seconds": time.perf_counter() - start,
+            }
+            for key in ("epoch", "train_loss", "test_loss", "batch_loss_mean"):
+                history[key].append(row[key])
+            if on_epoch is not None:
+                on_epoch(row)
+            if progress is not None:
+                progress(row)
+    if record_steps:
+        history["step_loss"] = step_losses
+    final_train, final_test = evaluate(leaves)
+    predictions = None
+    pred_node = _prediction_node(graph) if feeder else None
+    if pred_node is not None:
+        fed = feeder.test(leaves) if feeder.has_test else feeder.rows(leaves, None)
+        with np.errstate(all="ignore"):
+            values = forward_pass(graph, fed)
+        truth_id = graph.nodes[graph.output].inputs[0]
+        predictions = {
+            "part": "test" if feeder.has_test else "train",
+            "y_true": np.asarray(values[graph.index[truth_id]]).ravel().tolist(),
+            "y_pred": np.asarray(values[graph.index[pred_node]]).ravel().tolist(),
+        }
+    new_params = {nid: leaves[graph.index[nid]] for nid in graph.params}
+    return {
+        "optimizer": optimizer,
+        "learning_rate": learning_rate,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "seed": seed,
+        "steps": steps,
+        "seconds": time.perf_counter() - start,
+        "train_seconds": train_seconds,
+        "us_per_step": train_seconds / steps * 1e6,
+        "history": history,
+        "final": {"train_loss": final_train, "test_loss": final_test},
+        "predictions": predictions,
+        "params": new_params,
+        "graph": graph.with_values(new_params),
+    }
+
+
+class _RandomSearch:
+    """The course's first attempt: draw params at random in [low, high], keep the best."""
+
+    def __init__(self, graph: Graph, options: dict, rng: np.random.Generator):
+        unknown = set(options) - {"low", "high"}
+        if unknown:
+            raise StepgradError(
+                f"random_search does not take option(s) {', '.join(sorted(unknown))}."
+            )
+        self.low = float(options.get("low", -10.0))
+        self.high = float(options.get("high", 10.0))
+        if not (np.isfinite(self.low) and np.isfinite(self.high) and self.low < self.high):
+            raise StepgradError("random_search needs finite low < high.")
+        self.slots = [(graph.index[nid], graph.shapes[nid]) for nid in graph.params]
+        self.rng = rng
+
+    def sample(self, leaves: list) -> list:
+        leaves = list(leaves)
+        for i, shape in self.slots:
+            leaves[i] = self.rng.uniform(self.low, self.high, size=shape)
+        return leaves
