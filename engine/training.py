@@ -83,7 +83,6 @@ def train(
     on_epoch: Callable[[dict], None] | None = None,
     record_steps: bool = False,
     evaluate_test: bool = True,
-    progress: Callable[[dict], None] | None = None,
 ) -> dict:
     """Train the graph's params; returns the history, metrics, predictions and the new graph.
 
@@ -168,8 +167,6 @@ def train(
                 history[key].append(row[key])
             if on_epoch is not None:
                 on_epoch(row)
-            if progress is not None:
-                progress(row)
     if record_steps:
         history["step_loss"] = step_losses
     final_train, final_test = evaluate(leaves)
