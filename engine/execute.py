@@ -21,8 +21,12 @@ def forward_pass(graph: Graph, leaf_values: list) -> list:
     return values
 
 
-def backward_pass(graph: Graph, values: list, train_only: bool = True) -> list:
-    """Gradient of the output with respect to every node (None where none flows)."""
+def backward_pass(
+    graph: Graph, values: list, train_only: bool = True, fanout_bug: bool = False
+) -> list:
+    """Gradient of the output with respect to every node (None where none flows).
+
+    `fanout_bug` overwrites instead of adding up contributions (see `Run`)."""
     grads: list = [None] * len(values)
     out = graph.index[graph.output]
     grads[out] = np.ones_like(values[out])
@@ -42,7 +46,7 @@ def backward_pass(graph: Graph, values: list, train_only: bool = True) -> list:
             j = ins[slot]
             if part.shape != xs[slot].shape:
                 part = unbroadcast(part, xs[slot].shape)
-            grads[j] = part if grads[j] is None else grads[j] + part
+            grads[j] = part if grads[j] is None or fanout_bug else grads[j] + part
     return grads
 
 

@@ -19,6 +19,7 @@ def gradcheck(
     max_elements: int = 2_000,
     seed: int = 0,
     nodes: list[str] | None = None,
+    fanout_bug: bool = False,
 ) -> dict:
     """Compare d output / d leaf from backward with (f(x + eps) - f(x - eps)) / (2 eps).
 
@@ -27,11 +28,11 @@ def gradcheck(
     |analytic - numeric| / max(|analytic|, |numeric|, floor), where the floor is 1e-3 of
     the largest analytic gradient checked: tiny gradients are compared at the scale of the
     others, since central differences carry a rounding error of about 1e-10 whatever the
-    gradient's size."""
+    gradient's size. `fanout_bug` checks the gradients of the buggy backward (see `Run`)."""
     leaf_values = list(graph.leaf_values)
     with np.errstate(all="ignore"):
         values = forward_pass(graph, leaf_values)
-        grads = backward_pass(graph, values, train_only=False)
+        grads = backward_pass(graph, values, train_only=False, fanout_bug=fanout_bug)
         if nodes is None:
             nodes = [
                 nid

@@ -9,15 +9,44 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import PhaseError
+from .errors import GraphError, PhaseError
 from .graph import Graph
 from .tensor import unbroadcast
 
 
 class Run:
-    def __init__(self, graph: Graph):
+    """`order` replaces the graph's topological order with another valid one (any valid
+    order gives the same gradients). `fanout_bug=True` makes backward overwrite a node's
+    gradient instead of adding up its consumers' contributions: the classic mistake,
+    kept so a class can watch it give wrong gradients."""
+
+    def __init__(self, graph: Graph, order: list[str] | None = None, fanout_bug: bool = False):
         self.graph = graph
+        self.fanout_bug = bool(fanout_bug)
+        self._set_order(order)
         self.reset()
+
+    def _set_order(self, order: list[str] | None) -> None:
+        graph = self.graph
+        if order is None:
+            self.sequence = list(range(len(graph)))
+            return
+        if not isinstance(order, list) or sorted(map(str, order)) != sorted(graph.order):
+            raise GraphError("The order must list every node of the graph exactly once.")
+        seen: set[str] = set()
+        for nid in order:
+            missing = [s for s in graph.nodes[nid].inputs if s not in seen]
+            if missing:
+                raise GraphError(
+                    f"In that order {nid!r} comes before its input {missing[0]!r}; "
+                    "a node can only be evaluated after all of its inputs."
+                )
+            seen.add(nid)
+        self.sequence = [graph.index[nid] for nid in order]
+
+    @property
+    def order(self) -> list[str]:
+        return [self.graph.order[i] for i in self.sequence]
 
     # ---- cursor ------------------------------------------------------------------------
 
@@ -46,9 +75,9 @@ class Run:
         n = len(self.graph)
         p = self.position
         if p < n:
-            return self.graph.order[p]
+            return self.graph.order[self.sequence[p]]
         if p < 2 * n:
-            return self.graph.order[2 * n - 1 - p]
+            return self.graph.order[self.sequence[2 * n - 1 - p]]
         return None
 
     @property
@@ -68,7 +97,7 @@ class Run:
     # ---- steps -------------------------------------------------------------------------
 
     def _forward_step(self) -> dict:
-        i = self.position
+        i = self.sequence[self.position]
         op, attrs, ins, _, _ = self.graph.plan[i]
         if op.leaf:
             value = self.graph.leaf_values[i]
@@ -87,7 +116,7 @@ class Run:
     def _backward_step(self) -> dict:
         graph = self.graph
         n = len(graph)
-        i = 2 * n - 1 - self.position
+        i = self.sequence[2 * n - 1 - self.position]
         if self.position == n:
             out = graph.index[graph.output]
             self.grads[out] = np.ones_like(self.values[out])
@@ -104,7 +133,10 @@ class Run:
                 part = unbroadcast(np.asarray(part, dtype=np.float64), xs[slot].shape)
                 self.edge_grads[(i, slot)] = part
                 # a new array, never in place: another node may hold the old one
-                self.grads[j] = part if self.grads[j] is None else self.grads[j] + part
+                if self.grads[j] is None or self.fanout_bug:
+                    self.grads[j] = part
+                else:
+                    self.grads[j] = self.grads[j] + part
                 contributions.append(
                     {"input": graph.order[j], "slot": slot, "grad": part, "total": self.grads[j]}
                 )
@@ -161,11 +193,12 @@ class Run:
 
     def set_values(self, values: dict[str, object]) -> None:
         """New leaf values; the timeline starts again. On error nothing changes."""
-        self.graph = self.graph.with_values(values)
-        self.reset()
+        self.replace_graph(self.graph.with_values(values))
 
     def replace_graph(self, graph: Graph) -> None:
+        order = self.order if self.sequence != list(range(len(self.graph))) else None
         self.graph = graph
+        self._set_order(order)
         self.reset()
 
     def param_grads(self) -> dict[str, np.ndarray]:

@@ -233,3 +233,37 @@ def test_broadcast_gradients_reduce_to_input_shapes():
     run.run_all()
     assert run.grad("b").shape == () and float(run.grad("b")) == pytest.approx(1.0)
     np.testing.assert_allclose(run.grad("w"), np.arange(6.0).reshape(3, 2).mean(0)[:, None])
+
+
+FANOUT = spec_with(
+    {"id": "x", "op": "param", "value": 1.5},
+    {"id": "sq", "op": "mul", "inputs": ["x", "x"]},
+    {"id": "f", "op": "add", "inputs": ["sq", "x"]},
+)
+
+
+def test_any_valid_order_gives_the_same_gradients():
+    graph = Graph.from_spec(SEED_SPEC)
+    default = Run(graph)
+    default.run_all()
+    other = Run(graph, order=["b", "k", "x", "linear", "y", "sigmoid", "loss"])
+    events = other.forward(steps=None)
+    assert [e["node"] for e in events] == other.order
+    other.run_all()
+    for nid in graph.order:
+        assert float(other.grad(nid)) == float(default.grad(nid))
+    with pytest.raises(Exception, match="'linear' comes before its input 'b'"):
+        Run(graph, order=["x", "k", "linear", "b", "y", "sigmoid", "loss"])
+    with pytest.raises(Exception, match="every node"):
+        Run(graph, order=["x"])
+
+
+def test_fanout_bug_gives_a_wrong_gradient_that_gradcheck_catches():
+    from engine.gradcheck import gradcheck
+
+    graph = Graph.from_spec(FANOUT)
+    buggy = Run(graph, fanout_bug=True)
+    buggy.run_all()
+    assert float(buggy.grad("x")) != pytest.approx(2 * 1.5 + 1)
+    assert gradcheck(graph, fanout_bug=True)["max_rel_error"] > 0.1
+    assert gradcheck(graph)["max_rel_error"] < 1e-8
