@@ -57,15 +57,21 @@ def knn_predict(x_train: object, y_train: object, x_query: object, k: int = 3) -
     """For each query row, the mean target of its k nearest training rows (Euclidean
     distance). Ties are broken by training-row order (a stable sort). A 1-D `x_train`
     is one feature; the result has one row per query, shaped like `y_train`'s rows."""
+    y = np.asarray(y_train, dtype=np.float64)
+    n = len(_as_2d(x_train, "x_train"))
+    if y.shape[:1] != (n,):
+        raise StepgradError(f"x_train has {n} rows but y_train has shape {y.shape}.")
+    return y[knn_neighbours(x_train, x_query, k)].mean(axis=1)
+
+
+def knn_neighbours(x_train: object, x_query: object, k: int = 3) -> np.ndarray:
+    """Indices (one row per query, nearest first) of the k nearest training rows."""
     x_tr = _as_2d(x_train, "x_train")
     x_q = np.asarray(x_query, dtype=np.float64)
     if x_q.ndim == 1:
         x_q = x_q.reshape(-1, 1) if np.asarray(x_train).ndim == 1 else x_q.reshape(1, -1)
     x_q = _as_2d(x_q, "x_query")
-    y = np.asarray(y_train, dtype=np.float64)
     n, d = x_tr.shape
-    if y.shape[:1] != (n,):
-        raise StepgradError(f"x_train has {n} rows but y_train has shape {y.shape}.")
     if x_q.shape[1] != d:
         raise StepgradError(
             f"x_query has {x_q.shape[1]} feature(s) but x_train has {d}; they must match."
@@ -80,7 +86,7 @@ def knn_predict(x_train: object, y_train: object, x_query: object, k: int = 3) -
         diff = block[:, None, :] - x_tr[None, :, :]
         dist2 = np.einsum("qnd,qnd->qn", diff, diff)
         nearest[start : start + chunk] = np.argsort(dist2, axis=1, kind="stable")[:, :k]
-    return y[nearest].mean(axis=1)
+    return nearest
 
 
 def least_squares(x_train: object, y_train: object) -> tuple[np.ndarray, float | np.ndarray]:
