@@ -9,6 +9,7 @@ import pytest
 
 from engine.errors import GraphError, StepgradError
 from engine.graph import Graph
+from engine.race import boston_mlp_spec
 from engine.run import Run
 from engine.training import steps_per_epoch, train
 
@@ -20,22 +21,13 @@ BIND = {"dataset": "boston", "test_fraction": 0.2, "seed": 0, "standardize": Tru
 
 def boston_spec(hidden=10, seed=1, batch_size=32):
     rng = np.random.default_rng(seed)
-    bind = {**BIND, "batch_size": batch_size}
-    return {
-        "name": "boston",
-        "nodes": [
-            {"id": "X", "op": "input", "bind": {**bind, "role": "features"}},
-            {"id": "y", "op": "input", "bind": {**bind, "role": "target"}},
-            {"id": "W1", "op": "param", "value": (rng.normal(size=(13, hidden)) * 0.3).tolist()},
-            {"id": "b1", "op": "param", "value": [0.0] * hidden},
-            {"id": "W2", "op": "param", "value": (rng.normal(size=(hidden, 1)) * 0.3).tolist()},
-            {"id": "b2", "op": "param", "value": [22.0]},
-            {"id": "h", "op": "linear", "inputs": ["X", "W1", "b1"]},
-            {"id": "a", "op": "sigmoid", "inputs": ["h"]},
-            {"id": "yhat", "op": "linear", "inputs": ["a", "W2", "b2"]},
-            {"id": "loss", "op": "mse", "inputs": ["y", "yhat"]},
-        ],
+    weights = {
+        "W1": rng.normal(size=(13, hidden)) * 0.3,
+        "b1": np.zeros(hidden),
+        "W2": rng.normal(size=(hidden, 1)) * 0.3,
+        "b2": np.array([22.0]),
     }
+    return boston_mlp_spec(weights, batch_size, name="boston")
 
 
 def test_bound_inputs_hold_a_real_mini_batch():
