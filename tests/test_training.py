@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import numpy as np
@@ -60,7 +61,7 @@ def test_selected_columns_and_errors():
     ]}  # fmt: skip
     assert Graph.from_spec(spec).shapes["rm"] == (32, 1)
     spec["nodes"][0]["bind"]["columns"] = ["ROOMS"]
-    with pytest.raises(GraphError, match="no column.*ROOMS.*RM"):
+    with pytest.raises(GraphError, match=r"no column.*ROOMS.*RM"):
         Graph.from_spec(spec)
     spec["nodes"][0]["bind"] = {**BIND, "dataset": "nope"}
     with pytest.raises(GraphError, match="nope"):
@@ -123,7 +124,7 @@ def test_random_search_against_gradient_descent_same_evaluations():
     descent = train(graph, epochs=20, optimizer="sgd", learning_rate=0.01)
     assert search["steps"] == descent["steps"]
     losses = search["history"]["train_loss"]
-    assert all(b <= a for a, b in zip(losses, losses[1:]))  # it keeps the best
+    assert all(b <= a for a, b in itertools.pairwise(losses))  # it keeps the best
     assert search["final"]["train_loss"] < 200
     assert descent["final"]["train_loss"] < 100
 
@@ -174,6 +175,7 @@ def test_trajectory_equals_pytorch(torch):
             opt.zero_grad()
             torch.nn.functional.mse_loss(model(x[idx]), y[idx]).backward()
             opt.step()
-    np.testing.assert_allclose(result["params"]["W1"], model[0].weight.detach().numpy().T,
-                               rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        result["params"]["W1"], model[0].weight.detach().numpy().T, rtol=1e-9, atol=1e-12
+    )
     np.testing.assert_allclose(result["params"]["b2"], model[2].bias.detach().numpy(), rtol=1e-9)
