@@ -1,23 +1,133 @@
-"""The `stepgrad` command line."""
+"""The `stepgrad` command line.
+
+stepgrad serve [--host H] [--port P] [--db FILE]    start the web app
+stepgrad show FILE [--server URL] [--input x=3.0] [--param k=0.09] [--name TEXT]
+    create a graph on a running server from a spec JSON file (or a whole
+    POST /api/graphs body) or an expression file, and print its URLs and edit token
+"""
 
 from __future__ import annotations
 
 import argparse
-import os
+import json
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+
+def _settings(args: argparse.Namespace):
+    from .settings import Settings
+
+    overrides = {k: getattr(args, k) for k in ("host", "port", "db") if getattr(args, k, None)}
+    return Settings(**overrides)
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .main import create_app
+
+    settings = _settings(args)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
+    return 0
+
+
+def _assignments(items: list[str], what: str) -> dict:
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"stepgrad: --{what} takes NAME=VALUE, got {item!r}")
+        try:
+            out[name.strip()] = json.loads(value)
+        except ValueError:
+            raise SystemExit(
+                f"stepgrad: the value of {what} {name!r} is not a JSON number or list"
+            ) from None
+    return out
+
+
+def create_body(path: Path, inputs: dict, params: dict, name: str | None) -> dict:
+    """The POST /api/graphs body for a file: JSON (a spec or a whole body) or an expression."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        body = data
+        if "expression" in body:
+            body = {**body, "inputs": {**body.get("inputs", {}), **inputs}}
+            body["params"] = {**body.get("params", {}), **params}
+    else:
+        body = {"expression": text, "inputs": inputs, "params": params}
+    if name is not None:
+        body["name"] = name
+    return body
+
+
+def show(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"stepgrad: no file {args.file}", file=sys.stderr)
+        return 2
+    body = create_body(
+        path, _assignments(args.input, "input"), _assignments(args.param, "param"), args.name
+    )
+    server = args.server.rstrip("/")
+    if not server.startswith(("http://", "https://")):
+        print(f"stepgrad: --server must be an http(s) URL, got {server!r}", file=sys.stderr)
+        return 2
+    request = urllib.request.Request(  # noqa: S310 (the scheme is checked above)
+        f"{server}/api/graphs",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            state = json.load(response)
+    except urllib.error.HTTPError as exc:
+        try:
+            detail = json.load(exc).get("detail")
+        except ValueError:
+            detail = exc.reason
+        print(f"stepgrad: the server refused the graph ({exc.code}): {detail}", file=sys.stderr)
+        return 1
+    except urllib.error.URLError as exc:
+        print(f"stepgrad: cannot reach {server}: {exc.reason}", file=sys.stderr)
+        return 1
+    graph_id = state["id"]
+    print(f"{server}/g/{graph_id}")
+    print(f"state: {server}/api/graphs/{graph_id}")
+    print(f"edit token: {state['edit_token']}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="stepgrad", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="start the web app")
+    p.add_argument("--host", help="address to bind (default 127.0.0.1, or STEPGRAD_HOST)")
+    p.add_argument("--port", type=int, help="port (default 8000, or STEPGRAD_PORT)")
+    p.add_argument("--db", help="SQLite file (default: STEPGRAD_DB or the user data dir)")
+    p.set_defaults(run=serve)
+
+    p = sub.add_parser("show", help="create a graph on a running server and print its URL")
+    p.add_argument("file", help="a spec JSON file, or an expression file")
+    p.add_argument("--server", default="http://127.0.0.1:8000", help="the server's URL")
+    p.add_argument("--input", action="append", default=[], metavar="NAME=VALUE")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
+    p.add_argument("--name", help="the graph's name")
+    p.set_defaults(run=show)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="stepgrad", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="start the web app")
-    serve.add_argument("--host", default=os.environ.get("STEPGRAD_HOST", "127.0.0.1"))
-    serve.add_argument("--port", type=int, default=int(os.environ.get("STEPGRAD_PORT", "8000")))
-    args = parser.parse_args(argv)
-    if args.command == "serve":
-        import uvicorn
-
-        uvicorn.run("app.main:app", host=args.host, port=args.port)
-    return 0
+    args = build_parser().parse_args(argv)
+    return args.run(args)
 
 
 if __name__ == "__main__":

@@ -1,19 +1,75 @@
-"""Builds the FastAPI app and includes the routers."""
+"""Builds the FastAPI app: settings, store, live graphs, event bus, routers, error handlers.
+
+`app` (this module's) is what `uvicorn app.main:app` and `stepgrad serve` run, configured
+from the STEPGRAD_* environment variables; tests build their own with `create_app`.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
 from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+from fastapi.staticfiles import StaticFiles
 
-from . import __version__
+from . import __version__, errors
+from .events import EventBus
+from .middleware import StrictJSONBodyMiddleware
+from .routes import events, examples, graphs, health, ops, pages
+from .sessions import GraphManager
+from .settings import Settings
+from .store import SQLiteStore
+
+DESCRIPTION = """
+Build computation graphs and step through backpropagation node by node.
+
+Changes to a graph need its edit token (`Authorization: Bearer <edit_token>`), returned
+only when the graph is created or forked. Errors are `{"detail": "<sentence>"}`.
+"""
 
 
-def create_app() -> FastAPI:
-    app = FastAPI(title="stepgrad", version=__version__)
+async def _sweeper(app: FastAPI) -> None:
+    """Delete expired graphs every `sweep_interval_seconds`."""
+    interval = app.state.settings.sweep_interval_seconds
+    while True:
+        await asyncio.sleep(interval)
+        with contextlib.suppress(Exception):
+            await run_in_threadpool(app.state.graphs.sweep)
 
-    @app.get("/api/health")
-    def health() -> dict:
-        return {"status": "ok", "version": __version__}
 
+@contextlib.asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    await run_in_threadpool(app.state.graphs.sweep)
+    task = asyncio.create_task(_sweeper(app))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        app.state.store.close()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    app = FastAPI(
+        title="stepgrad",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.store = SQLiteStore(settings.db)
+    app.state.bus = EventBus(settings.sse_queue_size)
+    app.state.graphs = GraphManager(app.state.store, settings, app.state.bus)
+    app.add_middleware(StrictJSONBodyMiddleware, max_body_bytes=settings.max_body_bytes)
+    errors.install(app)
+    for module in (health, ops, examples, graphs, events):
+        app.include_router(module.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
     return app
 
 

@@ -25,3 +25,213 @@ def torch():
     module = optional_import("torch")
     module.set_num_threads(1)
     return module
+
+
+# ---- the web app (fixtures for tests/test_api_*.py and tests/test_app_*.py) -----------
+
+import socket  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+
+with warnings.catch_warnings():
+    # starlette 1.x warns that it prefers httpx2 over httpx; either works
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    from fastapi.testclient import TestClient
+
+
+def _app_settings(**overrides):
+    from app.settings import Settings
+
+    return Settings(**{"db": ":memory:", **overrides})
+
+
+@pytest.fixture
+def make_client():
+    """make_client(**settings) -> a TestClient (lifespan running) on a fresh app."""
+    from app.main import create_app
+
+    clients = []
+
+    def make(**overrides):
+        client = TestClient(create_app(_app_settings(**overrides)))
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(make_client):
+    """A TestClient on an app with an in-memory store and the default limits."""
+    return make_client()
+
+
+@pytest.fixture
+def live_server():
+    """live_server(app) -> base URL of a real uvicorn server on 127.0.0.1 (random port)."""
+    import uvicorn
+
+    servers = []
+
+    def start(app):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        config = uvicorn.Config(app, log_level="warning", lifespan="on")
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.01)
+        servers.append((server, thread, sock))
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for server, thread, sock in servers:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+# ---- the browser page (fixtures for tests/test_browser_*.py) ----------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "artifacts", "screenshots")
+
+
+def browser_stack():
+    """Called by test_browser_*.py at import: Playwright's `expect`, or the module is skipped
+    without Playwright or pytest-playwright (and fails under CI=true, which installs them)."""
+    for name in ("playwright.sync_api", "pytest_playwright"):
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            if IN_CI:
+                pytest.fail(f"{name} is required under CI=true: {exc}", pytrace=False)
+            pytest.skip(
+                f"{name} is not installed (pip install 'stepgrad[test]')", allow_module_level=True
+            )
+    return importlib.import_module("playwright.sync_api").expect
+
+
+def require_chromium() -> None:
+    """Skip without Debian's Chromium (fail under CI=true, which installs it)."""
+    if not os.path.exists(CHROMIUM):
+        if IN_CI:
+            pytest.fail(f"{CHROMIUM} is required under CI=true (apt-get install chromium)")
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium fonts-noto-cjk)")
+    optional_import("playwright.sync_api")
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """pytest-playwright launches Debian's Chromium (its own download does not work here)."""
+    require_chromium()
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    """Pages at a projector's 1280x720, in English unless a test switches."""
+    return {**browser_context_args, "viewport": {"width": 1280, "height": 720}, "locale": "en-US"}
+
+
+@pytest.fixture(scope="session")
+def page_server():
+    """Base URL of the whole app (API and pages) served by uvicorn on 127.0.0.1 for the session."""
+    require_chromium()
+    import uvicorn
+
+    from app.main import create_app
+    from app.settings import Settings
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    # progress events at most every 20 ms, so a short training run still streams several
+    settings = Settings(db=":memory:", progress_interval_seconds=0.02, sse_ping_seconds=5.0)
+    config = uvicorn.Config(create_app(settings), log_level="warning", timeout_graceful_shutdown=2)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the page test server did not start")
+        time.sleep(0.01)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+    sock.close()
+
+
+class PageApi:
+    """The REST API of the page test server, for setting up graphs and checking the page."""
+
+    def __init__(self, base: str):
+        self.base = base
+
+    def call(self, method: str, path: str, body=None, token: str | None = None):
+        import json
+        import urllib.error
+        import urllib.request
+
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            self.base + path, data=data, method=method, headers=headers
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                text = response.read().decode()
+                return response.status, (json.loads(text) if text else None)
+        except urllib.error.HTTPError as exc:
+            with exc:
+                text = exc.read().decode()
+            return exc.code, (json.loads(text) if text else None)
+
+    def create(self, body: dict) -> tuple[dict, str]:
+        status, data = self.call("POST", "/api/graphs", body)
+        assert status == 201, data
+        return data, data["edit_token"]
+
+    def state(self, graph_id: str) -> dict:
+        status, data = self.call("GET", f"/api/graphs/{graph_id}")
+        assert status == 200, data
+        return data
+
+
+@pytest.fixture(scope="session")
+def page_api(page_server):
+    return PageApi(page_server)
+
+
+@pytest.fixture(scope="session")
+def screenshots():
+    """Where browser tests save their screenshots (artifacts/, gitignored)."""
+    from pathlib import Path
+
+    path = Path(SCREENSHOTS).resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -1,0 +1,76 @@
+"""FastAPI dependencies: the settings, the store, the live graphs, the event bus, and the
+edit-token check."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Path, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from .events import EventBus
+from .sessions import GraphManager, Session
+from .settings import Settings
+from .store import GraphStore
+
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="EditToken",
+    description="The `edit_token` returned when the graph was created or forked.",
+)
+
+
+# async: FastAPI runs a plain `def` dependency in the threadpool, a round trip each
+
+
+async def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+async def get_store(request: Request) -> GraphStore:
+    return request.app.state.store
+
+
+async def get_graphs(request: Request) -> GraphManager:
+    return request.app.state.graphs
+
+
+async def get_bus(request: Request) -> EventBus:
+    return request.app.state.bus
+
+
+GraphId = Annotated[str, Path(description="The graph's id (random, unguessable).", max_length=64)]
+Graphs = Annotated[GraphManager, Depends(get_graphs)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+async def editable_session(
+    graph_id: GraphId,
+    graphs: Graphs,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> AsyncIterator[Session]:
+    """The graph's session, if the request carries its edit token (401 without, 403 wrong).
+
+    A graph held in memory is found without leaving the event loop; one that must be
+    loaded from the store is loaded in the threadpool."""
+    session = graphs.acquire_cached(graph_id)
+    if session is None:
+        session = await run_in_threadpool(graphs.acquire, graph_id)
+    try:
+        if credentials is None:
+            raise HTTPException(
+                status_code=401,
+                detail="This call changes the graph: send its edit token as "
+                "`Authorization: Bearer <edit_token>`.",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        if not session.check_token(credentials.credentials):
+            raise HTTPException(status_code=403, detail="The edit token does not match this graph.")
+        yield session
+    finally:
+        graphs.release(session)
+
+
+EditableSession = Annotated[Session, Depends(editable_session)]

@@ -1,0 +1,254 @@
+"""Engine objects turned into JSON-ready data: the graph state, events, reports, DOT.
+
+Tensors become numbers or nested lists with non-finite elements as strings (via
+`engine.tensor.to_json`); past the summary threshold they become
+`{"summary": {"shape", "size", "min", "max", "mean", "sample"}}`. Every body is strict JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime
+
+import numpy as np
+
+from engine.graph import Graph
+from engine.tensor import summary, to_json
+
+from .layout import Layout
+
+
+def tensor(arr: np.ndarray | None, threshold: int, full: bool = False) -> object:
+    if arr is None:
+        return None
+    arr = np.asarray(arr)
+    if not full and arr.size > threshold:
+        return {"summary": summary(arr)}
+    return to_json(arr)
+
+
+def number(x: float | None) -> float | str | None:
+    """A float, or its non-finite string."""
+    if x is None:
+        return None
+    x = float(x)
+    if math.isfinite(x):
+        return x
+    return "NaN" if math.isnan(x) else ("Infinity" if x > 0 else "-Infinity")
+
+
+def json_safe(obj: object) -> object:
+    """Plain JSON data from nested dicts/lists of numbers and arrays (non-finite as strings)."""
+    if isinstance(obj, dict):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return to_json(obj)
+    if isinstance(obj, bool | np.bool_):
+        return bool(obj)
+    if isinstance(obj, int | np.integer):
+        return int(obj)
+    if isinstance(obj, float | np.floating):
+        return number(obj)
+    return obj
+
+
+def dumps(obj: object) -> str:
+    """Strict, compact JSON (raises on NaN rather than emit it), ASCII-only: text a client
+    sent, even a lone surrogate, comes back as \\u escapes that always encode."""
+    return json.dumps(obj, allow_nan=False, separators=(",", ":"))
+
+
+def iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
+
+
+def cursor(graph: Graph, position: int) -> dict:
+    n = len(graph)
+    if position < n:
+        phase, node = "forward", graph.order[position]
+    elif position < 2 * n:
+        phase, node = "backward", graph.order[2 * n - 1 - position]
+    else:
+        phase, node = "done", None
+    return {"position": position, "phase": phase, "node": node, "total": 2 * n}
+
+
+def static_nodes(graph: Graph, layout: Layout) -> list[dict]:
+    """The parts of each node's state that only change with the graph itself."""
+    out = []
+    for nid in graph.order:
+        node = graph.nodes[nid]
+        out.append(
+            {
+                "id": nid,
+                "op": node.op.name,
+                "label": node.label,
+                "inputs": list(node.inputs),
+                "trainable": node.trainable,
+                "shape": list(graph.shapes[nid]),
+                "value": None,
+                "grad": None,
+                "layer": layout.layer[nid],
+                "x": layout.x[nid],
+                "y": layout.y[nid],
+                "attrs": json_safe(node.attrs),
+                "bind": dict(node.bind) if node.bind is not None else None,
+            }
+        )
+    return out
+
+
+def static_edges(graph: Graph, layout: Layout) -> list[tuple[int, int, dict]]:
+    out = []
+    for src, dst, slot in graph.edges:
+        points = [list(p) for p in layout.points.get((src, dst), ())]
+        edge = {"source": src, "target": dst, "slot": slot, "grad": None, "points": points}
+        out.append((graph.index[dst], slot, edge))
+    return out
+
+
+def render_event(event: dict, threshold: int) -> dict:
+    out = {"phase": event["phase"], "position": event["position"], "node": event["node"]}
+    if event["phase"] == "forward":
+        out["value"] = tensor(event["value"], threshold)
+    elif event["phase"] == "backward":
+        out["grad"] = tensor(event["grad"], threshold)
+        out["contributions"] = [
+            {
+                "input": c["input"],
+                "slot": c["slot"],
+                "grad": tensor(c["grad"], threshold),
+                "total": tensor(c["total"], threshold),
+            }
+            for c in event["contributions"]
+        ]
+    else:
+        out["params"] = {k: tensor(v, threshold) for k, v in event.get("params", {}).items()}
+    return out
+
+
+def render_state(snapshot, threshold: int, full: bool = False, events=()) -> dict:
+    """The graph state of a session snapshot (see app.sessions.Snapshot)."""
+    graph = snapshot.graph
+    values, grads = snapshot.values, snapshot.grads
+    nodes = []
+    for i, static in enumerate(snapshot.static_nodes):
+        node = dict(static)
+        node["value"] = tensor(values[i], threshold, full)
+        node["grad"] = tensor(grads[i], threshold, full)
+        nodes.append(node)
+    edges = []
+    edge_grads = snapshot.edge_grads
+    for consumer, slot, static in snapshot.static_edges:
+        edge = dict(static)
+        edge["grad"] = tensor(edge_grads.get((consumer, slot)), threshold, full)
+        edges.append(edge)
+    state = snapshot.state
+    training = state.get("training")
+    return {
+        "id": snapshot.id,
+        "name": graph.name,
+        "output": graph.output,
+        "version": snapshot.version,
+        "created": iso(snapshot.created),
+        "order": list(graph.order),
+        "cursor": cursor(graph, snapshot.position),
+        "nodes": nodes,
+        "edges": edges,
+        "events": [render_event(e, threshold) for e in events],
+        "params": list(graph.params),
+        "optimizer": state.get("optimizer"),
+        "training": training_summary(training) if training else None,
+        "forked_from": state.get("forked_from"),
+    }
+
+
+def render_node(snapshot, node_id: str) -> dict:
+    i = snapshot.graph.index[node_id]
+    node = dict(snapshot.static_nodes[i])
+    node["value"] = tensor(snapshot.values[i], 0, full=True)
+    node["grad"] = tensor(snapshot.grads[i], 0, full=True)
+    return node
+
+
+# ---- training, gradient check ----------------------------------------------------------
+
+TRAIN_KEYS = (
+    "optimizer", "learning_rate", "epochs", "batch_size", "seed", "steps", "seconds",
+    "train_seconds", "us_per_step", "history", "final", "predictions",
+)  # fmt: skip
+
+
+def train_result(result: dict, threshold: int) -> dict:
+    """The trainer's result as JSON data, without the graph object."""
+    out = {k: json_safe(result.get(k)) for k in TRAIN_KEYS}
+    out["params"] = {k: tensor(v, threshold) for k, v in result.get("params", {}).items()}
+    return out
+
+
+def training_summary(result: dict) -> dict:
+    return {
+        k: result.get(k)
+        for k in ("optimizer", "learning_rate", "epochs", "steps", "seconds", "final")
+    }
+
+
+def progress(row: dict) -> dict:
+    return json_safe(
+        {k: row.get(k) for k in ("epoch", "epochs", "train_loss", "test_loss", "steps", "seconds")}
+    )
+
+
+def gradcheck_report(report: dict, threshold: int) -> dict:
+    return {
+        "eps": report["eps"],
+        "max_rel_error": number(report["max_rel_error"]),
+        "nodes": [
+            {
+                "node": r["node"],
+                "op": r["op"],
+                "checked": r["checked"],
+                "max_abs_error": number(r["max_abs_error"]),
+                "max_rel_error": number(r["max_rel_error"]),
+                "analytic": tensor(r["analytic"], threshold),
+                "numeric": tensor(r["numeric"], threshold),
+            }
+            for r in report["nodes"]
+        ],
+    }
+
+
+# ---- export ------------------------------------------------------------------------------
+
+
+def _dot_string(text: str) -> str:
+    text = text.encode("utf-8", "replace").decode("utf-8")  # lone surrogates become ?
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\r", "").replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
+def to_dot(graph: Graph) -> str:
+    """Graphviz DOT text: left to right, one box per node labelled with its label and op."""
+    lines = [
+        f"digraph {_dot_string(graph.name)} {{",
+        "  rankdir=LR;",
+        '  node [shape=box, style=rounded, fontname="Helvetica"];',
+    ]
+    for nid in graph.order:
+        node = graph.nodes[nid]
+        label = f"{node.label}\n{node.op.name}" if node.label != node.op.name else node.label
+        attrs = f"label={_dot_string(label)}"
+        if nid == graph.output:
+            attrs += ", peripheries=2"
+        elif node.trainable:
+            attrs += ', style="rounded,bold"'
+        lines.append(f"  {_dot_string(nid)} [{attrs}];")
+    for src, dst, slot in graph.edges:
+        lines.append(
+            f"  {_dot_string(src)} -> {_dot_string(dst)} [label={_dot_string(str(slot))}];"
+        )
+    lines.append("}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,366 @@
+"""/api/graphs: create, read, step, update, train, fork, check, export and delete graphs.
+
+Each route validates its body (app.schemas), calls the engine through the graph manager
+(app.sessions) and returns the rendered state. Changes need the graph's edit token.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Response
+
+from engine.errors import LimitError
+from engine.examples import load_example
+from engine.gradcheck import gradcheck
+
+from .. import render
+from ..deps import EditableSession, GraphId, Graphs, SettingsDep, get_bus
+from ..events import EventBus
+from ..schemas import (
+    AUTH_RESPONSES,
+    CONFLICT,
+    ERROR_RESPONSES,
+    NOT_FOUND,
+    CreatedGraph,
+    GradcheckReport,
+    GraphCreate,
+    GraphState,
+    NodeState,
+    SeekRequest,
+    StepRequest,
+    TrainRequest,
+    TrainResponse,
+    TrainResult,
+    UpdateRequest,
+    ValuesUpdate,
+)
+from ..sessions import Session, next_optimizer
+from ..settings import Settings
+
+router = APIRouter(prefix="/api/graphs", tags=["graphs"])
+
+READ = {**NOT_FOUND, **ERROR_RESPONSES}
+CHANGE = {**NOT_FOUND, **AUTH_RESPONSES, **CONFLICT, **ERROR_RESPONSES}
+
+
+def json_response(data: object, status_code: int = 200) -> Response:
+    return Response(render.dumps(data), status_code=status_code, media_type="application/json")
+
+
+def spec_from(body: GraphCreate, settings: Settings) -> dict:
+    if body.nodes is not None:
+        spec: dict = {
+            "name": body.name if body.name is not None else "untitled",
+            "nodes": [n.model_dump(exclude_none=True) for n in body.nodes],
+        }
+        if body.output is not None:
+            spec["output"] = body.output
+        return spec
+    if body.expression is not None:
+        from engine.parser import ParseLimits, parse_expression
+
+        limits = ParseLimits(
+            max_length=settings.max_expression_length,
+            max_depth=settings.max_expression_depth,
+            max_nodes=settings.max_nodes,
+        )
+        name = body.name if body.name is not None else "expression"
+        return parse_expression(body.expression, body.inputs, body.params, name, limits)
+    spec = load_example(body.example or "")
+    if body.name is not None:
+        spec["name"] = body.name
+    return spec
+
+
+# ---- create and read --------------------------------------------------------------------
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=CreatedGraph,
+    responses=ERROR_RESPONSES,
+    summary="Create a graph from a spec, an expression or an example",
+)
+def create_graph(body: GraphCreate, graphs: Graphs, settings: SettingsDep) -> Response:
+    graph = graphs.build_graph(spec_from(body, settings))
+    session, token = graphs.create(graph)
+    return json_response({**graphs.render(session.snapshot), "edit_token": token}, 201)
+
+
+@router.get("/{graph_id}", response_model=GraphState, responses=READ, summary="The graph state")
+def get_graph(
+    graph_id: GraphId,
+    graphs: Graphs,
+    full: Annotated[bool, Query(description="Send every tensor whole, never summarised.")] = False,
+) -> Response:
+    snapshot = graphs.snapshot(graph_id)
+    if full:
+        return json_response(graphs.render(snapshot, full=True))
+    return Response(graphs.state_text(snapshot), media_type="application/json")
+
+
+@router.get(
+    "/{graph_id}/nodes/{node_id}",
+    response_model=NodeState,
+    responses=READ,
+    summary="One node, with its full value and gradient",
+)
+def get_node(graph_id: GraphId, node_id: str, graphs: Graphs) -> Response:
+    snapshot = graphs.snapshot(graph_id)
+    if node_id not in snapshot.graph.index:
+        raise HTTPException(404, f"Graph {graph_id!r} has no node {node_id[:64]!r}.")
+    return json_response(render.render_node(snapshot, node_id))
+
+
+@router.delete(
+    "/{graph_id}",
+    status_code=204,
+    response_class=Response,
+    responses={**NOT_FOUND, **AUTH_RESPONSES, **CONFLICT},
+    summary="Delete the graph",
+)
+def delete_graph(session: EditableSession, graphs: Graphs) -> Response:
+    graphs.delete(session)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/{graph_id}/fork",
+    status_code=201,
+    response_model=CreatedGraph,
+    responses=READ,
+    summary="An editable copy (new id and edit token); no token needed",
+)
+def fork_graph(graph_id: GraphId, graphs: Graphs) -> Response:
+    session, token = graphs.fork(graphs.snapshot(graph_id))
+    return json_response({**graphs.render(session.snapshot), "edit_token": token}, 201)
+
+
+# ---- the timeline -----------------------------------------------------------------------
+
+
+def _changed(graphs, session: Session, change) -> Response:
+    return json_response(graphs.mutate(session, change).state)
+
+
+@router.put(
+    "/{graph_id}/values",
+    response_model=GraphState,
+    responses=CHANGE,
+    summary="Set leaf values; the timeline starts again",
+)
+def set_values(body: ValuesUpdate, session: EditableSession, graphs: Graphs) -> Response:
+    def change(s: Session) -> list:
+        s.run.set_values(body.values)
+        return []
+
+    return _changed(graphs, session, change)
+
+
+StepBody = Annotated[StepRequest | None, Body()]
+
+
+@router.post(
+    "/{graph_id}/forward",
+    response_model=GraphState,
+    responses=CHANGE,
+    summary="Step forward (409 once the forward pass is complete)",
+)
+def forward(session: EditableSession, graphs: Graphs, body: StepBody = None) -> Response:
+    body = body or StepRequest()
+    return _changed(graphs, session, lambda s: s.run.forward(None if body.all else body.steps))
+
+
+@router.post(
+    "/{graph_id}/backward",
+    response_model=GraphState,
+    responses=CHANGE,
+    summary="Step backward (409 before the forward pass is complete, or when done)",
+)
+def backward(session: EditableSession, graphs: Graphs, body: StepBody = None) -> Response:
+    body = body or StepRequest()
+    return _changed(graphs, session, lambda s: s.run.backward(None if body.all else body.steps))
+
+
+@router.post(
+    "/{graph_id}/seek",
+    response_model=GraphState,
+    responses=CHANGE,
+    summary="Move the cursor to any position 0..2N",
+)
+def seek(body: SeekRequest, session: EditableSession, graphs: Graphs) -> Response:
+    def change(s: Session) -> list:
+        if body.position > s.run.total:
+            raise HTTPException(
+                422, f"Position {body.position} is outside the timeline 0..{s.run.total}."
+            )
+        return s.run.seek(body.position)
+
+    return _changed(graphs, session, change)
+
+
+@router.post(
+    "/{graph_id}/reset",
+    response_model=GraphState,
+    responses=CHANGE,
+    summary="Clear values, gradients and the cursor",
+)
+def reset(session: EditableSession, graphs: Graphs) -> Response:
+    def change(s: Session) -> list:
+        s.run.reset()
+        return []
+
+    return _changed(graphs, session, change)
+
+
+@router.post(
+    "/{graph_id}/update",
+    response_model=GraphState,
+    responses=CHANGE,
+    summary="One gradient-descent step on every param (409 without gradients)",
+)
+def update(
+    session: EditableSession, graphs: Graphs, body: Annotated[UpdateRequest | None, Body()] = None
+) -> Response:
+    body = body or UpdateRequest()
+
+    def change(s: Session) -> list:
+        opt = next_optimizer(s.optimizer, body.optimizer, body.learning_rate, body.options)
+        new = s.run.update(opt)
+        s.optimizer = opt
+        return [{"phase": "update", "position": 0, "node": None, "params": new}]
+
+    return _changed(graphs, session, change)
+
+
+# ---- training ---------------------------------------------------------------------------
+
+
+@router.post(
+    "/{graph_id}/train",
+    response_model=TrainResponse,
+    responses=CHANGE,
+    summary="Train the params on the server; returns the loss history",
+)
+def train(
+    body: TrainRequest,
+    session: EditableSession,
+    graphs: Graphs,
+    settings: SettingsDep,
+    bus: Annotated[EventBus, Depends(get_bus)],
+) -> Response:
+    from engine.training import steps_per_epoch
+    from engine.training import train as run_training
+
+    def change(s: Session):
+        graph = s.run.graph
+        work = body.epochs * steps_per_epoch(graph, body.batch_size)
+        if work > settings.max_train_work:
+            raise LimitError(
+                f"Training for {body.epochs} epoch(s) would make {work} steps; the limit is "
+                f"{settings.max_train_work} per call. Train fewer epochs or larger batches."
+            )
+        last = [0.0]
+
+        def on_epoch(row: dict) -> None:
+            now = time.monotonic()
+            final = row["epoch"] == row["epochs"]
+            if bus.has_subscribers(s.id) and (
+                final or now - last[0] >= settings.progress_interval_seconds
+            ):
+                last[0] = now
+                bus.publish(s.id, "progress", render.dumps(render.progress(row)))
+
+        result = run_training(
+            graph,
+            epochs=body.epochs,
+            optimizer=body.optimizer,
+            learning_rate=body.learning_rate,
+            batch_size=body.batch_size,
+            seed=body.seed,
+            options=body.options,
+            on_epoch=on_epoch,
+        )
+        s.run.replace_graph(result["graph"])
+        s.optimizer = None
+        s.training = render.train_result(result, settings.summary_threshold)
+        return [], s.training
+
+    change = graphs.mutate(session, change)
+    return json_response({**change.result, "state": change.state})
+
+
+@router.get(
+    "/{graph_id}/train",
+    response_model=TrainResult,
+    responses=READ,
+    summary="The result of the last training run",
+)
+def last_training(graph_id: GraphId, graphs: Graphs) -> Response:
+    training = graphs.snapshot(graph_id).state.get("training")
+    if not training:
+        raise HTTPException(404, f"Graph {graph_id!r} has not been trained yet.")
+    return json_response(training)
+
+
+# ---- checks and export ------------------------------------------------------------------
+
+
+@router.get(
+    "/{graph_id}/gradcheck",
+    response_model=GradcheckReport,
+    responses=READ,
+    summary="Analytic against central-difference gradients, per param and input",
+)
+def check_gradients(
+    graph_id: GraphId,
+    graphs: Graphs,
+    settings: SettingsDep,
+    max_elements: Annotated[
+        int, Query(ge=1, le=2_000, description="Elements checked per node (a sample beyond).")
+    ] = 200,
+) -> Response:
+    graph = graphs.snapshot(graph_id).graph
+    leaves = [
+        nid
+        for nid in graph.order
+        if graph.nodes[nid].op.name in ("param", "input") and nid in graph.ancestors_of_output
+    ]
+    checked = sum(min(graph.nodes[nid].value.size, max_elements) for nid in leaves)
+    work = 2 * checked * len(graph)
+    if work > settings.max_gradcheck_work:
+        raise LimitError(
+            f"A gradient check of this graph would make {work} node evaluations; the limit "
+            f"is {settings.max_gradcheck_work}. Ask for fewer elements (max_elements)."
+        )
+    report = gradcheck(graph, max_elements=max_elements)
+    return json_response(render.gradcheck_report(report, settings.summary_threshold))
+
+
+@router.get(
+    "/{graph_id}/export",
+    responses={
+        200: {
+            "description": "The spec (round-trips through POST /api/graphs) or Graphviz DOT.",
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "text/vnd.graphviz": {"schema": {"type": "string"}},
+            },
+        },
+        **READ,
+    },
+    response_class=Response,
+    summary="The graph as a spec (JSON) or as Graphviz DOT",
+)
+def export(
+    graph_id: GraphId,
+    graphs: Graphs,
+    format: Annotated[Literal["json", "dot"], Query(description="json or dot")] = "json",
+) -> Response:
+    graph = graphs.snapshot(graph_id).graph
+    if format == "dot":
+        return Response(render.to_dot(graph), media_type="text/vnd.graphviz")
+    return json_response(graph.to_spec())

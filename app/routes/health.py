@@ -1,0 +1,15 @@
+"""GET /api/health: the no-op endpoint (also the latency floor of the benchmark)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from .. import __version__
+from ..schemas import Health
+
+router = APIRouter(prefix="/api", tags=["meta"])
+
+
+@router.get("/health", response_model=Health, summary="The service is up")
+def health() -> dict:
+    return {"status": "ok", "version": __version__}

@@ -1,0 +1,32 @@
+"""The browser pages: the start page and the graph view (shells; the data comes from /api)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from .. import __version__
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATES_DIR = ROOT / "templates"
+STATIC_DIR = ROOT / "static"
+
+templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/", response_class=HTMLResponse)
+def index(request: Request) -> HTMLResponse:
+    return templates.TemplateResponse(request, "index.html", {"version": __version__})
+
+
+@router.get("/g/{graph_id}", response_class=HTMLResponse)
+def graph_view(request: Request, graph_id: str) -> HTMLResponse:
+    # the id is only echoed into a data attribute (autoescaped); the page loads the graph
+    # itself and shows the API's 404 if there is none
+    return templates.TemplateResponse(
+        request, "graph.html", {"version": __version__, "graph_id": graph_id}
+    )

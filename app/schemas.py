@@ -1,0 +1,445 @@
+"""Every request and response body of the REST API (v1), with examples for /openapi.json.
+
+Request models are strict (no type coercion) and forbid unknown fields. Tensor values are
+plain JSON (numbers or nested lists) checked by the engine, so the models describe them
+with a JSON schema but do not walk them.
+
+Responses are rendered by `app.state` straight to JSON for speed; these models document
+them, and the tests validate every response against them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
+
+# ---- tensors ----------------------------------------------------------------------------
+
+NON_FINITE = ["NaN", "Infinity", "-Infinity"]
+
+TENSOR_IN_SCHEMA = {
+    "description": "A finite number or a rectangular nested list of finite numbers "
+    "(a float64 tensor). NaN and Infinity are not accepted.",
+    "anyOf": [{"type": "number"}, {"type": "array", "items": {}}],
+    "examples": [3.0, [[1.0, 2.0], [3.0, 4.0]]],
+}
+
+SUMMARY_SCHEMA = {
+    "type": "object",
+    "description": "A tensor larger than the summary threshold, summarised.",
+    "required": ["summary"],
+    "properties": {
+        "summary": {
+            "type": "object",
+            "required": ["shape", "size", "min", "max", "mean", "sample"],
+            "properties": {
+                "shape": {"type": "array", "items": {"type": "integer"}},
+                "size": {"type": "integer"},
+                "min": {"type": ["number", "null"]},
+                "max": {"type": ["number", "null"]},
+                "mean": {"type": ["number", "null"]},
+                "sample": {
+                    "type": "array",
+                    "description": "The first 8 elements, flattened.",
+                    "items": {"anyOf": [{"type": "number"}, {"type": "string"}]},
+                },
+            },
+        }
+    },
+}
+
+TENSOR_OUT_SCHEMA = {
+    "description": "A number, a nested list, or null where not computed yet. Non-finite "
+    'elements are the strings "NaN", "Infinity", "-Infinity". Tensors with more elements '
+    "than the server's summary threshold (64 by default) are sent as "
+    '`{"summary": {"shape", "size", "min", "max", "mean", "sample"}}`; the full value '
+    "comes with `?full=true` or from GET /api/graphs/{id}/nodes/{node_id}.",
+    "anyOf": [
+        {"type": "number"},
+        {"type": "string", "enum": NON_FINITE},
+        {"type": "array", "items": {}},
+        SUMMARY_SCHEMA,
+        {"type": "null"},
+    ],
+}
+
+FLOAT_OUT_SCHEMA = {
+    "description": 'A number; non-finite values are the strings "NaN", "Infinity", "-Infinity".',
+    "anyOf": [{"type": "number"}, {"type": "string", "enum": NON_FINITE}],
+}
+
+TensorIn = Annotated[Any, WithJsonSchema(TENSOR_IN_SCHEMA)]
+TensorOut = Annotated[Any, WithJsonSchema(TENSOR_OUT_SCHEMA)]
+FloatOut = Annotated[float | str, WithJsonSchema(FLOAT_OUT_SCHEMA)]
+PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+# ---- requests ---------------------------------------------------------------------------
+
+SEED_SPEC = {
+    "name": "seed example",
+    "nodes": [
+        {"id": "x", "op": "input", "value": 3.0},
+        {"id": "y", "op": "input", "value": 0.71},
+        {"id": "k", "op": "param", "value": 0.09},
+        {"id": "b", "op": "param", "value": 0.5},
+        {"id": "linear", "op": "linear", "inputs": ["x", "k", "b"]},
+        {"id": "sigmoid", "op": "sigmoid", "inputs": ["linear"]},
+        {"id": "loss", "op": "mse", "inputs": ["y", "sigmoid"]},
+    ],
+}
+
+
+class NodeSpec(Request):
+    """One node of a graph spec. Leaves (`input`, `param`, `const`) take a `value` (or an
+    input a dataset `bind`); other ops take `inputs` and optional `attrs`."""
+
+    id: str = Field(
+        description="Identifier-like: [A-Za-z_][A-Za-z0-9_]*, at most 64 characters.",
+        examples=["linear"],
+    )
+    op: str = Field(description="An op name from GET /api/ops.", examples=["linear"])
+    inputs: list[str] | None = Field(None, description="Input node ids, in order.")
+    attrs: dict[str, Any] | None = Field(None, description='Op attributes, e.g. {"axis": 0}.')
+    value: TensorIn | None = Field(None, description="A leaf's value.")
+    label: str | None = Field(None, description="Text shown instead of the id.")
+    bind: dict[str, Any] | None = Field(
+        None, description="An input fed from a dataset instead of a value (see README)."
+    )
+
+
+class GraphCreate(Request):
+    """Exactly one of: a spec (`nodes`, with `output` optional), an `expression` (with
+    `inputs` and `params`), or an `example` id. `name` applies to all three."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                SEED_SPEC,
+                {
+                    "expression": "h = sigmoid(k*x + b)\nloss = mse(y, h)",
+                    "inputs": {"x": 3.0, "y": 0.71},
+                    "params": {"k": 0.09, "b": 0.5},
+                },
+                {"example": "seed"},
+            ]
+        }
+    )
+
+    name: str | None = Field(None, max_length=200, description="Free text, shown as text.")
+    nodes: list[NodeSpec] | None = Field(None, description="The graph spec's nodes.")
+    output: str | None = Field(
+        None, description="The output node; by default the one node that feeds nothing."
+    )
+    expression: str | None = Field(
+        None, description="Statements such as `loss = mse(y, sigmoid(k*x + b))`."
+    )
+    inputs: dict[str, TensorIn] | None = Field(
+        None, description="Expression inputs: name -> value."
+    )
+    params: dict[str, TensorIn] | None = Field(
+        None, description="Expression params (trained): name -> value."
+    )
+    example: str | None = Field(None, description="An id from GET /api/examples.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> GraphCreate:
+        given = [k for k in ("nodes", "expression", "example") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of nodes (a spec), expression or example"
+                + (f"; got {', '.join(given)}" if given else "")
+            )
+        if given != ["expression"] and (self.inputs is not None or self.params is not None):
+            raise ValueError("inputs and params go with an expression only")
+        if given != ["nodes"] and self.output is not None:
+            raise ValueError("output goes with nodes only")
+        return self
+
+
+class ValuesUpdate(Request):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"values": {"x": 2.0}}]})
+
+    values: dict[str, TensorIn] = Field(description="Leaf node id -> new value.")
+
+
+class StepRequest(Request):
+    """`{"steps": n}` (default 1) or `{"all": true}` (to the end of the pass; `all`
+    wins over `steps`)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"steps": 1}, {"all": True}]})
+
+    steps: int = Field(1, ge=1, description="How many nodes to visit (capped at the pass end).")
+    all: bool = Field(False, description="Run to the end of the pass.")
+
+
+class SeekRequest(Request):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"position": 7}]})
+
+    position: int = Field(ge=0, description="Steps done: 0..2N for N nodes.")
+
+
+OptimizerName = Literal["sgd", "momentum", "adam"]
+
+
+class UpdateRequest(Request):
+    """One descent step on every param from the current gradients. The graph keeps its
+    optimizer between calls (momentum and Adam state carry over) while the optimizer and
+    its options stay the same; a new `learning_rate` alone keeps the state."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"learning_rate": 0.1},
+                {"learning_rate": 0.05, "optimizer": "momentum", "options": {"momentum": 0.9}},
+            ]
+        }
+    )
+
+    learning_rate: PositiveFloat | None = Field(
+        None, description="Default: the graph's current one, else the optimizer's default."
+    )
+    optimizer: OptimizerName | None = Field(
+        None, description="Default: the graph's current optimizer, else sgd."
+    )
+    options: dict[str, Finite] | None = Field(
+        None, description="momentum: {momentum}; adam: {beta1, beta2, eps}."
+    )
+
+
+class TrainRequest(Request):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"epochs": 100, "learning_rate": 0.5, "optimizer": "sgd"},
+                {"epochs": 20, "learning_rate": 0.01, "optimizer": "adam", "batch_size": 32},
+            ]
+        }
+    )
+
+    epochs: int = Field(10, ge=1, description="Passes over the training data.")
+    learning_rate: PositiveFloat = 0.01
+    optimizer: Literal["sgd", "momentum", "adam", "random_search"] = "sgd"
+    options: dict[str, Finite] | None = Field(
+        None,
+        description="momentum: {momentum}; adam: {beta1, beta2, eps}; random_search: {low, high}.",
+    )
+    batch_size: int | None = Field(
+        None, ge=1, description="Rows per step for dataset-bound graphs (default: the binding's)."
+    )
+    seed: int = Field(0, ge=0, lt=2**32, description="Shuffling and random-search seed.")
+
+
+# ---- responses --------------------------------------------------------------------------
+
+
+class ErrorResponse(BaseModel):
+    """`detail` is a sentence (or FastAPI's list of validation errors)."""
+
+    detail: str | list[dict[str, Any]]
+    line: int | None = Field(None, description="Expression errors: 1-based line.")
+    column: int | None = Field(None, description="Expression errors: 1-based column.")
+    cycle: list[str] | None = Field(None, description="Cycle errors: the nodes of the cycle.")
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str
+
+
+class OpInfo(BaseModel):
+    name: str
+    arity: int
+    leaf: bool
+    trainable: bool
+    description: str
+    formula: str = Field(description="The op as a formula.")
+    derivatives: list[str] = Field(description="The local derivative for each input.")
+    attrs: dict[str, Any] = Field(description="Attributes the op takes, with defaults.")
+
+
+class ExampleInfo(BaseModel):
+    id: str
+    title: str
+    description: str
+    kind: Literal["example", "lesson"]
+
+
+class Example(ExampleInfo):
+    spec: dict[str, Any]
+
+
+class Cursor(BaseModel):
+    position: int = Field(description="Steps done, 0..total.")
+    phase: Literal["forward", "backward", "done"]
+    node: str | None = Field(description="The node the next step visits (null at the end).")
+    total: int = Field(description="2N for N nodes.")
+
+
+class NodeState(BaseModel):
+    id: str
+    op: str
+    label: str
+    inputs: list[str]
+    trainable: bool
+    shape: list[int]
+    value: TensorOut
+    grad: TensorOut
+    layer: int = Field(description="Topological generation: 0 for leaves.")
+    x: float
+    y: float
+    attrs: dict[str, Any] = Field(description="The op's attributes (with defaults).")
+    bind: dict[str, Any] | None = Field(description="An input's dataset binding, if any.")
+
+
+class EdgeState(BaseModel):
+    source: str
+    target: str
+    slot: int = Field(description="The input position at the target.")
+    grad: TensorOut = Field(description="The contribution sent back along this edge.")
+    points: list[list[float]] = Field(
+        description="Waypoints [x, y] between source and target for an edge spanning "
+        "several layers (draw through them); empty otherwise."
+    )
+
+
+class Contribution(BaseModel):
+    input: str
+    slot: int
+    grad: TensorOut = Field(description="What this step sent along the edge.")
+    total: TensorOut = Field(description="The input's gradient after adding it.")
+
+
+class Event(BaseModel):
+    """What one step did. forward: `value`; backward: `grad` and one `contributions`
+    entry per input edge; update: the new `params`."""
+
+    phase: Literal["forward", "backward", "update"]
+    position: int
+    node: str | None
+    value: TensorOut = None
+    grad: TensorOut = None
+    contributions: list[Contribution] | None = None
+    params: dict[str, TensorOut] | None = None
+
+
+class OptimizerConfig(BaseModel):
+    name: str
+    learning_rate: float
+    momentum: float | None = None
+    beta1: float | None = None
+    beta2: float | None = None
+    eps: float | None = None
+
+
+class TrainingSummary(BaseModel):
+    optimizer: str
+    learning_rate: float
+    epochs: int
+    steps: int
+    seconds: float
+    final: dict[str, FloatOut | None]
+
+
+class GraphState(BaseModel):
+    id: str
+    name: str
+    output: str
+    version: int = Field(description="Increases with every change.")
+    created: str = Field(description="ISO 8601, UTC.")
+    order: list[str] = Field(description="Topological order (the forward steps).")
+    cursor: Cursor
+    nodes: list[NodeState]
+    edges: list[EdgeState]
+    events: list[Event] = Field(description="What the call that produced this state did.")
+    params: list[str] = Field(description="Trainable node ids.")
+    optimizer: OptimizerConfig | None = Field(description="The optimizer `update` uses.")
+    training: TrainingSummary | None = Field(description="The last training run, if any.")
+    forked_from: str | None
+
+
+class CreatedGraph(GraphState):
+    edit_token: str = Field(
+        description="Send as `Authorization: Bearer <edit_token>` to change the graph. "
+        "Returned only here: keep it."
+    )
+
+
+class History(BaseModel):
+    epoch: list[int]
+    train_loss: list[FloatOut]
+    test_loss: list[FloatOut | None]
+    batch_loss_mean: list[FloatOut] | None = None
+
+
+class Predictions(BaseModel):
+    part: str = Field(description="Which rows: test, or train when there is no test part.")
+    y_true: list[FloatOut]
+    y_pred: list[FloatOut]
+
+
+class TrainResult(BaseModel):
+    optimizer: str
+    learning_rate: float
+    epochs: int
+    batch_size: int | None
+    seed: int
+    steps: int
+    seconds: float
+    train_seconds: float | None = None
+    us_per_step: FloatOut | None = None
+    history: History
+    final: dict[str, FloatOut | None] = Field(description="train_loss and test_loss.")
+    predictions: Predictions | None = Field(description="For plotting truth against prediction.")
+    params: dict[str, TensorOut] = Field(description="The trained parameter values.")
+
+
+class TrainResponse(TrainResult):
+    state: GraphState = Field(description="The graph with the trained params (timeline reset).")
+
+
+class Progress(BaseModel):
+    """The `progress` event of the event stream, after an epoch of training."""
+
+    epoch: int
+    epochs: int
+    train_loss: FloatOut
+    test_loss: FloatOut | None
+    steps: int
+    seconds: float
+
+
+class GradcheckNode(BaseModel):
+    node: str
+    op: str
+    checked: int = Field(description="Elements checked (a sample for large tensors).")
+    max_abs_error: FloatOut
+    max_rel_error: FloatOut
+    analytic: TensorOut
+    numeric: TensorOut
+
+
+class GradcheckReport(BaseModel):
+    eps: float
+    max_rel_error: FloatOut
+    nodes: list[GradcheckNode]
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "Malformed request"},
+    413: {"model": ErrorResponse, "description": "Over a size limit"},
+    415: {"model": ErrorResponse, "description": "A request body that is not JSON"},
+    422: {"model": ErrorResponse, "description": "Invalid request or graph"},
+}
+NOT_FOUND = {404: {"model": ErrorResponse, "description": "No such graph"}}
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse, "description": "No edit token"},
+    403: {"model": ErrorResponse, "description": "Wrong edit token"},
+}
+CONFLICT = {409: {"model": ErrorResponse, "description": "Not possible at this point"}}

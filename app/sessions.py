@@ -1,0 +1,475 @@
+"""Live graphs: each a Session (engine Graph + Run + optimizer + lock) kept in memory, backed
+by the store.
+
+Every change goes through `GraphManager.mutate`: take the graph's lock, change the run,
+bump the version, save to the store, publish a snapshot. Reads use the last snapshot
+(immutable) without the lock, so a long training call does not block a viewer. A failed
+change leaves the graph as it was.
+
+Memory stays bounded: at most `max_loaded_graphs` sessions are kept computed (the least
+recently used are dropped and reload from the store on demand), and the store keeps at
+most `max_graphs` graphs, deleting idle ones after `idle_expiry_seconds`.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+import secrets
+import sqlite3
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from engine.errors import StepgradError
+from engine.graph import Graph, Limits
+from engine.optim import make_optimizer
+from engine.run import Run
+
+from . import render
+from .events import EventBus
+from .layout import Layout, graph_layout
+from .settings import Settings
+from .store import GraphRecord, GraphStore, StoreConflict
+
+TOUCH_INTERVAL = 60.0  # seconds between two writes of a read graph's access time
+UNLIMITED = Limits(max_nodes=10**9, max_elements=10**12, max_total_elements=10**12)
+
+
+class GraphNotFound(Exception):
+    def __init__(self, graph_id: str):
+        super().__init__(f"There is no graph {graph_id!r} (it may have expired).")
+
+
+class GraphBusy(Exception):
+    """Another change to the graph (a training run) takes too long."""
+
+
+def new_token() -> tuple[str, str]:
+    token = secrets.token_urlsafe(32)
+    return token, hash_token(token)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass(frozen=True, eq=False)
+class Snapshot:
+    """One version of a graph, as readers see it. Nothing here is changed in place."""
+
+    id: str
+    version: int
+    created: float
+    graph: Graph
+    position: int
+    values: tuple
+    grads: tuple
+    edge_grads: dict
+    state: dict  # the stored run state (position, optimizer, training, ...)
+    static_nodes: list
+    static_edges: list
+    cache: dict = field(default_factory=dict)  # rendered JSON of this version
+
+
+@dataclass(eq=False)
+class Session:
+    id: str
+    token_hash: str
+    created: float
+    run: Run
+    layout: Layout
+    optimizer: object | None = None
+    training: dict | None = None  # the last training result (JSON data)
+    forked_from: str | None = None
+    version: int = 1
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    snapshot: Snapshot | None = None
+    accessed: float = field(default_factory=time.time)
+    touched: float = field(default_factory=time.time)
+    pins: int = 0
+    deleted: bool = False
+
+    def check_token(self, token: str) -> bool:
+        return hmac.compare_digest(hash_token(token), self.token_hash)
+
+    def run_state(self) -> dict:
+        opt = self.optimizer
+        return {
+            "position": self.run.position,
+            "optimizer": opt.config() if opt is not None else None,
+            "optimizer_state": render.json_safe(opt.state_dict()) if opt is not None else None,
+            "training": self.training,
+            "forked_from": self.forked_from,
+        }
+
+
+@dataclass
+class Change:
+    snapshot: Snapshot
+    events: list
+    state: dict  # rendered state, with the events
+    result: object = None  # whatever the change function returned besides its events
+
+
+def restore_optimizer(state: dict):
+    config = state.get("optimizer")
+    if not config:
+        return None
+    config = dict(config)
+    opt = make_optimizer(config.pop("name"), **config)
+    opt.load_state_dict(state.get("optimizer_state") or {})
+    return opt
+
+
+class GraphManager:
+    def __init__(self, store: GraphStore, settings: Settings, bus: EventBus):
+        self.store = store
+        self.settings = settings
+        self.bus = bus
+        self.limits = Limits(
+            max_nodes=settings.max_nodes,
+            max_elements=settings.max_elements,
+            max_total_elements=settings.max_total_elements,
+        )
+        self._sessions: OrderedDict[str, Session] = OrderedDict()
+        self._loading: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    # ---- building sessions -------------------------------------------------------------
+
+    def build_graph(self, spec: dict) -> Graph:
+        return Graph.from_spec(spec, self.limits)
+
+    def _snapshot(self, session: Session, previous: Snapshot | None) -> Snapshot:
+        run = session.run
+        graph = run.graph
+        if previous is not None and previous.graph is graph:
+            static_nodes, static_edges = previous.static_nodes, previous.static_edges
+        else:
+            static_nodes = render.static_nodes(graph, session.layout)
+            static_edges = render.static_edges(graph, session.layout)
+        return Snapshot(
+            id=session.id,
+            version=session.version,
+            created=session.created,
+            graph=graph,
+            position=run.position,
+            values=tuple(run.values),
+            grads=tuple(run.grads),
+            edge_grads=dict(run.edge_grads),
+            state=session.run_state(),
+            static_nodes=static_nodes,
+            static_edges=static_edges,
+        )
+
+    def _session(self, record: GraphRecord, graph: Graph) -> Session:
+        state = record.state
+        run = Run(graph)
+        run.seek(min(int(state.get("position", 0)), run.total))
+        session = Session(
+            id=record.id,
+            token_hash=record.token_hash,
+            created=record.created,
+            run=run,
+            layout=graph_layout(graph),
+            optimizer=restore_optimizer(state),
+            training=state.get("training"),
+            forked_from=state.get("forked_from"),
+            version=record.version,
+            accessed=record.accessed,
+            touched=record.accessed,
+        )
+        session.snapshot = self._snapshot(session, None)
+        return session
+
+    def _load(self, record: GraphRecord) -> Session:
+        try:
+            graph = Graph.from_spec(record.spec, self.limits)
+        except StepgradError:
+            # stored under other (larger) limits: it was valid then, keep it usable
+            graph = Graph.from_spec(record.spec, UNLIMITED)
+        return self._session(record, graph)
+
+    # ---- finding sessions --------------------------------------------------------------
+
+    def _expired(self, accessed: float, now: float) -> bool:
+        return accessed < now - self.settings.idle_expiry_seconds
+
+    def _pin_cached(self, graph_id: str, now: float) -> Session | None:
+        """Under self._lock: the cached session, pinned, or None."""
+        session = self._sessions.get(graph_id)
+        if session is None or session.deleted:
+            return None
+        session.pins += 1
+        self._sessions.move_to_end(graph_id)
+        return session
+
+    def _acquire(self, graph_id: str) -> Session:
+        now = time.time()
+        with self._lock:
+            session = self._pin_cached(graph_id, now)
+            if session is None:
+                load_lock = self._loading.setdefault(graph_id, threading.Lock())
+        if session is None:
+            with load_lock:
+                with self._lock:
+                    session = self._pin_cached(graph_id, now)
+                if session is None:
+                    try:
+                        record = self.store.get(graph_id)
+                        if record is None:
+                            raise GraphNotFound(graph_id)
+                        if self._expired(record.accessed, now):
+                            self.store.delete(graph_id)
+                            raise GraphNotFound(graph_id)
+                        session = self._load(record)
+                    except BaseException:
+                        with self._lock:
+                            self._loading.pop(graph_id, None)
+                        raise
+                    with self._lock:  # registered before the loading lock goes
+                        session.pins += 1
+                        self._sessions[graph_id] = session
+                        self._loading.pop(graph_id, None)
+                        self._evict_memory()
+        if self._expired(session.accessed, now):
+            self._release(session)
+            self._drop(graph_id, delete=True)
+            raise GraphNotFound(graph_id)
+        session.accessed = now
+        if now - session.touched > TOUCH_INTERVAL:
+            session.touched = now
+            self.store.touch(graph_id, now)
+        return session
+
+    def acquire_cached(self, graph_id: str) -> Session | None:
+        """The session, pinned, if it is in memory and needs no store access; else None
+        (then call `acquire`). Never blocks on I/O: safe on the event loop."""
+        now = time.time()
+        with self._lock:
+            session = self._sessions.get(graph_id)
+            if (
+                session is None
+                or session.deleted
+                or self._expired(session.accessed, now)
+                or now - session.touched > TOUCH_INTERVAL
+            ):
+                return None
+            session.pins += 1
+            self._sessions.move_to_end(graph_id)
+        session.accessed = now
+        return session
+
+    def acquire(self, graph_id: str) -> Session:
+        """The session, pinned (loaded from the store if need be); GraphNotFound if none.
+        Give it back with `release`."""
+        return self._acquire(graph_id)
+
+    def release(self, session: Session) -> None:
+        self._release(session)
+
+    def _release(self, session: Session) -> None:
+        with self._lock:
+            session.pins -= 1
+
+    @contextmanager
+    def open(self, graph_id: str) -> Iterator[Session]:
+        """The session of a graph, kept in memory while in use; GraphNotFound if none."""
+        session = self._acquire(graph_id)
+        try:
+            yield session
+        finally:
+            self._release(session)
+
+    def snapshot(self, graph_id: str) -> Snapshot:
+        with self.open(graph_id) as session:
+            if session.deleted:
+                raise GraphNotFound(graph_id)
+            return session.snapshot
+
+    def _evict_memory(self) -> None:
+        """Under self._lock: drop unused sessions past `max_loaded_graphs` (oldest first)."""
+        excess = len(self._sessions) - self.settings.max_loaded_graphs
+        if excess <= 0:
+            return
+        for gid in list(self._sessions):
+            if excess <= 0:
+                break
+            s = self._sessions[gid]
+            if s.pins == 0 and not s.lock.locked():
+                del self._sessions[gid]
+                excess -= 1
+
+    def loaded(self) -> int:
+        return len(self._sessions)
+
+    # ---- changes -----------------------------------------------------------------------
+
+    def render(self, snapshot: Snapshot, events=(), full: bool = False) -> dict:
+        return render.render_state(snapshot, self.settings.summary_threshold, full, events)
+
+    def state_text(self, snapshot: Snapshot) -> str:
+        """The rendered state (no events) of a snapshot as JSON text, cached."""
+        text = snapshot.cache.get("text")
+        if text is None:
+            text = snapshot.cache["text"] = render.dumps(self.render(snapshot))
+        return text
+
+    def _restore(self, session: Session, snapshot: Snapshot, optimizer, training) -> None:
+        """Put a session back as it was at `snapshot` after a failed change."""
+        run = Run(snapshot.graph)
+        run.values = list(snapshot.values)
+        run.grads = list(snapshot.grads)
+        run.edge_grads = dict(snapshot.edge_grads)
+        run.position = snapshot.position
+        session.run = run
+        session.optimizer = optimizer
+        session.training = training
+
+    def mutate(self, session: Session, change: Callable[[Session], object]) -> Change:
+        """Apply `change(session)` under the graph's lock, then save and publish.
+
+        `change` returns a list of engine events, or (events, result)."""
+        if not session.lock.acquire(timeout=self.settings.lock_timeout_seconds):
+            raise GraphBusy(
+                "The graph is busy with another change (a training run?); try again shortly."
+            )
+        try:
+            if session.deleted:
+                raise GraphNotFound(session.id)
+            before = session.snapshot
+            optimizer, training = session.optimizer, session.training
+            try:
+                out = change(session)
+            except BaseException:
+                self._restore(session, before, optimizer, training)
+                raise
+            events, result = out if isinstance(out, tuple) else (out, None)
+            graph = session.run.graph
+            record = GraphRecord(
+                id=session.id,
+                name=graph.name,
+                spec=graph.to_spec() if graph is not before.graph else {},
+                state=session.run_state(),
+                token_hash=session.token_hash,
+                version=session.version + 1,
+                created=session.created,
+                accessed=time.time(),
+            )
+            try:
+                self.store.save(record, session.version, graph is not before.graph)
+            except BaseException as exc:
+                self._restore(session, before, optimizer, training)
+                if isinstance(exc, KeyError):  # deleted meanwhile (expired)
+                    session.deleted = True
+                    raise GraphNotFound(session.id) from None
+                if isinstance(exc, StoreConflict):  # changed by another process
+                    with self._lock:
+                        if self._sessions.get(session.id) is session:
+                            del self._sessions[session.id]
+                    raise GraphBusy(
+                        "The graph was changed by another server process; reload it and try again."
+                    ) from None
+                raise
+            session.version = record.version
+            session.touched = record.accessed
+            snapshot = session.snapshot = self._snapshot(session, before)
+            state = self.render(snapshot, events)
+            if self.bus.has_subscribers(session.id):
+                self.bus.publish(session.id, "state", render.dumps(state))
+            return Change(snapshot, events, state, result)
+        finally:
+            session.lock.release()
+
+    # ---- create, fork, delete, expire ----------------------------------------------------
+
+    def create(
+        self, graph: Graph, state: dict | None = None, forked_from: str | None = None
+    ) -> tuple[Session, str]:
+        """A new graph; returns its session and its edit token (never stored in clear)."""
+        self.sweep(room_for=1)
+        token, token_hash = new_token()
+        now = time.time()
+        state = dict(state or {})
+        state["forked_from"] = forked_from
+        for _ in range(5):
+            record = GraphRecord(
+                id=secrets.token_urlsafe(12),
+                name=graph.name,
+                spec=graph.to_spec(),
+                state=state,
+                token_hash=token_hash,
+                version=1,
+                created=now,
+                accessed=now,
+            )
+            session = self._session(record, graph)
+            record.state = session.run_state()
+            try:
+                self.store.create(record)
+                break
+            except sqlite3.IntegrityError:  # pragma: no cover - a 96-bit id collided
+                continue
+        with self._lock:
+            session.snapshot = self._snapshot(session, None)
+            self._sessions[session.id] = session
+            self._evict_memory()
+        return session, token
+
+    def fork(self, snapshot: Snapshot) -> tuple[Session, str]:
+        state = {k: v for k, v in snapshot.state.items() if k != "forked_from"}
+        return self.create(snapshot.graph, state, forked_from=snapshot.id)
+
+    def delete(self, session: Session) -> None:
+        if not session.lock.acquire(timeout=self.settings.lock_timeout_seconds):
+            raise GraphBusy("The graph is busy with another change; try again shortly.")
+        try:
+            if session.deleted:
+                raise GraphNotFound(session.id)
+            self._drop(session.id, delete=True)
+        finally:
+            session.lock.release()
+
+    def _drop(self, graph_id: str, delete: bool) -> None:
+        with self._lock:
+            session = self._sessions.pop(graph_id, None)
+        if session is not None:
+            session.deleted = True
+        if delete:
+            self.store.delete(graph_id)
+        self.bus.close_graph(graph_id)
+
+    def sweep(self, room_for: int = 0) -> list[str]:
+        """Delete expired graphs, and the least recently used past `max_graphs`."""
+        now = time.time()
+        gone = self.store.expire(
+            now - self.settings.idle_expiry_seconds, self.settings.max_graphs - room_for
+        )
+        for gid in gone:
+            self._drop(gid, delete=False)
+        return gone
+
+
+def next_optimizer(current, name: str | None, learning_rate: float | None, options: dict | None):
+    """The optimizer for an update: a copy of the current one (its momentum or Adam state
+    carries over) while the name and options stay the same, else a new one."""
+    name = name or (current.name if current is not None else "sgd")
+    if current is not None and current.name == name:
+        config = current.config()
+        kept = {k: v for k, v in config.items() if k not in ("name", "learning_rate")}
+        if options is None or options == kept:
+            opt = copy.deepcopy(current)
+            if learning_rate is not None:
+                opt.learning_rate = float(learning_rate)
+            return opt
+        if learning_rate is None:
+            learning_rate = current.learning_rate
+    kwargs = dict(options or {})
+    if learning_rate is not None:
+        kwargs["learning_rate"] = learning_rate
+    return make_optimizer(name, **kwargs)

@@ -1,0 +1,218 @@
+"""Where graphs are kept between requests and across restarts.
+
+`GraphStore` is the interface: one record per graph (its spec, its run state as plain
+JSON, the hash of its edit token, a version and timestamps). `SQLiteStore` implements it
+on one SQLite file in write-ahead-log mode; nothing is pickled. A shared store (Redis,
+PostgreSQL) can implement the same interface later.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+
+class StoreConflict(Exception):
+    """The stored version moved on since the record was read (another writer)."""
+
+
+@dataclass
+class GraphRecord:
+    id: str
+    name: str
+    spec: dict
+    state: dict  # position, optimizer config and state, last training result, ...
+    token_hash: str
+    version: int = 1
+    created: float = field(default_factory=time.time)
+    accessed: float = field(default_factory=time.time)
+
+
+class GraphStore(Protocol):
+    def create(self, record: GraphRecord) -> None:
+        """Add a new graph; its id must be new."""
+
+    def get(self, graph_id: str) -> GraphRecord | None:
+        """The graph, or None."""
+
+    def save(self, record: GraphRecord, expected_version: int, spec_changed: bool = True) -> None:
+        """Write a changed graph whose stored version is `expected_version`.
+
+        Raises StoreConflict when the stored version differs, KeyError when it is gone."""
+
+    def touch(self, graph_id: str, when: float) -> None:
+        """Record a read (for expiry)."""
+
+    def delete(self, graph_id: str) -> bool:
+        """Remove a graph; False if there was none."""
+
+    def ids(self) -> list[str]:
+        """Every stored id, least recently used first."""
+
+    def count(self) -> int: ...
+
+    def expire(self, idle_before: float, keep: int) -> list[str]:
+        """Delete graphs last used before `idle_before`, then the least recently used
+        until at most `keep` remain; returns the ids deleted."""
+
+    def close(self) -> None: ...
+
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS graphs (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    state TEXT NOT NULL,
+    token_hash TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    created REAL NOT NULL,
+    accessed REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS graphs_accessed ON graphs (accessed);
+"""
+
+
+def _dumps(obj: object) -> str:
+    return json.dumps(obj, allow_nan=False, separators=(",", ":"))
+
+
+def _text(name: str) -> str:
+    """The name column is for people reading the database; the spec JSON holds the real
+    name (escaped). Lone surrogates cannot be stored as SQLite text: replace them."""
+    return name.encode("utf-8", "replace").decode("utf-8")
+
+
+class SQLiteStore:
+    """One SQLite connection shared by the server's threads behind a lock.
+
+    The connection is opened on first use, so building the app touches no file."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._conn is None:
+            if self.path != ":memory:":
+                Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                str(Path(self.path).expanduser()) if self.path != ":memory:" else self.path,
+                check_same_thread=False,
+                isolation_level=None,  # autocommit; one statement per change
+                timeout=30.0,
+            )
+            if self.path != ":memory:":
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+            conn.executescript(SCHEMA)
+            self._conn = conn
+        return self._conn
+
+    def _execute(self, sql: str, args: tuple = ()) -> int:
+        """Run one change; returns the number of rows changed."""
+        with self._lock:
+            return self._connect().execute(sql, args).rowcount
+
+    def _query(self, sql: str, args: tuple = ()) -> list[tuple]:
+        with self._lock:
+            return self._connect().execute(sql, args).fetchall()
+
+    def create(self, record: GraphRecord) -> None:
+        self._execute(
+            "INSERT INTO graphs (id, name, spec, state, token_hash, version, created, accessed)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                record.id, _text(record.name), _dumps(record.spec), _dumps(record.state),
+                record.token_hash, record.version, record.created, record.accessed,
+            ),
+        )  # fmt: skip
+
+    def get(self, graph_id: str) -> GraphRecord | None:
+        with self._lock:
+            row = (
+                self._connect()
+                .execute(
+                    "SELECT id, name, spec, state, token_hash, version, created, accessed"
+                    " FROM graphs WHERE id = ?",
+                    (graph_id,),
+                )
+                .fetchone()
+            )
+        if row is None:
+            return None
+        return GraphRecord(
+            row[0], row[1], json.loads(row[2]), json.loads(row[3]), row[4], row[5], row[6], row[7]
+        )
+
+    def save(self, record: GraphRecord, expected_version: int, spec_changed: bool = True) -> None:
+        if spec_changed:
+            sql = (
+                "UPDATE graphs SET name = ?, spec = ?, state = ?, version = ?, accessed = ?"
+                " WHERE id = ? AND version = ?"
+            )
+            args: tuple = (_text(record.name), _dumps(record.spec), _dumps(record.state))
+        else:
+            sql = (
+                "UPDATE graphs SET state = ?, version = ?, accessed = ?"
+                " WHERE id = ? AND version = ?"
+            )
+            args = (_dumps(record.state),)
+        args += (record.version, record.accessed, record.id, expected_version)
+        with self._lock:
+            conn = self._connect()
+            if conn.execute(sql, args).rowcount == 1:
+                return
+            row = conn.execute("SELECT version FROM graphs WHERE id = ?", (record.id,)).fetchone()
+        if row is None:
+            raise KeyError(record.id)
+        raise StoreConflict(f"Graph {record.id!r} is at version {row[0]}, not {expected_version}.")
+
+    def touch(self, graph_id: str, when: float) -> None:
+        self._execute(
+            "UPDATE graphs SET accessed = ? WHERE id = ? AND accessed < ?",
+            (when, graph_id, when),
+        )
+
+    def delete(self, graph_id: str) -> bool:
+        return self._execute("DELETE FROM graphs WHERE id = ?", (graph_id,)) == 1
+
+    def ids(self) -> list[str]:
+        return [r[0] for r in self._query("SELECT id FROM graphs ORDER BY accessed, id")]
+
+    def count(self) -> int:
+        return int(self._query("SELECT COUNT(*) FROM graphs")[0][0])
+
+    def expire(self, idle_before: float, keep: int) -> list[str]:
+        with self._lock:
+            conn = self._connect()
+            gone = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT id FROM graphs WHERE accessed < ? ORDER BY accessed", (idle_before,)
+                )
+            ]
+            (total,) = conn.execute("SELECT COUNT(*) FROM graphs").fetchone()
+            excess = total - len(gone) - keep
+            if excess > 0:
+                gone += [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT id FROM graphs WHERE accessed >= ? ORDER BY accessed, id LIMIT ?",
+                        (idle_before, excess),
+                    )
+                ]
+            conn.executemany("DELETE FROM graphs WHERE id = ?", [(g,) for g in gone])
+        return gone
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None

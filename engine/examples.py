@@ -1,0 +1,86 @@
+"""Preset graphs and lessons, kept as data files in `engine/examples/<id>.json`.
+
+Each file holds `title`, `description`, `kind` ("example" or "lesson") and `spec` (a
+graph spec). Files are read once and checked: the fields, and that the spec builds.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import threading
+from pathlib import Path
+
+from .errors import GraphError, StepgradError
+from .graph import Graph
+
+EXAMPLES_DIR = Path(__file__).with_name("examples")
+KINDS = ("example", "lesson")
+FIELDS = {"title", "description", "kind", "spec"}
+_ID = re.compile(r"[a-z0-9_]+\Z")
+
+_cache: dict[str, dict] = {}
+_lock = threading.Lock()
+
+
+def _read(path: Path) -> dict:
+    example_id = path.stem
+    where = f"Example {example_id!r} ({path.name})"
+    if not _ID.match(example_id):
+        raise GraphError(f"{where}: the file name must be lower-case letters, digits and _.")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise GraphError(f"{where} cannot be read: {exc}.") from None
+    if not isinstance(data, dict) or set(data) != FIELDS:
+        raise GraphError(f"{where} must have exactly the fields {', '.join(sorted(FIELDS))}.")
+    for key in ("title", "description"):
+        if not isinstance(data[key], str) or not data[key]:
+            raise GraphError(f"{where}: {key} must be non-empty text.")
+    if data["kind"] not in KINDS:
+        raise GraphError(f"{where}: kind must be one of {', '.join(KINDS)}.")
+    if not isinstance(data["spec"], dict):
+        raise GraphError(f"{where}: spec must be a graph spec object.")
+    return {"id": example_id, **data}
+
+
+def _all() -> dict[str, dict]:
+    with _lock:
+        if not _cache:
+            for path in sorted(EXAMPLES_DIR.glob("*.json")):
+                item = _read(path)
+                _cache[item["id"]] = item
+        return _cache
+
+
+def list_examples() -> list[dict]:
+    """id, title, description and kind of every example, sorted by id."""
+    return [
+        {k: item[k] for k in ("id", "title", "description", "kind")} for item in _all().values()
+    ]
+
+
+def get_example(example_id: str) -> dict:
+    """The whole example (with its spec), as a fresh copy."""
+    examples = _all()
+    if example_id not in examples:
+        raise GraphError(
+            f"There is no example {example_id!r}; the examples are: {', '.join(examples)}."
+        )
+    return copy.deepcopy(examples[example_id])
+
+
+def load_example(example_id: str) -> dict:
+    """The graph spec of an example (a fresh copy)."""
+    return get_example(example_id)["spec"]
+
+
+def check_examples() -> list[str]:
+    """Build every example's graph; returns the ids (raises on the first bad one)."""
+    for example_id in _all():
+        try:
+            Graph.from_spec(load_example(example_id))
+        except StepgradError as exc:
+            raise GraphError(f"Example {example_id!r}: {exc}") from None
+    return list(_all())

@@ -1,0 +1,40 @@
+"""Settings: working defaults, STEPGRAD_* environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from app.settings import Settings, default_db_path
+
+
+def test_defaults(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    for key in ("STEPGRAD_DB", "STEPGRAD_HOST", "STEPGRAD_PORT", "STEPGRAD_MAX_NODES"):
+        monkeypatch.delenv(key, raising=False)
+    s = Settings()
+    assert s.host == "127.0.0.1" and s.port == 8000
+    assert s.db == str(tmp_path / "stepgrad" / "stepgrad.db")
+    assert s.max_nodes == 2000 and s.max_elements == 100_000
+    assert s.max_total_elements == 1_000_000 and s.max_body_bytes == 2_000_000
+    assert s.max_expression_length == 10_000 and s.max_expression_depth == 64
+    assert s.max_train_work == 200_000 and s.max_graphs == 1000
+    assert s.idle_expiry_seconds == 7 * 24 * 3600 and s.summary_threshold == 64
+
+
+def test_default_db_without_xdg(monkeypatch):
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    assert default_db_path() == str(Path.home() / ".local/share/stepgrad/stepgrad.db")
+
+
+def test_environment_variables(monkeypatch):
+    monkeypatch.setenv("STEPGRAD_DB", ":memory:")
+    monkeypatch.setenv("STEPGRAD_MAX_NODES", "50")
+    monkeypatch.setenv("STEPGRAD_HOST", "0.0.0.0")
+    s = Settings()
+    assert s.db == ":memory:" and s.max_nodes == 50 and s.host == "0.0.0.0"
+    monkeypatch.setenv("STEPGRAD_MAX_NODES", "0")
+    with pytest.raises(ValidationError):
+        Settings()
