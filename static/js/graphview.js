@@ -1,0 +1,728 @@
+// The DAG drawn as SVG from the server's layout. One `render(state)` call draws the graph
+// the first time and afterwards only touches what changed: text of values and gradients,
+// CSS classes of nodes and edges, edge labels. Pan and zoom with pointer events.
+
+import { clear, setText, svgEl } from "./dom.js";
+import {
+  asMatrix,
+  displayRange,
+  fmtNumber,
+  fmtShape,
+  fmtShort,
+  isNonFinite,
+  shapeOf,
+  summaryOf,
+  valueKey,
+} from "./format.js";
+
+const SCALAR = { w: 184, h: 92 };
+const TENSOR = { w: 220, h: 164 };
+const GAP_X = 136; // room between layers for the edge labels
+const GAP_Y = 30;
+const MAX_ZOOM = 2.6;
+const MIN_ZOOM = 0.02;
+const LOW_DETAIL_ZOOM = 0.42; // below this, node text is hidden (it would be unreadable)
+const LABEL_CHARS = 13;
+const EDGE_LABELS_ALL_MAX = 80; // with more edges, only the active ones are labelled
+
+/** The step the cursor has just done: what a step showed, so stepping back undoes it. */
+export function lastStep(graph) {
+  const cursor = graph && graph.cursor;
+  if (!cursor || !graph.order) return null;
+  const n = graph.order.length;
+  const p = cursor.position;
+  if (p <= 0) return null;
+  if (p <= n) return { phase: "forward", node: graph.order[p - 1], position: p };
+  if (p <= 2 * n) return { phase: "backward", node: graph.order[2 * n - p], position: p };
+  return null;
+}
+
+export function nodeKind(node, graph) {
+  if (node.op === "input" || node.op === "param" || node.op === "const") return node.op;
+  return node.id === graph.output ? "output" : "op";
+}
+
+function signature(graph) {
+  const parts = [graph.id, graph.nodes.length, graph.edges.length];
+  for (const n of graph.nodes) parts.push(n.id, n.op, (n.shape || []).length ? "t" : "s", n.x, n.y);
+  for (const e of graph.edges) parts.push(e.source, e.target, e.slot);
+  return parts.join("|");
+}
+
+function truncate(text, max) {
+  const chars = Array.from(String(text));
+  return chars.length > max ? chars.slice(0, max - 1).join("") + "\u2026" : chars.join("");
+}
+
+/** Waypoints of an edge that spans several layers, as sent by the server (if any). */
+function edgePoints(e) {
+  const raw = e.points || e.waypoints || [];
+  if (!Array.isArray(raw)) return [];
+  return raw
+    .map((p) => (Array.isArray(p) ? { x: p[0], y: p[1] } : p))
+    .filter((p) => p && Number.isFinite(p.x) && Number.isFinite(p.y));
+}
+
+function edgeKey(e) {
+  return `${e.source}>${e.target}#${e.slot}`;
+}
+
+/** Blue (negative) / white / orange (positive) heatmap of a matrix, as a data URL. */
+function heatmapUrl(matrix) {
+  const canvas = document.createElement("canvas");
+  canvas.width = Math.max(1, matrix.cols);
+  canvas.height = Math.max(1, matrix.rows);
+  const ctx = canvas.getContext("2d");
+  const img = ctx.createImageData(canvas.width, canvas.height);
+  let scale = 0;
+  for (const c of matrix.cells) if (typeof c === "number" && Number.isFinite(c)) scale = Math.max(scale, Math.abs(c));
+  matrix.cells.forEach((c, i) => {
+    let r = 128;
+    let g = 128;
+    let b = 128;
+    if (typeof c === "number" && Number.isFinite(c)) {
+      const t = scale > 0 ? c / scale : 0;
+      if (t >= 0) {
+        // white -> orange (#d35400)
+        r = 255 - t * (255 - 211);
+        g = 255 - t * (255 - 84);
+        b = 255 - t * 255;
+      } else {
+        // white -> blue (#1f5fa8)
+        const u = -t;
+        r = 255 - u * (255 - 31);
+        g = 255 - u * (255 - 95);
+        b = 255 - u * (255 - 168);
+      }
+    } else {
+      r = 220; g = 0; b = 60; // non-finite: red
+    }
+    img.data.set([r, g, b, 255], i * 4);
+  });
+  ctx.putImageData(img, 0, 0);
+  return canvas.toDataURL("image/png");
+}
+
+export class GraphView {
+  constructor(svg, { onSelect = () => {}, t = (k) => k } = {}) {
+    this.svg = svg;
+    this.onSelect = onSelect;
+    this.t = t;
+    this.defs = svgEl("defs", {},
+      svgEl("marker", { id: "sg-arrow", viewBox: "0 0 10 10", refX: "9", refY: "5",
+        markerWidth: "7", markerHeight: "7", orient: "auto-start-reverse", class: "arrow" },
+        svgEl("path", { d: "M0,0 L10,5 L0,10 z" })));
+    this.viewport = svgEl("g", { class: "viewport" });
+    this.edgeLayer = svgEl("g", { class: "edges" });
+    this.haloLayer = svgEl("g", { class: "halos", "aria-hidden": "true" });
+    this.nodeLayer = svgEl("g", { class: "nodes" });
+    this.labelLayer = svgEl("g", { class: "edge-labels" });
+    this.fxLayer = svgEl("g", { class: "fx", "aria-hidden": "true" });
+    this.viewport.append(this.edgeLayer, this.haloLayer, this.nodeLayer, this.labelLayer, this.fxLayer);
+    // one halo for the node the last step visited and one for the next: two elements, not one per node
+    this.haloNext = svgEl("rect", { class: "halo halo--next", rx: 16, visibility: "hidden" });
+    this.haloCurrent = svgEl("rect", { class: "halo halo--current", rx: 16, visibility: "hidden" });
+    this.haloLayer.append(this.haloNext, this.haloCurrent);
+    this.sizeCache = null;
+    if (window.ResizeObserver) {
+      new ResizeObserver((entries) => {
+        const r = entries[entries.length - 1].contentRect;
+        this.sizeCache = { w: Math.max(r.width, 1), h: Math.max(r.height, 1) };
+      }).observe(svg);
+    }
+    clear(svg).append(this.defs, this.viewport);
+    this.view = { k: 1, x: 0, y: 0 };
+    this.structure = null;
+    this.nodes = new Map();
+    this.edges = new Map();
+    this.bounds = { x: 0, y: 0, w: 1, h: 1 };
+    this.lang = null;
+    this.prevPosition = null;
+    this.framePending = false;
+    this.installPointer();
+  }
+
+  // ---- drawing ---------------------------------------------------------------------------
+
+  render(state) {
+    const graph = state.graph;
+    if (!graph) return;
+    const t0 = performance.now();
+    const sig = signature(graph);
+    const built = sig !== this.structure;
+    if (built) {
+      this.build(graph);
+      this.structure = sig;
+      performance.measure("sg:build-dom", { start: t0, end: performance.now() });
+    }
+    const tu = performance.now();
+    this.update(state, built);
+    if (built) {
+      performance.measure("sg:build-update", { start: tu, end: performance.now() });
+      const tf = performance.now();
+      this.fit();
+      performance.measure("sg:build-fit", { start: tf, end: performance.now() });
+    }
+    const t1 = performance.now();
+    performance.measure(built ? "sg:render-build" : "sg:render-update", { start: t0, end: t1 });
+  }
+
+  build(graph) {
+    this.nodes.clear();
+    this.edges.clear();
+    this.prevPosition = null;
+    clear(this.edgeLayer);
+    clear(this.nodeLayer);
+    clear(this.labelLayer);
+    clear(this.fxLayer);
+    this.haloNext.setAttribute("visibility", "hidden");
+    this.haloCurrent.setAttribute("visibility", "hidden");
+    this.haloKey = null;
+    const geometry = this.layout(graph);
+    const nodeFrag = document.createDocumentFragment();
+    for (const node of graph.nodes) {
+      const rec = this.buildNode(node, graph, geometry.get(node.id));
+      this.nodes.set(node.id, rec);
+      nodeFrag.appendChild(rec.g);
+    }
+    const edgeFrag = document.createDocumentFragment();
+    const arity = new Map();
+    for (const e of graph.edges) arity.set(e.target, Math.max(arity.get(e.target) || 0, e.slot + 1));
+    // a node feeding several edges spreads them along its right side, in the order of their
+    // targets from top to bottom, so that parallel edges (x*x) and their labels stay apart
+    const outs = new Map();
+    graph.edges.forEach((e, i) => {
+      if (!outs.has(e.source)) outs.set(e.source, []);
+      outs.get(e.source).push(i);
+    });
+    const sourcePort = new Map();
+    for (const list of outs.values()) {
+      const ty = (i) => {
+        const e = graph.edges[i];
+        const tg = this.nodes.get(e.target);
+        return tg ? tg.box.y + (tg.box.h * (e.slot + 1)) / ((arity.get(e.target) || 1) + 1) : 0;
+      };
+      list.sort((a, b) => ty(a) - ty(b));
+      list.forEach((i, j) => sourcePort.set(i, list.length > 1 ? (j + 1) / (list.length + 1) : 0.5));
+    }
+    graph.edges.forEach((e, i) => {
+      const s = this.nodes.get(e.source);
+      const tg = this.nodes.get(e.target);
+      if (!s || !tg) return;
+      const rec = this.buildEdge(e, i, s, tg, arity.get(e.target) || 1, sourcePort.get(i));
+      this.edges.set(edgeKey(e), rec);
+      s.outEdges.push(rec);
+      tg.inEdges.push(rec);
+      edgeFrag.appendChild(rec.path);
+    });
+    this.edgeLayer.appendChild(edgeFrag);
+    this.nodeLayer.appendChild(nodeFrag);
+    this.manyEdges = graph.edges.length > EDGE_LABELS_ALL_MAX;
+    this.svg.classList.toggle("many-edges", this.manyEdges);
+  }
+
+  /** Node boxes from the server's x, y: spaced so that boxes and edge labels never overlap. */
+  layout(graph) {
+    const size = (n) => ((n.shape || []).length ? TENSOR : SCALAR);
+    let maxW = SCALAR.w;
+    let maxH = SCALAR.h;
+    for (const n of graph.nodes) {
+      const s = size(n);
+      maxW = Math.max(maxW, s.w);
+      maxH = Math.max(maxH, s.h);
+    }
+    const hasXY = graph.nodes.every((n) => Number.isFinite(n.x) && Number.isFinite(n.y));
+    const pts = new Map();
+    if (hasXY) {
+      for (const n of graph.nodes) pts.set(n.id, { x: n.x, y: n.y });
+    } else {
+      // no layout from the server: stack each layer
+      const count = new Map();
+      for (const n of graph.nodes) {
+        const layer = Number.isFinite(n.layer) ? n.layer : 0;
+        const i = count.get(layer) || 0;
+        count.set(layer, i + 1);
+        pts.set(n.id, { x: layer, y: i });
+      }
+    }
+    const xs = [...new Set([...pts.values()].map((p) => p.x))].sort((a, b) => a - b);
+    let minDx = Infinity;
+    for (let i = 1; i < xs.length; i++) minDx = Math.min(minDx, xs[i] - xs[i - 1]);
+    const byX = new Map();
+    const waypoints = hasXY ? graph.edges.flatMap(edgePoints) : [];
+    for (const p of [...pts.values(), ...waypoints]) {
+      if (!byX.has(p.x)) byX.set(p.x, []);
+      byX.get(p.x).push(p.y);
+    }
+    let minDy = Infinity;
+    for (const ys of byX.values()) {
+      ys.sort((a, b) => a - b);
+      for (let i = 1; i < ys.length; i++) if (ys[i] - ys[i - 1] > 1e-9) minDy = Math.min(minDy, ys[i] - ys[i - 1]);
+    }
+    const sx = Number.isFinite(minDx) && minDx > 0 ? (maxW + GAP_X) / minDx : 1;
+    const sy = Number.isFinite(minDy) && minDy > 0 ? (maxH + GAP_Y) / minDy : 1;
+    const minX = xs.length ? xs[0] : 0;
+    let minY = Infinity;
+    for (const p of [...pts.values(), ...waypoints]) minY = Math.min(minY, p.y);
+    this.mapPoint = (x, y) => ({ x: (x - minX) * sx + maxW / 2, y: (y - minY) * sy + maxH / 2 });
+    const out = new Map();
+    let right = 0;
+    let bottom = 0;
+    for (const n of graph.nodes) {
+      const p = pts.get(n.id);
+      const s = size(n);
+      const cx = (p.x - minX) * sx + maxW / 2;
+      const cy = (p.y - minY) * sy + maxH / 2;
+      const box = { x: cx - s.w / 2, y: cy - s.h / 2, w: s.w, h: s.h };
+      out.set(n.id, box);
+      right = Math.max(right, box.x + box.w);
+      bottom = Math.max(bottom, box.y + box.h);
+    }
+    for (const p of waypoints) bottom = Math.max(bottom, this.mapPoint(p.x, p.y).y + 10);
+    this.bounds = { x: 0, y: 0, w: Math.max(right, 1), h: Math.max(bottom, 1) };
+    return out;
+  }
+
+  buildNode(node, graph, box) {
+    const kind = nodeKind(node, graph);
+    const tensor = (node.shape || []).length > 0;
+    const g = svgEl("g", {
+      class: `node node--${kind}${tensor ? " node--tensor" : ""}`,
+      "data-node-id": node.id,
+      "data-kind": kind,
+      transform: `translate(${box.x.toFixed(1)} ${box.y.toFixed(1)})`,
+    });
+    const label = node.label || node.id;
+    const shown = truncate(label, tensor ? LABEL_CHARS + 2 : LABEL_CHARS);
+    g.appendChild(svgEl("rect", { class: "node-box", width: box.w, height: box.h, rx: 11 }));
+    g.appendChild(svgEl("text", { class: "node-label", x: 12, y: 26, "data-role": "label", text: shown }));
+    const opText = node.op === label ? "" : node.op;
+    if (opText) g.appendChild(svgEl("text", { class: "node-op", x: box.w - 12, y: 25, "text-anchor": "end", text: opText }));
+    g.appendChild(svgEl("line", { class: "node-rule", x1: 8, x2: box.w - 8, y1: 36, y2: 36 }));
+    const rec = {
+      id: node.id, g, box, kind, tensor, inEdges: [], outEdges: [],
+      cls: "", valueKey: null, gradKey: null,
+      // the tooltip, made on first hover (one element fewer per node when drawing)
+      title: label === node.id ? `${label} (${node.op})` : `${label} \u2014 ${node.id} (${node.op})`,
+    };
+    if (tensor) {
+      const half = (box.w - 30) / 2;
+      rec.valueCol = this.buildTensorColumn(g, 10, half, "value");
+      rec.gradCol = this.buildTensorColumn(g, 20 + half, half, "grad");
+      rec.captions = [rec.valueCol.caption, rec.gradCol.caption];
+    } else {
+      const vCap = svgEl("text", { class: "node-caption", x: 12, y: 60 });
+      const gCap = svgEl("text", { class: "node-caption node-caption--grad", x: 12, y: 83 });
+      rec.valueText = svgEl("text", { class: "node-value", x: box.w - 12, y: 61, "text-anchor": "end", "data-role": "value" });
+      rec.gradText = svgEl("text", { class: "node-grad", x: box.w - 12, y: 84, "text-anchor": "end", "data-role": "grad" });
+      g.append(vCap, rec.valueText, gCap, rec.gradText);
+      rec.captions = [vCap, gCap];
+    }
+    return rec;
+  }
+
+  buildTensorColumn(g, x, w, role) {
+    const col = svgEl("g", { class: `tensor-col tensor-col--${role}`, transform: `translate(${x} 42)`, "data-role": role });
+    const caption = svgEl("text", { class: `node-caption${role === "grad" ? " node-caption--grad" : ""}`, x: 0, y: 13 });
+    const shape = svgEl("text", { class: "tensor-shape", x: w, y: 13, "text-anchor": "end" });
+    const body = svgEl("g", { class: "tensor-body", transform: "translate(0 20)" });
+    const range = svgEl("text", { class: "tensor-range", x: w / 2, y: 114, "text-anchor": "middle" });
+    col.append(caption, shape, body, range);
+    g.appendChild(col);
+    return { col, caption, shape, body, range, w, h: 80 };
+  }
+
+  buildEdge(e, i, s, tg, arity, port = 0.5) {
+    const start = { x: s.box.x + s.box.w, y: s.box.y + s.box.h * port };
+    const end = { x: tg.box.x - 2, y: tg.box.y + (tg.box.h * (e.slot + 1)) / (arity + 1) };
+    // edges spanning several layers pass through the server's waypoints (between the nodes)
+    const pts = [start, ...edgePoints(e).map((p) => this.mapPoint(p.x, p.y)), end];
+    let d = `M${start.x.toFixed(1)},${start.y.toFixed(1)}`;
+    let seg = null;
+    for (let j = 1; j < pts.length; j++) {
+      const a = pts[j - 1];
+      const b = pts[j];
+      const dx = Math.max(30, Math.abs(b.x - a.x) / 2);
+      seg = { a, c1: { x: a.x + dx, y: a.y }, c2: { x: b.x - dx, y: b.y }, b };
+      d += ` C${seg.c1.x.toFixed(1)},${seg.c1.y.toFixed(1)} ${seg.c2.x.toFixed(1)},${seg.c2.y.toFixed(1)} ${b.x.toFixed(1)},${b.y.toFixed(1)}`;
+    }
+    const id = `sg-edge-${i}`;
+    const path = svgEl("path", {
+      id, class: "edge", d, "marker-end": "url(#sg-arrow)",
+      "data-source": e.source, "data-target": e.target, "data-slot": e.slot,
+    });
+    // the label sits in the middle of the last segment, where the contribution leaves the consumer
+    const tt = 0.5;
+    const mt = 1 - tt;
+    const bez = (k) => mt ** 3 * seg.a[k] + 3 * mt * mt * tt * seg.c1[k] + 3 * mt * tt * tt * seg.c2[k] + tt ** 3 * seg.b[k];
+    const at = { x: bez("x"), y: bez("y") };
+    // the label (a pill with the contribution) is made when first needed
+    return { key: edgeKey(e), id, source: e.source, target: e.target, slot: e.slot, path, at,
+      label: null, rect: null, text: null, labelText: "", cls: "", lcls: "", gradKey: null };
+  }
+
+  ensureLabel(rec) {
+    if (rec.label) return rec.label;
+    rec.label = svgEl("g", {
+      class: "edge-label", transform: `translate(${rec.at.x.toFixed(1)} ${rec.at.y.toFixed(1)})`,
+      "data-source": rec.source, "data-target": rec.target, "data-slot": rec.slot,
+    });
+    rec.rect = svgEl("rect", { class: "edge-label-box", x: -30, y: -14, width: 60, height: 28, rx: 14 });
+    rec.text = svgEl("text", { class: "edge-label-text", x: 0, y: 6, "text-anchor": "middle", "data-role": "edge-grad" });
+    rec.label.append(rec.rect, rec.text);
+    this.labelLayer.appendChild(rec.label);
+    this.setLabelText(rec, rec.labelText);
+    return rec.label;
+  }
+
+  setLabelText(rec, text) {
+    rec.labelText = text;
+    if (!rec.label) return;
+    setText(rec.text, text);
+    const w = Math.max(44, Array.from(text).length * 10 + 18);
+    rec.rect.setAttribute("x", String(-w / 2));
+    rec.rect.setAttribute("width", String(w));
+  }
+
+  setColumn(col, v, cls) {
+    setText(col.shape, v === null || v === undefined ? "" : fmtShape(shapeOf(v)));
+    clear(col.body);
+    col.col.classList.toggle("is-empty", v === null || v === undefined);
+    if (v === null || v === undefined) {
+      col.body.appendChild(svgEl("text", { class: "tensor-empty", x: col.w / 2, y: 44, "text-anchor": "middle", text: "\u2014" }));
+      setText(col.range, "");
+      return;
+    }
+    const summary = summaryOf(v);
+    if (summary) {
+      const lines = [
+        `min ${fmtNumber(summary.min, 3)}`,
+        `mean ${fmtNumber(summary.mean, 3)}`,
+        `max ${fmtNumber(summary.max, 3)}`,
+      ];
+      lines.forEach((line, i) =>
+        col.body.appendChild(svgEl("text", { class: "tensor-cell", x: col.w / 2, y: 22 + i * 22, "text-anchor": "middle", text: line })));
+      setText(col.range, "");
+      return;
+    }
+    const m = asMatrix(v);
+    if (m.rows <= 4 && m.cols === 1) {
+      const cw = col.w / m.cols;
+      const rh = 80 / Math.max(m.rows, 3);
+      m.cells.forEach((c, i) => {
+        const r = Math.floor(i / m.cols);
+        const k = i % m.cols;
+        col.body.appendChild(svgEl("text", {
+          class: `tensor-cell ${cls}${isNonFinite(c) ? " is-nonfinite" : ""}`,
+          x: (k + 0.5) * cw, y: r * rh + rh * 0.7, "text-anchor": "middle", text: fmtNumber(c, 3),
+        }));
+      });
+      setText(col.range, "");
+      return;
+    }
+    // heatmap, fitted into the column keeping cells square-ish
+    const maxW = col.w;
+    const maxH = 80;
+    const cell = Math.min(maxW / m.cols, maxH / m.rows);
+    const w = Math.max(4, m.cols * cell);
+    const h = Math.max(4, m.rows * cell);
+    col.body.appendChild(svgEl("rect", { class: "heatmap-frame", x: (maxW - w) / 2 - 1, y: (maxH - h) / 2 - 1, width: w + 2, height: h + 2 }));
+    col.body.appendChild(svgEl("image", {
+      class: "heatmap", href: heatmapUrl(m), x: (maxW - w) / 2, y: (maxH - h) / 2, width: w, height: h,
+      preserveAspectRatio: "none",
+    }));
+    const r = displayRange(v);
+    setText(col.range, r.min === null ? "" : `${fmtNumber(r.min, 3)} \u2026 ${fmtNumber(r.max, 3)}`);
+  }
+
+  update(state, built) {
+    const graph = state.graph;
+    const step = lastStep(graph);
+    const next = graph.cursor ? graph.cursor.node : null;
+    const selected = state.selected;
+    const t = this.t;
+    if (built || this.lang !== state.lang) {
+      this.lang = state.lang;
+      for (const rec of this.nodes.values()) {
+        setText(rec.captions[0], t("node.value"));
+        setText(rec.captions[1], t("node.grad"));
+      }
+    }
+    const changedValue = [];
+    const changedGrad = [];
+    for (const node of graph.nodes) {
+      const rec = this.nodes.get(node.id);
+      if (!rec) continue;
+      const vk = valueKey(node.value);
+      if (vk !== rec.valueKey) {
+        rec.valueKey = vk;
+        if (rec.tensor) this.setColumn(rec.valueCol, node.value, "is-value");
+        else setText(rec.valueText, node.value === null || node.value === undefined ? "\u2014" : fmtShort(node.value));
+        if (!built && node.value !== null && node.value !== undefined) changedValue.push(rec);
+      }
+      const gk = valueKey(node.grad);
+      if (gk !== rec.gradKey) {
+        rec.gradKey = gk;
+        if (rec.tensor) this.setColumn(rec.gradCol, node.grad, "is-grad");
+        else setText(rec.gradText, node.grad === null || node.grad === undefined ? "\u2014" : fmtShort(node.grad));
+        if (!built && node.grad !== null && node.grad !== undefined) changedGrad.push(rec);
+      }
+      let cls = `node node--${rec.kind}`;
+      if (rec.tensor) cls += " node--tensor";
+      if (node.value !== null && node.value !== undefined) cls += " has-value";
+      if (node.grad !== null && node.grad !== undefined) cls += " has-grad";
+      if (step && step.node === node.id) cls += ` is-current is-current--${step.phase}`;
+      if (next === node.id) cls += " is-next";
+      if (selected === node.id) cls += " is-selected";
+      if (isNonFinite(node.value) || isNonFinite(node.grad)) cls += " is-nonfinite";
+      if (cls !== rec.cls) {
+        rec.cls = cls;
+        rec.g.setAttribute("class", cls);
+      }
+    }
+    const haloKey = `${step ? `${step.node}|${step.phase}` : ""}|${next}`;
+    if (haloKey !== this.haloKey) {
+      this.haloKey = haloKey;
+      this.placeHalo(this.haloCurrent, step ? this.nodes.get(step.node) : null, `halo halo--current halo--${step ? step.phase : "forward"}`);
+      this.placeHalo(this.haloNext, next && (!step || next !== step.node) ? this.nodes.get(next) : null, "halo halo--next");
+    }
+    const showAll = !this.manyEdges;
+    for (const e of graph.edges) {
+      const rec = this.edges.get(edgeKey(e));
+      if (!rec) continue;
+      const hasGrad = e.grad !== null && e.grad !== undefined;
+      const gk = valueKey(e.grad);
+      if (gk !== rec.gradKey) {
+        rec.gradKey = gk;
+        // a number for a scalar edge; for a tensor its shape (the inspector has the numbers)
+        const text = !hasGrad ? "" : Array.isArray(e.grad) || typeof e.grad === "object" ? `[${fmtShape(shapeOf(e.grad))}]` : fmtShort(e.grad);
+        this.setLabelText(rec, text);
+      }
+      const active = step && step.node === e.target;
+      const near = selected && (selected === e.source || selected === e.target);
+      let cls = "edge";
+      if (hasGrad) cls += " has-grad";
+      if (active) cls += ` is-active is-active--${step.phase}`;
+      if (near) cls += " is-near-selected";
+      if (cls !== rec.cls) {
+        rec.cls = cls;
+        rec.path.setAttribute("class", cls);
+      }
+      const visible = hasGrad && (showAll || (active && step.phase === "backward") || near);
+      let lcls = visible ? "edge-label is-visible" : "edge-label";
+      if (visible && active && step.phase === "backward") lcls += " is-active";
+      if (lcls !== rec.lcls) {
+        rec.lcls = lcls;
+        if (visible || rec.label) this.ensureLabel(rec).setAttribute("class", lcls);
+      }
+    }
+    const position = graph.cursor ? graph.cursor.position : null;
+    const oneStep = this.prevPosition !== null && position === this.prevPosition + 1;
+    this.prevPosition = position;
+    if (!built && !state.reducedMotion) {
+      for (const rec of changedValue) this.pulse(rec.tensor ? rec.valueCol.col : rec.valueText);
+      for (const rec of changedGrad) this.pulse(rec.tensor ? rec.gradCol.col : rec.gradText);
+      if (oneStep && step) this.travel(step);
+    }
+  }
+
+  placeHalo(halo, rec, cls) {
+    if (!rec) {
+      halo.setAttribute("visibility", "hidden");
+      return;
+    }
+    halo.setAttribute("x", (rec.box.x - 7).toFixed(1));
+    halo.setAttribute("y", (rec.box.y - 7).toFixed(1));
+    halo.setAttribute("width", String(rec.box.w + 14));
+    halo.setAttribute("height", String(rec.box.h + 14));
+    halo.setAttribute("class", cls);
+    halo.setAttribute("visibility", "visible");
+  }
+
+  pulse(target) {
+    if (target.animate) {
+      target.animate([{ opacity: 0.15 }, { opacity: 1 }], { duration: 450, easing: "ease-out" });
+    }
+  }
+
+  /** A dot travelling along each input edge of the step's node: into it (forward) or out (backward). */
+  travel(step) {
+    const rec = this.nodes.get(step.node);
+    if (!rec) return;
+    for (const edge of rec.inEdges) {
+      if (step.phase === "backward" && !edge.gradKey) continue;
+      const dot = svgEl("circle", { class: `travel travel--${step.phase}`, r: 8 });
+      const anim = svgEl("animateMotion", {
+        dur: "0.55s", fill: "freeze", begin: "indefinite", calcMode: "linear",
+        keyPoints: step.phase === "backward" ? "1;0" : "0;1", keyTimes: "0;1",
+      });
+      const mpath = svgEl("mpath");
+      mpath.setAttribute("href", `#${edge.id}`);
+      anim.appendChild(mpath);
+      dot.appendChild(anim);
+      this.fxLayer.appendChild(dot);
+      try {
+        anim.beginElement();
+      } catch {
+        /* SMIL not available: no dot */
+      }
+      setTimeout(() => dot.remove(), 700);
+    }
+  }
+
+  // ---- view: pan, zoom, fit ------------------------------------------------------------------
+
+  applyView() {
+    if (this.framePending) return;
+    this.framePending = true;
+    requestAnimationFrame(() => {
+      this.framePending = false;
+      const { k, x, y } = this.view;
+      this.viewport.setAttribute("transform", `translate(${x.toFixed(2)} ${y.toFixed(2)}) scale(${k.toFixed(5)})`);
+      this.svg.classList.toggle("lod-low", k < LOW_DETAIL_ZOOM);
+    });
+  }
+
+  size() {
+    // the ResizeObserver's figure avoids forcing a layout of a freshly built drawing
+    if (this.sizeCache) return this.sizeCache;
+    const r = this.svg.getBoundingClientRect();
+    return { w: Math.max(r.width, 1), h: Math.max(r.height, 1) };
+  }
+
+  fit() {
+    const { w, h } = this.size();
+    const pad = this.padding();
+    const b = this.bounds;
+    const aw = Math.max(w - pad.left - pad.right, 40);
+    const ah = Math.max(h - pad.top - pad.bottom, 40);
+    const k = Math.max(MIN_ZOOM, Math.min(MAX_ZOOM, aw / (b.w + 14), ah / (b.h + 14)));
+    this.view = {
+      k,
+      x: pad.left + (aw - b.w * k) / 2 - b.x * k,
+      y: pad.top + (ah - b.h * k) / 2 - b.y * k,
+    };
+    this.applyView();
+  }
+
+  zoomAt(factor, cx, cy) {
+    const { k, x, y } = this.view;
+    const nk = Math.max(MIN_ZOOM, Math.min(MAX_ZOOM * 2, k * factor));
+    const f = nk / k;
+    this.view = { k: nk, x: cx - (cx - x) * f, y: cy - (cy - y) * f };
+    this.applyView();
+  }
+
+  zoomBy(factor) {
+    const { w, h } = this.size();
+    this.zoomAt(factor, w / 2, h / 2);
+  }
+
+  panBy(dx, dy) {
+    this.view = { ...this.view, x: this.view.x + dx, y: this.view.y + dy };
+    this.applyView();
+  }
+
+  /** Pan as little as needed so that a node is on screen (stepping through a large graph). */
+  ensureVisible(id) {
+    const rec = this.nodes.get(id);
+    if (!rec) return;
+    const { w, h } = this.size();
+    const { k, x, y } = this.view;
+    const pad = this.padding();
+    const left = rec.box.x * k + x;
+    const top = rec.box.y * k + y;
+    const right = left + rec.box.w * k;
+    const bottom = top + rec.box.h * k;
+    let dx = 0;
+    let dy = 0;
+    if (right > w - pad.right) dx = w - pad.right - right;
+    if (left + dx < pad.left) dx = pad.left - left;
+    if (bottom > h - pad.bottom) dy = h - pad.bottom - bottom;
+    if (top + dy < pad.top) dy = pad.top - top;
+    if (dx || dy) this.panBy(dx, dy);
+  }
+
+  /** Room kept free around the drawing for the overlays (legend, tools, caption). */
+  padding() {
+    return this.overlayPadding || { top: 24, right: 24, bottom: 24, left: 24 };
+  }
+
+  installPointer() {
+    const svg = this.svg;
+    const pointers = new Map();
+    let drag = null;
+    let pinch = null;
+    const local = (ev) => {
+      const r = svg.getBoundingClientRect();
+      return { x: ev.clientX - r.left, y: ev.clientY - r.top };
+    };
+    svg.addEventListener("pointerdown", (ev) => {
+      if (ev.button !== undefined && ev.button > 0) return;
+      pointers.set(ev.pointerId, local(ev));
+      try {
+        svg.setPointerCapture(ev.pointerId);
+      } catch {
+        /* synthetic events */
+      }
+      if (pointers.size === 1) {
+        const p = local(ev);
+        const nodeEl = ev.target.closest && ev.target.closest("[data-node-id]");
+        drag = { start: p, last: p, moved: false, node: nodeEl ? nodeEl.getAttribute("data-node-id") : null };
+      } else if (pointers.size === 2) {
+        const [a, b] = [...pointers.values()];
+        pinch = { dist: Math.hypot(a.x - b.x, a.y - b.y), mid: { x: (a.x + b.x) / 2, y: (a.y + b.y) / 2 } };
+        drag = null;
+      }
+    });
+    svg.addEventListener("pointermove", (ev) => {
+      if (!pointers.has(ev.pointerId)) return;
+      const p = local(ev);
+      pointers.set(ev.pointerId, p);
+      if (pinch && pointers.size === 2) {
+        const [a, b] = [...pointers.values()];
+        const dist = Math.hypot(a.x - b.x, a.y - b.y);
+        const mid = { x: (a.x + b.x) / 2, y: (a.y + b.y) / 2 };
+        if (pinch.dist > 0) this.zoomAt(dist / pinch.dist, mid.x, mid.y);
+        this.panBy(mid.x - pinch.mid.x, mid.y - pinch.mid.y);
+        pinch = { dist, mid };
+      } else if (drag) {
+        if (!drag.moved && Math.hypot(p.x - drag.start.x, p.y - drag.start.y) > 4) {
+          drag.moved = true;
+          svg.classList.add("is-panning");
+        }
+        if (drag.moved) this.panBy(p.x - drag.last.x, p.y - drag.last.y);
+        drag.last = p;
+      }
+    });
+    const end = (ev) => {
+      if (!pointers.has(ev.pointerId)) return;
+      pointers.delete(ev.pointerId);
+      if (pointers.size < 2) pinch = null;
+      if (drag && pointers.size === 0) {
+        if (!drag.moved && ev.type === "pointerup") this.onSelect(drag.node);
+        drag = null;
+        svg.classList.remove("is-panning");
+      }
+    };
+    svg.addEventListener("pointerover", (ev) => {
+      const nodeEl = ev.target.closest && ev.target.closest("[data-node-id]");
+      const rec = nodeEl ? this.nodes.get(nodeEl.getAttribute("data-node-id")) : null;
+      if (rec && !rec.titled) {
+        rec.titled = true;
+        rec.g.insertBefore(svgEl("title", { text: rec.title }), rec.g.firstChild);
+      }
+    });
+    svg.addEventListener("pointerup", end);
+    svg.addEventListener("pointercancel", end);
+    svg.addEventListener("wheel", (ev) => {
+      ev.preventDefault();
+      const p = local(ev);
+      if (ev.ctrlKey || Math.abs(ev.deltaY) >= Math.abs(ev.deltaX)) {
+        this.zoomAt(Math.exp(-ev.deltaY * (ev.ctrlKey ? 0.01 : 0.0015)), p.x, p.y);
+      } else {
+        this.panBy(-ev.deltaX, 0);
+      }
+    }, { passive: false });
+  }
+}

@@ -1,0 +1,345 @@
+// The inspector: one node's op, formula, inputs, value, gradient and the chain rule written
+// out with the numbers the API reports (values, gradients, edge contributions). It shows
+// derivative formulas from /api/ops; it never computes a derivative itself.
+
+import { clear, el } from "./dom.js";
+import { lastStep } from "./graphview.js";
+import {
+  asMatrix,
+  derivName,
+  fmtNumber,
+  fmtShape,
+  fmtShort,
+  isScalar,
+  isSummary,
+  shapeOf,
+  summaryOf,
+} from "./format.js";
+
+const MAX_PATHS = 3;
+const MAX_TABLE_CELLS = 64;
+
+function has(v) {
+  return v !== null && v !== undefined;
+}
+
+/** A value as a block: a number, a small table, or a summary line. */
+export function valueBlock(v, t, cls = "") {
+  if (!has(v)) return el("span", { class: `muted ${cls}`, text: t("inspector.notYet") });
+  if (isScalar(v)) return el("span", { class: `num ${cls}`, text: fmtNumber(v, 6) });
+  const shape = shapeOf(v);
+  const summary = summaryOf(v);
+  if (summary) {
+    return el("span", { class: `num ${cls}` },
+      `${fmtShape(shape)}: min ${fmtNumber(summary.min)}, mean ${fmtNumber(summary.mean)}, max ${fmtNumber(summary.max)}`);
+  }
+  const m = asMatrix(v);
+  if (m.cells.length > MAX_TABLE_CELLS) {
+    return el("span", { class: `num ${cls}`, text: `${fmtShape(shape)} (${t("inspector.tooLarge")})` });
+  }
+  const table = el("table", { class: `matrix ${cls}` });
+  for (let r = 0; r < m.rows; r++) {
+    const tr = el("tr");
+    for (let c = 0; c < m.cols; c++) tr.appendChild(el("td", { text: fmtNumber(m.cells[r * m.cols + c], 4) }));
+    table.appendChild(tr);
+  }
+  return el("div", { class: "matrix-wrap" }, el("div", { class: "matrix-shape", text: fmtShape(shape) }), table);
+}
+
+function consumersOf(graph) {
+  const out = new Map();
+  for (const e of graph.edges) {
+    if (!out.has(e.source)) out.set(e.source, []);
+    out.get(e.source).push(e);
+  }
+  return out;
+}
+
+/** Up to MAX_PATHS paths (lists of edges) from a node to the output, by an explicit stack. */
+function pathsToOutput(graph, from, consumers) {
+  const paths = [];
+  const stack = [[from, []]];
+  let budget = 5000;
+  while (stack.length && paths.length < MAX_PATHS && budget-- > 0) {
+    const [id, path] = stack.pop();
+    if (id === graph.output) {
+      paths.push(path);
+      continue;
+    }
+    const outs = consumers.get(id) || [];
+    for (let i = outs.length - 1; i >= 0; i--) stack.push([outs[i].target, [...path, outs[i]]]);
+  }
+  return { paths, more: stack.length > 0 };
+}
+
+function dname(node) {
+  return derivName(node ? node.label || node.id : "?");
+}
+
+/** ∂out/∂node as text. */
+function partial(outNode, node) {
+  return `\u2202${dname(outNode)}/\u2202${dname(node)}`;
+}
+
+export class Inspector {
+  constructor(root, { t, onSelect, onSetValue, leafValue }) {
+    this.root = root;
+    this.leafValue = leafValue; // async (id) => the leaf's value from the spec (before forward)
+    this.t = t;
+    this.onSelect = onSelect;
+    this.onSetValue = onSetValue;
+    this.key = null;
+    this.info = el("div", { class: "inspector-info" });
+    this.editor = el("div", { class: "inspector-editor" });
+    clear(root).append(this.info, this.editor);
+    this.editorKey = null;
+  }
+
+  render(state) {
+    const { graph } = state;
+    // without a selection the inspector follows the node of the last step
+    const following = !state.selected && graph ? lastStep(graph) : null;
+    const selected = state.selected || (following ? following.node : null);
+    const key = [graph && graph.id, graph && graph.version, graph && graph.cursor && graph.cursor.position,
+      selected, Boolean(following), state.lang, state.editable, state.opsLoaded].join("|");
+    if (key === this.key) return;
+    this.key = key;
+    const t = this.t;
+    const node = graph && selected ? graph.nodes.find((n) => n.id === selected) : null;
+    clear(this.info);
+    this.root.setAttribute("data-node", node ? node.id : "");
+    if (!node) {
+      this.info.appendChild(el("p", { class: "hint", text: t("inspector.empty") }));
+      const keys = el("dl", { class: "key-hints" });
+      for (const [k, text] of [["\u2192 / \u2190", "help.next"], ["f / b", "help.runs"], ["p", "help.present"], ["?", "help.title"]]) {
+        keys.append(el("dt", {}, el("kbd", { text: k })), el("dd", { text: t(text) }));
+      }
+      this.info.appendChild(keys);
+      clear(this.editor);
+      this.editorKey = null;
+      return;
+    }
+    if (following) {
+      this.info.appendChild(el("p", { class: "following-note", "data-role": "following" }, t("inspector.following")));
+    }
+    const byId = new Map(graph.nodes.map((n) => [n.id, n]));
+    const op = state.ops ? state.ops[node.op] : null;
+    const title = el("div", { class: "inspector-title" },
+      el("h2", { class: "inspector-label", "data-role": "inspector-label", text: node.label || node.id }),
+      el("span", { class: `badge badge--${node.op}`, text: node.op }));
+    this.info.appendChild(title);
+    if (node.label && node.label !== node.id) {
+      this.info.appendChild(el("div", { class: "muted small" }, `${t("inspector.id")}: `, el("code", { text: node.id })));
+    }
+    if (op) {
+      this.info.appendChild(el("p", { class: "op-description", text: op.description }));
+      this.info.appendChild(el("div", { class: "formula", "data-role": "formula", text: op.formula }));
+    }
+
+    const dl = el("dl", { class: "facts" });
+    dl.append(
+      el("dt", { text: t("inspector.value") }), el("dd", {}, valueBlock(node.value, t, "is-value")),
+      el("dt", { text: t("inspector.grad") }), el("dd", {}, valueBlock(node.grad, t, "is-grad")),
+    );
+    if (node.shape) dl.append(el("dt", { text: t("inspector.shape") }), el("dd", { text: fmtShape(node.shape) }));
+    this.info.appendChild(dl);
+
+    // inputs, with their local derivative formula
+    if (node.inputs && node.inputs.length) {
+      this.info.appendChild(el("h3", { text: t("inspector.inputs") }));
+      const list = el("ul", { class: "input-list" });
+      node.inputs.forEach((inputId, slot) => {
+        const input = byId.get(inputId);
+        const deriv = op && op.derivatives ? op.derivatives[slot] : null;
+        list.appendChild(el("li", {},
+          el("button", { class: "link", type: "button", "data-select": inputId, text: input ? input.label || inputId : inputId,
+            on: { click: () => this.onSelect(inputId) } }),
+          " = ", valueBlock(input ? input.value : null, t, "is-value"),
+          deriv ? el("div", { class: "formula small", text: deriv }) : null));
+      });
+      this.info.appendChild(list);
+    }
+
+    this.info.appendChild(this.chainRule(graph, node, byId, state.ops || {}));
+
+    const consumers = consumersOf(graph).get(node.id) || [];
+    if (consumers.length) {
+      this.info.appendChild(el("h3", { text: t("inspector.consumers") }));
+      const ul = el("ul", { class: "consumer-list" });
+      for (const e of consumers) {
+        const c = byId.get(e.target);
+        ul.appendChild(el("li", {}, el("button", { class: "link", type: "button", text: c ? c.label || c.id : e.target,
+          on: { click: () => this.onSelect(e.target) } })));
+      }
+      this.info.appendChild(ul);
+    }
+    this.renderEditor(state, node);
+  }
+
+  chainRule(graph, node, byId, ops) {
+    const t = this.t;
+    const box = el("section", { class: "chain", "data-role": "chain-rule" });
+    box.appendChild(el("h3", { text: t("chain.title") }));
+    const out = byId.get(graph.output);
+    if (node.id === graph.output) {
+      box.appendChild(el("div", { class: "eq" }, `${partial(out, node)} = 1`));
+      box.appendChild(el("p", { class: "hint", text: t("chain.output") }));
+      return box;
+    }
+    const consumers = consumersOf(graph);
+    const mine = consumers.get(node.id) || [];
+    if (!mine.length) {
+      box.appendChild(el("p", { class: "hint", text: t("chain.unused") }));
+      return box;
+    }
+    if (!has(node.grad)) box.appendChild(el("p", { class: "hint", text: t("chain.waiting") }));
+
+    // 1. one step back: the sum over consumers, each term = upstream gradient x local derivative
+    const sum = mine.map((e) => `${partial(out, byId.get(e.target))} \u00b7 ${partial(byId.get(e.target), node)}`);
+    const eq = el("div", { class: "eq", "data-role": "chain-sum" });
+    eq.append(el("span", { class: "eq-lhs", text: partial(out, node) }), " = ", sum.join(" + "));
+    box.appendChild(eq);
+    const allContrib = mine.every((e) => has(e.grad));
+    if (allContrib && mine.length > 1) {
+      box.appendChild(el("div", { class: "eq eq--numbers" }, " = ", mine.map((e) => fmtShort(e.grad, 5)).join(" + ")));
+    }
+    if (has(node.grad)) box.appendChild(el("div", { class: "eq eq--result" }, " = ", el("strong", { class: "is-grad", text: fmtShort(node.grad, 6) })));
+
+    // one card per consumer: upstream gradient x local derivative = contribution
+    const terms = el("ol", { class: "terms" });
+    for (const e of mine) {
+      const c = byId.get(e.target);
+      const cop = c ? ops[c.op] : null;
+      const formula = cop && cop.derivatives ? cop.derivatives[e.slot] : "";
+      const item = el("li", { class: "term", "data-consumer": e.target });
+      const row = (key, ...content) => el("div", { class: "term-row" },
+        el("span", { class: "term-key", text: t(key) }), el("span", { class: "term-eq" }, ...content));
+      item.append(
+        el("div", { class: "term-via" }, `${t("chain.via")} `,
+          el("button", { class: "link", type: "button", text: c ? c.label || c.id : e.target, on: { click: () => this.onSelect(e.target) } })),
+        row("chain.upstream", el("span", { class: "factor", text: partial(out, c) }), " = ", c ? valueBlock(c.grad, t, "is-grad") : ""),
+        row("chain.local", el("span", { class: "factor", text: partial(c, node) }),
+          has(e.local) ? el("span", {}, " = ", el("span", { class: "num", text: fmtShort(e.local, 5) })) : null,
+          formula ? el("div", { class: "formula small", text: formula }) : null),
+        row("chain.contribution", el("span", { class: "factor", text: `${partial(out, c)} \u00b7 ${partial(c, node)}` }), " = ",
+          valueBlock(e.grad, t, "is-grad")),
+      );
+      // the tensor receipt: shapes of what the local rule multiplies
+      if (c && (shapeOf(e.grad) || node.shape || []).length) item.appendChild(this.receipt(c, node, e, byId));
+      terms.appendChild(item);
+    }
+    box.appendChild(terms);
+
+    // 2. the whole chain along each path to the output
+    const { paths, more } = pathsToOutput(graph, node.id, consumers);
+    if (paths.length && paths.some((p) => p.length > 1)) {
+      box.appendChild(el("h4", { text: paths.length > 1 ? t("chain.paths") : t("chain.path") }));
+      for (const path of paths) {
+        const factors = [];
+        // from the output back to the node: d out/d c_k ... d c_1/d node
+        for (let i = path.length - 1; i >= 0; i--) {
+          const e = path[i];
+          const below = i === 0 ? node : byId.get(path[i - 1].target);
+          factors.push({ text: partial(byId.get(e.target), below), edge: e, consumer: byId.get(e.target) });
+        }
+        const row = el("div", { class: "eq eq--path" });
+        row.append(el("span", { class: "eq-lhs", text: paths.length > 1 ? "" : partial(out, node) }), paths.length > 1 ? "" : " = ",
+          factors.map((f) => f.text).join(" \u00b7 "));
+        box.appendChild(row);
+        if (factors.every((f) => has(f.edge.local))) {
+          box.appendChild(el("div", { class: "eq eq--numbers" }, " = ", factors.map((f) => `(${fmtShort(f.edge.local, 4)})`).join(" \u00b7 ")));
+        }
+        const fl = el("ul", { class: "factor-list" });
+        for (const f of factors) {
+          const cop = f.consumer ? ops[f.consumer.op] : null;
+          const formula = cop && cop.derivatives ? cop.derivatives[f.edge.slot] : "";
+          fl.appendChild(el("li", {}, el("span", { class: "factor", text: f.text }), " : ",
+            el("span", { class: "formula small", text: formula }),
+            has(f.edge.local) ? el("span", { class: "num" }, " = ", fmtShort(f.edge.local, 5)) : null));
+        }
+        box.appendChild(fl);
+      }
+      if (more) box.appendChild(el("p", { class: "hint", text: t("chain.morePaths") }));
+      if (has(node.grad) && paths.length > 1) {
+        box.appendChild(el("p", { class: "hint", text: t("chain.sumPaths") }));
+      }
+    }
+    return box;
+  }
+
+  /** `dw = x^T @ dY` with the real shapes of the operands and of the result. */
+  receipt(consumer, node, edge, byId) {
+    const t = this.t;
+    const parts = el("div", { class: "receipt-body" });
+    const operands = (consumer.inputs || []).map((id) => {
+      const n = byId.get(id);
+      return `${n ? n.label || id : id} ${fmtShape(n && n.shape ? n.shape : shapeOf(n && n.value))}`;
+    });
+    parts.append(
+      el("span", { class: "muted", text: `${t("chain.receipt")}: ` }),
+      `d${dname(consumer)} ${fmtShape(consumer.shape || shapeOf(consumer.grad))}`,
+      `; ${operands.join(", ")}`,
+      ` \u2192 d${dname(node)} ${fmtShape(shapeOf(edge.grad) || node.shape)}`,
+    );
+    if (has(edge.grad) && !isScalar(edge.grad) && !isSummary(edge.grad)) {
+      const m = asMatrix(edge.grad);
+      if (m && m.cells.length <= 36) parts.appendChild(valueBlock(edge.grad, t, "is-grad"));
+    }
+    return parts;
+  }
+
+  renderEditor(state, node) {
+    const t = this.t;
+    const leaf = node.op === "input" || node.op === "param" || node.op === "const";
+    const key = `${node.id}|${state.lang}|${state.editable}|${state.graph.version}`;
+    if (!leaf || !state.editable) {
+      clear(this.editor);
+      this.editorKey = null;
+      return;
+    }
+    const active = this.editor.contains(document.activeElement);
+    if (this.editorKey === key || (active && this.editorKey && this.editorKey.startsWith(`${node.id}|`))) return;
+    this.editorKey = key;
+    clear(this.editor);
+    const leafValue = node.value;
+    const initial = has(leafValue) && !isSummary(leafValue) ? JSON.stringify(leafValue) : "";
+    if (!has(leafValue) && this.leafValue) {
+      // not computed yet at this position: the value the leaf will take comes from the spec
+      this.leafValue(node.id).then((v) => {
+        if (has(v) && !input.value && this.editorKey === key) input.value = JSON.stringify(v);
+      });
+    }
+    const input = el("textarea", { class: "value-input", rows: isScalar(leafValue) ? 1 : 3, spellcheck: "false",
+      "data-role": "value-input", "aria-label": t("editor.label") });
+    input.value = initial;
+    const error = el("div", { class: "form-error", "data-role": "value-error", role: "alert" });
+    const apply = () => {
+      let parsed;
+      try {
+        parsed = JSON.parse(input.value);
+      } catch {
+        error.textContent = t("editor.notJson");
+        return;
+      }
+      error.textContent = "";
+      input.blur(); // the keyboard goes back to stepping
+      this.onSetValue(node.id, parsed, (message) => {
+        error.textContent = message;
+      });
+    };
+    input.addEventListener("keydown", (ev) => {
+      if (ev.key === "Enter" && !ev.shiftKey) {
+        ev.preventDefault();
+        apply();
+      }
+      ev.stopPropagation();
+    });
+    this.editor.append(
+      el("h3", { text: t("editor.title") }),
+      el("p", { class: "hint", text: isSummary(leafValue) ? t("editor.summarised") : t("editor.hint") }),
+      input,
+      el("button", { class: "btn", type: "button", "data-action": "set-value", text: t("editor.apply"), on: { click: apply } }),
+      error,
+    );
+  }
+}
