@@ -4,6 +4,8 @@ stepgrad serve [--host H] [--port P] [--db FILE]    start the web app
 stepgrad show FILE [--server URL] [--input x=3.0] [--param k=0.09] [--name TEXT]
     create a graph on a running server from a spec JSON file (or a whole
     POST /api/graphs body) or an expression file, and print its URLs and edit token
+stepgrad train SPEC.json|EXAMPLE [--epochs N] [--optimizer NAME] [--lr X] [--batch-size N]
+    train a graph headless and print its loss curve and final metrics
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from . import train_command
 
 
 def _settings(args: argparse.Namespace):
@@ -122,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
     p.add_argument("--name", help="the graph's name")
     p.set_defaults(run=show)
+
+    train_command.add_parser(sub)
     return parser
 
 

@@ -23,6 +23,7 @@ def add_parser(sub) -> None:
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(run=run)
 
 
 def _load_spec(source: str) -> dict:
@@ -43,7 +44,9 @@ def _fmt(x: float | None) -> str:
     return "-" if x is None else f"{x:.6g}"
 
 
-def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    # looked up at call time, so that a redirected sys.stdout is honoured
+    out, err = out or sys.stdout, err or sys.stderr
     from engine.errors import StepgradError
     from engine.graph import Graph
     from engine.training import train

@@ -13,6 +13,21 @@ def _objective(graph: Graph, leaf_values: list) -> float:
     return float(np.sum(forward_pass(graph, leaf_values)[graph.index[graph.output]]))
 
 
+def checked_nodes(graph: Graph) -> list[str]:
+    """The leaves a gradient check looks at: every param and input the output depends on."""
+    return [
+        nid
+        for nid in graph.order
+        if graph.nodes[nid].op.name in ("param", "input") and nid in graph.ancestors_of_output
+    ]
+
+
+def gradcheck_work(graph: Graph, max_elements: int = 2_000) -> int:
+    """Node evaluations a check makes: two forward passes per element checked."""
+    checked = sum(min(graph.nodes[nid].value.size, max_elements) for nid in checked_nodes(graph))
+    return 2 * checked * len(graph)
+
+
 def gradcheck(
     graph: Graph,
     eps: float = 1e-6,
@@ -34,12 +49,7 @@ def gradcheck(
         values = forward_pass(graph, leaf_values)
         grads = backward_pass(graph, values, train_only=False, fanout_bug=fanout_bug)
         if nodes is None:
-            nodes = [
-                nid
-                for nid in graph.order
-                if graph.nodes[nid].op.name in ("param", "input")
-                and nid in graph.ancestors_of_output
-            ]
+            nodes = checked_nodes(graph)
         rng = np.random.default_rng(seed)
         report = []
         for nid in nodes:

@@ -154,6 +154,11 @@ def train(
             if record_steps:
                 step_losses.extend(batch_losses)
             train_loss, test_loss = evaluate(leaves)
+            if not np.isfinite(train_loss):
+                raise StepgradError(
+                    f"Training diverged at epoch {epoch}: the training loss became {train_loss}. "
+                    "Lower the learning rate."
+                )
             row = {
                 "epoch": epoch,
                 "epochs": epochs,

@@ -52,3 +52,12 @@ def test_errors_are_sentences_and_exit_2(tmp_path):
     err = io.StringIO()
     assert run(_args(str(cyclic)), io.StringIO(), err) == 2
     assert "cycle" in err.getvalue()
+
+
+def test_the_stepgrad_command_trains_an_example(capsys):
+    from app.cli import main
+
+    assert main(["train", "seed", "--epochs", "5", "--lr", "1.0"]) == 0
+    out = capsys.readouterr().out
+    assert "sgd, 5 steps" in out.splitlines()[0]
+    assert "final: train" in out

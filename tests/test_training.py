@@ -179,3 +179,8 @@ def test_trajectory_equals_pytorch(torch):
         result["params"]["W1"], model[0].weight.detach().numpy().T, rtol=1e-9, atol=1e-12
     )
     np.testing.assert_allclose(result["params"]["b2"], model[2].bias.detach().numpy(), rtol=1e-9)
+
+
+def test_divergence_is_a_clear_error():
+    with pytest.raises(StepgradError, match=r"diverged at epoch .*Lower the learning rate"):
+        train(Graph.from_spec(boston_spec()), epochs=20, learning_rate=1e6)

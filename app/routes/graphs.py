@@ -13,7 +13,7 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Query, Response
 
 from engine.errors import LimitError
 from engine.examples import load_example
-from engine.gradcheck import gradcheck
+from engine.gradcheck import gradcheck, gradcheck_work
 
 from .. import render
 from ..deps import EditableSession, GraphId, Graphs, SettingsDep, get_bus
@@ -324,13 +324,7 @@ def check_gradients(
     ] = 200,
 ) -> Response:
     graph = graphs.snapshot(graph_id).graph
-    leaves = [
-        nid
-        for nid in graph.order
-        if graph.nodes[nid].op.name in ("param", "input") and nid in graph.ancestors_of_output
-    ]
-    checked = sum(min(graph.nodes[nid].value.size, max_elements) for nid in leaves)
-    work = 2 * checked * len(graph)
+    work = gradcheck_work(graph, max_elements)
     if work > settings.max_gradcheck_work:
         raise LimitError(
             f"A gradient check of this graph would make {work} node evaluations; the limit "
