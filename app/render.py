@@ -65,12 +65,12 @@ def iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
 
 
-def cursor(graph: Graph, position: int) -> dict:
-    n = len(graph)
+def cursor(order: list[str], position: int) -> dict:
+    n = len(order)
     if position < n:
-        phase, node = "forward", graph.order[position]
+        phase, node = "forward", order[position]
     elif position < 2 * n:
-        phase, node = "backward", graph.order[2 * n - 1 - position]
+        phase, node = "backward", order[2 * n - 1 - position]
     else:
         phase, node = "done", None
     return {"position": position, "phase": phase, "node": node, "total": 2 * n}
@@ -148,14 +148,16 @@ def render_state(snapshot, threshold: int, full: bool = False, events=()) -> dic
         edges.append(edge)
     state = snapshot.state
     training = state.get("training")
+    order = state.get("order") or graph.order
     return {
         "id": snapshot.id,
         "name": graph.name,
         "output": graph.output,
         "version": snapshot.version,
         "created": iso(snapshot.created),
-        "order": list(graph.order),
-        "cursor": cursor(graph, snapshot.position),
+        "order": list(order),
+        "cursor": cursor(order, snapshot.position),
+        "fanout_bug": bool(state.get("fanout_bug")),
         "nodes": nodes,
         "edges": edges,
         "events": [render_event(e, threshold) for e in events],

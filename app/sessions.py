@@ -101,6 +101,8 @@ class Session:
         opt = self.optimizer
         return {
             "position": self.run.position,
+            "order": self.run.custom_order,
+            "fanout_bug": self.run.fanout_bug,
             "optimizer": opt.config() if opt is not None else None,
             "optimizer_state": render.json_safe(opt.state_dict()) if opt is not None else None,
             "training": self.training,
@@ -114,6 +116,11 @@ class Change:
     events: list
     state: dict  # rendered state, with the events
     result: object = None  # whatever the change function returned besides its events
+
+
+def run_for(graph: Graph, state: dict) -> Run:
+    """A run of the graph with the stored options (evaluation order, fan-out bug)."""
+    return Run(graph, order=state.get("order"), fanout_bug=bool(state.get("fanout_bug")))
 
 
 def restore_optimizer(state: dict):
@@ -169,7 +176,7 @@ class GraphManager:
 
     def _session(self, record: GraphRecord, graph: Graph) -> Session:
         state = record.state
-        run = Run(graph)
+        run = run_for(graph, state)
         run.seek(min(int(state.get("position", 0)), run.total))
         session = Session(
             id=record.id,
@@ -322,7 +329,7 @@ class GraphManager:
 
     def _restore(self, session: Session, snapshot: Snapshot, optimizer, training) -> None:
         """Put a session back as it was at `snapshot` after a failed change."""
-        run = Run(snapshot.graph)
+        run = run_for(snapshot.graph, snapshot.state)
         run.values = list(snapshot.values)
         run.grads = list(snapshot.grads)
         run.edge_grads = dict(snapshot.edge_grads)

@@ -48,6 +48,11 @@ class Run:
     def order(self) -> list[str]:
         return [self.graph.order[i] for i in self.sequence]
 
+    @property
+    def custom_order(self) -> list[str] | None:
+        """The order given instead of the graph's own, or None."""
+        return self.order if self.sequence != list(range(len(self.graph))) else None
+
     # ---- cursor ------------------------------------------------------------------------
 
     def reset(self) -> None:
@@ -196,7 +201,7 @@ class Run:
         self.replace_graph(self.graph.with_values(values))
 
     def replace_graph(self, graph: Graph) -> None:
-        order = self.order if self.sequence != list(range(len(self.graph))) else None
+        order = self.custom_order
         self.graph = graph
         self._set_order(order)
         self.reset()
