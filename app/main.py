@@ -17,7 +17,18 @@ from fastapi.staticfiles import StaticFiles
 from . import __version__, errors
 from .events import EventBus
 from .middleware import StrictJSONBodyMiddleware
-from .routes import datasets, events, examples, graphs, health, ops, pages, race, toposort
+from .routes import (
+    datasets,
+    events,
+    examples,
+    graphs,
+    health,
+    lessons,
+    ops,
+    pages,
+    race,
+    toposort,
+)
 from .sessions import GraphManager
 from .settings import Settings
 from .store import SQLiteStore
@@ -66,7 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.graphs = GraphManager(app.state.store, settings, app.state.bus)
     app.add_middleware(StrictJSONBodyMiddleware, max_body_bytes=settings.max_body_bytes)
     errors.install(app)
-    for module in (health, ops, examples, graphs, events, toposort, datasets, race):
+    for module in (health, ops, examples, lessons, graphs, events, toposort, datasets, race):
         app.include_router(module.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")

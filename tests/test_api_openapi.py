@@ -37,6 +37,8 @@ PATHS = {
     "/api/datasets/{name}/knn_cost": {"get"},
     "/api/datasets/{name}/baselines": {"get"},
     "/api/race": {"post"},
+    "/api/lessons": {"get"},
+    "/api/lessons/{lesson_id}": {"get"},
 }
 
 

@@ -1,0 +1,90 @@
+"""The lessons: data files in `app/lessons/<id>.json`, checked against `schemas.Lesson` and
+against the examples they open (graph keys, node ids, positions) when first loaded.
+
+Teachers can add their own file; `check_lesson` says what is wrong with it, in a sentence
+naming the step.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from engine.examples import list_examples, load_example
+from engine.graph import Graph
+
+from .schemas import Lesson
+
+LESSONS_DIR = Path(__file__).with_name("lessons")
+
+_cache: dict[str, Lesson] = {}
+_lock = threading.Lock()
+
+
+class LessonError(ValueError):
+    pass
+
+
+def check_lesson(lesson_id: str, data: object) -> Lesson:
+    """The lesson, validated; LessonError with a sentence otherwise."""
+    try:
+        lesson = Lesson.model_validate(
+            {"id": lesson_id, **data} if isinstance(data, dict) else data
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise LessonError(f"Lesson {lesson_id!r}: {where}: {first['msg']}.") from None
+    examples = {e["id"] for e in list_examples()}
+    graphs: dict[str, Graph] = {}
+    for key, example in lesson.graphs.items():
+        if example not in examples:
+            raise LessonError(f"Lesson {lesson_id!r}: graph {key!r} names no example {example!r}.")
+        graphs[key] = Graph.from_spec(load_example(example))
+    for n, step in enumerate(lesson.steps, 1):
+        where = f"Lesson {lesson_id!r}, step {n}"
+        needs_graph = step.view in ("graph", "curve") or (
+            step.view == "toposort" and step.toposort is None
+        )
+        if step.graph is None:
+            if needs_graph:
+                raise LessonError(f"{where}: the {step.view} view needs a graph.")
+            continue
+        if step.graph not in graphs:
+            raise LessonError(f"{where}: graph {step.graph!r} is not one of the lesson's graphs.")
+        graph = graphs[step.graph]
+        named = [step.select, *step.highlight, *(step.sliders or [])]
+        if step.curve:
+            named += [step.curve.x, step.curve.y, step.curve.target]
+        for node_id in filter(None, named):
+            if node_id not in graph.nodes:
+                raise LessonError(f"{where}: graph {step.graph!r} has no node {node_id!r}.")
+        for node_id in step.sliders or []:
+            if graph.nodes[node_id].op.name not in ("param", "input"):
+                raise LessonError(f"{where}: {node_id!r} is computed; sliders move leaves.")
+        if isinstance(step.position, int) and not 0 <= step.position <= 2 * len(graph):
+            raise LessonError(f"{where}: position {step.position} is outside 0..{2 * len(graph)}.")
+    return lesson
+
+
+def _load_all() -> dict[str, Lesson]:
+    with _lock:
+        if not _cache:
+            for path in sorted(LESSONS_DIR.glob("*.json")):
+                data = json.loads(path.read_text(encoding="utf-8"))
+                _cache[path.stem] = check_lesson(path.stem, data)
+        return _cache
+
+
+def list_lessons() -> list[dict]:
+    return [
+        {"id": lesson.id, "title": lesson.title, "summary": lesson.summary, "day": lesson.day}
+        for lesson in sorted(_load_all().values(), key=lambda lesson: (lesson.day, lesson.id))
+    ]
+
+
+def get_lesson(lesson_id: str) -> Lesson | None:
+    return _load_all().get(lesson_id)
