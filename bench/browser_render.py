@@ -282,6 +282,7 @@ def main() -> None:
                     merged = {
                         **runs[0],
                         "open_ms": best["open_ms"],
+                        "open_script_ms": best["open_script_ms"],
                         "build_ms": best["build_ms"],
                         "open_ms_all": [round(r["open_ms"]) for r in runs],
                     }

@@ -95,10 +95,12 @@ def test_nothing_is_loaded_from_the_internet():
 def test_scripts_never_insert_html():
     for script in SCRIPTS:
         text = script.read_text()
+        # spelt in pieces so that this file does not match a search for them itself
+        html = "HTML"
         for pattern in (
-            ".innerHTML",
-            "insertAdjacentHTML",
-            "outerHTML =",
+            f".inner{html}",
+            f"insertAdjacent{html}",
+            f"outer{html} =",
             "document.write",
             "eval(",
         ):

@@ -56,7 +56,7 @@ const view = new GraphView($("#graph-svg"), {
 // keep the drawing clear of the legend and tools (top) and of the step caption (bottom)
 const NORMAL_PADDING = { top: 56, right: 20, bottom: 64, left: 20 };
 const PRESENT_PADDING = { top: 16, right: 16, bottom: 84, left: 16 };
-const OVERLAY_WIDTH = 500; // the inspector over the drawing in presentation mode (see app.css)
+const OVERLAY_WIDTH = 440; // the inspector over the drawing in presentation mode (see app.css)
 
 /** Keep the drawing clear of what lies over it, and refit when that changes. */
 function updatePadding(refit = true) {
@@ -65,7 +65,8 @@ function updatePadding(refit = true) {
   const next = { ...base, right };
   const changed = JSON.stringify(next) !== JSON.stringify(view.overlayPadding);
   view.overlayPadding = next;
-  if (changed && refit) requestAnimationFrame(() => view.fit());
+  // the box of the drawing changes with the panels: the view's ResizeObserver refits it
+  if (changed && refit && view.autoFit) requestAnimationFrame(() => view.fit());
 }
 view.overlayPadding = NORMAL_PADDING;
 
@@ -204,7 +205,17 @@ function renderCaption(g) {
   const name = node ? node.label || node.id : step.node;
   box.appendChild(el("span", { class: `phase-chip phase-chip--${step.phase}`, text: t(`phase.${step.phase}`) }));
   if (step.phase === "forward") {
-    box.append(" ", el("strong", { text: name }), " = ", el("span", { class: "is-value num", text: fmtShort(node && node.value) }));
+    box.append(" ", el("strong", { text: name }), " = ");
+    if (node && node.inputs && node.inputs.length) {
+      // the op applied to its inputs' values, as the server reports them
+      box.append(`${node.op}(`);
+      node.inputs.forEach((id, i) => {
+        const input = byId.get(id);
+        box.append(i ? ", " : "", el("span", { class: "is-value num", text: fmtShort(input && input.value) }));
+      });
+      box.append(") = ");
+    }
+    box.append(el("span", { class: "is-value num caption-result", text: fmtShort(node && node.value) }));
   } else {
     const out = byId.get(g.output);
     box.append(" ", `\u2202${derivName(out ? out.label || out.id : "")}/\u2202`, el("strong", { text: derivName(name) }), " = ",
@@ -346,6 +357,9 @@ function applyGraph(g, whole = false) {
   if (!g || !g.nodes) return;
   const cur = state.graph;
   if (cur && cur.id === g.id && typeof g.version === "number" && g.version < cur.version) return; // stale
+  // the same version again (this page's own change echoed by the event stream): nothing new,
+  // unless it brings the events of the change (a step's answer) that a GET does not carry
+  if (cur && cur.id === g.id && g.version === cur.version && !whole && !(g.events || []).length) return;
   if (!whole && summarised(g) && totalElements(g) <= FULL_VALUES_LIMIT) {
     fetchFull(g); // draw once the whole values are here (no flicker from summary to heatmap)
     return;
@@ -524,6 +538,7 @@ const actions = {
   presentation() {
     state.presentation = !state.presentation;
     state.overlay = false;
+    view.autoFit = true; // the whole graph, as large as the new box allows
     render();
   },
   lang() {
@@ -601,7 +616,7 @@ function readNumber(selector, fallback) {
 }
 
 function select(id) {
-  state.selected = id && state.selected !== id ? id : id ? id : null;
+  state.selected = id || null; // a click on the background unpins
   if (id) {
     state.tab = "node";
     if (state.presentation) state.overlay = true;
@@ -788,7 +803,10 @@ document.addEventListener("keydown", (ev) => {
   if (ev.key === "Escape") {
     if (state.overlay) state.overlay = false;
     else if (state.selected) state.selected = null;
-    else if (state.presentation) state.presentation = false;
+    else if (state.presentation) {
+      state.presentation = false;
+      view.autoFit = true;
+    }
     render();
     return;
   }
@@ -845,10 +863,6 @@ $("#update-form").addEventListener("submit", (ev) => {
   actions.update();
 });
 
-window.addEventListener("resize", () => {
-  clearTimeout(window.__fitTimer);
-  window.__fitTimer = setTimeout(() => view.fit(), 150);
-});
 
 // ---- live events -----------------------------------------------------------------------------
 

@@ -110,7 +110,7 @@ export class GraphView {
     this.t = t;
     this.defs = svgEl("defs", {},
       svgEl("marker", { id: "sg-arrow", viewBox: "0 0 10 10", refX: "9", refY: "5",
-        markerWidth: "7", markerHeight: "7", orient: "auto-start-reverse", class: "arrow" },
+        markerWidth: "13", markerHeight: "13", markerUnits: "userSpaceOnUse", orient: "auto-start-reverse", class: "arrow" },
         svgEl("path", { d: "M0,0 L10,5 L0,10 z" })));
     this.viewport = svgEl("g", { class: "viewport" });
     this.edgeLayer = svgEl("g", { class: "edges" });
@@ -124,10 +124,16 @@ export class GraphView {
     this.haloCurrent = svgEl("rect", { class: "halo halo--current", rx: 16, visibility: "hidden" });
     this.haloLayer.append(this.haloNext, this.haloCurrent);
     this.sizeCache = null;
+    // the drawing stays fitted to its box (panels shown or hidden, window resized) until the
+    // user pans or zooms; "fit" (key 0) fits it again
+    this.autoFit = true;
     if (window.ResizeObserver) {
       new ResizeObserver((entries) => {
         const r = entries[entries.length - 1].contentRect;
-        this.sizeCache = { w: Math.max(r.width, 1), h: Math.max(r.height, 1) };
+        const size = { w: Math.max(r.width, 1), h: Math.max(r.height, 1) };
+        const changed = !this.sizeCache || this.sizeCache.w !== size.w || this.sizeCache.h !== size.h;
+        this.sizeCache = size;
+        if (changed && this.autoFit && this.structure) this.fit();
       }).observe(svg);
     }
     clear(svg).append(this.defs, this.viewport);
@@ -591,6 +597,7 @@ export class GraphView {
   }
 
   fit() {
+    this.autoFit = true;
     const { w, h } = this.size();
     const pad = this.padding();
     const b = this.bounds;
@@ -616,6 +623,7 @@ export class GraphView {
   zoomBy(factor) {
     const { w, h } = this.size();
     this.zoomAt(factor, w / 2, h / 2);
+    this.autoFit = false;
   }
 
   panBy(dx, dy) {
@@ -683,6 +691,7 @@ export class GraphView {
         const [a, b] = [...pointers.values()];
         const dist = Math.hypot(a.x - b.x, a.y - b.y);
         const mid = { x: (a.x + b.x) / 2, y: (a.y + b.y) / 2 };
+        this.autoFit = false;
         if (pinch.dist > 0) this.zoomAt(dist / pinch.dist, mid.x, mid.y);
         this.panBy(mid.x - pinch.mid.x, mid.y - pinch.mid.y);
         pinch = { dist, mid };
@@ -691,7 +700,10 @@ export class GraphView {
           drag.moved = true;
           svg.classList.add("is-panning");
         }
-        if (drag.moved) this.panBy(p.x - drag.last.x, p.y - drag.last.y);
+        if (drag.moved) {
+          this.autoFit = false;
+          this.panBy(p.x - drag.last.x, p.y - drag.last.y);
+        }
         drag.last = p;
       }
     });
@@ -717,6 +729,7 @@ export class GraphView {
     svg.addEventListener("pointercancel", end);
     svg.addEventListener("wheel", (ev) => {
       ev.preventDefault();
+      this.autoFit = false;
       const p = local(ev);
       if (ev.ctrlKey || Math.abs(ev.deltaY) >= Math.abs(ev.deltaX)) {
         this.zoomAt(Math.exp(-ev.deltaY * (ev.ctrlKey ? 0.01 : 0.0015)), p.x, p.y);

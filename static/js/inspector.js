@@ -192,77 +192,82 @@ export class Inspector {
       box.appendChild(el("p", { class: "hint", text: t("chain.unused") }));
       return box;
     }
-    if (!has(node.grad)) box.appendChild(el("p", { class: "hint", text: t("chain.waiting") }));
-
-    // 1. one step back: the sum over consumers, each term = upstream gradient x local derivative
-    const sum = mine.map((e) => `${partial(out, byId.get(e.target))} \u00b7 ${partial(byId.get(e.target), node)}`);
-    const eq = el("div", { class: "eq", "data-role": "chain-sum" });
-    eq.append(el("span", { class: "eq-lhs", text: partial(out, node) }), " = ", sum.join(" + "));
-    box.appendChild(eq);
-    const allContrib = mine.every((e) => has(e.grad));
-    if (allContrib && mine.length > 1) {
-      box.appendChild(el("div", { class: "eq eq--numbers" }, " = ", mine.map((e) => fmtShort(e.grad, 5)).join(" + ")));
-    }
-    if (has(node.grad)) box.appendChild(el("div", { class: "eq eq--result" }, " = ", el("strong", { class: "is-grad", text: fmtShort(node.grad, 6) })));
-
-    // one card per consumer: upstream gradient x local derivative = contribution
-    const terms = el("ol", { class: "terms" });
-    for (const e of mine) {
-      const c = byId.get(e.target);
-      const cop = c ? ops[c.op] : null;
-      const formula = cop && cop.derivatives ? cop.derivatives[e.slot] : "";
-      const item = el("li", { class: "term", "data-consumer": e.target });
-      const row = (key, ...content) => el("div", { class: "term-row" },
-        el("span", { class: "term-key", text: t(key) }), el("span", { class: "term-eq" }, ...content));
-      item.append(
-        el("div", { class: "term-via" }, `${t("chain.via")} `,
-          el("button", { class: "link", type: "button", text: c ? c.label || c.id : e.target, on: { click: () => this.onSelect(e.target) } })),
-        row("chain.upstream", el("span", { class: "factor", text: partial(out, c) }), " = ", c ? valueBlock(c.grad, t, "is-grad") : ""),
-        row("chain.local", el("span", { class: "factor", text: partial(c, node) }),
-          has(e.local) ? el("span", {}, " = ", el("span", { class: "num", text: fmtShort(e.local, 5) })) : null,
-          formula ? el("div", { class: "formula small", text: formula }) : null),
-        row("chain.contribution", el("span", { class: "factor", text: `${partial(out, c)} \u00b7 ${partial(c, node)}` }), " = ",
-          valueBlock(e.grad, t, "is-grad")),
-      );
-      // the tensor receipt: shapes of what the local rule multiplies
-      if (c && (shapeOf(e.grad) || node.shape || []).length) item.appendChild(this.receipt(c, node, e, byId));
-      terms.appendChild(item);
-    }
-    box.appendChild(terms);
-
-    // 2. the whole chain along each path to the output
     const { paths, more } = pathsToOutput(graph, node.id, consumers);
-    if (paths.length && paths.some((p) => p.length > 1)) {
-      box.appendChild(el("h4", { text: paths.length > 1 ? t("chain.paths") : t("chain.path") }));
-      for (const path of paths) {
-        const factors = [];
-        // from the output back to the node: d out/d c_k ... d c_1/d node
-        for (let i = path.length - 1; i >= 0; i--) {
-          const e = path[i];
-          const below = i === 0 ? node : byId.get(path[i - 1].target);
-          factors.push({ text: partial(byId.get(e.target), below), edge: e, consumer: byId.get(e.target) });
-        }
-        const row = el("div", { class: "eq eq--path" });
-        row.append(el("span", { class: "eq-lhs", text: paths.length > 1 ? "" : partial(out, node) }), paths.length > 1 ? "" : " = ",
-          factors.map((f) => f.text).join(" \u00b7 "));
-        box.appendChild(row);
-        if (factors.every((f) => has(f.edge.local))) {
-          box.appendChild(el("div", { class: "eq eq--numbers" }, " = ", factors.map((f) => `(${fmtShort(f.edge.local, 4)})`).join(" \u00b7 ")));
-        }
-        const fl = el("ul", { class: "factor-list" });
-        for (const f of factors) {
-          const cop = f.consumer ? ops[f.consumer.op] : null;
-          const formula = cop && cop.derivatives ? cop.derivatives[f.edge.slot] : "";
-          fl.appendChild(el("li", {}, el("span", { class: "factor", text: f.text }), " : ",
-            el("span", { class: "formula small", text: formula }),
-            has(f.edge.local) ? el("span", { class: "num" }, " = ", fmtShort(f.edge.local, 5)) : null));
-        }
-        box.appendChild(fl);
+    const factorsOf = (path) => {
+      const factors = [];
+      for (let i = path.length - 1; i >= 0; i--) {
+        const e = path[i];
+        const below = i === 0 ? node : byId.get(path[i - 1].target);
+        factors.push({ edge: e, consumer: byId.get(e.target), input: below });
       }
-      if (more) box.appendChild(el("p", { class: "hint", text: t("chain.morePaths") }));
-      if (has(node.grad) && paths.length > 1) {
-        box.appendChild(el("p", { class: "hint", text: t("chain.sumPaths") }));
+      return factors; // from the output down to the node
+    };
+    const formulaOf = (f) => {
+      const cop = f.consumer ? ops[f.consumer.op] : null;
+      return cop && cop.derivatives ? cop.derivatives[f.edge.slot] : "";
+    };
+
+    // 1. the chain: one product per path to the output (their sum when there are several)
+    const headline = el("div", { class: "eq eq--headline", "data-role": "chain-path" });
+    headline.append(el("span", { class: "eq-lhs", text: partial(out, node) }), " = ");
+    headline.append(paths.map((path) => factorsOf(path).map((f) => partial(f.consumer, f.input)).join(" \u00b7 ")).join("  +  "));
+    if (more) headline.append("  + \u2026");
+    box.appendChild(headline);
+    if (paths.length === 1) {
+      const factors = factorsOf(paths[0]);
+      if (factors.every((f) => has(f.edge.local))) {
+        box.appendChild(el("div", { class: "eq eq--numbers" }, " = ", factors.map((f) => `(${fmtShort(f.edge.local, 4)})`).join(" \u00b7 ")));
       }
+    }
+    if (has(node.grad)) {
+      box.appendChild(el("div", { class: "eq eq--result" }, " = ", el("strong", { class: "is-grad", text: fmtShort(node.grad, 6) })));
+    } else {
+      box.appendChild(el("p", { class: "hint", text: t("chain.waiting") }));
+    }
+
+    // 2. backpropagation's way: from the output down, each step multiplies the gradient that
+    //    arrived (a number from the server) by a local derivative (a formula from /api/ops)
+    box.appendChild(el("h4", { text: t("chain.steps") }));
+    const seen = new Set();
+    const list = el("ol", { class: "chain-steps" });
+    for (const path of paths) {
+      for (const f of factorsOf(path)) {
+        const key = `${f.edge.source}>${f.edge.target}#${f.edge.slot}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        const c = f.consumer;
+        const up = c && c.id === graph.output ? null : c;
+        const item = el("li", { class: "chain-step", "data-edge": key });
+        const lhs = `${partial(out, f.input)}`;
+        // "via c" where the input feeds several nodes: this is only c's share of its gradient
+        const shared = (consumers.get(f.input.id) || []).length > 1;
+        item.appendChild(el("div", { class: "eq" },
+          el("span", { class: "eq-lhs", text: lhs }),
+          shared ? el("span", { class: "muted", text: ` (${t("chain.via")} ${c ? c.label || c.id : ""})` }) : "",
+          up ? ` = ${partial(out, up)} \u00b7 ${partial(c, f.input)}` : ""));
+        const numbers = el("div", { class: "eq eq--numbers" }, " = ");
+        if (up) numbers.append(valueBlock(up.grad, t, "is-grad"), " \u00b7 ");
+        numbers.append(el("span", { class: "formula small", text: formulaOf(f) || partial(c, f.input) }));
+        if (has(f.edge.local)) numbers.append(" = ", el("span", { class: "num", text: fmtShort(f.edge.local, 5) }));
+        item.appendChild(numbers);
+        item.appendChild(el("div", { class: "eq eq--numbers" }, " = ", valueBlock(f.edge.grad, t, "is-grad")));
+        if (c && ((f.input.shape || []).length || (c.shape || []).length)) item.appendChild(this.receipt(c, f.input, f.edge, byId));
+        list.appendChild(item);
+      }
+    }
+    box.appendChild(list);
+    if (more) box.appendChild(el("p", { class: "hint", text: t("chain.morePaths") }));
+
+    // 3. several consumers: the gradient is the sum of what each of them sent back
+    if (mine.length > 1) {
+      const sum = el("div", { class: "eq", "data-role": "chain-sum" });
+      sum.append(el("span", { class: "eq-lhs", text: partial(out, node) }), " = ",
+        mine.map((e) => `${partial(out, byId.get(e.target))} \u00b7 ${partial(byId.get(e.target), node)}`).join(" + "));
+      box.append(el("h4", { text: t("chain.sum") }), sum);
+      if (mine.every((e) => has(e.grad))) {
+        box.appendChild(el("div", { class: "eq eq--numbers" }, " = ", mine.map((e) => fmtShort(e.grad, 5)).join(" + ")));
+      }
+      if (has(node.grad)) box.appendChild(el("div", { class: "eq eq--result" }, " = ", el("strong", { class: "is-grad", text: fmtShort(node.grad, 6) })));
     }
     return box;
   }
