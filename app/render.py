@@ -65,6 +65,11 @@ def iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
 
 
+def number_or_none(arr) -> float | str | None:
+    """A scalar local derivative as a JSON number (non-finite as a string), or None."""
+    return None if arr is None else number(float(np.asarray(arr).reshape(())))
+
+
 def cursor(order: list[str], position: int) -> dict:
     n = len(order)
     if position < n:
@@ -122,6 +127,7 @@ def render_event(event: dict, threshold: int) -> dict:
                 "slot": c["slot"],
                 "grad": tensor(c["grad"], threshold),
                 "total": tensor(c["total"], threshold),
+                "local": number_or_none(c.get("local")),
             }
             for c in event["contributions"]
         ]
@@ -135,16 +141,22 @@ def render_state(snapshot, threshold: int, full: bool = False, events=()) -> dic
     graph = snapshot.graph
     values, grads = snapshot.values, snapshot.grads
     nodes = []
+    leaf_values = graph.leaf_values
     for i, static in enumerate(snapshot.static_nodes):
         node = dict(static)
         node["value"] = tensor(values[i], threshold, full)
+        leaf = leaf_values[i]
+        node["fed"] = (
+            tensor(leaf, threshold, full) if leaf is not None and values[i] is None else None
+        )
         node["grad"] = tensor(grads[i], threshold, full)
         nodes.append(node)
     edges = []
-    edge_grads = snapshot.edge_grads
+    edge_grads, edge_locals = snapshot.edge_grads, snapshot.edge_locals
     for consumer, slot, static in snapshot.static_edges:
         edge = dict(static)
         edge["grad"] = tensor(edge_grads.get((consumer, slot)), threshold, full)
+        edge["local"] = number_or_none(edge_locals.get((consumer, slot)))
         edges.append(edge)
     state = snapshot.state
     training = state.get("training")

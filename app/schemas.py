@@ -296,6 +296,11 @@ class NodeState(BaseModel):
     y: float
     attrs: dict[str, Any] = Field(description="The op's attributes (with defaults).")
     bind: dict[str, Any] | None = Field(description="An input's dataset binding, if any.")
+    fed: TensorOut = Field(
+        None,
+        description="A leaf's value before its forward step has shown it (null otherwise, "
+        "and for computed nodes).",
+    )
 
 
 class EdgeState(BaseModel):
@@ -303,6 +308,11 @@ class EdgeState(BaseModel):
     target: str
     slot: int = Field(description="The input position at the target.")
     grad: TensorOut = Field(description="The contribution sent back along this edge.")
+    local: FloatOut | None = Field(
+        None,
+        description="d target / d source once backward has passed, where both are scalars: "
+        "the factor this edge contributes to the chain rule.",
+    )
     points: list[list[float]] = Field(
         description="Waypoints [x, y] between source and target for an edge spanning "
         "several layers (draw through them); empty otherwise."
@@ -314,6 +324,9 @@ class Contribution(BaseModel):
     slot: int
     grad: TensorOut = Field(description="What this step sent along the edge.")
     total: TensorOut = Field(description="The input's gradient after adding it.")
+    local: FloatOut | None = Field(
+        None, description="d node / d input where both are scalars (the chain-rule factor)."
+    )
 
 
 class Event(BaseModel):

@@ -70,6 +70,7 @@ class Snapshot:
     values: tuple
     grads: tuple
     edge_grads: dict
+    edge_locals: dict
     state: dict  # the stored run state (position, optimizer, training, ...)
     static_nodes: list
     static_edges: list
@@ -169,6 +170,7 @@ class GraphManager:
             values=tuple(run.values),
             grads=tuple(run.grads),
             edge_grads=dict(run.edge_grads),
+            edge_locals=dict(run.edge_locals),
             state=session.run_state(),
             static_nodes=static_nodes,
             static_edges=static_edges,
@@ -333,6 +335,7 @@ class GraphManager:
         run.values = list(snapshot.values)
         run.grads = list(snapshot.grads)
         run.edge_grads = dict(snapshot.edge_grads)
+        run.edge_locals = dict(snapshot.edge_locals)
         run.position = snapshot.position
         session.run = run
         session.optimizer = optimizer

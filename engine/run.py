@@ -61,6 +61,8 @@ class Run:
         self.grads: list[np.ndarray | None] = [None] * n
         # contribution sent along each edge, keyed by (consumer index, input slot)
         self.edge_grads: dict[tuple[int, int], np.ndarray] = {}
+        # d consumer / d input on edges between scalars: the factors of the chain rule
+        self.edge_locals: dict[tuple[int, int], np.ndarray] = {}
         self.position = 0
 
     @property
@@ -130,20 +132,35 @@ class Run:
         contributions = []
         if g is not None and ins:
             xs = [self.values[j] for j in ins]
+            out = self.values[i]
             with np.errstate(all="ignore"):
-                parts = op.backward(g, self.values[i], xs, attrs, need)
+                parts = op.backward(g, out, xs, attrs, need)
+                # with a scalar output, backward of a seed of 1 is the local derivative itself
+                locals_ = (
+                    op.backward(np.ones_like(out), out, xs, attrs, need) if out.size == 1 else None
+                )
             for slot, (j, part) in enumerate(zip(ins, parts, strict=True)):
                 if part is None:
                     continue
                 part = unbroadcast(np.asarray(part, dtype=np.float64), xs[slot].shape)
                 self.edge_grads[(i, slot)] = part
+                local = None
+                if locals_ is not None and xs[slot].size == 1:
+                    local = unbroadcast(np.asarray(locals_[slot], dtype=np.float64), xs[slot].shape)
+                    self.edge_locals[(i, slot)] = local
                 # a new array, never in place: another node may hold the old one
                 if self.grads[j] is None or self.fanout_bug:
                     self.grads[j] = part
                 else:
                     self.grads[j] = self.grads[j] + part
                 contributions.append(
-                    {"input": graph.order[j], "slot": slot, "grad": part, "total": self.grads[j]}
+                    {
+                        "input": graph.order[j],
+                        "slot": slot,
+                        "grad": part,
+                        "total": self.grads[j],
+                        "local": local,
+                    }
                 )
         self.position += 1
         return {

@@ -141,3 +141,33 @@ def test_race_with_torch(client, torch):
     result = client.post("/api/race", json={"epochs": 3}).json()
     assert result["torch_installed"] and result["torch_us"] > 0 and result["agree"]
     assert result["mse_torch"] == pytest.approx(result["mse_engine"], rel=1e-9)
+
+
+def test_chain_rule_factors_and_fed_leaves(client):
+    state, headers = create(client, {"example": "chain_rule"})
+    gid = state["id"]
+    # before any step a leaf shows the value it will be fed, a computed node nothing
+    assert node(state, "x")["fed"] == 3.0 and node(state, "x")["value"] is None
+    assert node(state, "L1")["fed"] is None
+    post(client, gid, "forward", headers, {"all": True})
+    done = post(client, gid, "backward", headers, {"all": True})
+    assert node(done, "x")["fed"] is None
+    local = {(e["source"], e["target"]): e["local"] for e in done["edges"]}
+    s = node(done, "sigma")["value"]
+    assert local[("sigma", "L2")] == pytest.approx(node(done, "k2")["value"])
+    assert local[("L1", "sigma")] == pytest.approx(s * (1 - s))
+    assert local[("k1", "L1")] == pytest.approx(3.0)
+    # the factors along the path multiply to the gradient
+    chain = local[("L2", "loss")] * local[("sigma", "L2")] * local[("L1", "sigma")]
+    assert chain * local[("k1", "L1")] == pytest.approx(node(done, "k1")["grad"], rel=1e-12)
+    event = done["events"][0]
+    assert {c["input"]: c["local"] for c in event["contributions"]}["L2"] == pytest.approx(
+        local[("L2", "loss")]
+    )
+
+
+def test_tensor_edges_have_no_local_factor(client):
+    state, headers = create(client, {"example": "two_layer"})
+    post(client, state["id"], "forward", headers, {"all": True})
+    done = post(client, state["id"], "backward", headers, {"all": True})
+    assert all(e["local"] is None for e in done["edges"] if e["source"] in ("X", "W1"))
