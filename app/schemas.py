@@ -269,6 +269,8 @@ class ExampleInfo(BaseModel):
     title: str
     description: str
     kind: Literal["example", "lesson"]
+    title_zh: str | None = Field(None, description="The title in Simplified Chinese.")
+    description_zh: str | None = Field(None, description="The description in Chinese.")
 
 
 class Example(ExampleInfo):

@@ -18,6 +18,7 @@ from .graph import Graph
 EXAMPLES_DIR = Path(__file__).with_name("examples")
 KINDS = ("example", "lesson")
 FIELDS = {"title", "description", "kind", "spec"}
+OPTIONAL = {"title_zh", "description_zh"}  # the page shows them in Chinese
 _ID = re.compile(r"[a-z0-9_]+\Z")
 
 _cache: dict[str, dict] = {}
@@ -33,16 +34,19 @@ def _read(path: Path) -> dict:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise GraphError(f"{where} cannot be read: {exc}.") from None
-    if not isinstance(data, dict) or set(data) != FIELDS:
-        raise GraphError(f"{where} must have exactly the fields {', '.join(sorted(FIELDS))}.")
-    for key in ("title", "description"):
-        if not isinstance(data[key], str) or not data[key]:
+    if not isinstance(data, dict) or not FIELDS <= set(data) <= FIELDS | OPTIONAL:
+        raise GraphError(
+            f"{where} must have the fields {', '.join(sorted(FIELDS))} "
+            f"(and optionally {', '.join(sorted(OPTIONAL))})."
+        )
+    for key in ("title", "description", *OPTIONAL):
+        if key in data and (not isinstance(data[key], str) or not data[key]):
             raise GraphError(f"{where}: {key} must be non-empty text.")
     if data["kind"] not in KINDS:
         raise GraphError(f"{where}: kind must be one of {', '.join(KINDS)}.")
     if not isinstance(data["spec"], dict):
         raise GraphError(f"{where}: spec must be a graph spec object.")
-    return {"id": example_id, **data}
+    return {"id": example_id, **dict.fromkeys(OPTIONAL), **data}
 
 
 def _all() -> dict[str, dict]:
@@ -57,7 +61,8 @@ def _all() -> dict[str, dict]:
 def list_examples() -> list[dict]:
     """id, title, description and kind of every example, sorted by id."""
     return [
-        {k: item[k] for k in ("id", "title", "description", "kind")} for item in _all().values()
+        {k: item[k] for k in ("id", "title", "description", "kind", *sorted(OPTIONAL))}
+        for item in _all().values()
     ]
 
 

@@ -18,10 +18,12 @@ def test_every_example_builds_and_has_its_fields():
     ids = check_examples()
     assert {"seed", "fanout", "diamond", "two_layer", "chain_rule"} <= set(ids)
     for item in list_examples():
-        assert set(item) == {"id", "title", "description", "kind"}
+        assert set(item) == {"id", "title", "description", "kind", "title_zh", "description_zh"}
         assert item["kind"] in ("example", "lesson")
+        # every shipped example speaks both of the page's languages
+        assert item["title_zh"] and item["description_zh"]
         raw = json.loads((EXAMPLES_DIR / f"{item['id']}.json").read_text())
-        assert set(raw) == {"title", "description", "kind", "spec"}
+        assert set(raw) == {"title", "description", "kind", "spec", "title_zh", "description_zh"}
 
 
 def test_seed_is_the_design_spec():
