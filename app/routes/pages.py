@@ -1,4 +1,5 @@
-"""The browser pages: the start page and the graph view (shells; the data comes from /api)."""
+"""The browser pages: the start page, the graph view and the lessons (shells; the data comes
+from /api)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from .. import __version__
+from .. import __version__, course
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES_DIR = ROOT / "templates"
@@ -29,4 +30,17 @@ def graph_view(request: Request, graph_id: str) -> HTMLResponse:
     # itself and shows the API's 404 if there is none
     return templates.TemplateResponse(
         request, "graph.html", {"version": __version__, "graph_id": graph_id}
+    )
+
+
+@router.get("/lessons/{lesson_id}", response_class=HTMLResponse)
+def lesson_view(request: Request, lesson_id: str) -> HTMLResponse:
+    # the page loads the lesson from /api/lessons/{id}; an unknown id still gets the page
+    # (which says there is no such lesson) but with a 404 status
+    status = 200 if course.get_lesson(lesson_id) is not None else 404
+    return templates.TemplateResponse(
+        request,
+        "lesson.html",
+        {"version": __version__, "lesson_id": lesson_id},
+        status_code=status,
     )

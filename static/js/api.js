@@ -175,10 +175,31 @@ export class GraphApi {
   eventsUrl() {
     return `${this.base}/events`;
   }
+  /** PUT /options: {fanout_bug} and/or {order} (an empty order restores the graph's own). */
+  setOptions(options) {
+    return request("PUT", this.base + "/options", { body: options, token: this.token });
+  }
+  /** Kahn's algorithm on this graph; `choose` = node ids to take first, in this order. */
+  toposort(choose = []) {
+    const query = choose.length ? `?choose=${encodeURIComponent(choose.join(","))}` : "";
+    return this.get(`/toposort${query}`);
+  }
 }
+
+const enc = encodeURIComponent;
 
 export const api = {
   ops: () => request("GET", "/api/ops"),
   examples: () => request("GET", "/api/examples"),
+  example: (id) => request("GET", `/api/examples/${enc(id)}`),
   create: (body) => request("POST", "/api/graphs", { body }),
+  lessons: () => request("GET", "/api/lessons"),
+  lesson: (id) => request("GET", `/api/lessons/${enc(id)}`),
+  dataset: (name) => request("GET", `/api/datasets/${enc(name)}`),
+  scatter: (name, x, y = null) => request("GET", `/api/datasets/${enc(name)}/scatter?x=${enc(x)}${y ? `&y=${enc(y)}` : ""}`),
+  knn: (name, body) => request("POST", `/api/datasets/${enc(name)}/knn`, { body }),
+  knnCost: (name) => request("GET", `/api/datasets/${enc(name)}/knn_cost`),
+  baselines: (name, params) => request("GET", `/api/datasets/${enc(name)}/baselines?${new URLSearchParams(params)}`),
+  toposort: (body) => request("POST", "/api/toposort", { body }),
+  race: (body = {}) => request("POST", "/api/race", { body }),
 };

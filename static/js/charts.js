@@ -1,11 +1,12 @@
-// Small SVG charts: the loss curves (train and test) and predicted-vs-true with residuals.
-// They draw the numbers the API sends; the only arithmetic is placing them on the axes.
+// Small SVG charts: the loss curves (train and test), several trainings' curves on one chart,
+// and predicted-vs-true with residuals. They draw the numbers the API sends; the only
+// arithmetic is placing them on the axes.
 
 import { clear, svgEl } from "./dom.js";
 import { fmtNumber } from "./format.js";
 
 /** About `count` round tick values covering [lo, hi]. */
-function ticks(lo, hi, count = 4) {
+export function ticks(lo, hi, count = 4) {
   if (!(hi > lo)) return [lo];
   const raw = (hi - lo) / count;
   const mag = 10 ** Math.floor(Math.log10(raw));
@@ -15,46 +16,80 @@ function ticks(lo, hi, count = 4) {
   return out;
 }
 
-function finite(v) {
+/** Round values (1, 2, 5 times a power of ten) covering [lo, hi] > 0, for a log axis. */
+export function logTicks(lo, hi) {
+  const out = [];
+  for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++) {
+    for (const m of [1, 2, 5]) {
+      const v = Number((m * 10 ** e).toPrecision(12));
+      if (v >= lo * 0.999 && v <= hi * 1.001) out.push(v);
+    }
+  }
+  return out;
+}
+
+export function finite(v) {
   return typeof v === "number" && Number.isFinite(v);
 }
 
-function frame(svg, w, h, pad, xr, yr, labels) {
+/**
+ * Axes, grid and labels in a w x h box; returns the scales. `font` is the size of the tick
+ * labels (the distances to the axes follow it); `count` the number of ticks per axis.
+ */
+export function frame(svg, w, h, pad, xr, yr, labels, { font = 11, count = 4, log = false } = {}) {
   const sx = (v) => pad.l + ((v - xr[0]) / (xr[1] - xr[0] || 1)) * (w - pad.l - pad.r);
-  const sy = (v) => h - pad.b - ((v - yr[0]) / (yr[1] - yr[0] || 1)) * (h - pad.t - pad.b);
+  const ly0 = log ? Math.log10(yr[0]) : 0;
+  const ly1 = log ? Math.log10(yr[1]) : 0;
+  const sy = log
+    ? (v) => h - pad.b - ((Math.log10(v) - ly0) / (ly1 - ly0 || 1)) * (h - pad.t - pad.b)
+    : (v) => h - pad.b - ((v - yr[0]) / (yr[1] - yr[0] || 1)) * (h - pad.t - pad.b);
+  const k = font / 11;
   const axes = svgEl("g", { class: "chart-axes" });
-  for (const v of ticks(yr[0], yr[1])) {
+  for (const v of log ? logTicks(yr[0], yr[1]) : ticks(yr[0], yr[1], count)) {
     axes.append(
       svgEl("line", { class: "chart-grid", x1: pad.l, x2: w - pad.r, y1: sy(v), y2: sy(v) }),
-      svgEl("text", { class: "chart-tick", x: pad.l - 6, y: sy(v) + 4, "text-anchor": "end", text: fmtNumber(v, 3) }),
+      svgEl("text", { class: "chart-tick", x: pad.l - 6 * k, y: sy(v) + 4 * k, "text-anchor": "end", text: fmtNumber(v, 3) }),
     );
   }
-  for (const v of ticks(xr[0], xr[1])) {
-    axes.append(svgEl("text", { class: "chart-tick", x: sx(v), y: h - pad.b + 16, "text-anchor": "middle", text: fmtNumber(v, 3) }));
+  for (const v of ticks(xr[0], xr[1], count)) {
+    axes.append(svgEl("text", { class: "chart-tick", x: sx(v), y: h - pad.b + 16 * k, "text-anchor": "middle", text: fmtNumber(v, 3) }));
   }
+  const ly = (pad.t + h - pad.b) / 2;
   axes.append(
     svgEl("line", { class: "chart-axis", x1: pad.l, x2: w - pad.r, y1: h - pad.b, y2: h - pad.b }),
     svgEl("line", { class: "chart-axis", x1: pad.l, x2: pad.l, y1: pad.t, y2: h - pad.b }),
-    svgEl("text", { class: "chart-axis-label", x: (pad.l + w - pad.r) / 2, y: h - 4, "text-anchor": "middle", text: labels.x }),
-    svgEl("text", { class: "chart-axis-label", x: 12, y: (pad.t + h - pad.b) / 2, "text-anchor": "middle",
-      transform: `rotate(-90 12 ${(pad.t + h - pad.b) / 2})`, text: labels.y }),
+    svgEl("text", { class: "chart-axis-label", x: (pad.l + w - pad.r) / 2, y: h - 4 * k, "text-anchor": "middle", text: labels.x }),
+    svgEl("text", { class: "chart-axis-label", x: 12 * k, y: ly, "text-anchor": "middle",
+      transform: `rotate(-90 ${12 * k} ${ly})`, text: labels.y }),
   );
   svg.appendChild(axes);
   return { sx, sy };
 }
 
+const SMALL = { w: 340, h: 200, font: 11 };
+
+/** A chart box: the size given or the side panel's default; the paddings follow the font. */
+function box(size, h) {
+  const s = { ...SMALL, h, ...(size || {}) };
+  const k = s.font / 11;
+  return { ...s, k, pad: { l: 56 * k, r: 12 * k, t: 26 * k, b: 34 * k } };
+}
+
+function empty(svg, b, t) {
+  svg.appendChild(svgEl("text", { class: "chart-empty", x: b.w / 2, y: b.h / 2, "text-anchor": "middle", text: t("chart.empty") }));
+}
+
 /**
  * Loss curves. `rows`: [{epoch, train_loss, test_loss}], `epochs`: the planned number (x range).
  */
-export function drawLossChart(svg, rows, { epochs, t }) {
+export function drawLossChart(svg, rows, { epochs, t, size = null }) {
   clear(svg);
-  const w = 340;
-  const h = 200;
+  const b = box(size, 200);
+  const { w, h, pad, k } = b;
   svg.setAttribute("viewBox", `0 0 ${w} ${h}`);
-  const pad = { l: 56, r: 12, t: 26, b: 34 };
   const values = rows.flatMap((r) => [r.train_loss, r.test_loss]).filter(finite);
   if (!rows.length || !values.length) {
-    svg.appendChild(svgEl("text", { class: "chart-empty", x: w / 2, y: h / 2, "text-anchor": "middle", text: t("chart.empty") }));
+    empty(svg, b, t);
     return;
   }
   const lastEpoch = Math.max(epochs || 0, ...rows.map((r) => r.epoch));
@@ -63,55 +98,104 @@ export function drawLossChart(svg, rows, { epochs, t }) {
   const hi = Math.max(...values);
   const { sx, sy } = frame(svg, w, h, pad, [Math.min(firstEpoch, 1), Math.max(lastEpoch, 2)], [lo, hi * 1.05 || 1], {
     x: t("chart.epoch"), y: t("chart.loss"),
-  });
+  }, { font: b.font });
   const line = (key, cls) => {
     const pts = rows.filter((r) => finite(r[key])).map((r) => `${sx(r.epoch).toFixed(1)},${sy(r[key]).toFixed(1)}`);
-    if (pts.length) svg.appendChild(svgEl("polyline", { class: `chart-line ${cls}`, points: pts.join(" "), "data-series": key }));
+    if (pts.length) svg.appendChild(svgEl("polyline", { class: `chart-line ${cls}`, points: pts.join(" "), "data-series": key, "data-points": pts.length }));
     return pts.length;
   };
   const hasTrain = line("train_loss", "chart-line--train");
   const hasTest = line("test_loss", "chart-line--test");
-  const legend = svgEl("g", { class: "chart-legend", transform: `translate(${pad.l + 8} 14)` });
+  const legend = svgEl("g", { class: "chart-legend", transform: `translate(${pad.l + 8 * k} ${14 * k})` });
   let x = 0;
   for (const [key, cls, present] of [["chart.train", "train", hasTrain], ["chart.test", "test", hasTest]]) {
     if (!present) continue;
     legend.append(
-      svgEl("line", { class: `chart-line chart-line--${cls}`, x1: x, x2: x + 18, y1: 0, y2: 0 }),
-      svgEl("text", { class: "chart-legend-text", x: x + 24, y: 4, text: t(key) }),
+      svgEl("line", { class: `chart-line chart-line--${cls}`, x1: x, x2: x + 18 * k, y1: 0, y2: 0 }),
+      svgEl("text", { class: "chart-legend-text", x: x + 24 * k, y: 4 * k, text: t(key) }),
     );
-    x += 110;
+    x += 110 * k;
+  }
+  svg.appendChild(legend);
+}
+
+/**
+ * Several trainings on one chart: `series` = [{key, label, rows: [{epoch, value}], attrs}]
+ * (one line each, in the order given), `reference` = {label, value} drawn as a dashed level.
+ * `log`: a logarithmic loss axis (when every value is positive), so that a fast early fall
+ * does not flatten the end where the trainings differ.
+ */
+export function drawSeriesChart(svg, series, { t, epochs = 0, reference = null, yLabel, size = null, log = false }) {
+  clear(svg);
+  const b = box(size, 240);
+  const { w, h, k } = b;
+  const pad = { ...b.pad, t: (18 + 22 * Math.max(1, series.length + (reference ? 1 : 0))) * k };
+  svg.setAttribute("viewBox", `0 0 ${w} ${h}`);
+  const values = series.flatMap((s) => s.rows.map((r) => r.value)).filter(finite);
+  if (reference && finite(reference.value)) values.push(reference.value);
+  if (!values.length) {
+    empty(svg, b, t);
+    return;
+  }
+  const last = Math.max(epochs, 2, ...series.flatMap((s) => s.rows.map((r) => r.epoch)));
+  const useLog = log && values.every((v) => v > 0);
+  const lo = useLog ? Math.min(...values) / 1.15 : Math.min(0, ...values);
+  const hi = useLog ? Math.max(...values) * 1.15 : Math.max(...values) * 1.05 || 1;
+  const { sx, sy } = frame(svg, w, h, pad, [1, last], [lo, hi], { x: t("chart.epoch"), y: yLabel || t("chart.loss") },
+    { font: b.font, log: useLog });
+  svg.setAttribute("data-scale", useLog ? "log" : "linear");
+  const legend = svgEl("g", { class: "chart-legend", transform: `translate(${pad.l + 8 * k} ${16 * k})` });
+  const legendRow = (i, cls, label, attrs = {}) => {
+    const y = i * 22 * k;
+    legend.append(
+      svgEl("line", { class: cls, x1: 0, x2: 26 * k, y1: y, y2: y, ...attrs }),
+      svgEl("text", { class: "chart-legend-text", x: 34 * k, y: y + 5 * k, text: label }),
+    );
+  };
+  series.forEach((s, i) => {
+    const pts = s.rows.filter((r) => finite(r.value)).map((r) => `${sx(r.epoch).toFixed(1)},${sy(r.value).toFixed(1)}`);
+    const cls = `chart-line chart-line--series chart-line--s${i}`;
+    if (pts.length) {
+      svg.appendChild(svgEl("polyline", { class: cls, points: pts.join(" "), "data-role": "series", "data-series": s.key, "data-points": pts.length, ...(s.attrs || {}) }));
+    }
+    legendRow(i, cls, s.label);
+  });
+  if (reference && finite(reference.value)) {
+    const y = sy(reference.value);
+    svg.appendChild(svgEl("line", { class: "chart-reference", x1: pad.l, x2: w - pad.r, y1: y, y2: y, "data-role": "reference" }));
+    legendRow(series.length, "chart-reference", `${reference.label} = ${fmtNumber(reference.value, 4)}`);
   }
   svg.appendChild(legend);
 }
 
 /** Predicted against true values with the residual lines of the course's plots. */
-export function drawScatter(svg, predictions, { t }) {
+export function drawScatter(svg, predictions, { t, size = null }) {
   clear(svg);
-  const w = 340;
-  const h = 240;
+  const b = box(size, 240);
+  const { w, h, k } = b;
+  const pad = { ...b.pad, t: 14 * k };
   svg.setAttribute("viewBox", `0 0 ${w} ${h}`);
-  const pad = { l: 56, r: 12, t: 14, b: 34 };
   const yt = (predictions && predictions.y_true) || [];
   const yp = (predictions && predictions.y_pred) || [];
   const pairs = [];
   const flat = (v) => (Array.isArray(v) ? v.flat(Infinity) : [v]);
   const a = flat(yt);
-  const b = flat(yp);
-  for (let i = 0; i < Math.min(a.length, b.length); i++) if (finite(a[i]) && finite(b[i])) pairs.push([a[i], b[i]]);
+  const bb = flat(yp);
+  for (let i = 0; i < Math.min(a.length, bb.length); i++) if (finite(a[i]) && finite(bb[i])) pairs.push([a[i], bb[i]]);
   if (!pairs.length) {
-    svg.appendChild(svgEl("text", { class: "chart-empty", x: w / 2, y: h / 2, "text-anchor": "middle", text: t("chart.empty") }));
+    empty(svg, b, t);
     return;
   }
   const all = pairs.flat();
   const lo = Math.min(...all);
   const hi = Math.max(...all);
-  const { sx, sy } = frame(svg, w, h, pad, [lo, hi], [lo, hi], { x: t("chart.true"), y: t("chart.predicted") });
+  const { sx, sy } = frame(svg, w, h, pad, [lo, hi], [lo, hi], { x: t("chart.true"), y: t("chart.predicted") }, { font: b.font });
   svg.appendChild(svgEl("line", { class: "chart-diagonal", x1: sx(lo), y1: sy(lo), x2: sx(hi), y2: sy(hi) }));
   const g = svgEl("g", { class: "chart-points" });
   for (const [truth, pred] of pairs) {
     g.append(
       svgEl("line", { class: "chart-residual", x1: sx(truth), x2: sx(truth), y1: sy(truth), y2: sy(pred) }),
-      svgEl("circle", { class: "chart-point", cx: sx(truth), cy: sy(pred), r: 3 }),
+      svgEl("circle", { class: "chart-point", cx: sx(truth), cy: sy(pred), r: 3 * k, "data-role": "prediction" }),
     );
   }
   svg.appendChild(g);

@@ -4,10 +4,11 @@ import { ApiError, GraphApi, api, detailMessage, forgetToken, getToken, remember
 import { drawLossChart, drawScatter } from "./charts.js";
 import { $, $$, clear, download, el, safeFileName, setText } from "./dom.js";
 import { exportPng, exportSvg } from "./exporter.js";
-import { derivName, fmtNumber, fmtShort } from "./format.js";
+import { fmtNumber } from "./format.js";
+import { historyRows, renderCaption as renderCaptionInto, renderGradcheck as renderGradcheckInto, wantsFullValues } from "./graphparts.js";
 import { GraphView, lastStep } from "./graphview.js";
 import { applyI18n, currentLang, setLang, t } from "./i18n.js";
-import { Inspector, valueBlock } from "./inspector.js";
+import { Inspector } from "./inspector.js";
 
 const root = $("#app");
 const graphId = root.getAttribute("data-graph-id");
@@ -183,54 +184,7 @@ function nodeMap() {
 }
 
 function renderCaption(g) {
-  const box = $("[data-role=caption]");
-  clear(box);
-  const step = lastStep(g);
-  const byId = nodeMap();
-  const update = (g.events || []).find((e) => e.phase === "update");
-  if (!step && update && update.params) {
-    // what the descent step did: the new params, as the server computed them
-    box.appendChild(el("span", { class: "phase-chip phase-chip--done", text: t("caption.update") }));
-    Object.entries(update.params).forEach(([id, v], i) => {
-      const node = byId.get(id);
-      box.append(i ? ", " : " ", node ? node.label || node.id : id, " = ", el("span", { class: "is-value num", text: fmtShort(v) }));
-    });
-    return;
-  }
-  if (!step) {
-    box.append(el("span", { class: "phase-chip phase-chip--forward", text: t("phase.forward") }), " ", t("caption.start"));
-    return;
-  }
-  const node = byId.get(step.node);
-  const name = node ? node.label || node.id : step.node;
-  box.appendChild(el("span", { class: `phase-chip phase-chip--${step.phase}`, text: t(`phase.${step.phase}`) }));
-  if (step.phase === "forward") {
-    box.append(" ", el("strong", { text: name }), " = ");
-    if (node && node.inputs && node.inputs.length) {
-      // the op applied to its inputs' values, as the server reports them
-      box.append(`${node.op}(`);
-      node.inputs.forEach((id, i) => {
-        const input = byId.get(id);
-        box.append(i ? ", " : "", el("span", { class: "is-value num", text: fmtShort(input && input.value) }));
-      });
-      box.append(") = ");
-    }
-    box.append(el("span", { class: "is-value num caption-result", text: fmtShort(node && node.value) }));
-  } else {
-    const out = byId.get(g.output);
-    box.append(" ", `\u2202${derivName(out ? out.label || out.id : "")}/\u2202`, el("strong", { text: derivName(name) }), " = ",
-      el("span", { class: "is-grad num", text: fmtShort(node && node.grad) }));
-    const sent = g.edges.filter((e) => e.target === step.node && e.grad !== null && e.grad !== undefined);
-    if (sent.length) {
-      // what the step sent to each input, added to the input's running total
-      box.append(` \u2192 `);
-      sent.forEach((e, i) => {
-        const input = byId.get(e.source);
-        if (i) box.append(", ");
-        box.append(input ? input.label || input.id : e.source, " += ", el("span", { class: "is-grad num", text: fmtShort(e.grad) }));
-      });
-    }
-  }
+  renderCaptionInto($("[data-role=caption]"), g, t);
 }
 
 function renderMessage() {
@@ -289,47 +243,12 @@ function renderTraining() {
 }
 
 function renderGradcheck() {
-  const box = $("[data-role=gradcheck-result]");
-  const r = state.gradcheck;
-  const key = r ? `${state.lang}|${r.max_rel_error}|${r.nodes.length}|${r.at}` : `${state.lang}|none`;
-  if (box.getAttribute("data-key") === key) return;
-  box.setAttribute("data-key", key);
-  clear(box);
-  if (!r) return;
-  const byId = nodeMap();
-  const ok = typeof r.max_rel_error === "number" && r.max_rel_error < 1e-4;
-  box.appendChild(el("p", { class: `verdict ${ok ? "verdict--ok" : "verdict--bad"}` },
-    t(ok ? "check.ok" : "check.bad"), " ", t("check.maxRel"), " ", el("span", { class: "num", text: fmtNumber(r.max_rel_error, 3) })));
-  const table = el("table", { class: "check-table" });
-  table.appendChild(el("tr", {}, ...["check.node", "check.analytic", "check.numeric", "check.relError"].map((k) => el("th", { text: t(k) }))));
-  for (const row of r.nodes) {
-    const node = byId.get(row.node);
-    table.appendChild(el("tr", { "data-check-node": row.node },
-      el("td", { text: node ? node.label || node.id : row.node }),
-      el("td", {}, valueBlock(row.analytic, t, "is-grad")),
-      el("td", {}, valueBlock(row.numeric, t)),
-      el("td", { class: "num", text: fmtNumber(row.max_rel_error, 3) })));
-  }
-  box.appendChild(table);
+  renderGradcheckInto($("[data-role=gradcheck-result]"), state.gradcheck, state.graph, t, state.lang);
 }
 
 // ---- applying what the server says ----------------------------------------------------------
 
-// The server summarises tensors past a threshold; for graphs of a moderate total size the
-// page asks for whole values (GET ?full=true) so that nodes can show heatmaps and tables.
-const FULL_VALUES_LIMIT = 50000; // elements, values and gradients of all nodes together
 let fullInFlight = null;
-
-function summarised(g) {
-  const big = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
-  return g.nodes.some((n) => big(n.value) || big(n.grad));
-}
-
-function totalElements(g) {
-  let total = 0;
-  for (const n of g.nodes) total += 2 * (n.shape || []).reduce((a, b) => a * b, 1);
-  return total;
-}
 
 function fetchFull(g) {
   if (fullInFlight) {
@@ -360,7 +279,7 @@ function applyGraph(g, whole = false) {
   // the same version again (this page's own change echoed by the event stream): nothing new,
   // unless it brings the events of the change (a step's answer) that a GET does not carry
   if (cur && cur.id === g.id && g.version === cur.version && !whole && !(g.events || []).length) return;
-  if (!whole && summarised(g) && totalElements(g) <= FULL_VALUES_LIMIT) {
+  if (!whole && wantsFullValues(g)) {
     fetchFull(g); // draw once the whole values are here (no flicker from summary to heatmap)
     return;
   }
@@ -682,18 +601,6 @@ async function train() {
     tr.running = false;
     render();
   }
-}
-
-/** The API sends the history by columns; the chart wants rows. */
-function historyRows(history) {
-  if (!history) return [];
-  if (Array.isArray(history)) return history;
-  const epochs = history.epoch || [];
-  return epochs.map((epoch, i) => ({
-    epoch,
-    train_loss: history.train_loss ? history.train_loss[i] : null,
-    test_loss: history.test_loss ? history.test_loss[i] : null,
-  }));
 }
 
 function onProgress(row) {

@@ -18,6 +18,9 @@ import {
 const SCALAR = { w: 184, h: 92 };
 const TENSOR = { w: 220, h: 164 };
 const GAP_X = 136; // room between layers for the edge labels
+// structure only (the lesson's topological sort): small boxes with a name, no numbers
+const COMPACT = { w: 124, h: 76 };
+const COMPACT_GAP_X = 92;
 const GAP_Y = 30;
 const MAX_ZOOM = 2.6;
 const MIN_ZOOM = 0.02;
@@ -154,9 +157,10 @@ export class GraphView {
     const graph = state.graph;
     if (!graph) return;
     const t0 = performance.now();
-    const sig = signature(graph);
+    const sig = `${signature(graph)}|${state.compact ? "compact" : ""}`;
     const built = sig !== this.structure;
     if (built) {
+      this.compact = Boolean(state.compact);
       this.build(graph);
       this.structure = sig;
       performance.measure("sg:build-dom", { start: t0, end: performance.now() });
@@ -229,9 +233,10 @@ export class GraphView {
 
   /** Node boxes from the server's x, y: spaced so that boxes and edge labels never overlap. */
   layout(graph) {
-    const size = (n) => ((n.shape || []).length ? TENSOR : SCALAR);
-    let maxW = SCALAR.w;
-    let maxH = SCALAR.h;
+    const scalar = this.compact ? COMPACT : SCALAR;
+    const size = (n) => ((n.shape || []).length && !this.compact ? TENSOR : scalar);
+    let maxW = scalar.w;
+    let maxH = scalar.h;
     for (const n of graph.nodes) {
       const s = size(n);
       maxW = Math.max(maxW, s.w);
@@ -265,7 +270,7 @@ export class GraphView {
       ys.sort((a, b) => a - b);
       for (let i = 1; i < ys.length; i++) if (ys[i] - ys[i - 1] > 1e-9) minDy = Math.min(minDy, ys[i] - ys[i - 1]);
     }
-    const sx = Number.isFinite(minDx) && minDx > 0 ? (maxW + GAP_X) / minDx : 1;
+    const sx = Number.isFinite(minDx) && minDx > 0 ? (maxW + (this.compact ? COMPACT_GAP_X : GAP_X)) / minDx : 1;
     const sy = Number.isFinite(minDy) && minDy > 0 ? (maxH + GAP_Y) / minDy : 1;
     const minX = xs.length ? xs[0] : 0;
     let minY = Infinity;
@@ -349,7 +354,11 @@ export class GraphView {
       const a = pts[j - 1];
       const b = pts[j];
       const dx = Math.max(30, Math.abs(b.x - a.x) / 2);
-      seg = { a, c1: { x: a.x + dx, y: a.y }, c2: { x: b.x - dx, y: b.y }, b };
+      seg = b.x > a.x
+        ? { a, c1: { x: a.x + dx, y: a.y }, c2: { x: b.x - dx, y: b.y }, b }
+        // a segment running back to the left (an edge closing a cycle, drawn through
+        // waypoints): a straight stretch, not an S-curve that loops over itself
+        : { a, c1: { x: a.x + (b.x - a.x) / 3, y: a.y + (b.y - a.y) / 3 }, c2: { x: a.x + (2 * (b.x - a.x)) / 3, y: a.y + (2 * (b.y - a.y)) / 3 }, b };
       d += ` C${seg.c1.x.toFixed(1)},${seg.c1.y.toFixed(1)} ${seg.c2.x.toFixed(1)},${seg.c2.y.toFixed(1)} ${b.x.toFixed(1)},${b.y.toFixed(1)}`;
     }
     const id = `sg-edge-${i}`;
@@ -454,6 +463,11 @@ export class GraphView {
         setText(rec.captions[1], t("node.grad"));
       }
     }
+    // extra classes a page puts on nodes and edges (the lesson's highlight, Kahn's steps)
+    const highlight = state.highlight instanceof Set ? state.highlight : new Set(state.highlight || []);
+    const marks = state.marks || {};
+    const nodeMarks = marks.nodes || new Map();
+    const edgeMarks = marks.edges || new Map();
     const changedValue = [];
     const changedGrad = [];
     for (const node of graph.nodes) {
@@ -481,6 +495,8 @@ export class GraphView {
       if (next === node.id) cls += " is-next";
       if (selected === node.id) cls += " is-selected";
       if (isNonFinite(node.value) || isNonFinite(node.grad)) cls += " is-nonfinite";
+      if (highlight.has(node.id)) cls += " is-highlighted";
+      if (nodeMarks.has(node.id)) cls += ` ${nodeMarks.get(node.id)}`;
       if (cls !== rec.cls) {
         rec.cls = cls;
         rec.g.setAttribute("class", cls);
@@ -510,6 +526,9 @@ export class GraphView {
       if (hasGrad) cls += " has-grad";
       if (active) cls += ` is-active is-active--${step.phase}`;
       if (near) cls += " is-near-selected";
+      if (highlight.has(e.source) && highlight.has(e.target)) cls += " is-highlighted";
+      const mark = edgeMarks.get(`${e.source}>${e.target}`);
+      if (mark) cls += ` ${mark}`;
       if (cls !== rec.cls) {
         rec.cls = cls;
         rec.path.setAttribute("class", cls);

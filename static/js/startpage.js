@@ -8,6 +8,8 @@ import { applyI18n, currentLang, setLang, t } from "./i18n.js";
 const root = $("#start");
 let examples = null;
 let examplesError = null;
+let lessons = null;
+let lessonsError = null;
 
 // ---- line-numbered editors -------------------------------------------------------------------
 
@@ -332,11 +334,15 @@ function renderExamples() {
   setText($("[data-role=examples-error]"), examplesError || "");
   if (!examples) return;
   const sorted = [...examples].sort((a, b) => (a.kind === b.kind ? 0 : a.kind === "lesson" ? -1 : 1));
+  const zh = currentLang() === "zh";
   for (const ex of sorted) {
-    const card = el("button", { type: "button", class: `card card--${ex.kind}`, "data-example": ex.id, title: ex.description },
+    // the examples carry Chinese titles and descriptions (title_zh, description_zh)
+    const title = (zh && ex.title_zh) || ex.title;
+    const description = (zh && ex.description_zh) || ex.description;
+    const card = el("button", { type: "button", class: `card card--${ex.kind}`, "data-example": ex.id, title: description },
       el("span", { class: `badge badge--${ex.kind}`, text: t(`kind.${ex.kind}`, {}, ex.kind) }),
-      el("span", { class: "card-title", text: ex.title }),
-      el("span", { class: "card-text", text: ex.description }));
+      el("span", { class: "card-title", text: title }),
+      el("span", { class: "card-text", text: description }));
     card.addEventListener("click", async () => {
       card.disabled = true;
       try {
@@ -347,6 +353,22 @@ function renderExamples() {
       }
     });
     box.appendChild(card);
+  }
+}
+
+/** The course's days: links to the lesson pages, in the current language. */
+function renderLessons() {
+  const box = $("[data-role=lessons]");
+  clear(box);
+  setText($("[data-role=lessons-error]"), lessonsError || "");
+  if (!lessons) return;
+  const lang = currentLang();
+  const pick = (text) => (text && (text[lang] || text.en)) || "";
+  for (const lesson of lessons) {
+    box.appendChild(el("a", { class: "card card--course", href: `/lessons/${encodeURIComponent(lesson.id)}`, "data-lesson": lesson.id },
+      el("span", { class: "badge badge--day", text: t("lesson.day", { day: lesson.day }) }),
+      el("span", { class: "card-title", text: pick(lesson.title) }),
+      el("span", { class: "card-text", text: pick(lesson.summary) })));
   }
 }
 
@@ -364,6 +386,7 @@ function renderRecent() {
 
 function render() {
   applyI18n(document);
+  renderLessons();
   renderExamples();
   renderRecent();
 }
@@ -377,11 +400,11 @@ document.addEventListener("click", (ev) => {
 
 async function start() {
   render();
-  try {
-    examples = await api.examples();
-  } catch (err) {
-    examplesError = err.message;
-  }
+  const [ex, ls] = await Promise.allSettled([api.examples(), api.lessons()]);
+  if (ex.status === "fulfilled") examples = ex.value;
+  else examplesError = ex.reason.message;
+  if (ls.status === "fulfilled") lessons = ls.value;
+  else lessonsError = ls.reason.message;
   render();
   root.setAttribute("data-ready", "true");
 }

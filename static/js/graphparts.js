@@ -1,0 +1,117 @@
+// Pieces of the graph page shared with the lesson page: the caption of the last step, the
+// gradient-check table, the training history as rows, and when to ask for whole tensors.
+// They show what the API sends; nothing here computes model maths.
+
+import { clear, el } from "./dom.js";
+import { derivName, fmtNumber, fmtShort } from "./format.js";
+import { lastStep } from "./graphview.js";
+import { valueBlock } from "./inspector.js";
+
+// The server summarises tensors past a threshold; for graphs of a moderate total size the
+// pages ask for whole values (GET ?full=true) so that nodes can show heatmaps and tables.
+export const FULL_VALUES_LIMIT = 50000; // elements, values and gradients of all nodes together
+
+function summarised(g) {
+  const big = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+  return g.nodes.some((n) => big(n.value) || big(n.grad));
+}
+
+function totalElements(g) {
+  let total = 0;
+  for (const n of g.nodes) total += 2 * (n.shape || []).reduce((a, b) => a * b, 1);
+  return total;
+}
+
+/** True when the state has summarised tensors that are worth asking for whole. */
+export function wantsFullValues(g) {
+  return summarised(g) && totalElements(g) <= FULL_VALUES_LIMIT;
+}
+
+/** The API sends the history by columns; the charts want rows. */
+export function historyRows(history) {
+  if (!history) return [];
+  if (Array.isArray(history)) return history;
+  const epochs = history.epoch || [];
+  return epochs.map((epoch, i) => ({
+    epoch,
+    train_loss: history.train_loss ? history.train_loss[i] : null,
+    test_loss: history.test_loss ? history.test_loss[i] : null,
+  }));
+}
+
+/** What the last step did, in one line under the drawing (the server's numbers). */
+export function renderCaption(box, g, t) {
+  clear(box);
+  const step = lastStep(g);
+  const byId = new Map(g.nodes.map((n) => [n.id, n]));
+  const update = (g.events || []).find((e) => e.phase === "update");
+  if (!step && update && update.params) {
+    // what the descent step did: the new params, as the server computed them
+    box.appendChild(el("span", { class: "phase-chip phase-chip--done", text: t("caption.update") }));
+    Object.entries(update.params).forEach(([id, v], i) => {
+      const node = byId.get(id);
+      box.append(i ? ", " : " ", node ? node.label || node.id : id, " = ", el("span", { class: "is-value num", text: fmtShort(v) }));
+    });
+    return;
+  }
+  if (!step) {
+    box.append(el("span", { class: "phase-chip phase-chip--forward", text: t("phase.forward") }), " ", t("caption.start"));
+    return;
+  }
+  const node = byId.get(step.node);
+  const name = node ? node.label || node.id : step.node;
+  box.appendChild(el("span", { class: `phase-chip phase-chip--${step.phase}`, text: t(`phase.${step.phase}`) }));
+  if (step.phase === "forward") {
+    box.append(" ", el("strong", { text: name }), " = ");
+    if (node && node.inputs && node.inputs.length) {
+      // the op applied to its inputs' values, as the server reports them
+      box.append(`${node.op}(`);
+      node.inputs.forEach((id, i) => {
+        const input = byId.get(id);
+        box.append(i ? ", " : "", el("span", { class: "is-value num", text: fmtShort(input && input.value) }));
+      });
+      box.append(") = ");
+    }
+    box.append(el("span", { class: "is-value num caption-result", text: fmtShort(node && node.value) }));
+  } else {
+    const out = byId.get(g.output);
+    box.append(" ", `\u2202${derivName(out ? out.label || out.id : "")}/\u2202`, el("strong", { text: derivName(name) }), " = ",
+      el("span", { class: "is-grad num", text: fmtShort(node && node.grad) }));
+    const sent = g.edges.filter((e) => e.target === step.node && e.grad !== null && e.grad !== undefined);
+    if (sent.length) {
+      // what the step sent to each input, added to the input's running total
+      box.append(` \u2192 `);
+      sent.forEach((e, i) => {
+        const input = byId.get(e.source);
+        if (i) box.append(", ");
+        box.append(input ? input.label || input.id : e.source, " += ", el("span", { class: "is-grad num", text: fmtShort(e.grad) }));
+      });
+    }
+  }
+}
+
+/** The gradient check as the server reports it: a verdict and one row per checked node.
+ * `report` is GET /gradcheck's body plus `at` (when it was asked), or null. */
+export function renderGradcheck(box, report, g, t, lang) {
+  const r = report;
+  const key = r ? `${lang}|${r.max_rel_error}|${r.nodes.length}|${r.at}` : `${lang}|none`;
+  if (box.getAttribute("data-key") === key) return;
+  box.setAttribute("data-key", key);
+  clear(box);
+  if (!r) return;
+  const byId = new Map(g ? g.nodes.map((n) => [n.id, n]) : []);
+  const ok = typeof r.max_rel_error === "number" && r.max_rel_error < 1e-4;
+  box.appendChild(el("p", { class: `verdict ${ok ? "verdict--ok" : "verdict--bad"}`, "data-verdict": ok ? "ok" : "bad" },
+    t(ok ? "check.ok" : "check.bad"), " ", t("check.maxRel"), " ", el("span", { class: "num", text: fmtNumber(r.max_rel_error, 3) })));
+  const table = el("table", { class: "check-table" });
+  table.appendChild(el("tr", {}, ...["check.node", "check.analytic", "check.numeric", "check.relError"].map((k) => el("th", { text: t(k) }))));
+  for (const row of r.nodes) {
+    const node = byId.get(row.node);
+    table.appendChild(el("tr", { "data-check-node": row.node },
+      el("td", { text: node ? node.label || node.id : row.node }),
+      el("td", {}, valueBlock(row.analytic, t, "is-grad")),
+      el("td", {}, valueBlock(row.numeric, t)),
+      el("td", { class: "num", text: fmtNumber(row.max_rel_error, 3) })));
+  }
+  box.appendChild(table);
+}

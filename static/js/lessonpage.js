@@ -1,0 +1,1083 @@
+// The lesson page (/lessons/{id}): a lesson's steps, one at a time, with the view each step
+// declares in the main area and its notes beside it. The teacher drives it from the keyboard:
+// PageDown / n and PageUp / Shift+N move through the lesson (a presentation clicker sends the
+// page keys); the arrows keep stepping the graph's timeline, as on the graph page.
+//
+// Each step applies what it declares, through the API: it creates the lesson's graphs (once
+// per visit) and reuses them, sets run options, seeks, selects, highlights, opens a panel,
+// draws a chart, runs trainings (on forks when several are compared). The page draws what
+// the API returns and computes no maths.
+
+import { ApiError, GraphApi, api, detailMessage, setToken } from "./api.js";
+import { drawLossChart, drawScatter, drawSeriesChart, finite } from "./charts.js";
+import { CurveView } from "./curveview.js";
+import { drawHeatmap, drawKnnCost, drawScatterPlot, drawTable } from "./dataviews.js";
+import { $, $$, clear, el, setText } from "./dom.js";
+import { fmtNumber } from "./format.js";
+import { historyRows, renderCaption, renderGradcheck, wantsFullValues } from "./graphparts.js";
+import { GraphView } from "./graphview.js";
+import { applyI18n, currentLang, setLang, t } from "./i18n.js";
+import { Inspector } from "./inspector.js";
+import { drawRace } from "./raceview.js";
+import { ToposortView } from "./toposortview.js";
+
+const root = $("#lesson");
+const lessonId = root.getAttribute("data-lesson-id");
+
+// ---- the one state object ------------------------------------------------------------------
+
+const state = {
+  lesson: null,
+  index: -1,
+  lang: currentLang(),
+  presentation: false,
+  notesHidden: false,
+  view: null,
+  stepState: "loading", // loading | ready | error
+  selected: null,
+  highlight: new Set(),
+  panelOverride: null, // g opens the gradient check on any graph step
+  rec: null, // the current step's graph record
+  ops: null,
+  opsLoaded: false,
+  message: null,
+  training: null, // {running, rows, epochs, final, predictions, optimizer, steps}
+  compare: null, // {runs: [{body, rows, status, result}], reference, done}
+  gradcheck: null,
+  data: null, // what the data view draws
+  race: null,
+  reducedMotion: window.matchMedia("(prefers-reduced-motion: reduce)").matches,
+  loadError: null,
+};
+
+const CANVAS_PADDING = {
+  graph: { top: 60, right: 20, bottom: 70, left: 20 },
+  toposort: { top: 24, right: 20, bottom: 150, left: 20 },
+};
+
+const view = new GraphView($("#graph-svg"), {
+  t,
+  onSelect: (id) => {
+    if (state.view === "toposort") {
+      if (id) topo.pick(id).catch(showError);
+      return;
+    }
+    state.selected = id || null;
+    render();
+  },
+});
+view.overlayPadding = CANVAS_PADDING.graph;
+
+const inspector = new Inspector($("#inspector"), {
+  t,
+  onSelect: (id) => {
+    state.selected = id;
+    render();
+  },
+  onSetValue: () => {},
+  leafValue: null,
+});
+
+const curveView = new CurveView($("[data-pane=curve]"), { t, onSlide: (id, value) => slide(id, value) });
+
+const topo = new ToposortView($("[data-role=kahn]"), $("[data-role=order-box]"), { t, onChange: () => scheduleRender() });
+
+// ---- small helpers -------------------------------------------------------------------------
+
+function text(obj) {
+  if (!obj) return "";
+  return obj[state.lang] || obj.en || "";
+}
+
+function step() {
+  return state.lesson && state.index >= 0 ? state.lesson.steps[state.index] : null;
+}
+
+const cache = new Map();
+/** A promise per key for the whole visit (a failure is forgotten, so it can be retried). */
+function cached(key, fn) {
+  if (!cache.has(key)) {
+    const p = fn();
+    cache.set(key, p);
+    p.catch(() => cache.delete(key));
+  }
+  return cache.get(key);
+}
+
+function trainBody(train) {
+  const body = { epochs: train.epochs, optimizer: train.optimizer, learning_rate: train.learning_rate };
+  if (train.batch_size !== null && train.batch_size !== undefined) body.batch_size = train.batch_size;
+  if (train.options) body.options = train.options;
+  return body;
+}
+
+function positionOf(p, g) {
+  const n = g.order.length;
+  if (p === "start") return 0;
+  if (p === "forward") return n;
+  if (p === "end") return 2 * n;
+  return p;
+}
+
+// ---- the lesson's graphs: created once per visit, reused by every step that names them --------
+
+const records = new Map();
+
+function recordFor(key) {
+  if (!records.has(key)) {
+    const example = state.lesson.graphs[key];
+    const rec = { key, example, api: null, graph: null, order: [], queue: Promise.resolve(), queued: 0, trained: new Map(), compares: new Map(), lastTraining: null };
+    rec.ready = api.create({ example }).then(async (res) => {
+      const id = res.id || (res.state && res.state.id);
+      setToken(id, res.edit_token); // the graph page opens it editable ("open in the graph page")
+      rec.api = new GraphApi(id, res.edit_token);
+      await settle(rec, res);
+      return rec;
+    });
+    rec.ready.catch(() => records.delete(key));
+    records.set(key, rec);
+  }
+  return records.get(key).ready;
+}
+
+/** Calls on one graph run one after the other. */
+function onGraph(rec, fn) {
+  const run = rec.queue.then(fn);
+  rec.queue = run.catch(() => null);
+  return run;
+}
+
+/** Keep the graph's new state (whole tensors when they are small enough to draw). */
+async function settle(rec, g) {
+  if (!g || !g.nodes) return rec.graph;
+  if (wantsFullValues(g)) {
+    try {
+      const full = await rec.api.state(true);
+      full.events = g.events || [];
+      if (full.version >= g.version) g = full;
+    } catch {
+      /* draw the summaries */
+    }
+  }
+  if (rec.graph && g.version < rec.graph.version) return rec.graph; // an older answer
+  rec.graph = g;
+  if (state.rec === rec && state.view === "toposort") topo.setGraph(g);
+  return g;
+}
+
+async function applyOptions(rec, s) {
+  const fanout = Boolean(s.options && s.options.fanout_bug);
+  const order = s.options && Array.isArray(s.options.order) ? s.options.order : [];
+  const body = {};
+  if (fanout !== Boolean(rec.graph.fanout_bug)) body.fanout_bug = fanout;
+  if (JSON.stringify(order) !== JSON.stringify(rec.order)) body.order = order;
+  if (!Object.keys(body).length) return;
+  await onGraph(rec, async () => settle(rec, await rec.api.setOptions(body)));
+  rec.order = order;
+}
+
+async function seek(rec, position) {
+  await onGraph(rec, async () => {
+    if (rec.graph.cursor.position !== position) await settle(rec, await rec.api.seek(position));
+  });
+}
+
+/** The curve view needs the values: run the forward pass on the server if it has not run. */
+async function ensureForward(rec) {
+  await onGraph(rec, async () => {
+    if (rec.graph.cursor.position < rec.graph.order.length) await settle(rec, await rec.api.forward("all"));
+  });
+}
+
+/** POST /train while listening to the graph's events for the progress of every epoch. */
+function trainWithProgress(graphApi, body, onRow) {
+  return new Promise((resolve, reject) => {
+    let source = null;
+    let started = false;
+    const start = () => {
+      if (started) return;
+      started = true;
+      graphApi.train(body).then(resolve, reject).finally(() => source && source.close());
+    };
+    try {
+      source = new EventSource(graphApi.eventsUrl());
+      source.addEventListener("open", start);
+      source.addEventListener("error", start);
+      source.addEventListener("progress", (ev) => {
+        try {
+          onRow(JSON.parse(ev.data));
+        } catch {
+          /* a malformed event: the final history replaces the rows anyway */
+        }
+      });
+    } catch {
+      start();
+    }
+    setTimeout(start, 1500);
+  });
+}
+
+// ---- what each step does ---------------------------------------------------------------------
+
+let entry = 0;
+
+async function go(i) {
+  const steps = state.lesson ? state.lesson.steps : [];
+  if (i < 0 || i >= steps.length) return;
+  const my = ++entry;
+  const alive = () => my === entry;
+  stopPlaying();
+  const s = steps[i];
+  Object.assign(state, {
+    index: i, view: s.view, stepState: "loading", selected: s.select || null, highlight: new Set(s.highlight || []),
+    panelOverride: null, rec: null, training: null, compare: null, gradcheck: null, data: null,
+    message: null, // a note about the previous step is not about this one
+  });
+  topo.clear();
+  curveView.reset();
+  view.autoFit = true;
+  history.replaceState(null, "", `#step-${i + 1}`);
+  render();
+  try {
+    await applyStep(s, i, alive);
+    if (!alive()) return;
+    state.stepState = "ready";
+  } catch (err) {
+    if (!alive()) return;
+    state.stepState = "error";
+    showError(err);
+  }
+  render();
+}
+
+async function applyStep(s, i, alive) {
+  let rec = null;
+  if (s.graph) {
+    rec = await recordFor(s.graph);
+    if (!alive()) return;
+    state.rec = rec;
+    render();
+    await applyOptions(rec, s);
+    if (!alive()) return;
+    if (s.position !== null && s.position !== undefined) await seek(rec, positionOf(s.position, rec.graph));
+    if (!alive()) return;
+    render();
+  }
+  if (s.view === "graph") await graphStep(s, i, rec, alive);
+  else if (s.view === "data") await dataStep(s, i, rec, alive);
+  else if (s.view === "curve") await curveStep(s, i, rec, alive);
+  else if (s.view === "toposort") await toposortStep(s, rec, alive);
+  else if (s.view === "race") await raceStep();
+}
+
+async function graphStep(s, i, rec, alive) {
+  if (s.panel === "gradcheck") {
+    const report = await rec.api.gradcheck();
+    if (!alive()) return;
+    state.gradcheck = { ...report, at: Date.now() };
+    render();
+  }
+  if (s.train) await trainStep(s, i, rec, alive);
+  else if (s.chart === "loss" || s.chart === "predictions" || s.panel === "train") await lastTraining(s, i, rec, alive);
+  if (s.compare) await compareStep(s, rec, alive);
+}
+
+/** Run the step's training on its graph (once per visit), showing each epoch as it comes. */
+async function trainStep(s, i, rec, alive) {
+  const done = rec.trained.get(i);
+  if (done) {
+    if (alive()) state.training = done;
+    await done.finished;
+    return;
+  }
+  const body = trainBody(s.train);
+  const tr = { running: true, rows: [], epochs: body.epochs, final: null, predictions: null, optimizer: body.optimizer, steps: null };
+  rec.trained.set(i, tr);
+  if (alive()) state.training = tr;
+  render();
+  tr.finished = onGraph(rec, async () => {
+    const res = await trainWithProgress(rec.api, body, (row) => {
+      if (!tr.running) return;
+      if (row.epoch === 1) tr.rows = [];
+      tr.rows.push(row);
+      scheduleRender();
+    });
+    Object.assign(tr, { rows: historyRows(res.history), epochs: res.epochs, final: res.final, predictions: res.predictions, steps: res.steps, running: false });
+    rec.lastTraining = tr;
+    await settle(rec, res.state);
+  });
+  tr.finished.catch(() => {
+    tr.running = false;
+    rec.trained.delete(i);
+  });
+  await tr.finished;
+  render();
+}
+
+/** A chart of the graph's training that this step does not run: the one an earlier step ran. */
+async function lastTraining(s, i, rec, alive) {
+  if (rec.lastTraining) {
+    state.training = rec.lastTraining;
+    return;
+  }
+  const steps = state.lesson.steps;
+  for (let j = i - 1; j >= 0; j--) {
+    if (steps[j].graph === s.graph && steps[j].train) {
+      await trainStep(steps[j], j, rec, alive);
+      if (alive()) state.training = rec.lastTraining;
+      return;
+    }
+  }
+  try {
+    const res = await rec.api.get("/train");
+    if (!alive()) return;
+    state.training = { running: false, rows: historyRows(res.history), epochs: res.epochs, final: res.final, predictions: res.predictions, optimizer: res.optimizer, steps: res.steps };
+  } catch {
+    /* never trained: the chart says so */
+  }
+}
+
+/** The least-squares optimum on the same split as the graph's dataset binding (a reference). */
+async function referenceFor(rec) {
+  const feat = rec.graph.nodes.find((n) => n.bind && n.bind.dataset && n.bind.role === "features");
+  if (!feat) return null;
+  const b = feat.bind;
+  const params = { standardize: String(Boolean(b.standardize)) };
+  if (Array.isArray(b.columns) && b.columns.length) params.features = b.columns.join(",");
+  if (typeof b.test_fraction === "number") params.test_fraction = b.test_fraction;
+  if (typeof b.seed === "number") params.seed = b.seed;
+  const report = await cached(`baselines:${b.dataset}:${JSON.stringify(params)}`, () => api.baselines(b.dataset, params));
+  const ls = report.least_squares;
+  return { value: ls.test_mse, weights: ls.weights, bias: ls.bias, features: ls.features };
+}
+
+/** Trainings side by side, each on its own fork of the step's graph (run once per visit). */
+function startCompare(s, rec) {
+  const key = JSON.stringify(s.compare);
+  let cmp = rec.compares.get(key);
+  if (cmp) return cmp;
+  cmp = { runs: s.compare.map((c) => ({ body: trainBody(c), rows: [], status: "waiting", result: null })), reference: null };
+  rec.compares.set(key, cmp);
+  cmp.done = (async () => {
+    cmp.reference = await referenceFor(rec).catch(() => null);
+    for (const run of cmp.runs) {
+      run.status = "running";
+      scheduleRender();
+      const fork = await rec.api.fork();
+      const forkApi = new GraphApi(fork.id || fork.state.id, fork.edit_token);
+      const res = await trainWithProgress(forkApi, run.body, (row) => {
+        if (run.status !== "running") return;
+        if (row.epoch === 1) run.rows = [];
+        run.rows.push(row);
+        scheduleRender();
+      });
+      Object.assign(run, { rows: historyRows(res.history), result: res, status: "done" });
+      scheduleRender();
+    }
+  })();
+  cmp.done.catch(() => rec.compares.delete(key));
+  return cmp;
+}
+
+async function compareStep(s, rec, alive) {
+  const cmp = startCompare(s, rec);
+  if (alive()) state.compare = cmp;
+  render();
+  await cmp.done;
+}
+
+async function datasetName(rec) {
+  const named = (nodes) => {
+    const n = (nodes || []).find((m) => m.bind && m.bind.dataset);
+    return n ? n.bind.dataset : null;
+  };
+  if (rec && named(rec.graph.nodes)) return named(rec.graph.nodes);
+  for (const example of Object.values(state.lesson.graphs)) {
+    const ex = await cached(`example:${example}`, () => api.example(example));
+    const name = named(ex.spec && ex.spec.nodes);
+    if (name) return name;
+  }
+  throw new Error(t("lesson.noDataset"));
+}
+
+async function dataStep(s, i, rec, alive) {
+  const name = await datasetName(rec);
+  const d = { chart: s.chart, name, version: 0 };
+  const bump = () => {
+    d.version += 1;
+    scheduleRender();
+  };
+  if (alive()) state.data = d;
+  if (s.chart === "table" || s.chart === "heatmap") d.view = await cached(`view:${name}`, () => api.dataset(name));
+  if (s.chart === "scatter" || s.chart === "knn" || s.chart === "lines") {
+    const x = s.scatter && s.scatter.x;
+    const y = (s.scatter && s.scatter.y) || null;
+    d.scatter = await cached(`scatter:${name}:${x}:${y}`, () => api.scatter(name, x, y));
+  }
+  if (s.chart === "knn" && s.knn) d.knn = await cached(`knn:${name}:${JSON.stringify(s.knn)}`, () => api.knn(name, s.knn));
+  if (s.chart === "knn_cost") d.cost = await api.knnCost(name); // measured now, every time
+  bump();
+  if (s.chart === "lines" && s.compare && rec) {
+    d.compare = startCompare(s, rec);
+    bump();
+    await d.compare.done;
+    bump();
+  }
+}
+
+async function curveStep(s, i, rec, alive) {
+  if (s.train) await trainStep(s, i, rec, alive);
+  if (!alive()) return;
+  await ensureForward(rec);
+}
+
+async function toposortStep(s, rec, alive) {
+  const fetch = s.toposort
+    ? (choose) => api.toposort({ nodes: s.toposort.nodes, edges: s.toposort.edges, ...(choose.length ? { choose } : {}) })
+    : (choose) => rec.api.toposort(choose);
+  const runOrders = s.choose_order && rec ? (order) => runInOrders(rec, order) : null;
+  if (!alive()) return;
+  await topo.show({ graph: rec && !s.toposort ? rec.graph : null, spec: s.toposort || null, choose: Boolean(s.choose_order), fetch, runOrders });
+}
+
+/** Forward and backward in the graph's own order, then in the student's: both states. */
+function runInOrders(rec, order) {
+  return onGraph(rec, async () => {
+    await settle(rec, await rec.api.setOptions({ order: [] }));
+    rec.order = [];
+    await rec.api.forward("all");
+    const theirs = await rec.api.backward("all");
+    await settle(rec, await rec.api.setOptions({ order }));
+    rec.order = order;
+    await rec.api.forward("all");
+    const mine = await settle(rec, await rec.api.backward("all"));
+    return { theirs, mine };
+  });
+}
+
+let raceRun = null;
+async function raceStep() {
+  if (!raceRun || raceRun.status === "error") {
+    raceRun = { status: "running" };
+    state.race = raceRun;
+    render();
+    try {
+      raceRun = { status: "done", result: await api.race({}) };
+    } catch (err) {
+      raceRun = { status: "error", error: err.message || String(err) };
+    }
+  }
+  state.race = raceRun;
+}
+
+// ---- the sliders of the curve view -----------------------------------------------------------
+
+const sliding = { pending: null, busy: false, applied: 0 };
+
+function slide(id, value) {
+  const rec = state.rec;
+  if (!rec || !rec.graph) return;
+  sliding.pending = { ...(sliding.pending || {}), [id]: value };
+  if (!sliding.busy) pump(rec);
+}
+
+/** Send the latest slider values, one request at a time, then redraw from the API's values. */
+async function pump(rec) {
+  sliding.busy = true;
+  while (sliding.pending) {
+    const values = sliding.pending;
+    sliding.pending = null;
+    try {
+      await onGraph(rec, async () => {
+        await rec.api.setValues(values);
+        await settle(rec, await rec.api.forward("all"));
+      });
+      sliding.applied += 1;
+    } catch (err) {
+      showError(err);
+    }
+    render();
+  }
+  sliding.busy = false;
+  root.setAttribute("data-slides", String(sliding.applied));
+}
+
+// ---- rendering -------------------------------------------------------------------------------
+
+function render() {
+  document.body.classList.toggle("presenting", state.presentation);
+  root.setAttribute("data-step", String(state.index + 1));
+  root.setAttribute("data-step-state", state.stepState);
+  root.setAttribute("data-view", state.view || "");
+  root.setAttribute("data-lang", state.lang);
+  renderMessage();
+  if (!state.lesson) {
+    if (state.loadError) {
+      setText($("[data-role=step-title]"), state.loadError);
+      setText($("[data-role=lesson-title]"), "");
+    }
+    return;
+  }
+  renderHeader();
+  renderNotes();
+  renderStage();
+  renderPanel();
+}
+
+function renderHeader() {
+  const lesson = state.lesson;
+  setText($("[data-role=day]"), t("lesson.day", { day: lesson.day }));
+  setText($("[data-role=lesson-title]"), text(lesson.title));
+  document.title = `${text(lesson.title)} \u2014 stepgrad`;
+}
+
+function renderNotes() {
+  const s = step();
+  const n = state.lesson.steps.length;
+  setText($("[data-role=step-count]"), t("lesson.stepOf", { k: state.index + 1, n }));
+  setText($("[data-role=step-title]"), s ? text(s.title) : "");
+  setText($("[data-role=step-text]"), s ? text(s.text) : "");
+  $("[data-action=prev-step]").disabled = state.index <= 0;
+  $("[data-action=next-step]").disabled = state.index >= n - 1;
+  const dots = $("[data-role=dots]");
+  if (dots.childElementCount !== n) {
+    clear(dots);
+    for (let k = 0; k < n; k++) {
+      dots.appendChild(el("li", {}, el("button", { type: "button", class: "dot", "data-goto": k, tabindex: "-1" })));
+    }
+  }
+  $$("[data-goto]", dots).forEach((b, k) => {
+    b.classList.toggle("is-current", k === state.index);
+    b.classList.toggle("is-done", k < state.index);
+    b.setAttribute("aria-label", `${t("lesson.stepOf", { k: k + 1, n })}: ${text(state.lesson.steps[k].title)}`);
+    b.setAttribute("title", text(state.lesson.steps[k].title));
+  });
+  const hint = state.view === "toposort" ? (s && s.choose_order ? "lesson.hintChoose" : "lesson.hintTopo")
+    : state.view === "graph" ? "lesson.hintGraph" : state.view === "curve" && s && s.sliders ? "lesson.hintCurve" : "lesson.hint";
+  setText($("[data-role=key-hint]"), t(hint));
+}
+
+function renderStage() {
+  const s = step();
+  const v = state.view;
+  const canvas = v === "graph" || v === "toposort";
+  $("[data-pane=canvas]").hidden = !canvas;
+  $("[data-pane=data]").hidden = v !== "data";
+  $("[data-pane=curve]").hidden = v !== "curve";
+  $("[data-pane=race]").hidden = v !== "race";
+  const stage = $("[data-role=stage]");
+  stage.setAttribute("data-view", v || "");
+  stage.setAttribute("data-graph-id", state.rec && state.rec.api ? state.rec.api.id : "");
+  stage.classList.toggle("is-loading", state.stepState === "loading");
+  const rec = state.rec;
+  const svg = $("#graph-svg");
+  // while the step's graph is being made, not the previous step's drawing
+  $("[data-pane=canvas]").classList.toggle("is-empty", v === "graph" ? !(rec && rec.graph) : !topo.source);
+  svg.classList.toggle("topo-mode", v === "toposort");
+  // a highlighted path is the step's point: the halos of the last step would compete with it
+  svg.classList.toggle("has-highlight", v === "graph" && state.highlight.size > 0);
+  $("[data-role=kahn]").hidden = v !== "toposort";
+  $("[data-role=caption]").hidden = v !== "graph";
+  $("[data-role=graph-status]").hidden = v !== "graph";
+  $(".canvas .legend").hidden = v !== "graph";
+  if (canvas) {
+    const padding = CANVAS_PADDING[v];
+    if (JSON.stringify(view.overlayPadding) !== JSON.stringify(padding)) {
+      view.overlayPadding = padding;
+      if (view.autoFit) requestAnimationFrame(() => view.fit());
+    }
+  }
+  if (v === "graph" && rec && rec.graph) {
+    view.render({ graph: rec.graph, selected: state.selected, lang: state.lang, highlight: state.highlight, reducedMotion: state.reducedMotion });
+    renderCaption($("[data-role=caption]"), rec.graph, t);
+    renderGraphStatus(rec);
+  } else if (v === "toposort") {
+    const shown = topo.display();
+    if (shown.graph) {
+      view.render({ graph: shown.graph, selected: null, lang: state.lang, marks: shown.marks, compact: true, reducedMotion: state.reducedMotion });
+      topo.decorate(view);
+    }
+    topo.renderStrip();
+  } else if (v === "data") {
+    renderData();
+  } else if (v === "curve" && rec && rec.graph && s.curve) {
+    curveView.draw({ graph: rec.graph, curve: s.curve, sliders: s.sliders, status: curveStatus(rec, s), key: `${state.index}|${state.lang}|${rec.graph.id}` });
+    $("[data-chart=curve]").setAttribute("data-version", String(rec.graph.version));
+  } else if (v === "race") {
+    const key = `${state.lang}|${state.race ? state.race.status : "none"}`;
+    const pane = $("[data-pane=race]");
+    if (pane.getAttribute("data-key") !== key) {
+      pane.setAttribute("data-key", key);
+      drawRace(pane, state.race, { t, onCopy: copy });
+    }
+  }
+}
+
+function renderGraphStatus(rec) {
+  const g = rec.graph;
+  const c = g.cursor;
+  const phase = $("[data-role=phase]");
+  setText(phase, t(`phase.${c.phase}`));
+  phase.className = `phase phase--${c.phase}`;
+  setText($("[data-role=position]"), `${c.position} / ${c.total}`);
+  const open = $("[data-role=open-graph]");
+  open.setAttribute("href", `/g/${encodeURIComponent(g.id)}`);
+  const bug = $("[data-role=fanout-bug]");
+  bug.hidden = !g.fanout_bug;
+}
+
+function curveStatus(rec, s) {
+  const parts = [];
+  const tr = state.training;
+  if (s.train && tr) {
+    const last = tr.rows[tr.rows.length - 1];
+    if (tr.running) parts.push(last ? t("curve.training", { epoch: last.epoch, epochs: tr.epochs, loss: fmtNumber(last.train_loss) }) : t("train.starting"));
+    else if (tr.final) parts.push(t("curve.trained", { optimizer: t(`opt.${tr.optimizer}`), epochs: tr.epochs }));
+  }
+  const out = rec.graph.nodes.find((n) => n.id === rec.graph.output);
+  if (out && typeof out.value === "number") parts.push(t("curve.loss", { node: out.label || out.id, loss: fmtNumber(out.value, 4) }));
+  return parts.join(" \u00b7 ");
+}
+
+let dataKey = null;
+function renderData() {
+  const d = state.data;
+  const pane = $("[data-pane=data]");
+  const runs = d && d.compare ? d.compare.runs.map((r) => r.status).join(",") : "";
+  const key = d ? `${state.index}|${state.lang}|${d.version}|${runs}` : `${state.index}|none`;
+  if (key === dataKey) return;
+  dataKey = key;
+  if (!d || !d.version) {
+    clear(pane).appendChild(el("p", { class: "pane-loading", text: t("lesson.loading") }));
+    return;
+  }
+  const opts = { t, chart: d.chart };
+  if (d.chart === "table") drawTable(pane, d.view, opts);
+  else if (d.chart === "heatmap") drawHeatmap(pane, d.view, opts);
+  else if (d.chart === "scatter") drawScatterPlot(pane, d.scatter, opts);
+  else if (d.chart === "knn") drawScatterPlot(pane, d.scatter, { ...opts, knn: d.knn });
+  else if (d.chart === "knn_cost") drawKnnCost(pane, d.cost, opts);
+  else if (d.chart === "lines") drawScatterPlot(pane, d.scatter, { ...opts, lines: fittedLines(d) });
+  const status = d.compare ? compareStatus(d.compare) : "";
+  if (status) pane.appendChild(el("p", { class: "pane-status", "data-role": "compare-status", text: status }));
+}
+
+/** The lines the trainings found (their params, from the API) and the least-squares line. */
+function fittedLines(d) {
+  const cmp = d.compare;
+  const rec = state.rec;
+  if (!cmp || !rec) return [];
+  const line = rec.graph.nodes.find((n) => n.op === "linear" && n.inputs.length === 3);
+  const lines = [];
+  cmp.runs.forEach((run) => {
+    if (!run.result || !line) return;
+    const p = run.result.params || {};
+    const slope = p[line.inputs[1]];
+    const intercept = p[line.inputs[2]];
+    lines.push({ key: run.body.optimizer, slope, intercept,
+      label: t("data.fitLine", { name: t(`opt.${run.body.optimizer}`), k: fmtNumber(slope), b: fmtNumber(intercept), mse: fmtNumber(run.result.final.test_loss) }) });
+  });
+  const ref = cmp.reference;
+  if (ref && ref.weights && ref.weights.length === 1) {
+    lines.push({ key: "least_squares", slope: ref.weights[0], intercept: ref.bias,
+      label: t("data.fitLine", { name: t("compare.leastSquares"), k: fmtNumber(ref.weights[0]), b: fmtNumber(ref.bias), mse: fmtNumber(ref.value) }) });
+  }
+  return lines;
+}
+
+function compareStatus(cmp) {
+  const i = cmp.runs.findIndex((r) => r.status !== "done");
+  if (i < 0) return "";
+  const run = cmp.runs[i];
+  const last = run.rows[run.rows.length - 1];
+  return t("compare.running", { i: i + 1, n: cmp.runs.length, name: t(`opt.${run.body.optimizer}`), epoch: last ? last.epoch : 0, epochs: run.body.epochs });
+}
+
+function panelOf(s) {
+  if (state.panelOverride) return state.panelOverride;
+  if (!s) return null;
+  if (s.panel) return s.panel;
+  if (s.view === "graph" && s.chart === "compare") return "compare";
+  if (s.view === "toposort" && s.choose_order) return "order";
+  return null;
+}
+
+function renderPanel() {
+  const s = step();
+  const panel = panelOf(s);
+  // a chart beside the graph needs a wider column; i folds the notes away
+  const main = $(".lesson-main");
+  main.classList.toggle("wide-notes", panel === "compare" || panel === "train" || panel === "code");
+  main.classList.toggle("notes-hidden", Boolean(state.notesHidden));
+  const box = $("[data-role=panel]");
+  box.setAttribute("data-panel", panel || "");
+  for (const section of $$("[data-panel-body]", box)) section.hidden = section.getAttribute("data-panel-body") !== panel;
+  const rec = state.rec;
+  if (panel === "inspector" && rec && rec.graph) {
+    inspector.render({ graph: rec.graph, selected: state.selected, lang: state.lang, editable: false, ops: state.ops, opsLoaded: state.opsLoaded });
+  } else if (panel === "gradcheck") {
+    renderGradcheck($("[data-role=gradcheck-result]"), state.gradcheck, rec ? rec.graph : null, t, state.lang);
+    setText($("[data-role=gradcheck-status]"), state.gradcheck ? "" : t("check.running"));
+  } else if (panel === "code") {
+    setText($("[data-role=code]"), (s && s.code) || "");
+  } else if (panel === "train") {
+    renderTraining(s);
+  } else if (panel === "compare") {
+    renderCompare();
+  } else if (panel === "order") {
+    topo.renderOrderBox();
+  }
+}
+
+let trainKey = null;
+function renderTraining(s) {
+  const tr = state.training;
+  const chart = s && s.chart === "predictions" ? "predictions" : "loss";
+  const last = tr && tr.rows.length ? tr.rows[tr.rows.length - 1] : null;
+  const progress = $("[data-role=train-progress]");
+  progress.max = (tr && tr.epochs) || 1;
+  progress.value = last ? last.epoch : 0;
+  progress.hidden = !(tr && tr.running);
+  const status = $("[data-role=train-status]");
+  if (!tr) setText(status, t("train.none"));
+  else if (!last) setText(status, t("train.starting"));
+  else {
+    setText(status, t("train.progress", {
+      epoch: last.epoch, epochs: tr.epochs || "?", train: fmtNumber(last.train_loss),
+      test: last.test_loss === null || last.test_loss === undefined ? "\u2014" : fmtNumber(last.test_loss),
+    }));
+  }
+  status.setAttribute("data-running", tr && tr.running ? "true" : "false");
+  const key = `${state.index}|${state.lang}|${tr ? tr.rows.length : -1}|${tr && tr.predictions ? "p" : ""}|${tr && tr.running}`;
+  if (key === trainKey) return;
+  trainKey = key;
+  const svg = $("#lesson-train-chart");
+  svg.setAttribute("data-chart", chart);
+  setText($("[data-role=train-chart-title]"), t(chart === "predictions" ? "chart.scatterTitle" : "chart.lossTitle"));
+  const size = { w: 440, h: 310, font: 14 };
+  if (chart === "predictions") drawScatter(svg, tr && !tr.running ? tr.predictions : null, { t, size });
+  else drawLossChart(svg, tr ? tr.rows : [], { epochs: tr ? tr.epochs : 0, t, size });
+  const final = $("[data-role=train-final]");
+  clear(final);
+  if (tr && tr.final && !tr.running) {
+    for (const [k, v] of Object.entries(tr.final)) {
+      if (v === null || v === undefined) continue;
+      final.append(el("dt", { text: t(`train.final.${k}`, {}, k) }), el("dd", { class: "num", text: fmtNumber(v, 6) }));
+    }
+  }
+}
+
+let compareKey = null;
+function renderCompare() {
+  const cmp = state.compare;
+  setText($("[data-role=compare-status]"), cmp ? compareStatus(cmp) : t("lesson.loading"));
+  const key = cmp ? `${state.index}|${state.lang}|${cmp.runs.map((r) => `${r.status}:${r.rows.length}`).join(",")}|${Boolean(cmp.reference)}` : "none";
+  if (key === compareKey) return;
+  compareKey = key;
+  const svg = $("#compare-chart");
+  if (!cmp) {
+    clear(svg);
+    return;
+  }
+  // the test loss, when every training reports one: then the least-squares test MSE is the reference
+  const useTest = cmp.runs.every((r) => !r.rows.length || r.rows.some((row) => finite(row.test_loss)));
+  const series = cmp.runs.map((r) => {
+    const name = t(`opt.${r.body.optimizer}`);
+    const final = r.result ? (useTest ? r.result.final.test_loss : r.result.final.train_loss) : null;
+    return {
+      key: r.body.optimizer,
+      label: r.result ? t("compare.legend", { name, steps: r.result.steps, loss: fmtNumber(final, 4) }) : t("compare.legendRunning", { name }),
+      rows: r.rows.map((row) => ({ epoch: row.epoch, value: useTest ? row.test_loss : row.train_loss })),
+      attrs: r.result ? { "data-steps": r.result.steps, "data-final": final } : {},
+    };
+  });
+  const reference = useTest && cmp.reference ? { label: t("compare.leastSquares"), value: cmp.reference.value } : null;
+  const epochs = Math.max(...cmp.runs.map((r) => r.body.epochs));
+  drawSeriesChart(svg, series, { t, epochs, reference, log: true, yLabel: t(useTest ? "compare.testLoss" : "compare.trainLoss"), size: { w: 470, h: 330, font: 14 } });
+}
+
+function renderMessage() {
+  const box = $("[data-role=message]");
+  if (!state.message) {
+    box.hidden = true;
+    return;
+  }
+  box.hidden = false;
+  box.className = `message message--${state.message.kind}`;
+  setText(box, state.message.text);
+}
+
+let renderPending = false;
+function scheduleRender() {
+  if (renderPending) return;
+  renderPending = true;
+  requestAnimationFrame(() => {
+    renderPending = false;
+    render();
+  });
+}
+
+function showError(err) {
+  const msg = err instanceof ApiError ? err.message : String(err && err.message ? err.message : err);
+  state.message = { kind: "error", text: msg };
+  render();
+  clearTimeout(showError.timer);
+  showError.timer = setTimeout(() => {
+    state.message = null;
+    render();
+  }, 6000);
+}
+
+function info(msg) {
+  state.message = { kind: "info", text: msg };
+  render();
+  clearTimeout(showError.timer);
+  showError.timer = setTimeout(() => {
+    state.message = null;
+    render();
+  }, 2500);
+}
+
+async function copy(textToCopy) {
+  try {
+    await navigator.clipboard.writeText(textToCopy);
+    info(t("code.copied"));
+  } catch {
+    // no clipboard permission: select the code for Ctrl+C
+    const code = $("[data-role=code]");
+    const range = document.createRange();
+    range.selectNodeContents(code);
+    const sel = window.getSelection();
+    sel.removeAllRanges();
+    sel.addRange(range);
+    info(t("code.selectCopy"));
+  }
+}
+
+// ---- actions: the lesson, the graph's timeline, Kahn's steps -----------------------------------
+
+/** A call on the current step's graph from the keyboard; a held key queues a few, not a flood. */
+function onCurrentGraph(fn) {
+  const rec = state.rec;
+  if (!rec || !rec.graph || state.view !== "graph" || state.stepState === "loading" || rec.queued > 3) return null;
+  rec.queued += 1;
+  return onGraph(rec, async () => {
+    const res = await fn(rec, rec.graph);
+    if (res && res.nodes) await settle(rec, res);
+  })
+    .catch(showError)
+    .finally(() => {
+      rec.queued -= 1;
+      render();
+    });
+}
+
+let playTimer = null;
+function stopPlaying() {
+  clearInterval(playTimer);
+  playTimer = null;
+}
+
+const actions = {
+  "next-step": () => go(state.index + 1),
+  "prev-step": () => go(state.index - 1),
+  next() {
+    if (state.view === "toposort") return topo.next().catch(showError);
+    return onCurrentGraph((rec, g) => {
+      const c = g.cursor;
+      if (c.position >= c.total) return null;
+      return c.position < g.order.length ? rec.api.forward(1) : rec.api.backward(1);
+    });
+  },
+  prev() {
+    if (state.view === "toposort") return topo.prev().catch(showError);
+    return onCurrentGraph((rec, g) => (g.cursor.position > 0 ? rec.api.seek(g.cursor.position - 1) : null));
+  },
+  home() {
+    if (state.view === "toposort") return topo.home().catch(showError);
+    return onCurrentGraph((rec) => rec.api.seek(0));
+  },
+  end() {
+    if (state.view === "toposort") return topo.end().catch(showError);
+    return onCurrentGraph((rec, g) => rec.api.seek(g.cursor.total));
+  },
+  "run-forward"() {
+    return onCurrentGraph((rec, g) => (g.cursor.position < g.order.length ? rec.api.forward("all") : null));
+  },
+  "run-backward"() {
+    return onCurrentGraph(async (rec, g) => {
+      if (g.cursor.position < g.order.length) await settle(rec, await rec.api.forward("all"));
+      return rec.graph.cursor.position < rec.graph.cursor.total ? rec.api.backward("all") : null;
+    });
+  },
+  update() {
+    return onCurrentGraph(async (rec) => {
+      const res = await rec.api.update(0.1);
+      info(t("update.done", { lr: "0.1" }));
+      return res;
+    });
+  },
+  async gradcheck() {
+    const rec = state.rec;
+    if (!rec || !rec.graph || state.view !== "graph") return;
+    state.panelOverride = "gradcheck";
+    state.gradcheck = null;
+    render();
+    try {
+      state.gradcheck = { ...(await rec.api.gradcheck()), at: Date.now() };
+    } catch (err) {
+      showError(err);
+    }
+    render();
+  },
+  play() {
+    if (state.view !== "toposort") return;
+    if (playTimer) {
+      stopPlaying();
+      return;
+    }
+    playTimer = setInterval(() => {
+      if (topo.position >= topo.total || state.view !== "toposort") stopPlaying();
+      else topo.next().catch(showError);
+    }, 900);
+  },
+  notes() {
+    state.notesHidden = !state.notesHidden;
+    view.autoFit = true;
+    render();
+  },
+  presentation() {
+    state.presentation = !state.presentation;
+    view.autoFit = true;
+    render();
+  },
+  lang() {
+    setLang(state.lang === "en" ? "zh" : "en");
+    state.lang = currentLang();
+    applyI18n(document);
+    inspector.key = null;
+    render();
+  },
+  help() {
+    const d = $("#help-dialog");
+    if (d.open) d.close();
+    else d.showModal();
+  },
+  fit() {
+    view.fit();
+  },
+  "zoom-in"() {
+    view.zoomBy(1.25);
+  },
+  "zoom-out"() {
+    view.zoomBy(0.8);
+  },
+  "copy-code"() {
+    const s = step();
+    if (s && s.code) copy(s.code);
+  },
+};
+
+function selectRelative(delta) {
+  const rec = state.rec;
+  if (!rec || !rec.graph || state.view !== "graph") return;
+  const order = rec.graph.order;
+  const i = state.selected ? order.indexOf(state.selected) : delta > 0 ? -1 : order.length;
+  const j = Math.max(0, Math.min(order.length - 1, i + delta));
+  state.selected = order[j];
+  render();
+  view.ensureVisible(order[j]);
+}
+
+const KEYS = {
+  PageDown: "next-step",
+  n: "next-step",
+  PageUp: "prev-step",
+  N: "prev-step",
+  ArrowRight: "next",
+  ArrowLeft: "prev",
+  Home: "home",
+  End: "end",
+  f: "run-forward",
+  b: "run-backward",
+  u: "update",
+  g: "gradcheck",
+  " ": "play",
+  p: "presentation",
+  i: "notes",
+  l: "lang",
+  "?": "help",
+  h: "help",
+  0: "fit",
+  "+": "zoom-in",
+  "=": "zoom-in",
+  "-": "zoom-out",
+};
+// keys that still work while a slider has the focus (its arrows move the slider)
+const FROM_SLIDER = new Set(["next-step", "prev-step", "presentation", "lang", "help"]);
+
+document.addEventListener("keydown", (ev) => {
+  if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+  const target = ev.target;
+  const field = target && target.closest ? target.closest("input, textarea, select, [contenteditable]") : null;
+  const slider = field && field.matches("input[type=range]");
+  if (field && !slider) return;
+  if (target && target.tagName === "BUTTON" && (ev.key === " " || ev.key === "Enter")) return;
+  if (ev.key === "Escape") {
+    if (state.selected) state.selected = null;
+    else if (state.panelOverride) state.panelOverride = null;
+    else if (state.presentation) state.presentation = false;
+    render();
+    return;
+  }
+  if (/^[1-9]$/.test(ev.key) && state.view === "toposort" && !slider) {
+    ev.preventDefault();
+    topo.pickNumber(Number(ev.key)).catch(showError);
+    return;
+  }
+  if (!slider && ev.key === "]") return selectRelative(1);
+  if (!slider && ev.key === "[") return selectRelative(-1);
+  const action = KEYS[ev.key];
+  if (!action || (slider && !FROM_SLIDER.has(action))) return;
+  ev.preventDefault();
+  if (slider && (action === "next-step" || action === "prev-step")) target.blur();
+  actions[action]();
+});
+
+document.addEventListener("click", (ev) => {
+  const dot = ev.target.closest("[data-goto]");
+  if (dot) {
+    go(Number(dot.getAttribute("data-goto")));
+    return;
+  }
+  const b = ev.target.closest("[data-action]");
+  if (b && actions[b.getAttribute("data-action")]) {
+    ev.preventDefault();
+    actions[b.getAttribute("data-action")]();
+  }
+});
+
+// ---- start -----------------------------------------------------------------------------------
+
+async function start() {
+  applyI18n(document);
+  render();
+  try {
+    const [lesson, ops] = await Promise.all([api.lesson(lessonId), api.ops().catch(() => [])]);
+    state.lesson = lesson;
+    state.ops = Object.fromEntries((ops || []).map((op) => [op.name, op]));
+    state.opsLoaded = true;
+  } catch (err) {
+    state.loadError = err instanceof ApiError && err.status === 404 ? t("lesson.notFound", { id: lessonId }) : detailMessage(err.message);
+    root.setAttribute("data-ready", "error");
+    render();
+    return;
+  }
+  root.setAttribute("data-ready", "true");
+  const m = /^#step-(\d+)$/.exec(location.hash);
+  const first = m ? Math.min(Math.max(Number(m[1]) - 1, 0), state.lesson.steps.length - 1) : 0;
+  go(first);
+}
+
+window.stepgrad = { state, view, actions, render, topo };
+start();
