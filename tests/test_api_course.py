@@ -171,3 +171,11 @@ def test_tensor_edges_have_no_local_factor(client):
     post(client, state["id"], "forward", headers, {"all": True})
     done = post(client, state["id"], "backward", headers, {"all": True})
     assert all(e["local"] is None for e in done["edges"] if e["source"] in ("X", "W1"))
+
+
+def test_gradcheck_checks_the_gradients_backward_really_computes(client):
+    state, headers = create(client, FANOUT)
+    gid = state["id"]
+    assert client.get(f"/api/graphs/{gid}/gradcheck").json()["max_rel_error"] < 1e-8
+    client.put(f"/api/graphs/{gid}/options", json={"fanout_bug": True}, headers=headers)
+    assert client.get(f"/api/graphs/{gid}/gradcheck").json()["max_rel_error"] > 0.1

@@ -543,11 +543,6 @@ def check_race(page, screenshots) -> None:
     page.screenshot(path=screenshots / "lesson-day3-race.png")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="GET /api/graphs/{id}/gradcheck ignores the graph's fanout_bug option "
-    "(app/routes/graphs.py calls gradcheck() without fanout_bug), so the check passes.",
-)
 def test_day3_gradient_check_catches_the_fanout_mistake(page, page_server):
     page.goto(f"{page_server}/lessons/day3#step-5")
     expect(page.locator("#lesson")).to_have_attribute("data-ready", "true")

@@ -323,14 +323,17 @@ def check_gradients(
         int, Query(ge=1, le=2_000, description="Elements checked per node (a sample beyond).")
     ] = 200,
 ) -> Response:
-    graph = graphs.snapshot(graph_id).graph
+    snapshot = graphs.snapshot(graph_id)
+    graph = snapshot.graph
     work = gradcheck_work(graph, max_elements)
     if work > settings.max_gradcheck_work:
         raise LimitError(
             f"A gradient check of this graph would make {work} node evaluations; the limit "
             f"is {settings.max_gradcheck_work}. Ask for fewer elements (max_elements)."
         )
-    report = gradcheck(graph, max_elements=max_elements)
+    # the check compares what backward really computes, fan-out mistake included
+    fanout_bug = bool(snapshot.state.get("fanout_bug"))
+    report = gradcheck(graph, max_elements=max_elements, fanout_bug=fanout_bug)
     return json_response(render.gradcheck_report(report, settings.summary_threshold))
 
 
