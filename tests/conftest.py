@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 
@@ -10,14 +11,14 @@ import pytest
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
-def optional_import(name: str):
+def optional_import(name: str, install: str = 'pip install -e ".[bench]"'):
     """Import an optional module; skip without it, or fail when CI=true (CI installs it)."""
     try:
         return importlib.import_module(name)
     except ImportError as exc:
         if IN_CI:
             pytest.fail(f"{name} is required under CI=true but cannot be imported: {exc}")
-        pytest.skip(f"{name} is not installed (pip install 'stepgrad[test]')")
+        pytest.skip(f"{name} is not installed ({install})")
 
 
 @pytest.fixture(scope="session")
@@ -70,35 +71,36 @@ def client(make_client):
     return make_client()
 
 
-@pytest.fixture
-def live_server():
-    """live_server(app) -> base URL of a real uvicorn server on 127.0.0.1 (random port)."""
+@contextlib.contextmanager
+def serve(app, **config):
+    """A real uvicorn server for `app` on 127.0.0.1 (a random free port); yields its URL."""
     import uvicorn
 
-    servers = []
-
-    def start(app):
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        config = uvicorn.Config(app, log_level="warning", lifespan="on")
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-        thread.start()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", **config))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
         deadline = time.monotonic() + 10
         while not server.started:
             if time.monotonic() > deadline:
                 raise RuntimeError("the test server did not start")
             time.sleep(0.01)
-        servers.append((server, thread, sock))
-        return f"http://127.0.0.1:{port}"
-
-    yield start
-    for server, thread, sock in servers:
+        yield f"http://127.0.0.1:{port}"
+    finally:
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+@pytest.fixture
+def live_server():
+    """live_server(app) -> base URL of a real uvicorn server on 127.0.0.1 (random port)."""
+    with contextlib.ExitStack() as stack:
+        yield lambda app: stack.enter_context(serve(app, lifespan="on"))
 
 
 # ---- the browser page (fixtures for tests/test_browser_*.py) ----------------------------
@@ -138,7 +140,7 @@ def require_chromium() -> None:
         if IN_CI:
             pytest.fail(f"{CHROMIUM} is required under CI=true (apt-get install chromium)")
         pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium fonts-noto-cjk)")
-    optional_import("playwright.sync_api")
+    optional_import("playwright.sync_api", install='pip install -e ".[test]"')
 
 
 @pytest.fixture(scope="session")
@@ -158,30 +160,14 @@ def browser_context_args(browser_context_args):
 def page_server():
     """Base URL of the whole app (API and pages) served by uvicorn on 127.0.0.1 for the session."""
     require_chromium()
-    import uvicorn
 
     from app.main import create_app
     from app.settings import Settings
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
     # progress events at most every 20 ms, so a short training run still streams several
     settings = Settings(db=":memory:", progress_interval_seconds=0.02, sse_ping_seconds=5.0)
-    config = uvicorn.Config(create_app(settings), log_level="warning", timeout_graceful_shutdown=2)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the page test server did not start")
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    with serve(create_app(settings), timeout_graceful_shutdown=2) as url:
+        yield url
 
 
 class PageApi:
