@@ -10,6 +10,8 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from tests.conftest import browser_stack
+from tests.test_api_graphs import node as node_of
+from tests.test_browser_stepping import open_editable, wait_position
 
 pytestmark = pytest.mark.browser
 
@@ -22,25 +24,6 @@ def shown(page, node_id: str, role: str) -> float | None:
     text = page.locator(f'#graph-svg [data-node-id="{node_id}"] [data-role={role}]').text_content()
     text = text.strip().replace("\u2212", "-")
     return None if text in ("", "\u2014") else float(text)
-
-
-def node_of(state: dict, node_id: str) -> dict:
-    return next(n for n in state["nodes"] if n["id"] == node_id)
-
-
-def wait_position(page, position: int, total: int) -> None:
-    expect(page.locator("[data-role=position]")).to_have_text(f"{position} / {total}")
-    page.wait_for_function(
-        "p => !document.querySelector('#app').classList.contains('is-busy')"
-        " && window.stepgrad.state.graph.cursor.position === p",
-        arg=position,
-    )
-
-
-def open_editable(page, base: str, graph: dict, token: str) -> None:
-    page.goto(f"{base}/g/{graph['id']}#edit={token}")
-    expect(page.locator("#app")).to_have_attribute("data-ready", "true")
-    expect(page.locator("[data-role=live]")).to_have_text("live")
 
 
 def test_edit_a_leaf_value_in_the_inspector(page, page_server, page_api):

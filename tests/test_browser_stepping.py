@@ -90,6 +90,7 @@ def wait_position(page, position: int, total: int) -> None:
 def open_editable(page, base: str, graph: dict, token: str) -> None:
     page.goto(f"{base}/g/{graph['id']}#edit={token}")
     expect(page.locator("#app")).to_have_attribute("data-ready", "true")
+    expect(page.locator("[data-role=live]")).to_have_text("live")
 
 
 def test_course_example_through_the_whole_timeline_from_the_keyboard(
