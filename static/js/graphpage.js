@@ -5,9 +5,9 @@ import { drawLossChart, drawScatter } from "./charts.js";
 import { $, $$, clear, download, el, safeFileName, setText } from "./dom.js";
 import { exportPng, exportSvg } from "./exporter.js";
 import { fmtNumber } from "./format.js";
-import { historyRows, renderCaption as renderCaptionInto, renderGradcheck as renderGradcheckInto, wantsFullValues } from "./graphparts.js";
+import { historyRows, renderCaption as renderCaptionInto, renderGradcheck as renderGradcheckInto, viewActions, wantsFullValues } from "./graphparts.js";
 import { GraphView, lastStep } from "./graphview.js";
-import { applyI18n, currentLang, setLang, t } from "./i18n.js";
+import { applyI18n, currentLang, t } from "./i18n.js";
 import { Inspector } from "./inspector.js";
 
 const root = $("#app");
@@ -460,27 +460,7 @@ const actions = {
     view.autoFit = true; // the whole graph, as large as the new box allows
     render();
   },
-  lang() {
-    setLang(state.lang === "en" ? "zh" : "en");
-    state.lang = currentLang();
-    applyI18n(document);
-    inspector.key = null;
-    render();
-  },
-  help() {
-    const d = $("#help-dialog");
-    if (d.open) d.close();
-    else d.showModal();
-  },
-  fit() {
-    view.fit();
-  },
-  "zoom-in"() {
-    view.zoomBy(1.25);
-  },
-  "zoom-out"() {
-    view.zoomBy(0.8);
-  },
+  ...viewActions(state, view, inspector, () => render()),
   "export-svg"() {
     return exportSvg($("#graph-svg"), view.bounds, fileBase()).catch(showError);
   },

@@ -1,10 +1,12 @@
 // Pieces of the graph page shared with the lesson page: the caption of the last step, the
-// gradient-check table, the training history as rows, and when to ask for whole tensors.
+// gradient-check table, the training history as rows, when to ask for whole tensors, and
+// the key actions both pages share.
 // They show what the API sends; nothing here computes model maths.
 
-import { clear, el } from "./dom.js";
+import { $, clear, el } from "./dom.js";
 import { derivName, fmtNumber, fmtShort } from "./format.js";
 import { lastStep } from "./graphview.js";
+import { applyI18n, currentLang, setLang } from "./i18n.js";
 import { valueBlock } from "./inspector.js";
 
 // The server summarises tensors past a threshold; for graphs of a moderate total size the
@@ -114,4 +116,31 @@ export function renderGradcheck(box, report, g, t, lang) {
       el("td", { class: "num", text: fmtNumber(row.max_rel_error, 3) })));
   }
   box.appendChild(table);
+}
+
+// The key actions both pages share: switch language, show the help, fit and zoom the graph.
+export function viewActions(state, view, inspector, render) {
+  return {
+    lang() {
+      setLang(state.lang === "en" ? "zh" : "en");
+      state.lang = currentLang();
+      applyI18n(document);
+      inspector.key = null;
+      render();
+    },
+    help() {
+      const d = $("#help-dialog");
+      if (d.open) d.close();
+      else d.showModal();
+    },
+    fit() {
+      view.fit();
+    },
+    "zoom-in"() {
+      view.zoomBy(1.25);
+    },
+    "zoom-out"() {
+      view.zoomBy(0.8);
+    },
+  };
 }

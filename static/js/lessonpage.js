@@ -14,9 +14,9 @@ import { CurveView } from "./curveview.js";
 import { drawHeatmap, drawKnnCost, drawScatterPlot, drawTable } from "./dataviews.js";
 import { $, $$, clear, el, setText } from "./dom.js";
 import { fmtNumber } from "./format.js";
-import { historyRows, renderCaption, renderGradcheck, wantsFullValues } from "./graphparts.js";
+import { historyRows, renderCaption, renderGradcheck, viewActions, wantsFullValues } from "./graphparts.js";
 import { GraphView } from "./graphview.js";
-import { applyI18n, currentLang, setLang, t } from "./i18n.js";
+import { applyI18n, currentLang, t } from "./i18n.js";
 import { Inspector } from "./inspector.js";
 import { drawRace } from "./raceview.js";
 import { ToposortView } from "./toposortview.js";
@@ -951,27 +951,7 @@ const actions = {
     view.autoFit = true;
     render();
   },
-  lang() {
-    setLang(state.lang === "en" ? "zh" : "en");
-    state.lang = currentLang();
-    applyI18n(document);
-    inspector.key = null;
-    render();
-  },
-  help() {
-    const d = $("#help-dialog");
-    if (d.open) d.close();
-    else d.showModal();
-  },
-  fit() {
-    view.fit();
-  },
-  "zoom-in"() {
-    view.zoomBy(1.25);
-  },
-  "zoom-out"() {
-    view.zoomBy(0.8);
-  },
+  ...viewActions(state, view, inspector, () => render()),
   "copy-code"() {
     const s = step();
     if (s && s.code) copy(s.code);
