@@ -1,3 +1,8 @@
 """stepgrad's web service: FastAPI routes, schemas, the graph store and settings."""
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("stepgrad")
+except PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0+unknown"

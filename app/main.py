@@ -80,7 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (health, ops, examples, lessons, graphs, events, toposort, datasets, race):
         app.include_router(module.router)
     app.include_router(pages.router)
-    app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
+    app.mount("/static", StaticFiles(packages=[("app", "static")]), name="static")
     return app
 
 

@@ -119,19 +119,20 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "artifacts", "screenshots")
 
 
+CONTEXT_ARGS = {"viewport": {"width": 1280, "height": 720}, "locale": "en-US"}
+
+
 def browser_stack():
     """Called by test_browser_*.py at import: Playwright's `expect`, or the module is skipped
-    without Playwright or pytest-playwright (and fails under CI=true, which installs them)."""
-    for name in ("playwright.sync_api", "pytest_playwright"):
-        try:
-            importlib.import_module(name)
-        except ImportError as exc:
-            if IN_CI:
-                pytest.fail(f"{name} is required under CI=true: {exc}", pytrace=False)
-            pytest.skip(
-                f"{name} is not installed (pip install 'stepgrad[test]')", allow_module_level=True
-            )
-    return importlib.import_module("playwright.sync_api").expect
+    without Playwright (and fails under CI=true, which installs it)."""
+    try:
+        return importlib.import_module("playwright.sync_api").expect
+    except ImportError as exc:
+        if IN_CI:
+            pytest.fail(f"playwright is required under CI=true: {exc}", pytrace=False)
+        pytest.skip(
+            "playwright is not installed (pip install 'stepgrad[test]')", allow_module_level=True
+        )
 
 
 def require_chromium() -> None:
@@ -144,16 +145,29 @@ def require_chromium() -> None:
 
 
 @pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    """pytest-playwright launches Debian's Chromium (its own download does not work here)."""
+def browser():
+    """Debian's Chromium driven by Playwright (its own browser download does not work here)."""
     require_chromium()
-    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
 
 
-@pytest.fixture(scope="session")
-def browser_context_args(browser_context_args):
-    """Pages at a projector's 1280x720, in English unless a test switches."""
-    return {**browser_context_args, "viewport": {"width": 1280, "height": 720}, "locale": "en-US"}
+@pytest.fixture
+def context(browser):
+    """A fresh browser context per test: a projector's 1280x720, in English unless a test
+    switches."""
+    context = browser.new_context(**CONTEXT_ARGS)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(context):
+    return context.new_page()
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.conftest import browser_stack
+from tests.conftest import CONTEXT_ARGS, browser_stack
 
 pytestmark = pytest.mark.browser
 
@@ -35,7 +35,7 @@ def test_follow_mode_sees_every_step_and_cannot_change_anything(
     teacher.goto(f"{page_server}/g/{graph['id']}#edit={token}")
     ready(teacher)
 
-    student_context = browser.new_context(viewport={"width": 1280, "height": 720}, locale="en-US")
+    student_context = browser.new_context(**CONTEXT_ARGS)
     try:
         student = student_context.new_page()
         student.goto(f"{page_server}/g/{graph['id']}")
@@ -109,7 +109,7 @@ def test_follow_mode_sees_every_step_and_cannot_change_anything(
 
 def test_edit_link_opens_the_editable_view_on_another_machine(browser, page_server, page_api):
     graph, token = page_api.create({"example": "seed"})
-    other = browser.new_context(viewport={"width": 1280, "height": 720}, locale="en-US")
+    other = browser.new_context(**CONTEXT_ARGS)
     try:
         page = other.new_page()
         page.goto(f"{page_server}/g/{graph['id']}#edit={token}")

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-STATIC = ROOT / "static"
-TEMPLATES = ROOT / "templates"
+STATIC = ROOT / "app" / "static"
+TEMPLATES = ROOT / "app" / "templates"
 SCRIPTS = sorted((STATIC / "js").glob("*.js"))
 
 

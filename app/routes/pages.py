@@ -3,19 +3,17 @@ from /api)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, PackageLoader, select_autoescape
 
 from .. import __version__, course
 
-ROOT = Path(__file__).resolve().parents[2]
-TEMPLATES_DIR = ROOT / "templates"
-STATIC_DIR = ROOT / "static"
-
-templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+# the pages and their assets ship inside the package, so an installed wheel serves them
+templates = Jinja2Templates(
+    env=Environment(loader=PackageLoader("app", "templates"), autoescape=select_autoescape())
+)
 router = APIRouter(include_in_schema=False)
 
 
