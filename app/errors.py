@@ -18,24 +18,15 @@ The body is always `{"detail": "<a sentence>", ...}`.
 
 from __future__ import annotations
 
-import json
-
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from engine.errors import CycleError, LimitError, ParseError, PhaseError, StepgradError
 
+from .jsonio import StrictJSONResponse as SafeJSONResponse
 from .sessions import GraphBusy, GraphNotFound
-
-
-class SafeJSONResponse(JSONResponse):
-    """JSON with non-ASCII escaped: messages that quote client text always encode."""
-
-    def render(self, content: object) -> bytes:
-        return json.dumps(content, allow_nan=False, separators=(",", ":")).encode("ascii")
 
 
 def status_of(exc: StepgradError) -> int:

@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 
 from . import __version__, errors
 from .events import EventBus
+from .jsonio import StrictJSONResponse
 from .middleware import StrictJSONBodyMiddleware
 from .routes import (
     datasets,
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        default_response_class=StrictJSONResponse,
     )
     app.state.settings = settings
     app.state.store = SQLiteStore(settings.db)

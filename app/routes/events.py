@@ -10,7 +10,6 @@ is deleted. A `: ping` comment is sent every `sse_ping_seconds` of silence.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
@@ -21,6 +20,7 @@ from starlette.types import Receive, Scope, Send
 
 from ..deps import GraphId, Graphs, SettingsDep, get_bus
 from ..events import CLOSE, EventBus, Subscriber
+from ..jsonio import dumps
 from ..schemas import NOT_FOUND
 
 router = APIRouter(prefix="/api/graphs", tags=["events"])
@@ -101,13 +101,13 @@ async def graph_events(
                 yield b": ping\n\n"
                 continue
             if (event, data) == CLOSE:
-                yield sse("deleted", json.dumps({"id": graph_id}))
+                yield sse("deleted", dumps({"id": graph_id}))
                 return
             if sub.lagging:  # the client fell behind: skip to the current state
                 sub.lagging = False
                 while not sub.queue.empty():
                     if sub.queue.get_nowait() == CLOSE:
-                        yield sse("deleted", json.dumps({"id": graph_id}))
+                        yield sse("deleted", dumps({"id": graph_id}))
                         return
                 try:
                     current = await run_in_threadpool(graphs.snapshot, graph_id)
