@@ -30,10 +30,16 @@ def _settings(args: argparse.Namespace):
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from . import logging_setup
     from .main import create_app
 
     settings = _settings(args)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        **logging_setup.uvicorn_options(settings.log_level),
+    )
     return 0
 
 

@@ -18,6 +18,8 @@ The body is always `{"detail": "<a sentence>", ...}`.
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -27,6 +29,8 @@ from engine.errors import CycleError, LimitError, ParseError, PhaseError, Stepgr
 
 from .jsonio import StrictJSONResponse as SafeJSONResponse
 from .sessions import GraphBusy, GraphNotFound
+
+logger = logging.getLogger(__name__)
 
 
 def status_of(exc: StepgradError) -> int:
@@ -74,6 +78,8 @@ async def validation_error(request: Request, exc: Exception) -> SafeJSONResponse
         try:
             errors.append(jsonable_encoder(error))
         except Exception:
+            # the client's input made FastAPI's error unencodable: answer with its core
+            logger.info("a validation error could not be encoded whole", exc_info=True)
             errors.append(jsonable_encoder({k: error[k] for k in ("type", "loc", "msg")}))
     return SafeJSONResponse({"detail": errors}, status_code=422)
 

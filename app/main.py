@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
@@ -18,6 +19,7 @@ from . import __version__, errors
 from .events import EventBus
 from .jsonio import StrictJSONResponse
 from .middleware import StrictJSONBodyMiddleware
+from .request_log import RequestLogMiddleware
 from .routes import (
     datasets,
     events,
@@ -34,6 +36,8 @@ from .sessions import GraphManager
 from .settings import Settings
 from .store import SQLiteStore
 
+logger = logging.getLogger(__name__)
+
 DESCRIPTION = """
 Build computation graphs and step through backpropagation node by node.
 
@@ -47,8 +51,11 @@ async def _sweeper(app: FastAPI) -> None:
     interval = app.state.settings.sweep_interval_seconds
     while True:
         await asyncio.sleep(interval)
-        with contextlib.suppress(Exception):
+        try:
             await run_in_threadpool(app.state.graphs.sweep)
+        except Exception:
+            # a failed sweep (a locked or full disk) must not stop the next one
+            logger.exception("deleting expired graphs failed; trying again in %s s", interval)
 
 
 @contextlib.asynccontextmanager
@@ -78,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.bus = EventBus(settings.sse_queue_size)
     app.state.graphs = GraphManager(app.state.store, settings, app.state.bus)
     app.add_middleware(StrictJSONBodyMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestLogMiddleware)  # outside the body checks: logs their 413/415
     errors.install(app)
     for module in (health, ops, examples, lessons, graphs, events, toposort, datasets, race):
         app.include_router(module.router)

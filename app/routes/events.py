@@ -10,6 +10,7 @@ is deleted. A `: ping` comment is sent every `sse_ping_seconds` of silence.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
@@ -22,8 +23,10 @@ from ..deps import GraphId, Graphs, SettingsDep, get_bus
 from ..events import CLOSE, EventBus, Subscriber
 from ..jsonio import dumps
 from ..schemas import NOT_FOUND
+from ..sessions import GraphNotFound
 
 router = APIRouter(prefix="/api/graphs", tags=["events"])
+logger = logging.getLogger(__name__)
 
 STREAM_DOC = {
     200: {
@@ -111,7 +114,10 @@ async def graph_events(
                         return
                 try:
                     current = await run_in_threadpool(graphs.snapshot, graph_id)
+                except GraphNotFound:
+                    return  # deleted meanwhile: the stream simply ends
                 except Exception:
+                    logger.exception("resyncing a follower of graph %s failed", graph_id)
                     return
                 event, data = "state", await run_in_threadpool(graphs.state_text, current)
             yield sse(event, data)
