@@ -21,6 +21,7 @@ from .jsonio import StrictJSONResponse
 from .middleware import StrictJSONBodyMiddleware
 from .request_log import RequestLogMiddleware
 from .routes import (
+    apidocs,
     datasets,
     events,
     examples,
@@ -79,6 +80,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         default_response_class=StrictJSONResponse,
+        docs_url=None,  # /docs and /redoc come from routes.apidocs, without a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.store = SQLiteStore(settings.db)
@@ -90,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (health, ops, examples, lessons, graphs, events, toposort, datasets, race):
         app.include_router(module.router)
     app.include_router(pages.router)
+    apidocs.install(app)
     app.mount("/static", StaticFiles(packages=[("app", "static")]), name="static")
     return app
 

@@ -80,7 +80,13 @@ def test_pages_work_from_any_working_directory(tmp_path):
 
 
 def asset_files():
-    return [*SCRIPTS, *STATIC.glob("css/*.css"), *TEMPLATES.glob("*.html"), STATIC / "favicon.svg"]
+    return [
+        *SCRIPTS,
+        *STATIC.glob("css/*.css"),
+        *STATIC.glob("docs/*"),
+        *TEMPLATES.glob("*.html"),
+        STATIC / "favicon.svg",
+    ]
 
 
 def test_nothing_is_loaded_from_the_internet():
