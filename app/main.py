@@ -13,9 +13,8 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
-from fastapi.staticfiles import StaticFiles
 
-from . import __version__, errors
+from . import __version__, errors, static_assets
 from .events import EventBus
 from .jsonio import StrictJSONResponse
 from .middleware import StrictJSONBodyMiddleware
@@ -94,7 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(pages.router)
     apidocs.install(app)
-    app.mount("/static", StaticFiles(packages=[("app", "static")]), name="static")
+    static_assets.install(app)
     return app
 
 

@@ -35,7 +35,6 @@ def _page(request: Request, template: str) -> HTMLResponse:
             "assets": f"{root}{ASSETS}",
             "assets_version": ASSETS_VERSION,
             "root": root,
-            "version": __version__,
         },
     )
 
