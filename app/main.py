@@ -30,6 +30,7 @@ from .routes import (
     ops,
     pages,
     race,
+    server,
     toposort,
 )
 from .sessions import GraphManager
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     for module in (health, ops, examples, lessons, graphs, events, toposort, datasets, race):
         app.include_router(module.router)
+    app.include_router(server.router)
     app.include_router(pages.router)
     apidocs.install(app)
     static_assets.install(app)
