@@ -89,15 +89,15 @@ def _url(host: str, port: int) -> str:
     return f"http://{_netloc(host, port)}"
 
 
-def server_info(host: str, port: int, request_host: str | None = None) -> dict:
+def server_info(host: str, port: int, local: tuple[str, int] | None = None) -> dict:
     """What `GET /api/server` answers for a server listening on host:port.
 
-    `request_host` is the local address a request came in on: when another machine
-    could reach it, the server is plainly reachable there (whatever the settings say,
+    `local` is the address and port a request came in on: when another machine could
+    reach that address, the server is plainly reachable there (whatever the settings say,
     for a server started some other way than `stepgrad serve`)."""
     share: list[str] = []
-    if request_host and reachable(request_host):
-        share.append(_url(request_host, port))
+    if local and reachable(local[0]):
+        share.append(_url(*local))
     if host in ALL_INTERFACES:
         share += [_url(a, port) for a in lan_addresses()]
     elif not is_loopback_host(host):

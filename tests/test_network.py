@@ -72,13 +72,13 @@ def test_what_the_listening_host_means(lan):
     }
     assert network.server_info("::", 80)["share_urls"][0] == "http://192.168.1.23:80"
     assert network.server_info("10.0.0.5", 8000)["share_urls"] == ["http://10.0.0.5:8000"]
-    # a request that came in on a network address proves the server is reachable there,
-    # first in the list; loopback or unnamed addresses prove nothing
-    info = network.server_info("127.0.0.1", 8000, request_host="10.0.0.5")
-    assert info["loopback_only"] is False and info["share_urls"] == ["http://10.0.0.5:8000"]
-    for host in ("127.0.0.1", "testserver", None):
-        assert network.server_info("127.0.0.1", 8000, request_host=host)["loopback_only"]
-    both = network.server_info("0.0.0.0", 8000, request_host="10.0.0.5")["share_urls"]
+    # a request that came in on a network address proves the server is reachable there
+    # (on that port), first in the list; loopback or unnamed addresses prove nothing
+    info = network.server_info("127.0.0.1", 8000, local=("10.0.0.5", 9000))
+    assert info["loopback_only"] is False and info["share_urls"] == ["http://10.0.0.5:9000"]
+    for local in (("127.0.0.1", 8000), ("testserver", 80), None):
+        assert network.server_info("127.0.0.1", 8000, local=local)["loopback_only"]
+    both = network.server_info("0.0.0.0", 8000, local=("10.0.0.5", 8000))["share_urls"]
     assert both == ["http://10.0.0.5:8000", "http://192.168.1.23:8000"]
 
 

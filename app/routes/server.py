@@ -33,7 +33,7 @@ async def server(request: Request, settings: SettingsDep) -> dict:
     local = request.scope.get("server")
     # listing interfaces asks the kernel: off the event loop
     return await run_in_threadpool(
-        network.server_info, settings.host, settings.port, local[0] if local else None
+        network.server_info, settings.host, settings.port, tuple(local) if local else None
     )
 
 
