@@ -1,6 +1,7 @@
 """The `stepgrad` command line.
 
-stepgrad serve [--host H] [--port P] [--db FILE]    start the web app
+stepgrad serve [--lan | --host H] [--port P] [--db FILE]    start the web app
+    (--lan: reachable from the local network, printing the addresses students open)
 stepgrad show FILE [--server URL] [--input x=3.0] [--param k=0.09] [--name TEXT]
     create a graph on a running server from a spec JSON file (or a whole
     POST /api/graphs body) or an expression file, and print its URLs and edit token
@@ -24,16 +25,25 @@ def _settings(args: argparse.Namespace):
     from .settings import Settings
 
     overrides = {k: getattr(args, k) for k in ("host", "port", "db") if getattr(args, k, None)}
+    if getattr(args, "lan", False):
+        overrides["host"] = "0.0.0.0"  # noqa: S104 (that is what --lan asks for)
     return Settings(**overrides)
 
 
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from . import logging_setup, network
     from .main import create_app
 
     settings = _settings(args)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
+    print("\n".join(network.banner(settings.host, settings.port)), flush=True)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        **logging_setup.uvicorn_options(settings.log_level),
+    )
     return 0
 
 
@@ -114,7 +124,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("serve", help="start the web app")
-    p.add_argument("--host", help="address to bind (default 127.0.0.1, or STEPGRAD_HOST)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument(
+        "--lan",
+        action="store_true",
+        help="listen on every interface (0.0.0.0), so that students on the same network "
+        "can open the links; prints their addresses",
+    )
+    where.add_argument(
+        "--host", help="address to bind (default 127.0.0.1, or STEPGRAD_HOST; 0.0.0.0 = --lan)"
+    )
     p.add_argument("--port", type=int, help="port (default 8000, or STEPGRAD_PORT)")
     p.add_argument("--db", help="SQLite file (default: STEPGRAD_DB or the user data dir)")
     p.set_defaults(run=serve)

@@ -18,24 +18,19 @@ The body is always `{"detail": "<a sentence>", ...}`.
 
 from __future__ import annotations
 
-import json
+import logging
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from engine.errors import CycleError, LimitError, ParseError, PhaseError, StepgradError
 
+from .jsonio import StrictJSONResponse as SafeJSONResponse
 from .sessions import GraphBusy, GraphNotFound
 
-
-class SafeJSONResponse(JSONResponse):
-    """JSON with non-ASCII escaped: messages that quote client text always encode."""
-
-    def render(self, content: object) -> bytes:
-        return json.dumps(content, allow_nan=False, separators=(",", ":")).encode("ascii")
+logger = logging.getLogger(__name__)
 
 
 def status_of(exc: StepgradError) -> int:
@@ -83,6 +78,8 @@ async def validation_error(request: Request, exc: Exception) -> SafeJSONResponse
         try:
             errors.append(jsonable_encoder(error))
         except Exception:
+            # the client's input made FastAPI's error unencodable: answer with its core
+            logger.info("a validation error could not be encoded whole", exc_info=True)
             errors.append(jsonable_encoder({k: error[k] for k in ("type", "loc", "msg")}))
     return SafeJSONResponse({"detail": errors}, status_code=422)
 

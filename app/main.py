@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
-from fastapi.staticfiles import StaticFiles
 
-from . import __version__, errors
+from . import __version__, errors, static_assets
 from .events import EventBus
+from .jsonio import StrictJSONResponse
 from .middleware import StrictJSONBodyMiddleware
+from .request_log import RequestLogMiddleware
 from .routes import (
+    apidocs,
     datasets,
     events,
     examples,
@@ -27,11 +30,14 @@ from .routes import (
     ops,
     pages,
     race,
+    server,
     toposort,
 )
 from .sessions import GraphManager
 from .settings import Settings
 from .store import SQLiteStore
+
+logger = logging.getLogger(__name__)
 
 DESCRIPTION = """
 Build computation graphs and step through backpropagation node by node.
@@ -46,8 +52,11 @@ async def _sweeper(app: FastAPI) -> None:
     interval = app.state.settings.sweep_interval_seconds
     while True:
         await asyncio.sleep(interval)
-        with contextlib.suppress(Exception):
+        try:
             await run_in_threadpool(app.state.graphs.sweep)
+        except Exception:
+            # a failed sweep (a locked or full disk) must not stop the next one
+            logger.exception("deleting expired graphs failed; trying again in %s s", interval)
 
 
 @contextlib.asynccontextmanager
@@ -70,17 +79,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        default_response_class=StrictJSONResponse,
+        docs_url=None,  # /docs and /redoc come from routes.apidocs, without a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.store = SQLiteStore(settings.db)
     app.state.bus = EventBus(settings.sse_queue_size)
     app.state.graphs = GraphManager(app.state.store, settings, app.state.bus)
     app.add_middleware(StrictJSONBodyMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestLogMiddleware)  # outside the body checks: logs their 413/415
     errors.install(app)
     for module in (health, ops, examples, lessons, graphs, events, toposort, datasets, race):
         app.include_router(module.router)
+    app.include_router(server.router)
     app.include_router(pages.router)
-    app.mount("/static", StaticFiles(packages=[("app", "static")]), name="static")
+    apidocs.install(app)
+    static_assets.install(app)
     return app
 
 

@@ -123,9 +123,9 @@ class StrictJSONBodyMiddleware:
 
 
 async def _error(scope: Scope, receive: Receive, send: Send, status: int, detail: str) -> None:
-    from .errors import SafeJSONResponse
+    from .jsonio import StrictJSONResponse
 
-    await SafeJSONResponse({"detail": detail}, status_code=status)(scope, receive, send)
+    await StrictJSONResponse({"detail": detail}, status_code=status)(scope, receive, send)
 
 
 async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> None:

@@ -7,8 +7,6 @@ Tensors become numbers or nested lists with non-finite elements as strings (via
 
 from __future__ import annotations
 
-import json
-import math
 from datetime import UTC, datetime
 
 import numpy as np
@@ -16,6 +14,7 @@ import numpy as np
 from engine.graph import Graph
 from engine.tensor import summary, to_json
 
+from .jsonio import json_safe, number
 from .layout import Layout
 
 
@@ -26,39 +25,6 @@ def tensor(arr: np.ndarray | None, threshold: int, full: bool = False) -> object
     if not full and arr.size > threshold:
         return {"summary": summary(arr)}
     return to_json(arr)
-
-
-def number(x: float | None) -> float | str | None:
-    """A float, or its non-finite string."""
-    if x is None:
-        return None
-    x = float(x)
-    if math.isfinite(x):
-        return x
-    return "NaN" if math.isnan(x) else ("Infinity" if x > 0 else "-Infinity")
-
-
-def json_safe(obj: object) -> object:
-    """Plain JSON data from nested dicts/lists of numbers and arrays (non-finite as strings)."""
-    if isinstance(obj, dict):
-        return {str(k): json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [json_safe(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return to_json(obj)
-    if isinstance(obj, bool | np.bool_):
-        return bool(obj)
-    if isinstance(obj, int | np.integer):
-        return int(obj)
-    if isinstance(obj, float | np.floating):
-        return number(obj)
-    return obj
-
-
-def dumps(obj: object) -> str:
-    """Strict, compact JSON (raises on NaN rather than emit it), ASCII-only: text a client
-    sent, even a lone surrogate, comes back as \\u escapes that always encode."""
-    return json.dumps(obj, allow_nan=False, separators=(",", ":"))
 
 
 def iso(t: float) -> str:

@@ -253,6 +253,21 @@ class Health(BaseModel):
     version: str
 
 
+class ServerInfo(BaseModel):
+    listen: str = Field(
+        description="The host:port the server listens on.", examples=["0.0.0.0:8000"]
+    )
+    loopback_only: bool = Field(
+        description="True when only this computer can connect (the server listens on a "
+        "loopback address): students' devices cannot open any link."
+    )
+    share_urls: list[str] = Field(
+        description="Base URLs other machines on the network can open, best first; "
+        "append a page's path (`/g/{id}`).",
+        examples=[["http://192.168.1.23:8000"]],
+    )
+
+
 class OpInfo(BaseModel):
     name: str
     arity: int

@@ -30,7 +30,7 @@ from engine.graph import Graph, Limits
 from engine.optim import make_optimizer
 from engine.run import Run
 
-from . import render
+from . import jsonio, render
 from .events import EventBus
 from .layout import Layout, graph_layout
 from .settings import Settings
@@ -105,7 +105,7 @@ class Session:
             "order": self.run.custom_order,
             "fanout_bug": self.run.fanout_bug,
             "optimizer": opt.config() if opt is not None else None,
-            "optimizer_state": render.json_safe(opt.state_dict()) if opt is not None else None,
+            "optimizer_state": jsonio.json_safe(opt.state_dict()) if opt is not None else None,
             "training": self.training,
             "forked_from": self.forked_from,
         }
@@ -326,7 +326,7 @@ class GraphManager:
         """The rendered state (no events) of a snapshot as JSON text, cached."""
         text = snapshot.cache.get("text")
         if text is None:
-            text = snapshot.cache["text"] = render.dumps(self.render(snapshot))
+            text = snapshot.cache["text"] = jsonio.dumps(self.render(snapshot))
         return text
 
     def _restore(self, session: Session, snapshot: Snapshot, optimizer, training) -> None:
@@ -391,7 +391,7 @@ class GraphManager:
             snapshot = session.snapshot = self._snapshot(session, before)
             state = self.render(snapshot, events)
             if self.bus.has_subscribers(session.id):
-                self.bus.publish(session.id, "state", render.dumps(state))
+                self.bus.publish(session.id, "state", jsonio.dumps(state))
             return Change(snapshot, events, state, result)
         finally:
             session.lock.release()

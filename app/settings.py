@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -30,6 +31,11 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address `stepgrad serve` binds.")
     port: int = Field(8000, ge=0, le=65535, description="Port `stepgrad serve` listens on.")
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(
+        "info",
+        description="What `stepgrad serve` logs: at info, one line per failed request and "
+        "the traceback of every error caught; debug adds a line per request.",
+    )
 
     # limits on what a client may send
     max_nodes: int = Field(2_000, ge=1, description="Nodes per graph.")
@@ -86,3 +92,8 @@ class Settings(BaseSettings):
     progress_interval_seconds: float = Field(
         0.1, ge=0, description="Least time between two training progress events."
     )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value

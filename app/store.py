@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from .jsonio import dumps
+
 
 class StoreConflict(Exception):
     """The stored version moved on since the record was read (another writer)."""
@@ -78,10 +80,6 @@ CREATE INDEX IF NOT EXISTS graphs_accessed ON graphs (accessed);
 """
 
 
-def _dumps(obj: object) -> str:
-    return json.dumps(obj, allow_nan=False, separators=(",", ":"))
-
-
 def _text(name: str) -> str:
     """The name column is for people reading the database; the spec JSON holds the real
     name (escaped). Lone surrogates cannot be stored as SQLite text: replace them."""
@@ -129,7 +127,7 @@ class SQLiteStore:
             "INSERT INTO graphs (id, name, spec, state, token_hash, version, created, accessed)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                record.id, _text(record.name), _dumps(record.spec), _dumps(record.state),
+                record.id, _text(record.name), dumps(record.spec), dumps(record.state),
                 record.token_hash, record.version, record.created, record.accessed,
             ),
         )  # fmt: skip
@@ -157,13 +155,13 @@ class SQLiteStore:
                 "UPDATE graphs SET name = ?, spec = ?, state = ?, version = ?, accessed = ?"
                 " WHERE id = ? AND version = ?"
             )
-            args: tuple = (_text(record.name), _dumps(record.spec), _dumps(record.state))
+            args: tuple = (_text(record.name), dumps(record.spec), dumps(record.state))
         else:
             sql = (
                 "UPDATE graphs SET state = ?, version = ?, accessed = ?"
                 " WHERE id = ? AND version = ?"
             )
-            args = (_dumps(record.state),)
+            args = (dumps(record.state),)
         args += (record.version, record.accessed, record.id, expected_version)
         with self._lock:
             conn = self._connect()

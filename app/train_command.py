@@ -88,7 +88,9 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     if args.json:
         summary = {k: v for k, v in result.items() if k not in ("graph", "params")}
         summary["spec"] = result["graph"].to_spec()
-        print(json.dumps(summary), file=out)
+        from .jsonio import dumps
+
+        print(dumps(summary), file=out)
         return 0
     epochs = history["epoch"]
     marks = sorted({0, len(epochs) // 4, len(epochs) // 2, 3 * len(epochs) // 4, len(epochs) - 1})

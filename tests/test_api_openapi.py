@@ -11,6 +11,8 @@ from .test_api_graphs import create
 PATHS = {
     "/api/health": {"get"},
     "/api/ops": {"get"},
+    "/api/server": {"get"},
+    "/api/qr.svg": {"get"},
     "/api/examples": {"get"},
     "/api/examples/{example_id}": {"get"},
     "/api/graphs": {"post"},
@@ -120,6 +122,9 @@ def test_real_responses_conform_to_the_documented_schemas(client, openapi):
     gid = state["id"]
     call("get", "/api/health")
     call("get", "/api/ops")
+    call("get", "/api/server")
+    call("get", "/api/qr.svg?url=http://192.168.1.23:8000/g/abc")
+    call("get", "/api/qr.svg?url=javascript:alert(1)")
     call("get", "/api/examples")
     call("get", "/api/examples/seed")
     call("get", "/api/examples/nope")

@@ -120,10 +120,9 @@ def test_edit_link_opens_the_editable_view_on_another_machine(browser, page_serv
         expect(page.locator("[data-role=position]")).to_have_text("1 / 14")
         # the share dialog offers both links
         page.locator("[data-action=share]").first.click()
-        assert page.locator("#share-view").input_value() == f"{page_server}/g/{graph['id']}"
-        assert (
-            page.locator("#share-edit").input_value()
-            == f"{page_server}/g/{graph['id']}#edit={token}"
+        expect(page.locator("#share-view")).to_have_value(f"{page_server}/g/{graph['id']}")
+        expect(page.locator("#share-edit")).to_have_value(
+            f"{page_server}/g/{graph['id']}#edit={token}"
         )
         page.keyboard.press("Escape")
         # reloading keeps the token (this browser keeps it)

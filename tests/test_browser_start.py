@@ -140,3 +140,21 @@ def test_names_and_labels_are_shown_as_text(page, page_server, page_api):
     expect(page.locator("[data-role=recent]")).to_contain_text(HOSTILE_NAME)
     assert page.locator("[data-role=recent] img, [data-role=recent] b").count() == 0
     assert page.evaluate("window.__pwned") is None
+
+
+def test_every_module_and_stylesheet_comes_from_the_versioned_tree(page, page_server, page_api):
+    """The page names its entry module with the hashed prefix; the modules it imports
+    (relative imports) carry the prefix too, so an upgrade never mixes old and new files."""
+    graph, _ = page_api.create({"example": "seed"})
+    assets = []
+    page.on(
+        "request",
+        lambda r: r.resource_type in ("script", "stylesheet") and assets.append(r.url),
+    )
+    page.goto(f"{page_server}/g/{graph['id']}")
+    expect(page.locator("#app")).to_have_attribute("data-ready", "true")
+    prefix = re.search(r'src="(/static/[0-9a-f]{12})/js/graphpage\.js"', page.content()).group(1)
+    paths = [url.removeprefix(page_server) for url in assets]
+    modules = {p.rsplit("/", 1)[1] for p in paths if p.endswith(".js")}
+    assert {"graphpage.js", "api.js", "graphview.js", "i18n.js", "dom.js"} <= modules
+    assert all(p.startswith(prefix + "/") for p in paths), paths

@@ -19,15 +19,17 @@ def test_start_page(client):
     r = client.get("/")
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/html")
-    assert '<script type="module" src="/static/js/startpage.js' in r.text
-    assert 'href="/static/css/app.css' in r.text
+    static = client.app.state.static_url
+    assert re.fullmatch(r"/static/[0-9a-f]{12}", static)
+    assert f'<script type="module" src="{static}/js/startpage.js"></script>' in r.text
+    assert f'href="{static}/css/app.css"' in r.text
 
 
 def test_graph_page_echoes_the_id_escaped(client):
     r = client.get("/g/abc123")
     assert r.status_code == 200
     assert 'data-graph-id="abc123"' in r.text
-    assert "/static/js/graphpage.js" in r.text
+    assert f"{client.app.state.static_url}/js/graphpage.js" in r.text
     hostile = client.get('/g/"><img src=x onerror=alert(1)>')
     assert hostile.status_code == 200
     assert "<img src=x" not in hostile.text
@@ -57,6 +59,56 @@ def test_static_files_are_served(client, path):
     assert r.content == (STATIC / path).read_bytes()
 
 
+def test_versioned_files_are_cached_for_good_and_plain_ones_revalidated(client):
+    static = client.app.state.static_url
+    for path in ("js/graphpage.js", "js/api.js", "css/app.css", "favicon.svg"):
+        versioned = client.get(f"{static}/{path}")
+        assert versioned.status_code == 200
+        assert versioned.content == (STATIC / path).read_bytes()
+        assert versioned.headers["cache-control"] == "public, max-age=31536000, immutable"
+        plain = client.get(f"/static/{path}")
+        assert plain.content == versioned.content
+        assert plain.headers["cache-control"] == "no-cache"
+    # a page cached from another version asks for files that are not there any more
+    assert client.get("/static/0123456789ab/js/graphpage.js").status_code == 404
+
+
+@pytest.mark.parametrize("page", ["/", "/g/abc", "/lessons/day1", "/docs", "/redoc"])
+def test_every_file_a_page_links_is_served(client, page):
+    html = client.get(page).text
+    links = re.findall(r'(?:src|href)="(/static/[^"]+)"', html)
+    assert links
+    for link in links:
+        assert link.startswith(client.app.state.static_url + "/"), link
+        assert client.get(link).status_code == 200, link
+
+
+def test_the_hash_changes_with_any_file_of_the_tree(tmp_path):
+    from app.static_assets import tree_hash
+
+    (tmp_path / "js").mkdir()
+    (tmp_path / "js" / "a.js").write_text("export const a = 1;\n")
+    (tmp_path / "app.css").write_text("body {}\n")
+    first = tree_hash(tmp_path)
+    assert tree_hash(tmp_path) == first
+    (tmp_path / "js" / "a.js").write_text("export const a = 2;\n")
+    second = tree_hash(tmp_path)
+    assert second != first
+    (tmp_path / "js" / "b.js").write_text("")
+    assert tree_hash(tmp_path) not in (first, second)
+    (tmp_path / "js" / "b.js").rename(tmp_path / "b.js")  # same bytes, another place
+    assert len({first, second, tree_hash(tmp_path)}) == 3
+
+
+def test_modules_import_each_other_relatively():
+    """Only relative imports keep the versioned prefix of the importing module."""
+    for script in SCRIPTS:
+        text = script.read_text()
+        for target in re.findall(r'^\s*(?:import|export)\b[^;]*?from\s+"([^"]+)"', text, re.M):
+            assert target.startswith("./"), (script.name, target)
+        assert '"/static/' not in text, script.name
+
+
 def test_every_module_import_resolves():
     for script in SCRIPTS:
         for target in re.findall(r'^import .* from "\./([\w.]+)";$', script.read_text(), re.M):
@@ -80,7 +132,13 @@ def test_pages_work_from_any_working_directory(tmp_path):
 
 
 def asset_files():
-    return [*SCRIPTS, *STATIC.glob("css/*.css"), *TEMPLATES.glob("*.html"), STATIC / "favicon.svg"]
+    return [
+        *SCRIPTS,
+        *STATIC.glob("css/*.css"),
+        *STATIC.glob("docs/*"),
+        *TEMPLATES.glob("*.html"),
+        STATIC / "favicon.svg",
+    ]
 
 
 def test_nothing_is_loaded_from_the_internet():

@@ -10,7 +10,7 @@ is deleted. A `: ping` comment is sent every `sse_ping_seconds` of silence.
 from __future__ import annotations
 
 import asyncio
-import json
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
@@ -21,9 +21,12 @@ from starlette.types import Receive, Scope, Send
 
 from ..deps import GraphId, Graphs, SettingsDep, get_bus
 from ..events import CLOSE, EventBus, Subscriber
+from ..jsonio import dumps
 from ..schemas import NOT_FOUND
+from ..sessions import GraphNotFound
 
 router = APIRouter(prefix="/api/graphs", tags=["events"])
+logger = logging.getLogger(__name__)
 
 STREAM_DOC = {
     200: {
@@ -101,17 +104,20 @@ async def graph_events(
                 yield b": ping\n\n"
                 continue
             if (event, data) == CLOSE:
-                yield sse("deleted", json.dumps({"id": graph_id}))
+                yield sse("deleted", dumps({"id": graph_id}))
                 return
             if sub.lagging:  # the client fell behind: skip to the current state
                 sub.lagging = False
                 while not sub.queue.empty():
                     if sub.queue.get_nowait() == CLOSE:
-                        yield sse("deleted", json.dumps({"id": graph_id}))
+                        yield sse("deleted", dumps({"id": graph_id}))
                         return
                 try:
                     current = await run_in_threadpool(graphs.snapshot, graph_id)
+                except GraphNotFound:
+                    return  # deleted meanwhile: the stream simply ends
                 except Exception:
+                    logger.exception("resyncing a follower of graph %s failed", graph_id)
                     return
                 event, data = "state", await run_in_threadpool(graphs.state_text, current)
             yield sse(event, data)

@@ -15,7 +15,7 @@ from engine.errors import LimitError
 from engine.examples import load_example
 from engine.gradcheck import gradcheck, gradcheck_work
 
-from .. import render
+from .. import jsonio, render
 from ..deps import EditableSession, GraphId, Graphs, SettingsDep, get_bus
 from ..events import EventBus
 from ..schemas import (
@@ -46,7 +46,7 @@ CHANGE = {**NOT_FOUND, **AUTH_RESPONSES, **CONFLICT, **ERROR_RESPONSES}
 
 
 def json_response(data: object, status_code: int = 200) -> Response:
-    return Response(render.dumps(data), status_code=status_code, media_type="application/json")
+    return Response(jsonio.dumps(data), status_code=status_code, media_type="application/json")
 
 
 def spec_from(body: GraphCreate, settings: Settings) -> dict:
@@ -272,7 +272,7 @@ def train(
                 final or now - last[0] >= settings.progress_interval_seconds
             ):
                 last[0] = now
-                bus.publish(s.id, "progress", render.dumps(render.progress(row)))
+                bus.publish(s.id, "progress", jsonio.dumps(render.progress(row)))
 
         result = run_training(
             graph,

@@ -8,11 +8,12 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from .. import __version__, course
+from .. import __version__, course, static_assets
 
 # the pages and their assets ship inside the package, so an installed wheel serves them
 templates = Jinja2Templates(
-    env=Environment(loader=PackageLoader("app", "templates"), autoescape=select_autoescape())
+    env=Environment(loader=PackageLoader("app", "templates"), autoescape=select_autoescape()),
+    context_processors=[static_assets.template_context],
 )
 router = APIRouter(include_in_schema=False)
 

@@ -190,6 +190,8 @@ const enc = encodeURIComponent;
 
 export const api = {
   ops: () => request("GET", "/api/ops"),
+  server: () => request("GET", "/api/server"),
+  qrUrl: (text) => `/api/qr.svg?url=${enc(text)}`,
   examples: () => request("GET", "/api/examples"),
   example: (id) => request("GET", `/api/examples/${enc(id)}`),
   create: (body) => request("POST", "/api/graphs", { body }),

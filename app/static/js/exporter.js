@@ -7,7 +7,8 @@ let cssText = null;
 
 async function graphCss() {
   if (cssText === null) {
-    const response = await fetch("/static/css/graph.css");
+    // relative to this module, so the stylesheet comes from the same (versioned) tree
+    const response = await fetch(new URL("../css/graph.css", import.meta.url));
     cssText = response.ok ? await response.text() : "";
   }
   return cssText;

@@ -626,21 +626,102 @@ async function fork() {
   }
 }
 
+// ---- share links -----------------------------------------------------------------------------
+
+// Where students can reach this server (GET /api/server), asked once per page; `base` is the
+// address the links use, chosen in the dialog when there are several.
+const share = { server: null, base: null };
+let shareInfo = null;
+
+function loadShareInfo() {
+  if (!shareInfo) {
+    shareInfo = api.server().then(
+      (server) => {
+        share.server = server;
+        if (!share.base) share.base = shareBases(server)[0];
+        return server;
+      },
+      () => {
+        shareInfo = null; // ask again next time; meanwhile links use this page's address
+        return null;
+      },
+    );
+  }
+  return shareInfo;
+}
+
+function isLoopbackHost(host) {
+  return host === "localhost" || host === "[::1]" || /^127\./.test(host);
+}
+
+/** Base URLs for links, best first: this page's own address when other machines can reach it
+ * (it was opened on a network address), then the server's network addresses, else this page's. */
+function shareBases(server) {
+  const bases = isLoopbackHost(location.hostname) ? [] : [location.origin];
+  for (const url of (server && server.share_urls) || []) if (!bases.includes(url)) bases.push(url);
+  if (!bases.length) bases.push(location.origin);
+  return bases;
+}
+
+/** The warning that students cannot open the links (text and nodes), or null. */
+function shareWarning(server) {
+  if (!server) return null;
+  if (server.loopback_only) {
+    return [t("share.loopback", { listen: server.listen }), " ", el("code", { text: "stepgrad serve --lan" })];
+  }
+  if (!server.share_urls.length && isLoopbackHost(location.hostname)) return [t("share.noAddress")];
+  return null;
+}
+
 function viewLink() {
-  return `${location.origin}/g/${encodeURIComponent(graphId)}`;
+  return `${share.base || location.origin}/g/${encodeURIComponent(graphId)}`;
 }
 
 function editLink() {
   return `${viewLink()}#edit=${encodeURIComponent(state.token)}`;
 }
 
-function openShare() {
+function fillShareLinks() {
   $("#share-view").value = viewLink();
   const edit = $("#share-edit");
   edit.value = state.token ? editLink() : "";
   edit.closest(".share-row").hidden = !state.token;
-  $("#share-dialog").showModal();
+  // the QR code is of the view link only: the edit link is not for the class to see
+  const qr = $("#share-qr");
+  qr.src = api.qrUrl(viewLink());
+  qr.alt = t("share.qrAlt");
 }
+
+function showShare(server) {
+  const bases = shareBases(server);
+  if (!bases.includes(share.base)) share.base = bases[0];
+  const select = $("#share-base");
+  select.replaceChildren(...bases.map((b) => el("option", { value: b, text: b, selected: b === share.base })));
+  $("[data-role=share-address]").hidden = bases.length < 2;
+  const warning = $("[data-role=share-warning]");
+  const parts = shareWarning(server);
+  warning.hidden = !parts;
+  warning.replaceChildren(...(parts || []));
+  fillShareLinks();
+}
+
+function openShare() {
+  // at once with what is known (asked when the page loaded), again if the answer comes later
+  showShare(share.server);
+  const dialog = $("#share-dialog");
+  if (!dialog.open) dialog.showModal();
+  if (!share.server) {
+    loadShareInfo().then((server) => {
+      if (server && dialog.open) showShare(server);
+    });
+  }
+}
+
+$("#share-base").addEventListener("change", (event) => {
+  share.base = event.target.value;
+  fillShareLinks();
+});
+loadShareInfo();
 
 async function copy(text) {
   try {

@@ -1,0 +1,101 @@
+"""/docs and /redoc in Chromium with the internet out of reach and a strict
+Content-Security-Policy (scripts from this origin only, no inline script): the endpoints
+are listed."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import browser_stack, serve
+
+pytestmark = pytest.mark.browser
+
+expect = browser_stack()  # skips without Playwright; fails under CI=true
+
+# Swagger UI runs under the strictest policy: everything from this origin only
+STRICT = "default-src 'self'; object-src 'none'; base-uri 'none'"
+# ReDoc also needs inline styles (styled-components adds <style> elements), data: images
+# (its icons) and a blob: worker (its search); still no inline or outside script
+REDOC = (
+    "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "worker-src 'self' blob:; object-src 'none'; base-uri 'none'"
+)
+# ReDoc's sidebar always tries its maker's logo from the internet, and drops the image
+# when that fails (as it does offline)
+REDOC_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
+
+
+@pytest.fixture(scope="module")
+def docs_server(browser):
+    from app.main import create_app
+    from app.settings import Settings
+
+    app = create_app(Settings(db=":memory:"))
+
+    @app.middleware("http")
+    async def strict_csp(request, call_next):
+        response = await call_next(request)
+        redoc = request.url.path.startswith(("/redoc", "/docs/assets/redoc"))
+        response.headers["Content-Security-Policy"] = REDOC if redoc else STRICT
+        return response
+
+    with serve(app) as url:
+        yield url
+
+
+@pytest.fixture
+def offline_page(context):
+    """A page whose every request to another origin is aborted and recorded, and which
+    records the Content-Security-Policy violations it sees."""
+    outside: list[str] = []
+
+    def route(route):
+        url = route.request.url
+        if url.startswith(("http://127.0.0.1:", "data:", "blob:")):
+            route.continue_()
+        else:
+            outside.append(url)
+            route.abort()
+
+    context.route("**/*", route)
+    page = context.new_page()
+    page.outside = outside
+    page.errors = []
+    page.on("console", lambda m: m.type == "error" and page.errors.append(m.text))
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    return page
+
+
+def csp_violations(page) -> list[str]:
+    return [e for e in page.errors if "Content Security Policy" in e]
+
+
+def test_swagger_ui_lists_the_endpoints_offline(offline_page, docs_server, screenshots):
+    page = offline_page
+    response = page.goto(docs_server + "/docs")
+    assert response.headers["content-security-policy"] == STRICT
+    op = page.locator(".opblock-summary", has_text="/api/graphs").filter(has_text="POST").first
+    expect(op).to_be_visible(timeout=20_000)
+    expect(op.locator(".opblock-summary-method")).to_have_text("POST")
+    expect(page.locator(".opblock-summary-path").first).to_be_visible()
+    expect(page.locator(".info .title")).to_contain_text("stepgrad")
+    page.screenshot(path=screenshots / "docs-swagger.png")
+    assert page.outside == []
+    assert csp_violations(page) == []
+    assert page.evaluate("typeof window.ui") == "object"
+
+
+def test_redoc_lists_the_endpoints_offline(offline_page, docs_server, screenshots):
+    page = offline_page
+    response = page.goto(docs_server + "/redoc")
+    assert response.headers["content-security-policy"] == REDOC
+    expect(page.get_by_text("/api/graphs/{graph_id}/forward").first).to_be_attached(
+        timeout=20_000
+    )
+    expect(page.locator("h1").first).to_contain_text("stepgrad")
+    expect(page.locator("[data-section-id]").first).to_be_attached()
+    page.screenshot(path=screenshots / "docs-redoc.png")
+    assert page.outside == []
+    violations = csp_violations(page)
+    assert all(REDOC_LOGO in v for v in violations), violations
+    expect(page.locator(f'img[src="{REDOC_LOGO}"]')).to_have_count(0)
