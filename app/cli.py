@@ -31,9 +31,12 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .main import create_app
+    from .serving import uvicorn_options
 
     settings = _settings(args)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port, **uvicorn_options(settings)
+    )
     return 0
 
 

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.staticfiles import StaticFiles
 
-from . import __version__, errors
+from . import __version__, errors, guards
 from .events import EventBus
 from .middleware import StrictJSONBodyMiddleware
 from .routes import (
@@ -57,6 +57,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        guards.shutdown(app)
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
@@ -75,7 +76,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.store = SQLiteStore(settings.db)
     app.state.bus = EventBus(settings.sse_queue_size)
     app.state.graphs = GraphManager(app.state.store, settings, app.state.bus)
-    app.add_middleware(StrictJSONBodyMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        StrictJSONBodyMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        body_timeout_seconds=settings.body_timeout_seconds,
+        max_buffered_bytes=settings.max_buffered_body_bytes,
+    )
+    guards.install(app, settings)
     errors.install(app)
     for module in (health, ops, examples, lessons, graphs, events, toposort, datasets, race):
         app.include_router(module.router)
