@@ -112,8 +112,10 @@ class JobPool:
                 if request is not None and await request.is_disconnected():
                     job.stop("client")
         except asyncio.CancelledError:
-            # the server is shutting down (or the task was cancelled otherwise)
+            # the server is shutting down (or the task was cancelled otherwise); the worker
+            # stops at its next check and its outcome is dropped
             job.stop("shutdown")
+            future.cancel()
             raise
 
     def _call(self, job: Job, fn: Callable[[Job], T]) -> T:
