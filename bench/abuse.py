@@ -8,8 +8,9 @@ per-address limits see several clients), measures, sends SIGTERM and records how
 server takes to exit. Scenarios:
 
   flood      1,100 anonymous creates from 50 addresses while a teacher's graph is followed
-  gradcheck  GET gradcheck?max_elements=2000 on 121 nodes holding 863k elements
-  train      200,000 epochs on a 2,000-node chain
+  gradcheck  GET gradcheck?max_elements=2000 on 121 nodes holding 863k elements (then
+             with the work limits raised: a client that leaves, SIGTERM, one that waits)
+  train      200,000 epochs on a 2,000-node chain (the same three ways)
   stall      1,000 epochs on a 2,000-node chain, 45 steps queued behind it, reads of another graph
   race       POST /api/race with hidden=256, batch_size=1
   toposort   POST /api/toposort with 5,000 nodes and no edges
@@ -125,9 +126,7 @@ class Server:
 
 
 def client(address: str = "127.0.0.1", timeout: float = 30.0) -> httpx.Client:
-    return httpx.Client(
-        transport=httpx.HTTPTransport(local_address=address), timeout=timeout
-    )
+    return httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=timeout)
 
 
 def auth(token: str) -> dict:
@@ -180,6 +179,8 @@ def timed(fn, *args, **kwargs):
         out = fn(*args, **kwargs)
     except httpx.TimeoutException:
         out = "client timeout"
+    except httpx.HTTPError as exc:
+        out = f"connection lost ({type(exc).__name__})"
     return out, round(time.monotonic() - start, 2)
 
 
@@ -237,43 +238,60 @@ def flood() -> dict:
         }
 
 
-def gradcheck() -> dict:
+# work limits raised out of the way (both settings exist before and after issue 11), to see
+# what a call that passes them costs: when its client leaves, on SIGTERM, and in all
+UNLIMITED = {"max_gradcheck_work": 10**15, "max_train_work": 10**15}
+
+
+def _heavy(call) -> dict:
+    """`call(server, client, timeout)` makes one heavy request. Figures: the default server's
+    answer; then, with the work limits out of the way, the server's CPU after a client that
+    gives up at 5 s, how long SIGTERM takes to end it meanwhile, and a client that waits."""
+    out: dict = {}
     with Server() as s, client() as c:
-        r = c.post(f"{s.base}/api/graphs", json=wide_spec())
-        state = r.json()
-        gid = state["id"]
-        nodes = len(state["nodes"])
-        out, seconds = timed(
-            c.get, f"{s.base}/api/graphs/{gid}/gradcheck?max_elements=2000", timeout=10
+        answer, seconds = timed(call, s, c, 10)
+        out["default_answer"] = (
+            answer if isinstance(answer, str) else f"{answer.status_code} {answer.text[:160]}"
         )
-        answer = out if isinstance(out, str) else f"{out.status_code} {out.text[:200]}"
-        return {
-            "nodes": nodes,
-            "answer": answer,
-            "seconds": seconds,
-            "server_cpu_s_in_5s_after_client_left": cpu_after_client_left(s),
-            "sigterm_exit_s": s.stop(),
-        }
+        out["default_seconds"] = seconds
+        out["default_server_cpu_s_in_5s_after"] = cpu_after_client_left(s)
+        out["default_sigterm_exit_s"] = s.stop()
+    with Server(**UNLIMITED) as s, client() as c:
+        answer, seconds = timed(call, s, c, 5)
+        out["unlimited_client_gave_up_at_s"] = seconds if isinstance(answer, str) else None
+        out["unlimited_server_cpu_s_in_5s_after_client_left"] = cpu_after_client_left(s)
+        threading.Thread(target=timed, args=(call, s, c, 30), daemon=True).start()
+        time.sleep(1)
+        out["unlimited_sigterm_while_running_exit_s"] = s.stop()
+    with Server(**UNLIMITED) as s, client() as c:
+        answer, seconds = timed(call, s, c, 40)
+        out["unlimited_waiting_client_answer"] = (
+            answer if isinstance(answer, str) else f"{answer.status_code} {answer.text[:160]}"
+        )
+        out["unlimited_waiting_client_seconds"] = seconds
+        out["sigterm_exit_s"] = s.stop()
+    return out
+
+
+def gradcheck() -> dict:
+    def call(s: Server, c: httpx.Client, timeout: float):
+        gid = c.post(f"{s.base}/api/graphs", json=wide_spec()).json()["id"]
+        return c.get(f"{s.base}/api/graphs/{gid}/gradcheck?max_elements=2000", timeout=timeout)
+
+    return _heavy(call)
 
 
 def train() -> dict:
-    with Server() as s, client() as c:
+    def call(s: Server, c: httpx.Client, timeout: float):
         state = c.post(f"{s.base}/api/graphs", json=chain_spec(2000)).json()
-        gid, h = state["id"], auth(state["edit_token"])
-        out, seconds = timed(
-            c.post,
-            f"{s.base}/api/graphs/{gid}/train",
+        return c.post(
+            f"{s.base}/api/graphs/{state['id']}/train",
             json={"epochs": 200_000, "learning_rate": 0.01},
-            headers=h,
-            timeout=10,
+            headers=auth(state["edit_token"]),
+            timeout=timeout,
         )
-        answer = out if isinstance(out, str) else f"{out.status_code} {out.text[:200]}"
-        return {
-            "answer": answer,
-            "seconds": seconds,
-            "server_cpu_s_in_5s_after_client_left": cpu_after_client_left(s),
-            "sigterm_exit_s": s.stop(),
-        }
+
+    return _heavy(call)
 
 
 def stall() -> dict:
