@@ -42,8 +42,10 @@ def client_address(scope: Scope) -> str:
 
 def _per(item: RateLimitItem) -> str:
     unit = item.GRANULARITY.name
-    return f"{item.amount} per {unit}" if item.multiples == 1 else (
-        f"{item.amount} per {item.multiples} {unit}s"
+    return (
+        f"{item.amount} per {unit}"
+        if item.multiples == 1
+        else (f"{item.amount} per {item.multiples} {unit}s")
     )
 
 

@@ -76,9 +76,7 @@ class SecurityHeadersMiddleware:
     def __init__(self, app: ASGIApp, overrides: dict[str, str] | None = None):
         self.app = app
         self.overrides = dict(DOCS_OVERRIDES if overrides is None else overrides)
-        self._raw = {
-            k.encode("latin-1"): v.encode("latin-1") for k, v in HEADERS.items()
-        }
+        self._raw = {k.encode("latin-1"): v.encode("latin-1") for k, v in HEADERS.items()}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -82,9 +82,7 @@ class PassCost:
             return sum(max(c, NODE_FLOOR) for _, c in self.computed)
         fed, rows_now, _, _ = self.data
         scale = rows / max(rows_now, 1)
-        return sum(
-            max(int(c * scale) if nid in fed else c, NODE_FLOOR) for nid, c in self.computed
-        )
+        return sum(max(int(c * scale) if nid in fed else c, NODE_FLOOR) for nid, c in self.computed)
 
 
 def train_work(

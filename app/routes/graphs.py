@@ -260,9 +260,7 @@ async def train(
     from engine.training import train as run_training
 
     graph = session.run.graph  # this request's turn: nothing else changes it meanwhile
-    work = await run_in_threadpool(
-        train_work, graph, body.epochs, body.optimizer, body.batch_size
-    )
+    work = await run_in_threadpool(train_work, graph, body.epochs, body.optimizer, body.batch_size)
     if work > settings.max_train_work:
         raise LimitError(
             f"Training for {body.epochs} epoch(s) would make about {work:,} element "
@@ -350,9 +348,7 @@ async def check_gradients(
     fanout_bug = bool(snapshot.state.get("fanout_bug"))
 
     def task(job: Job) -> dict:
-        report = gradcheck(
-            graph, max_elements=max_elements, fanout_bug=fanout_bug, check=job.check
-        )
+        report = gradcheck(graph, max_elements=max_elements, fanout_bug=fanout_bug, check=job.check)
         return render.gradcheck_report(report, settings.summary_threshold)
 
     return json_response(await jobs.run(request, "The gradient check", task))
