@@ -144,6 +144,34 @@ def test_a_followed_graph_survives_a_creation_flood_and_the_full_store_says_503(
         assert app.state.store.count() == 40
 
 
+def test_a_followed_graph_outlives_the_idle_window_and_an_unused_one_does_not():
+    with (
+        server(idle_expiry_seconds=1.0, sse_ping_seconds=0.2) as (base, _),
+        client() as c,
+    ):
+        followed = c.post(f"{base}/api/graphs", json={"example": "seed"}).json()["id"]
+        unused = c.post(f"{base}/api/graphs", json={"example": "seed"}).json()["id"]
+        stop = threading.Event()
+
+        def follow() -> None:
+            with (
+                client(timeout=10) as f,
+                f.stream("GET", f"{base}/api/graphs/{followed}/events") as r,
+            ):
+                for _ in r.iter_lines():
+                    if stop.is_set():
+                        return
+
+        follower = threading.Thread(target=follow, daemon=True)
+        follower.start()
+        time.sleep(1.5)  # nobody reads or changes either graph meanwhile
+        assert c.post(f"{base}/api/graphs", json={"example": "seed"}).status_code == 201
+        stop.set()
+        follower.join(5)
+        assert c.get(f"{base}/api/graphs/{followed}").status_code == 200
+        assert c.get(f"{base}/api/graphs/{unused}").status_code == 404
+
+
 def test_creation_and_forks_are_rate_limited_per_address():
     with (
         server(rate_create="4/minute", rate_heavy="3/minute") as (base, _),
@@ -338,6 +366,7 @@ def test_a_change_waiting_too_long_for_a_busy_graph_gets_409_with_retry_after():
     ):
         busy = c.post(f"{base}/api/graphs", json=chain_spec(2000)).json()
         hb = auth(busy["edit_token"])
+
         def training() -> None:
             with client(timeout=60) as k:
                 k.post(f"{base}/api/graphs/{busy['id']}/train", json={"epochs": 300}, headers=hb)
