@@ -197,6 +197,7 @@ def flood() -> dict:
 
         def follow() -> None:
             with (
+                contextlib.suppress(httpx.HTTPError),  # the server stops under it at the end
                 client(timeout=None) as f,
                 f.stream("GET", f"{s.base}/api/graphs/{gid}/events") as r,
             ):
