@@ -42,7 +42,7 @@ def free_port() -> int:
 
 
 def get(url: str) -> tuple[int, bytes, str]:
-    with urllib.request.urlopen(url, timeout=10) as r:  # noqa: S310 (loopback only)
+    with urllib.request.urlopen(url, timeout=10) as r:
         return r.status, r.read(), r.headers.get("content-type", "")
 
 
@@ -50,7 +50,8 @@ def expected_files() -> list[tuple[str, str, str]]:
     out = []
     for folder, (package, sub) in PACKAGED.items():
         for path in sorted((ROOT / folder).rglob("*")):
-            if path.is_file() and path.suffix not in SKIP_SUFFIXES and "__pycache__" not in path.parts:
+            skipped = path.suffix in SKIP_SUFFIXES or "__pycache__" in path.parts
+            if path.is_file() and not skipped:
                 out.append((package, sub, path.relative_to(ROOT / folder).as_posix()))
     return out
 
@@ -72,10 +73,11 @@ def main() -> int:
         files = expected_files()
         probe = (
             "import importlib.resources as r, sys\n"
-            "missing = [f'{p}/{s}/{f}' for p, s, f in (l.split('|') for l in sys.stdin.read().split())"
+            "rows = (line.split('|') for line in sys.stdin.read().split())\n"
+            "missing = [f'{p}/{s}/{f}' for p, s, f in rows"
             " if not r.files(p).joinpath(s, *f.split('/')).is_file()]\n"
             "import app, engine\n"
-            "assert 'site-packages' in app.__file__ and 'site-packages' in engine.__file__, app.__file__\n"
+            "for m in (app, engine): assert 'site-packages' in m.__file__, m.__file__\n"
             "print('\\n'.join(missing)); sys.exit(1 if missing else 0)\n"
         )
         listing = "\n".join(f"{p}|{s}|{f}" for p, s, f in files)

@@ -35,6 +35,7 @@ def serve(args: argparse.Namespace) -> int:
 
     from . import logging_setup, network
     from .main import create_app
+    from .serving import uvicorn_options
 
     settings = _settings(args)
     print("\n".join(network.banner(settings.host, settings.port)), flush=True)
@@ -43,6 +44,7 @@ def serve(args: argparse.Namespace) -> int:
         host=settings.host,
         port=settings.port,
         **logging_setup.uvicorn_options(settings.log_level),
+        **uvicorn_options(settings),
     )
     return 0
 

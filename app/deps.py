@@ -11,6 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from .events import EventBus
+from .jobs import JobPool
 from .sessions import GraphManager, Session
 from .settings import Settings
 from .store import GraphStore
@@ -41,9 +42,14 @@ async def get_bus(request: Request) -> EventBus:
     return request.app.state.bus
 
 
+async def get_jobs(request: Request) -> JobPool:
+    return request.app.state.jobs
+
+
 GraphId = Annotated[str, Path(description="The graph's id (random, unguessable).", max_length=64)]
 Graphs = Annotated[GraphManager, Depends(get_graphs)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+Jobs = Annotated[JobPool, Depends(get_jobs)]
 
 
 async def editable_session(
@@ -51,10 +57,12 @@ async def editable_session(
     graphs: Graphs,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> AsyncIterator[Session]:
-    """The graph's session, if the request carries its edit token (401 without, 403 wrong).
+    """The graph's session, if the request carries its edit token (401 without, 403 wrong),
+    once it is this request's turn to change the graph (409 after `lock_timeout_seconds`).
 
     A graph held in memory is found without leaving the event loop; one that must be
-    loaded from the store is loaded in the threadpool."""
+    loaded from the store is loaded in the threadpool. The turn is awaited on the event
+    loop, so requests queued behind a long change hold no thread."""
     session = graphs.acquire_cached(graph_id)
     if session is None:
         session = await run_in_threadpool(graphs.acquire, graph_id)
@@ -68,7 +76,11 @@ async def editable_session(
             )
         if not session.check_token(credentials.credentials):
             raise HTTPException(status_code=403, detail="The edit token does not match this graph.")
-        yield session
+        await graphs.wait_turn(session)
+        try:
+            yield session
+        finally:
+            session.gate.release()
     finally:
         graphs.release(session)
 

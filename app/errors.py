@@ -8,7 +8,10 @@
 | engine CycleError (+ "cycle")               | 422    |
 | any other engine StepgradError              | 422    |
 | GraphNotFound                               | 404    |
-| GraphBusy                                   | 409    |
+| GraphBusy                                   | 409 + Retry-After |
+| StoreFull (every kept graph in use)         | 503 + Retry-After |
+| JobStopped: time budget / shutdown          | 413 / 503 + Retry-After |
+| PoolFull (too many heavy calls at once)     | 503 + Retry-After |
 | request validation (FastAPI)                | 422    |
 | a body that is not JSON (app.middleware)    | 415    |
 | a body over max_body_bytes                  | 413    |
@@ -27,8 +30,9 @@ from starlette.exceptions import HTTPException
 
 from engine.errors import CycleError, LimitError, ParseError, PhaseError, StepgradError
 
+from .jobs import JobStopped, PoolFull
 from .jsonio import StrictJSONResponse as SafeJSONResponse
-from .sessions import GraphBusy, GraphNotFound
+from .sessions import GraphBusy, GraphNotFound, StoreFull
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +65,36 @@ async def not_found(request: Request, exc: Exception) -> SafeJSONResponse:
 
 
 async def busy(request: Request, exc: Exception) -> SafeJSONResponse:
-    return SafeJSONResponse({"detail": str(exc)}, status_code=409)
+    return SafeJSONResponse({"detail": str(exc)}, status_code=409, headers={"Retry-After": "2"})
+
+
+async def store_full(request: Request, exc: Exception) -> SafeJSONResponse:
+    assert isinstance(exc, StoreFull)
+    headers = {"Retry-After": str(exc.retry_after)}
+    return SafeJSONResponse({"detail": str(exc)}, status_code=503, headers=headers)
+
+
+async def job_stopped(request: Request, exc: Exception) -> SafeJSONResponse:
+    assert isinstance(exc, JobStopped)
+    job = exc.job
+    if exc.reason == "budget":
+        detail = (
+            f"{job.what} was stopped after {job.seconds:.1f} s: the time budget of one heavy "
+            f"call is {job.budget:g} s (max_job_seconds), and it had made {job.checks} steps "
+            "or evaluations. Nothing was changed; ask for less work."
+        )
+        return SafeJSONResponse({"detail": detail}, status_code=413)
+    if exc.reason == "client":  # nobody reads this: the client has gone
+        return SafeJSONResponse({"detail": f"{job.what} was stopped: the client left."}, 499)
+    return SafeJSONResponse(
+        {"detail": f"{job.what} was stopped: the server is shutting down. Try again shortly."},
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )
+
+
+async def pool_full(request: Request, exc: Exception) -> SafeJSONResponse:
+    return SafeJSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "2"})
 
 
 async def validation_error(request: Request, exc: Exception) -> SafeJSONResponse:
@@ -97,3 +130,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StepgradError, engine_error)
     app.add_exception_handler(GraphNotFound, not_found)
     app.add_exception_handler(GraphBusy, busy)
+    app.add_exception_handler(StoreFull, store_full)
+    app.add_exception_handler(JobStopped, job_stopped)
+    app.add_exception_handler(PoolFull, pool_full)

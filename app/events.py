@@ -60,6 +60,11 @@ class EventBus:
     def has_subscribers(self, graph_id: str) -> bool:
         return graph_id in self._subscribers
 
+    def graph_ids(self) -> list[str]:
+        """The graphs someone follows now."""
+        with self._lock:
+            return list(self._subscribers)
+
     def count(self, graph_id: str | None = None) -> int:
         with self._lock:
             if graph_id is not None:

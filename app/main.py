@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
-from . import __version__, errors, static_assets
+from . import __version__, errors, guards, static_assets
 from .events import EventBus
 from .jsonio import StrictJSONResponse
 from .middleware import StrictJSONBodyMiddleware
@@ -66,6 +66,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        guards.shutdown(app)
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
@@ -87,8 +88,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.store = SQLiteStore(settings.db)
     app.state.bus = EventBus(settings.sse_queue_size)
     app.state.graphs = GraphManager(app.state.store, settings, app.state.bus)
-    app.add_middleware(StrictJSONBodyMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        StrictJSONBodyMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        body_timeout_seconds=settings.body_timeout_seconds,
+        max_buffered_bytes=settings.max_buffered_body_bytes,
+    )
     app.add_middleware(RequestLogMiddleware)  # outside the body checks: logs their 413/415
+    guards.install(app, settings)
     errors.install(app)
     for module in (health, ops, examples, lessons, graphs, events, toposort, datasets, race):
         app.include_router(module.router)

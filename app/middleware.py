@@ -4,11 +4,20 @@ before any route.
 Python's `json` accepts `NaN`, `Infinity` and `-Infinity` literals and turns `1e999` into
 infinity; the API does not. The body is read (up to `max_body_bytes`, refusing a larger
 Content-Length at once), checked, and replayed to the app unchanged.
+
+Reading is bounded in time and in memory, so slow or stalled uploads cannot pile up: the
+whole body must arrive within `body_timeout_seconds` (408), and the bodies being read at
+once may hold at most `max_buffered_bytes` together (503; a declared Content-Length is
+reserved up front). Either refusal closes the connection, so the rest of the body is
+never read.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import math
+import time
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -44,9 +53,18 @@ def _is_json(content_type: str | None) -> bool:
 
 
 class StrictJSONBodyMiddleware:
-    def __init__(self, app: ASGIApp, max_body_bytes: int):
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body_bytes: int,
+        body_timeout_seconds: float = 10.0,
+        max_buffered_bytes: int = 64_000_000,
+    ):
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.body_timeout = body_timeout_seconds
+        self.max_buffered = max_buffered_bytes
+        self.buffered = 0  # bytes reserved by the bodies being read (one event loop)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -69,21 +87,69 @@ class StrictJSONBodyMiddleware:
         if scope["method"] in ("GET", "HEAD", "OPTIONS") and length is None:
             await self.app(scope, receive, send)
             return
-        chunks = []
+        reserved = min(declared, limit) if length is not None else 0
+        if self.buffered + reserved > self.max_buffered:
+            await _busy(scope, receive, send, self.max_buffered)
+            return
+        self.buffered += reserved
+        try:
+            chunks = await self._read(scope, receive, send, limit, reserved)
+        finally:
+            self.buffered -= reserved
+        if chunks is None:
+            return
+        body = b"".join(chunks)
+        chunks.clear()
+        await self._check_and_call(scope, receive, send, headers, body)
+
+    async def _read(
+        self, scope: Scope, receive: Receive, send: Send, limit: int, reserved: int
+    ) -> list[bytes] | None:
+        """The body's chunks, or None after answering (or losing) the request."""
+        chunks: list[bytes] = []
         size = 0
         more = True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                await _too_large(scope, receive, send, limit)
-                return
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
+        deadline = time.monotonic() + self.body_timeout
+        extra = 0  # bytes beyond the reservation (no Content-Length), counted as they come
+        try:
+            while more:
+                try:
+                    async with asyncio.timeout(max(deadline - time.monotonic(), 0)):
+                        message = await receive()
+                except TimeoutError:
+                    await _error(
+                        scope,
+                        receive,
+                        send,
+                        408,
+                        f"The request body did not arrive within {self.body_timeout:g} s "
+                        f"({size} bytes came).",
+                        close=True,
+                    )
+                    return None
+                if message["type"] == "http.disconnect":
+                    return None
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    await _too_large(scope, receive, send, limit)
+                    return None
+                if size > reserved + extra:
+                    grow = size - reserved - extra
+                    if self.buffered + grow > self.max_buffered:
+                        await _busy(scope, receive, send, self.max_buffered)
+                        return None
+                    self.buffered += grow
+                    extra += grow
+                chunks.append(chunk)
+                more = message.get("more_body", False)
+        finally:
+            self.buffered -= extra
+        return chunks
+
+    async def _check_and_call(
+        self, scope: Scope, receive: Receive, send: Send, headers: Headers, body: bytes
+    ) -> None:
         if body and not _is_json(headers.get("content-type")):
             await _error(
                 scope, receive, send, 415, "Request bodies must be JSON (application/json)."
@@ -122,13 +188,46 @@ class StrictJSONBodyMiddleware:
         await self.app(scope, replay, send)
 
 
-async def _error(scope: Scope, receive: Receive, send: Send, status: int, detail: str) -> None:
+async def _error(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    status: int,
+    detail: str,
+    close: bool = False,
+    retry_after: float | None = None,
+) -> None:
+    """An error answer; `close` when the body was not read to its end: the server then
+    drops the connection instead of reading the rest."""
     from .jsonio import StrictJSONResponse
 
-    await StrictJSONResponse({"detail": detail}, status_code=status)(scope, receive, send)
+    headers = {"Connection": "close"} if close else {}
+    if retry_after is not None:
+        headers["Retry-After"] = str(math.ceil(retry_after))
+    await StrictJSONResponse({"detail": detail}, status_code=status, headers=headers)(
+        scope, receive, send
+    )
 
 
 async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
     await _error(
-        scope, receive, send, 413, f"The request body is larger than the limit of {limit} bytes."
+        scope,
+        receive,
+        send,
+        413,
+        f"The request body is larger than the limit of {limit} bytes.",
+        close=True,
+    )
+
+
+async def _busy(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+    await _error(
+        scope,
+        receive,
+        send,
+        503,
+        f"The server is already reading {limit} bytes of request bodies, its limit "
+        "(max_buffered_body_bytes); try again in a moment.",
+        close=True,
+        retry_after=1,
     )

@@ -8,11 +8,18 @@ change leaves the graph as it was.
 
 Memory stays bounded: at most `max_loaded_graphs` sessions are kept computed (the least
 recently used are dropped and reload from the store on demand), and the store keeps at
-most `max_graphs` graphs, deleting idle ones after `idle_expiry_seconds`.
+most `max_graphs` graphs, deleting idle ones after `idle_expiry_seconds`. A graph used
+within that window (read, followed or changed) is never deleted to make room: a full
+store refuses new graphs instead (StoreFull, 503).
+
+Changes to one graph queue on its `gate`, an asyncio lock, so a change waiting for a long
+training run holds no thread; the threading `lock` inside `mutate` then guards the run
+itself (and callers outside the event loop).
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import hashlib
 import hmac
@@ -36,7 +43,7 @@ from .layout import Layout, graph_layout
 from .settings import Settings
 from .store import GraphRecord, GraphStore, StoreConflict
 
-TOUCH_INTERVAL = 60.0  # seconds between two writes of a read graph's access time
+TOUCH_INTERVAL = 60.0  # at most, seconds between two writes of a read graph's access time
 UNLIMITED = Limits(max_nodes=10**9, max_elements=10**12, max_total_elements=10**12)
 
 
@@ -47,6 +54,14 @@ class GraphNotFound(Exception):
 
 class GraphBusy(Exception):
     """Another change to the graph (a training run) takes too long."""
+
+
+class StoreFull(Exception):
+    """Every graph the store may keep is in use; `retry_after` is when one may expire."""
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 def new_token() -> tuple[str, str]:
@@ -89,6 +104,7 @@ class Session:
     forked_from: str | None = None
     version: int = 1
     lock: threading.Lock = field(default_factory=threading.Lock)
+    gate: asyncio.Lock = field(default_factory=asyncio.Lock)
     snapshot: Snapshot | None = None
     accessed: float = field(default_factory=time.time)
     touched: float = field(default_factory=time.time)
@@ -147,6 +163,10 @@ class GraphManager:
         self._sessions: OrderedDict[str, Session] = OrderedDict()
         self._loading: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
+        self._creating = threading.Lock()  # the count of graphs and the new one, together
+        # a read is written to the store at most this often; far less than the idle window,
+        # so that a graph read within the window is never seen as idle by the sweep
+        self.touch_interval = min(TOUCH_INTERVAL, settings.idle_expiry_seconds / 10)
 
     # ---- building sessions -------------------------------------------------------------
 
@@ -251,7 +271,7 @@ class GraphManager:
             self._drop(graph_id, delete=True)
             raise GraphNotFound(graph_id)
         session.accessed = now
-        if now - session.touched > TOUCH_INTERVAL:
+        if now - session.touched > self.touch_interval:
             session.touched = now
             self.store.touch(graph_id, now)
         return session
@@ -266,7 +286,7 @@ class GraphManager:
                 session is None
                 or session.deleted
                 or self._expired(session.accessed, now)
-                or now - session.touched > TOUCH_INTERVAL
+                or now - session.touched > self.touch_interval
             ):
                 return None
             session.pins += 1
@@ -281,6 +301,27 @@ class GraphManager:
 
     def release(self, session: Session) -> None:
         self._release(session)
+
+    async def wait_turn(self, session: Session) -> None:
+        """Wait on the event loop (no thread) until no other change of the graph runs;
+        GraphBusy after `lock_timeout_seconds`. Give the turn back with `session.gate`."""
+        timeout = self.settings.lock_timeout_seconds
+        try:
+            async with asyncio.timeout(timeout):
+                await session.gate.acquire()
+        except TimeoutError:
+            raise GraphBusy(
+                f"The graph has been busy with another change (a training run?) for "
+                f"{timeout:g} s; try again shortly."
+            ) from None
+
+    def followed(self, graph_id: str) -> None:
+        """A follower is still watching: the graph counts as used (never on the event loop's
+        critical path: no store access)."""
+        with self._lock:
+            session = self._sessions.get(graph_id)
+        if session is not None:
+            session.accessed = time.time()
 
     def _release(self, session: Session) -> None:
         with self._lock:
@@ -401,8 +442,32 @@ class GraphManager:
     def create(
         self, graph: Graph, state: dict | None = None, forked_from: str | None = None
     ) -> tuple[Session, str]:
-        """A new graph; returns its session and its edit token (never stored in clear)."""
-        self.sweep(room_for=1)
+        """A new graph; returns its session and its edit token (never stored in clear).
+
+        StoreFull when `max_graphs` graphs are kept and none has been idle long enough to
+        expire: a graph in use is never deleted to make room."""
+        with self._creating:
+            self.sweep()
+            if self.store.count() >= self.settings.max_graphs:
+                raise self._full()
+            return self._create(graph, state, forked_from)
+
+    def _full(self) -> StoreFull:
+        idle = self.settings.idle_expiry_seconds
+        oldest = self.store.oldest_access()
+        wait = idle if oldest is None else oldest + idle - time.time()
+        retry = max(1, min(int(wait) + 1, 3600))
+        return StoreFull(
+            f"The server keeps at most {self.settings.max_graphs} graphs and every one was "
+            f"used within the last {_duration(idle)}; none is deleted to make room. The "
+            f"least recently used expires in {_duration(max(wait, 0))}: try again then, "
+            "delete a graph you no longer need, or ask for a larger max_graphs.",
+            retry,
+        )
+
+    def _create(
+        self, graph: Graph, state: dict | None, forked_from: str | None
+    ) -> tuple[Session, str]:
         token, token_hash = new_token()
         now = time.time()
         state = dict(state or {})
@@ -454,15 +519,33 @@ class GraphManager:
             self.store.delete(graph_id)
         self.bus.close_graph(graph_id)
 
-    def sweep(self, room_for: int = 0) -> list[str]:
-        """Delete expired graphs, and the least recently used past `max_graphs`."""
+    def sweep(self) -> list[str]:
+        """Delete the graphs nobody has used for `idle_expiry_seconds`.
+
+        Uses the store has not seen yet count: reads held back by the touch interval, and
+        graphs that followers are watching."""
         now = time.time()
-        gone = self.store.expire(
-            now - self.settings.idle_expiry_seconds, self.settings.max_graphs - room_for
-        )
+        with self._lock:
+            unsaved = [s for s in self._sessions.values() if s.accessed > s.touched]
+        for session in unsaved:
+            session.touched = session.accessed
+            self.store.touch(session.id, session.accessed)
+        for gid in self.bus.graph_ids():
+            self.store.touch(gid, now)
+        gone = self.store.expire(now - self.settings.idle_expiry_seconds)
         for gid in gone:
             self._drop(gid, delete=False)
         return gone
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 2 * 86400:
+        return f"{seconds / 86400:.0f} days"
+    if seconds >= 2 * 3600:
+        return f"{seconds / 3600:.0f} hours"
+    if seconds >= 120:
+        return f"{seconds / 60:.0f} minutes"
+    return f"{seconds:.0f} s"
 
 
 def next_optimizer(current, name: str | None, learning_rate: float | None, options: dict | None):

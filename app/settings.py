@@ -49,17 +49,80 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(2_000_000, ge=1, description="Bytes per request body.")
     max_train_work: int = Field(
-        200_000, ge=1, description="Epochs x steps per epoch in one training call."
+        1_000_000_000,
+        ge=1,
+        description="Element operations one training call may make (see app/work.py).",
     )
     max_gradcheck_work: int = Field(
-        20_000_000,
+        1_000_000_000,
         ge=1,
-        description="Node evaluations one gradient check may make (2 x checked elements x nodes).",
+        description="Element operations one gradient check may make (see app/work.py).",
+    )
+    max_race_work: int = Field(
+        500_000_000,
+        ge=1,
+        description="Element operations one race may make, its trainers together.",
+    )
+    max_toposort_work: int = Field(
+        250_000,
+        ge=1,
+        description="Node names the steps of one topological sort may list (its response size).",
+    )
+
+    # heavy calls (training, gradient checks, races, sorts) run in a pool of their own
+    job_workers: int = Field(2, ge=1, description="Heavy calls running at once.")
+    job_queue: int = Field(
+        8, ge=0, description="Heavy calls waiting for a worker; past it, 503 with Retry-After."
+    )
+    max_job_seconds: float = Field(
+        20.0, gt=0, description="Time budget of one heavy call; past it the call stops (413)."
+    )
+
+    # per client address
+    rate_create: str = Field(
+        "60/minute;600/hour",
+        description="Graphs one address may create or fork (the `limits` notation).",
+    )
+    rate_heavy: str = Field(
+        "60/minute",
+        description="Anonymous heavy calls (gradient checks, races, sorts) per address.",
+    )
+    max_streams: int = Field(500, ge=1, description="Open event streams, all clients together.")
+    max_streams_per_address: int = Field(100, ge=1, description="Open event streams per address.")
+
+    # connections and bodies
+    body_timeout_seconds: float = Field(
+        10.0, gt=0, description="Time to send a whole request body (then 408)."
+    )
+    max_buffered_body_bytes: int = Field(
+        64_000_000,
+        ge=1,
+        description="Request bodies held in memory at once, all requests together (then 503).",
+    )
+    header_timeout_seconds: float = Field(
+        10.0, gt=0, description="`stepgrad serve`: time to send a request's headers."
+    )
+    keep_alive_seconds: float = Field(
+        5.0, gt=0, description="`stepgrad serve`: an idle kept-alive connection is closed after."
+    )
+    max_connections: int = Field(
+        1_000, ge=1, description="`stepgrad serve`: connections and requests at once (then 503)."
+    )
+    max_header_bytes: int = Field(
+        16_384, ge=1_024, description="`stepgrad serve`: bytes of a request's line and headers."
+    )
+    shutdown_grace_seconds: float = Field(
+        3.0,
+        ge=0,
+        description="`stepgrad serve`: on SIGTERM, time given to running calls before they stop.",
     )
 
     # what the server keeps
     max_graphs: int = Field(
-        1_000, ge=1, description="Graphs kept; past it the least recently used are deleted."
+        1_000,
+        ge=1,
+        description="Graphs kept; when all are in use (within idle_expiry_seconds), creating "
+        "one answers 503.",
     )
     max_loaded_graphs: int = Field(
         100, ge=1, description="Graphs kept computed in memory; others reload from the store."
@@ -97,3 +160,16 @@ class Settings(BaseSettings):
     @classmethod
     def _lower(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
+
+    @field_validator("rate_create", "rate_heavy")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is not a rate such as '60/minute' or '60/minute;600/hour'"
+            ) from None
+        return value

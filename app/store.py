@@ -4,23 +4,34 @@
 JSON, the hash of its edit token, a version and timestamps). `SQLiteStore` implements it
 on one SQLite file in write-ahead-log mode; nothing is pickled. A shared store (Redis,
 PostgreSQL) can implement the same interface later.
+
+SQLite serves one server process: each keeps graphs computed in memory and fans events out
+to its own followers, so a second process on the same file would answer stale reads and
+lose writes. `SQLiteStore` therefore holds an exclusive lock on `<file>.lock` while open,
+and a second process refuses to start with a sentence saying why.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from .jsonio import dumps
 
 
 class StoreConflict(Exception):
     """The stored version moved on since the record was read (another writer)."""
+
+
+class StoreInUse(RuntimeError):
+    """Another server process holds the SQLite file."""
 
 
 @dataclass
@@ -58,9 +69,12 @@ class GraphStore(Protocol):
 
     def count(self) -> int: ...
 
-    def expire(self, idle_before: float, keep: int) -> list[str]:
-        """Delete graphs last used before `idle_before`, then the least recently used
-        until at most `keep` remain; returns the ids deleted."""
+    def expire(self, idle_before: float, keep: int | None = None) -> list[str]:
+        """Delete graphs last used before `idle_before`, then (if `keep` is given) the least
+        recently used until at most `keep` remain; returns the ids deleted."""
+
+    def oldest_access(self) -> float | None:
+        """The earliest last-use time of any graph, or None when there is none."""
 
     def close(self) -> None: ...
 
@@ -86,6 +100,51 @@ def _text(name: str) -> str:
     return name.encode("utf-8", "replace").decode("utf-8")
 
 
+class ProcessLock:
+    """An exclusive lock on `<file>.lock` held by this process while any store in it has the
+    file open.
+
+    flock() locks belong to an open file, so two stores of one process (tests, a restart
+    within a process) would block each other; they share one lock here, counted, and
+    another process is refused. The OS drops the lock when the process ends, however it
+    ends."""
+
+    _held: ClassVar[dict[str, tuple[int, int]]] = {}  # lock path -> (fd, stores using it)
+    _guard = threading.Lock()
+
+    @classmethod
+    def acquire(cls, db_path: str) -> str:
+        lock_path = os.path.realpath(db_path) + ".lock"
+        with cls._guard:
+            if lock_path in cls._held:
+                fd, users = cls._held[lock_path]
+                cls._held[lock_path] = (fd, users + 1)
+                return lock_path
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                raise StoreInUse(
+                    f"Another stepgrad server process is using the SQLite file {db_path} "
+                    f"(it holds {lock_path}). SQLite serves one process: stop the other "
+                    "server or give this one its own STEPGRAD_DB; to run several processes "
+                    "on the same graphs, use a shared store (STEPGRAD_STORE=redis://host:port/0)."
+                ) from None
+            cls._held[lock_path] = (fd, 1)
+            return lock_path
+
+    @classmethod
+    def release(cls, lock_path: str) -> None:
+        with cls._guard:
+            fd, users = cls._held[lock_path]
+            if users > 1:
+                cls._held[lock_path] = (fd, users - 1)
+                return
+            del cls._held[lock_path]
+            os.close(fd)  # closing the last descriptor drops the flock
+
+
 class SQLiteStore:
     """One SQLite connection shared by the server's threads behind a lock.
 
@@ -95,11 +154,14 @@ class SQLiteStore:
         self.path = path
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()
+        self._process_lock: str | None = None
 
     def _connect(self) -> sqlite3.Connection:
         if self._conn is None:
             if self.path != ":memory:":
                 Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                if self._process_lock is None:
+                    self._process_lock = ProcessLock.acquire(str(Path(self.path).expanduser()))
             conn = sqlite3.connect(
                 str(Path(self.path).expanduser()) if self.path != ":memory:" else self.path,
                 check_same_thread=False,
@@ -187,7 +249,7 @@ class SQLiteStore:
     def count(self) -> int:
         return int(self._query("SELECT COUNT(*) FROM graphs")[0][0])
 
-    def expire(self, idle_before: float, keep: int) -> list[str]:
+    def expire(self, idle_before: float, keep: int | None = None) -> list[str]:
         with self._lock:
             conn = self._connect()
             gone = [
@@ -197,7 +259,7 @@ class SQLiteStore:
                 )
             ]
             (total,) = conn.execute("SELECT COUNT(*) FROM graphs").fetchone()
-            excess = total - len(gone) - keep
+            excess = 0 if keep is None else total - len(gone) - keep
             if excess > 0:
                 gone += [
                     r[0]
@@ -209,8 +271,14 @@ class SQLiteStore:
             conn.executemany("DELETE FROM graphs WHERE id = ?", [(g,) for g in gone])
         return gone
 
+    def oldest_access(self) -> float | None:
+        return self._query("SELECT MIN(accessed) FROM graphs")[0][0]
+
     def close(self) -> None:
         with self._lock:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+            if self._process_lock is not None:
+                ProcessLock.release(self._process_lock)
+                self._process_lock = None

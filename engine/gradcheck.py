@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from .execute import backward_pass, forward_pass
@@ -35,6 +37,7 @@ def gradcheck(
     seed: int = 0,
     nodes: list[str] | None = None,
     fanout_bug: bool = False,
+    check: Callable[[], None] | None = None,
 ) -> dict:
     """Compare d output / d leaf from backward with (f(x + eps) - f(x - eps)) / (2 eps).
 
@@ -43,7 +46,9 @@ def gradcheck(
     |analytic - numeric| / max(|analytic|, |numeric|, floor), where the floor is 1e-3 of
     the largest analytic gradient checked: tiny gradients are compared at the scale of the
     others, since central differences carry a rounding error of about 1e-10 whatever the
-    gradient's size. `fanout_bug` checks the gradients of the buggy backward (see `Run`)."""
+    gradient's size. `fanout_bug` checks the gradients of the buggy backward (see `Run`).
+    `check`, if given, is called before each element's pair of evaluations: a caller
+    stops a long check by raising from it."""
     leaf_values = list(graph.leaf_values)
     with np.errstate(all="ignore"):
         values = forward_pass(graph, leaf_values)
@@ -61,6 +66,8 @@ def gradcheck(
                 flat_idx = np.sort(rng.choice(base.size, max_elements, replace=False))
             numeric = np.empty(flat_idx.size)
             for n, k in enumerate(flat_idx):
+                if check is not None:
+                    check()
                 plus, minus = base.copy(), base.copy()
                 plus.flat[k] += eps
                 minus.flat[k] -= eps

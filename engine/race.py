@@ -10,6 +10,7 @@ the race runs without it.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -69,15 +70,24 @@ def epoch_orders(n: int, batch_size: int, epochs: int) -> list[list[np.ndarray]]
     return [batches(n, batch_size, rng) for _ in range(epochs)]
 
 
-def train_engine(data, weights, batch_size, epochs):
+def _no_check() -> None:
+    pass
+
+
+def train_engine(data, weights, batch_size, epochs, check=_no_check):
     graph = Graph.from_spec(boston_mlp_spec(weights, batch_size))
     result = train(
-        graph, epochs=epochs, learning_rate=LEARNING_RATE, seed=SEED, evaluate_test=False
+        graph,
+        epochs=epochs,
+        learning_rate=LEARNING_RATE,
+        seed=SEED,
+        evaluate_test=False,
+        check=check,
     )
     return result["train_seconds"] / result["steps"], result["params"]
 
 
-def train_numpy(data, weights, batch_size, epochs):
+def train_numpy(data, weights, batch_size, epochs, check=_no_check):
     lr = LEARNING_RATE
     x, y = data.x_train, data.y_train
     w1, b1, w2, b2 = (weights[k].copy() for k in ("W1", "b1", "W2", "b2"))
@@ -86,6 +96,7 @@ def train_numpy(data, weights, batch_size, epochs):
     t0 = time.perf_counter()
     for order in orders:
         for idx in order:
+            check()
             xb, yb = x[idx], y[idx]
             a = 0.5 * (1.0 + np.tanh(0.5 * (xb @ w1 + b1)))
             d = yb - (a @ w2 + b2)
@@ -97,7 +108,7 @@ def train_numpy(data, weights, batch_size, epochs):
     return (time.perf_counter() - t0) / steps, {"W1": w1, "b1": b1, "W2": w2, "b2": b2}
 
 
-def train_torch(torch, data, weights, batch_size, epochs):
+def train_torch(torch, data, weights, batch_size, epochs, check=_no_check):
     nn = torch.nn
     hidden = weights["W1"].shape[1]
     model = nn.Sequential(nn.Linear(13, hidden), nn.Sigmoid(), nn.Linear(hidden, 1)).double()
@@ -114,6 +125,7 @@ def train_torch(torch, data, weights, batch_size, epochs):
     t0 = time.perf_counter()
     for order in orders:
         for idx in order:
+            check()
             opt.zero_grad()
             loss_fn(model(x[idx]), y[idx]).backward()
             opt.step()
@@ -143,20 +155,26 @@ def import_torch():
 
 
 def race(
-    hidden: int = 10, batch_size: int = 32, epochs: int = 100, repeats: int = 1, torch=None
+    hidden: int = 10,
+    batch_size: int = 32,
+    epochs: int = 100,
+    repeats: int = 1,
+    torch=None,
+    check: Callable[[], None] = _no_check,
 ) -> dict:
     """Train the three ways (PyTorch only if given) and compare time per step and MSE.
 
     `agree` says whether the final test MSEs agree to 1e-6 relative, as they must with
-    the same arithmetic."""
+    the same arithmetic. `check` is called before every training step of each trainer
+    (a caller stops the race by raising from it)."""
     data = boston_split()
     weights = initial_weights(13, hidden)
     runners = {
-        "engine": lambda: train_engine(data, weights, batch_size, epochs),
-        "numpy": lambda: train_numpy(data, weights, batch_size, epochs),
+        "engine": lambda: train_engine(data, weights, batch_size, epochs, check),
+        "numpy": lambda: train_numpy(data, weights, batch_size, epochs, check),
     }
     if torch is not None:
-        runners["torch"] = lambda: train_torch(torch, data, weights, batch_size, epochs)
+        runners["torch"] = lambda: train_torch(torch, data, weights, batch_size, epochs, check)
     best: dict[str, float] = {}
     params: dict[str, dict] = {}
     for _ in range(repeats):

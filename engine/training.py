@@ -83,13 +83,15 @@ def train(
     on_epoch: Callable[[dict], None] | None = None,
     record_steps: bool = False,
     evaluate_test: bool = True,
+    check: Callable[[], None] | None = None,
 ) -> dict:
     """Train the graph's params; returns the history, metrics, predictions and the new graph.
 
     `optimizer` is "sgd", "momentum", "adam" (with `options` such as momentum or betas)
     or "random_search" (`options`: low, high: the range params are sampled from; it makes
     the same number of loss evaluations as gradient descent makes updates and keeps the
-    best). `on_epoch` is called after every epoch with that epoch's figures."""
+    best). `on_epoch` is called after every epoch with that epoch's figures; `check`
+    before every step (a caller stops training by raising from either)."""
     from .datasets import batches
 
     epochs = _check_count(epochs, "epochs")
@@ -138,6 +140,8 @@ def train(
             t0 = time.perf_counter()
             batch_losses = []
             for idx in epoch_batches():
+                if check is not None:
+                    check()
                 if optimizer == RANDOM_SEARCH:
                     # one loss evaluation on the whole training part per try
                     candidate = search.sample(best)

@@ -156,13 +156,40 @@ def browser():
         browser.close()
 
 
+CSP_WATCH = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || "inline"}`
+    + ` at ${e.sourceFile || "?"}:${e.lineNumber}`);
+});
+"""
+
+
+def csp_violations(context) -> list[str]:
+    """Start collecting the context's Content-Security-Policy violations (Chromium's own
+    console errors and the pages' securitypolicyviolation events) into the returned list."""
+    found: list[str] = []
+    context.add_init_script(CSP_WATCH)
+
+    def on_console(message) -> None:
+        if "Content Security Policy" in message.text or "CSP violation" in message.text:
+            found.append(message.text)
+
+    context.on("console", on_console)
+    return found
+
+
 @pytest.fixture
 def context(browser):
     """A fresh browser context per test: a projector's 1280x720, in English unless a test
-    switches."""
+    switches. Fails the test on any Content-Security-Policy violation, except those naming
+    a URL the test lists in `context.csp_allowed`."""
     context = browser.new_context(**CONTEXT_ARGS)
+    violations = csp_violations(context)
+    context.csp_allowed = []
     yield context
     context.close()
+    violations = [v for v in violations if not any(url in v for url in context.csp_allowed)]
+    assert not violations, "Content-Security-Policy violations:\n" + "\n".join(violations)
 
 
 @pytest.fixture
@@ -178,8 +205,15 @@ def page_server():
     from app.main import create_app
     from app.settings import Settings
 
-    # progress events at most every 20 ms, so a short training run still streams several
-    settings = Settings(db=":memory:", progress_interval_seconds=0.02, sse_ping_seconds=5.0)
+    # progress events at most every 20 ms, so a short training run still streams several;
+    # every browser test shares this server and its one address: no per-address rates
+    settings = Settings(
+        db=":memory:",
+        progress_interval_seconds=0.02,
+        sse_ping_seconds=5.0,
+        rate_create="100000/minute",
+        rate_heavy="100000/minute",
+    )
     with serve(create_app(settings), timeout_graceful_shutdown=2) as url:
         yield url
 

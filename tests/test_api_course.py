@@ -133,7 +133,7 @@ def test_race_without_torch_says_how_to_install(client, monkeypatch):
     assert result.install == 'pip install "stepgrad[bench]"'
     assert result.agree and result.mse_engine == pytest.approx(result.mse_numpy, rel=1e-9)
     r = client.post("/api/race", json={"epochs": 500, "batch_size": 1})
-    assert r.status_code == 413 and "limit is 20000" in r.json()["detail"]
+    assert r.status_code == 413 and "limit is 500,000,000" in r.json()["detail"]
 
 
 @pytest.mark.torch

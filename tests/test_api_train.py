@@ -83,12 +83,19 @@ def test_train_a_dataset_bound_graph_gives_predictions(client):
 
 
 def test_training_work_is_bounded(make_client):
-    client = make_client(max_train_work=1_000)
+    from app.work import train_work
+    from engine.graph import Graph
+
+    graph = Graph.from_spec(boston_linear_spec())
+    hundred, fifty_full = train_work(graph, 100), train_work(graph, 50, batch_size=405)
+    assert fifty_full < hundred
+    client = make_client(max_train_work=fifty_full)
     state, h = create(client, boston_linear_spec())
     gid = state["id"]
     r = client.post(f"/api/graphs/{gid}/train", json={"epochs": 100}, headers=h)
     assert r.status_code == 413
-    assert "1300 steps" in r.json()["detail"] and "limit is 1000" in r.json()["detail"]
+    detail = r.json()["detail"]
+    assert f"{hundred:,} element operations" in detail and f"limit is {fifty_full:,}" in detail
     r = client.post(f"/api/graphs/{gid}/train", json={"epochs": 10**12}, headers=h)
     assert r.status_code == 413
     r = client.post(f"/api/graphs/{gid}/train", json={"epochs": 50, "batch_size": 405}, headers=h)

@@ -77,17 +77,36 @@ def test_expiry_also_applies_after_a_restart(tmp_path):
         assert client.app.state.store.count() == 0
 
 
-def test_the_number_of_graphs_is_capped_least_recently_used_first(make_client):
+def test_a_full_store_refuses_new_graphs_rather_than_delete_one_in_use(make_client):
     client = make_client(max_graphs=3)
     made = [create(client) for _ in range(3)]
-    (g1, h1), (g2, _), (g3, _) = made
-    time.sleep(0.01)
-    post(client, g1["id"], "forward", h1)  # g1 is now the most recently used
-    g4, _ = create(client)
-    assert client.get(f"/api/graphs/{g2['id']}").status_code == 404
-    for g in (g1, g3, g4):
+    for body in ({"example": "seed"}, None):
+        r = (
+            client.post("/api/graphs", json=body)
+            if body
+            else client.post(f"/api/graphs/{made[0][0]['id']}/fork")
+        )
+        assert r.status_code == 503
+        assert "at most 3 graphs" in r.json()["detail"]
+        assert 1 <= int(r.headers["retry-after"]) <= 3600
+    for g, _ in made:
         assert client.get(f"/api/graphs/{g['id']}").status_code == 200
     assert client.app.state.store.count() == 3
+    g1, h1 = made[0]
+    assert client.delete(f"/api/graphs/{g1['id']}", headers=h1).status_code == 204
+    assert client.post("/api/graphs", json={"example": "seed"}).status_code == 201
+
+
+def test_a_full_store_makes_room_by_expiring_idle_graphs_only(make_client):
+    client = make_client(max_graphs=2, idle_expiry_seconds=1.0)
+    old, _ = create(client)
+    time.sleep(0.6)
+    used, _ = create(client)
+    time.sleep(0.5)  # old is now idle past the window; used is not
+    fresh, _ = create(client)
+    assert client.get(f"/api/graphs/{old['id']}").status_code == 404
+    assert client.get(f"/api/graphs/{used['id']}").status_code == 200
+    assert client.get(f"/api/graphs/{fresh['id']}").status_code == 200
 
 
 def test_graphs_held_in_memory_are_capped_and_reload(make_client):

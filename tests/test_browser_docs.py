@@ -1,4 +1,4 @@
-"""/docs and /redoc in Chromium with the internet out of reach and a strict
+"""/docs and /redoc in Chromium with the internet out of reach and the app's
 Content-Security-Policy (scripts from this origin only, no inline script): the endpoints
 are listed."""
 
@@ -6,20 +6,13 @@ from __future__ import annotations
 
 import pytest
 
+from app.security import CSP, REDOC_CSP
 from tests.conftest import browser_stack, serve
 
 pytestmark = pytest.mark.browser
 
 expect = browser_stack()  # skips without Playwright; fails under CI=true
 
-# Swagger UI runs under the strictest policy: everything from this origin only
-STRICT = "default-src 'self'; object-src 'none'; base-uri 'none'"
-# ReDoc also needs inline styles (styled-components adds <style> elements), data: images
-# (its icons) and a blob: worker (its search); still no inline or outside script
-REDOC = (
-    "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-    "worker-src 'self' blob:; object-src 'none'; base-uri 'none'"
-)
 # ReDoc's sidebar always tries its maker's logo from the internet, and drops the image
 # when that fails (as it does offline)
 REDOC_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
@@ -30,16 +23,8 @@ def docs_server(browser):
     from app.main import create_app
     from app.settings import Settings
 
-    app = create_app(Settings(db=":memory:"))
-
-    @app.middleware("http")
-    async def strict_csp(request, call_next):
-        response = await call_next(request)
-        redoc = request.url.path.startswith(("/redoc", "/docs/assets/redoc"))
-        response.headers["Content-Security-Policy"] = REDOC if redoc else STRICT
-        return response
-
-    with serve(app) as url:
+    # the app's own policy: Swagger UI under the app-wide one, ReDoc with inline styles
+    with serve(create_app(Settings(db=":memory:"))) as url:
         yield url
 
 
@@ -58,6 +43,7 @@ def offline_page(context):
             route.abort()
 
     context.route("**/*", route)
+    context.csp_allowed.append(REDOC_LOGO)  # checked by the ReDoc test itself
     page = context.new_page()
     page.outside = outside
     page.errors = []
@@ -73,7 +59,7 @@ def csp_violations(page) -> list[str]:
 def test_swagger_ui_lists_the_endpoints_offline(offline_page, docs_server, screenshots):
     page = offline_page
     response = page.goto(docs_server + "/docs")
-    assert response.headers["content-security-policy"] == STRICT
+    assert response.headers["content-security-policy"] == CSP
     op = page.locator(".opblock-summary", has_text="/api/graphs").filter(has_text="POST").first
     expect(op).to_be_visible(timeout=20_000)
     expect(op.locator(".opblock-summary-method")).to_have_text("POST")
@@ -88,7 +74,7 @@ def test_swagger_ui_lists_the_endpoints_offline(offline_page, docs_server, scree
 def test_redoc_lists_the_endpoints_offline(offline_page, docs_server, screenshots):
     page = offline_page
     response = page.goto(docs_server + "/redoc")
-    assert response.headers["content-security-policy"] == REDOC
+    assert response.headers["content-security-policy"] == REDOC_CSP
     expect(page.get_by_text("/api/graphs/{graph_id}/forward").first).to_be_attached(
         timeout=20_000
     )

@@ -20,7 +20,8 @@ def test_defaults(monkeypatch, tmp_path):
     assert s.max_nodes == 2000 and s.max_elements == 100_000
     assert s.max_total_elements == 1_000_000 and s.max_body_bytes == 2_000_000
     assert s.max_expression_length == 10_000 and s.max_expression_depth == 64
-    assert s.max_train_work == 200_000 and s.max_graphs == 1000
+    assert s.max_train_work == 1_000_000_000 and s.max_graphs == 1000
+    assert s.rate_create == "60/minute;600/hour" and s.max_job_seconds == 20.0
     assert s.idle_expiry_seconds == 7 * 24 * 3600 and s.summary_threshold == 64
 
 

@@ -5,6 +5,9 @@ On connect: `event: state` with the current state. Then after every change `even
 skip one it has seen), during training `event: progress` (one per epoch, at most every
 `progress_interval_seconds`), and `event: deleted` before the stream ends when the graph
 is deleted. A `: ping` comment is sent every `sse_ping_seconds` of silence.
+
+Streams are capped per address and in all (app.ratelimit.StreamLimiter: 429 / 503). A
+followed graph counts as used while its stream is open, so it never expires under a class.
 """
 
 from __future__ import annotations
@@ -84,13 +87,20 @@ async def graph_events(
         Query(ge=1, description="End the stream after this many events (for tests and scripts)."),
     ] = None,
 ) -> EventStreamResponse:
+    streams = request.app.state.streams
+    address = streams.open(request)
     # subscribe before reading the state, so that no change falls in between
     sub: Subscriber = bus.subscribe(graph_id)
+
+    def close() -> None:
+        bus.unsubscribe(sub)
+        streams.close(address)
+
     try:
         snapshot = await run_in_threadpool(graphs.snapshot, graph_id)
         first = await run_in_threadpool(graphs.state_text, snapshot)
     except BaseException:
-        bus.unsubscribe(sub)
+        close()
         raise
     ping = settings.sse_ping_seconds
 
@@ -101,6 +111,7 @@ async def graph_events(
             try:
                 event, data = await asyncio.wait_for(sub.queue.get(), timeout=ping)
             except TimeoutError:
+                graphs.followed(graph_id)
                 yield b": ping\n\n"
                 continue
             if (event, data) == CLOSE:
@@ -123,4 +134,4 @@ async def graph_events(
             yield sse(event, data)
             sent += 1
 
-    return EventStreamResponse(stream(), on_close=lambda: bus.unsubscribe(sub))
+    return EventStreamResponse(stream(), on_close=close)

@@ -9,15 +9,17 @@ from __future__ import annotations
 import time
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Query, Response
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 
 from engine.errors import LimitError
 from engine.examples import load_example
-from engine.gradcheck import gradcheck, gradcheck_work
+from engine.gradcheck import gradcheck
 
 from .. import jsonio, render
-from ..deps import EditableSession, GraphId, Graphs, SettingsDep, get_bus
+from ..deps import EditableSession, GraphId, Graphs, Jobs, SettingsDep, get_bus
 from ..events import EventBus
+from ..jobs import Job
 from ..schemas import (
     AUTH_RESPONSES,
     CONFLICT,
@@ -38,6 +40,7 @@ from ..schemas import (
 )
 from ..sessions import Session, next_optimizer
 from ..settings import Settings
+from ..work import gradcheck_work, train_work
 
 router = APIRouter(prefix="/api/graphs", tags=["graphs"])
 
@@ -245,51 +248,58 @@ def update(
     responses=CHANGE,
     summary="Train the params on the server; returns the loss history",
 )
-def train(
+async def train(
     body: TrainRequest,
+    request: Request,
     session: EditableSession,
     graphs: Graphs,
     settings: SettingsDep,
+    jobs: Jobs,
     bus: Annotated[EventBus, Depends(get_bus)],
 ) -> Response:
-    from engine.training import steps_per_epoch
     from engine.training import train as run_training
 
-    def change(s: Session):
-        graph = s.run.graph
-        work = body.epochs * steps_per_epoch(graph, body.batch_size)
-        if work > settings.max_train_work:
-            raise LimitError(
-                f"Training for {body.epochs} epoch(s) would make {work} steps; the limit is "
-                f"{settings.max_train_work} per call. Train fewer epochs or larger batches."
-            )
-        last = [0.0]
-
-        def on_epoch(row: dict) -> None:
-            now = time.monotonic()
-            final = row["epoch"] == row["epochs"]
-            if bus.has_subscribers(s.id) and (
-                final or now - last[0] >= settings.progress_interval_seconds
-            ):
-                last[0] = now
-                bus.publish(s.id, "progress", jsonio.dumps(render.progress(row)))
-
-        result = run_training(
-            graph,
-            epochs=body.epochs,
-            optimizer=body.optimizer,
-            learning_rate=body.learning_rate,
-            batch_size=body.batch_size,
-            seed=body.seed,
-            options=body.options,
-            on_epoch=on_epoch,
+    graph = session.run.graph  # this request's turn: nothing else changes it meanwhile
+    work = await run_in_threadpool(train_work, graph, body.epochs, body.optimizer, body.batch_size)
+    if work > settings.max_train_work:
+        raise LimitError(
+            f"Training for {body.epochs} epoch(s) would make about {work:,} element "
+            f"operations; the limit is {settings.max_train_work:,} per call "
+            "(max_train_work). Train fewer epochs or a smaller graph."
         )
-        s.run.replace_graph(result["graph"])
-        s.optimizer = None
-        s.training = render.train_result(result, settings.summary_threshold)
-        return [], s.training
 
-    change = graphs.mutate(session, change)
+    def task(job: Job):
+        def change(s: Session):
+            last = [0.0]
+
+            def on_epoch(row: dict) -> None:
+                now = time.monotonic()
+                final = row["epoch"] == row["epochs"]
+                if bus.has_subscribers(s.id) and (
+                    final or now - last[0] >= settings.progress_interval_seconds
+                ):
+                    last[0] = now
+                    bus.publish(s.id, "progress", jsonio.dumps(render.progress(row)))
+
+            result = run_training(
+                s.run.graph,
+                epochs=body.epochs,
+                optimizer=body.optimizer,
+                learning_rate=body.learning_rate,
+                batch_size=body.batch_size,
+                seed=body.seed,
+                options=body.options,
+                on_epoch=on_epoch,
+                check=job.check,
+            )
+            s.run.replace_graph(result["graph"])
+            s.optimizer = None
+            s.training = render.train_result(result, settings.summary_threshold)
+            return [], s.training
+
+        return graphs.mutate(session, change)
+
+    change = await jobs.run(request, "Training", task)
     return json_response({**change.result, "state": change.state})
 
 
@@ -315,26 +325,33 @@ def last_training(graph_id: GraphId, graphs: Graphs) -> Response:
     responses=READ,
     summary="Analytic against central-difference gradients, per param and input",
 )
-def check_gradients(
+async def check_gradients(
     graph_id: GraphId,
+    request: Request,
     graphs: Graphs,
     settings: SettingsDep,
+    jobs: Jobs,
     max_elements: Annotated[
         int, Query(ge=1, le=2_000, description="Elements checked per node (a sample beyond).")
     ] = 200,
 ) -> Response:
-    snapshot = graphs.snapshot(graph_id)
+    snapshot = await run_in_threadpool(graphs.snapshot, graph_id)
     graph = snapshot.graph
     work = gradcheck_work(graph, max_elements)
     if work > settings.max_gradcheck_work:
         raise LimitError(
-            f"A gradient check of this graph would make {work} node evaluations; the limit "
-            f"is {settings.max_gradcheck_work}. Ask for fewer elements (max_elements)."
+            f"A gradient check of this graph with max_elements={max_elements} would make about "
+            f"{work:,} element operations; the limit is {settings.max_gradcheck_work:,} "
+            "(max_gradcheck_work). Ask for fewer elements (max_elements)."
         )
     # the check compares what backward really computes, fan-out mistake included
     fanout_bug = bool(snapshot.state.get("fanout_bug"))
-    report = gradcheck(graph, max_elements=max_elements, fanout_bug=fanout_bug)
-    return json_response(render.gradcheck_report(report, settings.summary_threshold))
+
+    def task(job: Job) -> dict:
+        report = gradcheck(graph, max_elements=max_elements, fanout_bug=fanout_bug, check=job.check)
+        return render.gradcheck_report(report, settings.summary_threshold)
+
+    return json_response(await jobs.run(request, "The gradient check", task))
 
 
 @router.get(

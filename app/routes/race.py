@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Request
 
 from engine.errors import LimitError
 from engine.race import import_torch, race
 
+from ..deps import Jobs, SettingsDep
+from ..jobs import Job
 from ..schemas import ERROR_RESPONSES, RaceRequest, RaceResult
+from ..work import race_work
 
 router = APIRouter(prefix="/api/race", tags=["race"])
 
 INSTALL = 'pip install "stepgrad[bench]"'
-TRAIN_ROWS = 405  # the Boston training part (80% of 506)
-MAX_STEPS = 20_000  # a few seconds for the three trainings together
 
 
 @router.post(
@@ -24,14 +25,27 @@ MAX_STEPS = 20_000  # a few seconds for the three trainings together
     responses=ERROR_RESPONSES,
     summary="Train the same network three ways and compare time per step and test MSE",
 )
-def run_race(body: Annotated[RaceRequest | None, Body()] = None) -> dict:
+async def run_race(
+    request: Request,
+    settings: SettingsDep,
+    jobs: Jobs,
+    body: Annotated[RaceRequest | None, Body()] = None,
+) -> dict:
     body = body or RaceRequest()
-    steps = body.epochs * -(-TRAIN_ROWS // body.batch_size)
-    if steps > MAX_STEPS:
-        raise LimitError(
-            f"That race would make {steps} training steps each; the limit is {MAX_STEPS}. "
-            "Use fewer epochs or a larger batch."
-        )
     torch = import_torch()
-    row = race(body.hidden, body.batch_size, body.epochs, repeats=1, torch=torch)
+    work = race_work(body.hidden, body.batch_size, body.epochs, torch is not None)
+    if work > settings.max_race_work:
+        raise LimitError(
+            f"That race (hidden={body.hidden}, batch_size={body.batch_size}, "
+            f"epochs={body.epochs}) would make about {work:,} element operations; the limit "
+            f"is {settings.max_race_work:,} (max_race_work). Use fewer epochs, fewer hidden "
+            "units or a larger batch."
+        )
+
+    def task(job: Job) -> dict:
+        return race(
+            body.hidden, body.batch_size, body.epochs, repeats=1, torch=torch, check=job.check
+        )
+
+    row = await jobs.run(request, "The race", task)
     return {**row, "torch_installed": torch is not None, "install": None if torch else INSTALL}

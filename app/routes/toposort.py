@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from engine.toposort import graph_kahn_steps, kahn_steps
+from engine.errors import LimitError
+from engine.toposort import kahn_steps
 
-from ..deps import EditableSession, GraphId, Graphs
+from ..deps import EditableSession, GraphId, Graphs, Jobs, SettingsDep
+from ..jobs import JobPool
 from ..schemas import ERROR_RESPONSES, GraphOptions, GraphState, ToposortRequest, ToposortResult
 from ..sessions import Session, run_for
+from ..work import toposort_size
 from .graphs import CHANGE, READ, json_response
 
 router = APIRouter(tags=["topological sort"])
@@ -23,8 +27,33 @@ router = APIRouter(tags=["topological sort"])
     responses=ERROR_RESPONSES,
     summary="Kahn's algorithm on any directed graph, cycles allowed",
 )
-def toposort_any(body: ToposortRequest) -> dict:
-    return kahn_steps(body.nodes, body.edges, body.choose)
+async def toposort_any(
+    body: ToposortRequest, request: Request, settings: SettingsDep, jobs: Jobs
+) -> Response:
+    return await _sorted(request, settings, jobs, body.nodes, body.edges, body.choose)
+
+
+async def _sorted(
+    request: Request,
+    settings,
+    jobs: JobPool,
+    nodes: list[str],
+    edges: list,
+    choose: list[str] | None,
+) -> Response:
+    """Kahn's steps, refused (413) before they are built when they would list more names
+    than `max_toposort_work`: their count grows as the square of the nodes."""
+    size = await run_in_threadpool(toposort_size, nodes, edges, choose)
+    if size > settings.max_toposort_work:
+        raise LimitError(
+            f"The steps of that sort would list {size:,} node names (about {size * 8 // 1000:,} "
+            f"KB); the limit is {settings.max_toposort_work:,} (max_toposort_work). Sort a "
+            "graph with fewer nodes ready at once."
+        )
+    steps = await jobs.run(
+        request, "The topological sort", lambda job: kahn_steps(nodes, edges, choose)
+    )
+    return json_response(steps)
 
 
 @router.get(
@@ -33,16 +62,21 @@ def toposort_any(body: ToposortRequest) -> dict:
     responses=READ,
     summary="Kahn's algorithm on this graph, step by step",
 )
-def toposort_graph(
+async def toposort_graph(
     graph_id: GraphId,
+    request: Request,
     graphs: Graphs,
+    settings: SettingsDep,
+    jobs: Jobs,
     choose: Annotated[
         str | None,
         Query(max_length=20_000, description="Comma-separated node ids to take in this order."),
     ] = None,
-) -> dict:
+) -> Response:
     picks = [c for c in choose.split(",") if c] if choose else None
-    return graph_kahn_steps(graphs.snapshot(graph_id).graph, picks)
+    graph = (await run_in_threadpool(graphs.snapshot, graph_id)).graph
+    edges = [(u, v) for u, v, _ in graph.edges]
+    return await _sorted(request, settings, jobs, list(graph.nodes), edges, picks)
 
 
 @router.put(

@@ -32,7 +32,7 @@ export function drawRace(box, race, { t, onCopy }) {
   const row = (key, name, us, ratio, mse) => {
     const bar = el("span", { class: `race-bar race-bar--${key}`, "aria-hidden": "true" });
     // the bar's length is the server's number on the same scale as the others (display only)
-    bar.setAttribute("style", `width: ${Math.max(2, (us / slowest) * 100).toFixed(1)}%`);
+    bar.style.width = `${Math.max(2, (us / slowest) * 100).toFixed(1)}%`; // CSSOM: allowed by the CSP
     body.appendChild(el("tr", { "data-role": "race-row", "data-trainer": key },
       el("th", { scope: "row", text: name }),
       el("td", { class: "race-us" }, el("span", { class: "num", "data-role": "us", text: fmtNumber(us, 4) }), el("span", { class: "race-track" }, bar)),
