@@ -9,7 +9,8 @@ Reading is bounded in time and in memory, so slow or stalled uploads cannot pile
 whole body must arrive within `body_timeout_seconds` (408), and the bodies being read at
 once may hold at most `max_buffered_bytes` together (503; a declared Content-Length is
 reserved up front). Either refusal closes the connection, so the rest of the body is
-never read.
+never read. A body over `max_body_bytes` is read and dropped, up to four times that
+limit, before its 413, so that the client reads the answer rather than a reset.
 """
 
 from __future__ import annotations
@@ -65,6 +66,8 @@ class StrictJSONBodyMiddleware:
         self.body_timeout = body_timeout_seconds
         self.max_buffered = max_buffered_bytes
         self.buffered = 0  # bytes reserved by the bodies being read (one event loop)
+        # a refused body up to this size is read and dropped so its 413 reaches the client
+        self.drain_bytes = 4 * max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -82,7 +85,8 @@ class StrictJSONBodyMiddleware:
                 )
                 return
             if declared > limit:
-                await _too_large(scope, receive, send, limit)
+                drained = declared <= self.drain_bytes and await self._drain(receive, 0)
+                await _too_large(scope, receive, send, limit, close=not drained)
                 return
         if scope["method"] in ("GET", "HEAD", "OPTIONS") and length is None:
             await self.app(scope, receive, send)
@@ -132,7 +136,10 @@ class StrictJSONBodyMiddleware:
                 chunk = message.get("body", b"")
                 size += len(chunk)
                 if size > limit:
-                    await _too_large(scope, receive, send, limit)
+                    chunks.clear()
+                    more = message.get("more_body", False)
+                    drained = not more or await self._drain(receive, size, deadline)
+                    await _too_large(scope, receive, send, limit, close=not drained)
                     return None
                 if size > reserved + extra:
                     grow = size - reserved - extra
@@ -146,6 +153,25 @@ class StrictJSONBodyMiddleware:
         finally:
             self.buffered -= extra
         return chunks
+
+    async def _drain(self, receive: Receive, size: int, deadline: float | None = None) -> bool:
+        """Read and drop the rest of a refused body (up to `drain_bytes` in all, within the
+        body deadline). Closing with unread bytes makes the kernel reset the connection, and
+        the client may then never see the 413 sentence; a drained connection answers it."""
+        if deadline is None:
+            deadline = time.monotonic() + self.body_timeout
+        try:
+            async with asyncio.timeout(max(deadline - time.monotonic(), 0)):
+                while size <= self.drain_bytes:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        return False
+                    size += len(message.get("body", b""))
+                    if not message.get("more_body", False):
+                        return size <= self.drain_bytes
+        except TimeoutError:
+            return False
+        return False
 
     async def _check_and_call(
         self, scope: Scope, receive: Receive, send: Send, headers: Headers, body: bytes
@@ -209,14 +235,16 @@ async def _error(
     )
 
 
-async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+async def _too_large(
+    scope: Scope, receive: Receive, send: Send, limit: int, close: bool = True
+) -> None:
     await _error(
         scope,
         receive,
         send,
         413,
         f"The request body is larger than the limit of {limit} bytes.",
-        close=True,
+        close=close,
     )
 
 

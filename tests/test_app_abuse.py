@@ -439,6 +439,38 @@ def test_a_slow_body_slow_headers_and_an_idle_connection_are_cut_off():
         assert httpx.get(f"{base}/api/health").status_code == 200
 
 
+def test_a_body_over_the_limit_gets_its_413_sentence_not_a_reset():
+    # the rest of the body arrives after the server has decided: a server that answered
+    # and closed with it unread would make the kernel reset the connection, and the
+    # client would lose the sentence
+    with server(max_body_bytes=1000) as (base, _):
+        host, port = base.removeprefix("http://").split(":")
+        for declared in (3000, None):
+            body = b'{"name": "' + b"x" * 2988 + b'"}'
+            head = b"POST /api/graphs HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+            head += (
+                b"Content-Length: %d\r\n\r\n" % declared
+                if declared
+                else b"Transfer-Encoding: chunked\r\n\r\n"
+            )
+            parts = [body[:1500], body[1500:]]
+            if not declared:
+                parts = [b"%x\r\n%s\r\n" % (len(p), p) for p in parts] + [b"0\r\n\r\n"]
+            with socket.create_connection((host, int(port)), timeout=10) as sock:
+                sock.sendall(head + parts[0])
+                time.sleep(0.3)  # the server has seen enough to refuse
+                for part in parts[1:]:
+                    sock.sendall(part)
+                    time.sleep(0.1)
+                answer = b""
+                while b"}" not in answer:
+                    chunk = sock.recv(65536)
+                    assert chunk, answer
+                    answer += chunk
+            assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+            assert b"larger than the limit of 1000 bytes" in answer
+
+
 def test_a_flood_of_half_sent_bodies_is_bounded_and_its_memory_released():
     with server(max_buffered_body_bytes=3_000_000, body_timeout_seconds=2.0) as (base, app):
         port = int(base.rsplit(":", 1)[1])
