@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .execute import backward_pass, forward_pass
 from .graph import Graph
+from .passes import backward_pass, forward_pass
 
 
 def _objective(graph: Graph, leaf_values: list) -> float:

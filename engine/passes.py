@@ -1,7 +1,9 @@
-"""The whole forward and backward passes without events: the hot path for training.
+"""Backward arithmetic, written once, and the whole passes built on it (the training hot path).
 
-Same arithmetic as the step-by-step timeline in `run.py`, but over index lists and
-computing gradients only for inputs through which a parameter can be reached.
+`node_backward` is what one backward step does for one node: the op's vector-Jacobian
+product, each part summed back to its input's shape. The timeline (`Run`, one node per
+step, with events) and `backward_pass` (every node at once, no events) both call it and
+`add_grad`, so stepping and training compute the same numbers by construction.
 """
 
 from __future__ import annotations
@@ -12,12 +14,29 @@ from .graph import Graph
 from .tensor import unbroadcast
 
 
+def node_backward(op, attrs, g, out, xs, need) -> list:
+    """g * d out / d input for each input, on the input's own shape (None where `need` is
+    false). Call it under `np.errstate(all="ignore")`: inf and NaN are results here."""
+    parts = op.backward(g, out, xs, attrs, need)
+    for slot, part in enumerate(parts):
+        if part is not None and np.shape(part) != xs[slot].shape:
+            parts[slot] = unbroadcast(np.asarray(part, dtype=np.float64), xs[slot].shape)
+    return parts
+
+
+def add_grad(grads: list, j: int, part, overwrite: bool = False) -> None:
+    """Add a contribution to node j's gradient: a new array, never in place, since another
+    node may hold the old one. `overwrite` is the fan-out mistake (see `Run`)."""
+    grads[j] = part if grads[j] is None or overwrite else grads[j] + part
+
+
 def forward_pass(graph: Graph, leaf_values: list) -> list:
     """Values of every node, in topological order; `leaf_values[i]` feeds leaf i."""
     values = list(leaf_values)
-    for i, (op, attrs, ins, _, _) in enumerate(graph.plan):
-        if ins:
-            values[i] = op.forward([values[j] for j in ins], attrs)
+    with np.errstate(all="ignore"):
+        for i, (op, attrs, ins, _, _) in enumerate(graph.plan):
+            if ins:
+                values[i] = op.forward([values[j] for j in ins], attrs)
     return values
 
 
@@ -26,39 +45,39 @@ def backward_pass(
 ) -> list:
     """Gradient of the output with respect to every node (None where none flows).
 
+    `train_only` computes only the gradients through which a param can be reached.
     `fanout_bug` overwrites instead of adding up contributions (see `Run`)."""
     grads: list = [None] * len(values)
     out = graph.index[graph.output]
     grads[out] = np.ones_like(values[out])
     plan = graph.plan
-    for i in range(out, -1, -1):
-        g = grads[i]
-        op, attrs, ins, need, need_train = plan[i]
-        if g is None or not ins:
-            continue
-        mask = need_train if train_only else need
-        if not any(mask):
-            continue
-        xs = [values[j] for j in ins]
-        for slot, part in enumerate(op.backward(g, values[i], xs, attrs, mask)):
-            if part is None:
+    with np.errstate(all="ignore"):
+        for i in range(out, -1, -1):
+            g = grads[i]
+            op, attrs, ins, need, need_train = plan[i]
+            if g is None or not ins:
                 continue
-            j = ins[slot]
-            if part.shape != xs[slot].shape:
-                part = unbroadcast(part, xs[slot].shape)
-            grads[j] = part if grads[j] is None or fanout_bug else grads[j] + part
+            mask = need_train if train_only else need
+            if not any(mask):
+                continue
+            parts = node_backward(op, attrs, g, values[i], [values[j] for j in ins], mask)
+            for j, part in zip(ins, parts, strict=True):
+                if part is not None:
+                    add_grad(grads, j, part, fanout_bug)
     return grads
 
 
 def descent_step(graph: Graph, leaf_values: list, optimizer) -> tuple[float, list]:
-    """Forward, backward and one optimizer step; returns the loss and the new leaf values."""
+    """Forward, backward and one optimizer step; returns the loss (the output, a scalar)
+    and the new leaf values."""
     values = forward_pass(graph, leaf_values)
     grads = backward_pass(graph, values)
     index = graph.index
     params = {nid: leaf_values[index[nid]] for nid in graph.params}
-    new = optimizer.step(
-        params, {nid: grads[index[nid]] for nid in params if grads[index[nid]] is not None}
-    )
+    with np.errstate(all="ignore"):
+        new = optimizer.step(
+            params, {nid: grads[index[nid]] for nid in params if grads[index[nid]] is not None}
+        )
     leaf_values = list(leaf_values)
     for nid, value in new.items():
         leaf_values[index[nid]] = value
