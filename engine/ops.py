@@ -19,6 +19,12 @@ from .tensor import unbroadcast
 Shape = tuple[int, ...]
 
 
+def _sum(x, axis=None, keepdims: bool = False) -> np.ndarray:
+    """np.sum starting from +0, as PyTorch's sums do: a sum of negative zeros is +0 (numpy
+    starts from the first element and keeps -0, which turns a later 1 / sum into -inf)."""
+    return np.asarray(np.sum(x, axis=axis, keepdims=keepdims, initial=0.0))
+
+
 def _broadcast(shapes: list[Shape]) -> Shape:
     try:
         return tuple(np.broadcast_shapes(*shapes))
@@ -256,7 +262,8 @@ class Relu(Unary):
     derivatives = ("d relu(u)/du = 1 if u > 0 else 0",)
 
     def forward(self, xs, attrs):
-        return np.maximum(xs[0], 0.0)
+        # not np.maximum: PyTorch keeps relu(-0.0) = -0.0 (and NaN stays NaN)
+        return np.where(xs[0] < 0.0, 0.0, xs[0])
 
     def backward(self, g, out, xs, attrs, need):
         # a mask, not a product: an infinite g stays out of the zeros (inf * 0 is NaN);
@@ -441,12 +448,12 @@ class Softmax(Unary):
         if xs[0].size == 0:
             return xs[0].copy()
         e = np.exp(xs[0] - np.max(xs[0], axis=axis, keepdims=True))
-        return e / np.sum(e, axis=axis, keepdims=True)
+        return e / _sum(e, axis, True)
 
     def backward(self, g, out, xs, attrs, need):
         axis = _softmax_axis(attrs, out.ndim)
         gs = g * out
-        return [gs - out * np.sum(gs, axis=axis, keepdims=True)]
+        return [gs - out * _sum(gs, axis, True)]
 
 
 def _softmax_axis(attrs: dict, ndim: int) -> int | None:
@@ -458,7 +465,7 @@ def _log_softmax(u: np.ndarray, axis: int | None) -> np.ndarray:
     if u.size == 0:
         return u.copy()
     shifted = u - np.max(u, axis=axis, keepdims=True)
-    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+    return shifted - np.log(_sum(np.exp(shifted), axis, True))
 
 
 class LogSoftmax(Unary):
@@ -480,7 +487,7 @@ class LogSoftmax(Unary):
 
     def backward(self, g, out, xs, attrs, need):
         axis = _softmax_axis(attrs, out.ndim)
-        return [g - np.exp(out) * np.sum(g, axis=axis, keepdims=True)]
+        return [g - np.exp(out) * _sum(g, axis, True)]
 
 
 # ---- reductions -----------------------------------------------------------------------
@@ -498,7 +505,7 @@ class Sum(Unary):
 
     def forward(self, xs, attrs):
         axes = _axes(attrs.get("axis"), xs[0].ndim)
-        return np.asarray(np.sum(xs[0], axis=axes, keepdims=_keepdims(attrs)))
+        return _sum(xs[0], axes, _keepdims(attrs))
 
     def backward(self, g, out, xs, attrs, need):
         axes = _axes(attrs.get("axis"), xs[0].ndim)
@@ -514,7 +521,7 @@ class Mean(Sum):
     def forward(self, xs, attrs):
         # a sum and a division: np.mean warns on an empty tensor, PyTorch gives NaN
         axes = _axes(attrs.get("axis"), xs[0].ndim)
-        total = np.sum(xs[0], axis=axes, keepdims=_keepdims(attrs))
+        total = _sum(xs[0], axes, _keepdims(attrs))
         return np.asarray(total / _count(xs[0].shape, axes))
 
     def backward(self, g, out, xs, attrs, need):
@@ -643,7 +650,7 @@ class Mse(Op):
     def forward(self, xs, attrs):
         d = xs[0] - xs[1]
         # the mean of nothing is NaN, as in PyTorch (np.mean would warn)
-        return np.asarray(np.sum(d * d) / d.size if d.size else np.nan)
+        return np.asarray(_sum(d * d) / d.size if d.size else np.nan)
 
     def backward(self, g, out, xs, attrs, need):
         # PyTorch's mse_loss_backward with yhat as the input: 2 / n * (yhat - y) * g
@@ -653,7 +660,8 @@ class Mse(Op):
 
 
 BCE_LOG_FLOOR = -100.0
-BCE_EPS = 1e-12
+# PyTorch clamps p * (1 - p) at its float32 EPSILON, 1e-12 rounded to float32
+BCE_EPS = float(np.float32(1e-12))
 
 
 class Bce(Op):
@@ -678,7 +686,7 @@ class Bce(Op):
         loss = (y - 1.0) * np.maximum(np.log1p(-p), BCE_LOG_FLOOR) - y * np.maximum(
             np.log(p), BCE_LOG_FLOOR
         )
-        return np.asarray(np.sum(loss) / loss.size if loss.size else np.nan)
+        return np.asarray(_sum(loss) / loss.size if loss.size else np.nan)
 
     def backward(self, g, out, xs, attrs, need):
         y, p = xs
@@ -724,12 +732,13 @@ class CrossEntropy(Op):
         return y, np.broadcast_to(z, full), axis, rows
 
     def forward(self, xs, attrs):
+        # PyTorch's order: -(sum of log_softmax(z) * y) / rows; nothing at all gives NaN
         y, z, axis, rows = self._terms(xs, attrs)
-        per_row = -np.sum(y * _log_softmax(z, axis), axis=axis)
-        return np.asarray(np.sum(per_row) / rows if rows else np.nan)
+        if z.size == 0:
+            return np.asarray(np.nan)
+        return np.asarray(-_sum(_log_softmax(z, axis) * y) / rows)
 
     def backward(self, g, out, xs, attrs, need):
-        # the same steps as PyTorch's backward through -(y * log_softmax(z)).sum(axis).mean()
         y, z, axis, rows = self._terms(xs, attrs)
         ls = _log_softmax(z, axis)
         gm = np.broadcast_to(-(g / max(rows, 1)), ls.shape)
@@ -737,7 +746,7 @@ class CrossEntropy(Op):
         gz = None
         if need[1]:
             gls = gm * y
-            gz = gls - np.exp(ls) * np.sum(gls, axis=axis, keepdims=True)
+            gz = gls - np.exp(ls) * _sum(gls, axis, True)
         return [gy, gz]
 
 

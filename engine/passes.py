@@ -17,9 +17,16 @@ from .tensor import unbroadcast
 def node_backward(op, attrs, g, out, xs, need) -> list:
     """g * d out / d input for each input, on the input's own shape (None where `need` is
     false). Call it under `np.errstate(all="ignore")`: inf and NaN are results here."""
+    if not any(need):
+        return [None] * len(xs)
     parts = op.backward(g, out, xs, attrs, need)
     for slot, part in enumerate(parts):
-        if part is not None and np.shape(part) != xs[slot].shape:
+        if part is None:
+            continue
+        if not need[slot]:
+            # unary ops skip the check: a constant's input slot still gets no gradient
+            parts[slot] = None
+        elif np.shape(part) != xs[slot].shape:
             parts[slot] = unbroadcast(np.asarray(part, dtype=np.float64), xs[slot].shape)
     return parts
 
@@ -58,8 +65,6 @@ def backward_pass(
             if g is None or not ins:
                 continue
             mask = need_train if train_only else need
-            if not any(mask):
-                continue
             parts = node_backward(op, attrs, g, values[i], [values[j] for j in ins], mask)
             for j, part in zip(ins, parts, strict=True):
                 if part is not None:
