@@ -438,12 +438,16 @@ class Progress(BaseModel):
     seconds: float
 
 
+GradcheckVerdict = Literal["agree", "disagree", "inconclusive"]
+
+
 class GradcheckNode(BaseModel):
     node: str
     op: str
     checked: int = Field(description="Elements checked (a sample for large tensors).")
     max_abs_error: FloatOut
     max_rel_error: FloatOut
+    verdict: GradcheckVerdict
     analytic: TensorOut
     numeric: TensorOut
 
@@ -451,6 +455,11 @@ class GradcheckNode(BaseModel):
 class GradcheckReport(BaseModel):
     eps: float
     max_rel_error: FloatOut
+    verdict: GradcheckVerdict = Field(
+        description="agree, disagree, or inconclusive where central differences cannot "
+        "resolve the gradients (a huge or non-finite output)."
+    )
+    reason: str = Field(description="Why, when the verdict is not agree (may be empty).")
     nodes: list[GradcheckNode]
 
 
