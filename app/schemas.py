@@ -271,6 +271,11 @@ class ExampleInfo(BaseModel):
     kind: Literal["example", "lesson"]
     title_zh: str | None = Field(None, description="The title in Simplified Chinese.")
     description_zh: str | None = Field(None, description="The description in Chinese.")
+    train: dict[str, Any] | None = Field(
+        None,
+        description="The optimizer and learning rate that train this example; a graph "
+        "created from it starts with them as its optimizer.",
+    )
 
 
 class Example(ExampleInfo):

@@ -104,7 +104,10 @@ def main() -> int:
     failures = []
     client = None
     if args.api:
-        from fastapi.testclient import TestClient
+        with warnings.catch_warnings():
+            # starlette prefers httpx2 over httpx; either works
+            warnings.simplefilter("ignore")
+            from fastapi.testclient import TestClient
 
         from app.main import create_app
         from app.settings import Settings
