@@ -150,6 +150,17 @@ class Div(Op):
         return [g / b if need[0] else None, -g * ((a / b) / b) if need[1] else None]
 
 
+def _power(x: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """x ** p by C's pow, as PyTorch computes it. numpy turns a one-element exponent of 0.5
+    into sqrt, which differs at -inf (NaN, not inf) and at -0; an exponent written out to
+    the full shape (a real array, not a broadcast view) takes the general path."""
+    if np.size(p) != 1:
+        return np.power(x, p)
+    shape = np.broadcast_shapes(np.shape(x), np.shape(p))
+    full = np.broadcast_to(p, shape or (1,)).copy()
+    return np.power(x, full).reshape(shape)
+
+
 class Pow(Op):
     name, arity = "pow", 2
     description = "Elementwise power; the exponent is the second input."
@@ -157,14 +168,14 @@ class Pow(Op):
     derivatives = ("d(x ** p)/dx = p * x ** (p - 1)", "d(x ** p)/dp = x ** p * log(x)")
 
     def forward(self, xs, attrs):
-        return np.power(xs[0], xs[1])
+        return _power(xs[0], xs[1])
 
     def backward(self, g, out, xs, attrs, need):
         x, p = xs
         gx = gp = None
         if need[0]:
             # PyTorch's rule: x ** 0 is constant, so no gradient even where x ** -1 is inf
-            gx = np.where(p == 0.0, 0.0, g * (p * np.power(x, p - 1.0)))
+            gx = np.where(p == 0.0, 0.0, g * (p * _power(x, p - 1.0)))
         if need[1]:
             # PyTorch's rule: none where x == 0 and p >= 0 (0 * log 0 would be NaN);
             # 0 ** -1 keeps inf * log(0) = -inf
@@ -591,7 +602,8 @@ class Matmul(Op):
         return _matmul_shape(*shapes)
 
     def forward(self, xs, attrs):
-        return xs[0] @ xs[1]
+        # + 0.0 makes an exact zero +0: BLAS libraries (numpy's, PyTorch's) differ in its sign
+        return xs[0] @ xs[1] + 0.0
 
     def backward(self, g, out, xs, attrs, need):
         return list(_matmul_backward(g, xs[0], xs[1], need))
