@@ -584,6 +584,8 @@ def _matmul_shape(a: Shape, b: Shape) -> Shape:
 
 def _matmul_backward(g, a, b, need):
     """Gradients of a @ b for 1-D/2-D operands: dA = g @ B^T, dB = A^T @ g."""
+    if a.ndim == 2 and b.ndim == 2:  # the common case, without reshapes
+        return (g @ b.T if need[0] else None), (a.T @ g if need[1] else None)
     a2 = a.reshape(1, -1) if a.ndim == 1 else a
     b2 = b.reshape(-1, 1) if b.ndim == 1 else b
     g2 = g.reshape(a2.shape[0], b2.shape[1])
@@ -661,8 +663,9 @@ class Mse(Op):
 
     def forward(self, xs, attrs):
         d = xs[0] - xs[1]
-        # the mean of nothing is NaN, as in PyTorch (np.mean would warn)
-        return np.asarray(_sum(d * d) / d.size if d.size else np.nan)
+        # the mean of nothing is NaN, as in PyTorch (np.mean would warn); squares are never
+        # -0, so a plain sum will do
+        return np.asarray((d * d).sum() / d.size if d.size else np.nan)
 
     def backward(self, g, out, xs, attrs, need):
         # PyTorch's mse_loss_backward with yhat as the input: 2 / n * (yhat - y) * g

@@ -17,7 +17,7 @@ from .tensor import unbroadcast
 def node_backward(op, attrs, g, out, xs, need) -> list:
     """g * d out / d input for each input, on the input's own shape (None where `need` is
     false). Call it under `np.errstate(all="ignore")`: inf and NaN are results here."""
-    if not any(need):
+    if True not in need:
         return [None] * len(xs)
     parts = op.backward(g, out, xs, attrs, need)
     for slot, part in enumerate(parts):
@@ -26,7 +26,7 @@ def node_backward(op, attrs, g, out, xs, need) -> list:
         if not need[slot]:
             # unary ops skip the check: a constant's input slot still gets no gradient
             parts[slot] = None
-        elif np.shape(part) != xs[slot].shape:
+        elif part.shape != xs[slot].shape:
             parts[slot] = unbroadcast(np.asarray(part, dtype=np.float64), xs[slot].shape)
     return parts
 
@@ -39,12 +39,8 @@ def add_grad(grads: list, j: int, part, overwrite: bool = False) -> None:
 
 def forward_pass(graph: Graph, leaf_values: list) -> list:
     """Values of every node, in topological order; `leaf_values[i]` feeds leaf i."""
-    values = list(leaf_values)
     with np.errstate(all="ignore"):
-        for i, (op, attrs, ins, _, _) in enumerate(graph.plan):
-            if ins:
-                values[i] = op.forward([values[j] for j in ins], attrs)
-    return values
+        return _forward(graph, leaf_values)
 
 
 def backward_pass(
@@ -54,32 +50,19 @@ def backward_pass(
 
     `train_only` computes only the gradients through which a param can be reached.
     `fanout_bug` overwrites instead of adding up contributions (see `Run`)."""
-    grads: list = [None] * len(values)
-    out = graph.index[graph.output]
-    grads[out] = np.ones_like(values[out])
-    plan = graph.plan
     with np.errstate(all="ignore"):
-        for i in range(out, -1, -1):
-            g = grads[i]
-            op, attrs, ins, need, need_train = plan[i]
-            if g is None or not ins:
-                continue
-            mask = need_train if train_only else need
-            parts = node_backward(op, attrs, g, values[i], [values[j] for j in ins], mask)
-            for j, part in zip(ins, parts, strict=True):
-                if part is not None:
-                    add_grad(grads, j, part, fanout_bug)
-    return grads
+        return _backward(graph, values, train_only, fanout_bug)
 
 
 def descent_step(graph: Graph, leaf_values: list, optimizer) -> tuple[float, list]:
     """Forward, backward and one optimizer step; returns the loss (the output, a scalar)
     and the new leaf values."""
-    values = forward_pass(graph, leaf_values)
-    grads = backward_pass(graph, values)
     index = graph.index
-    params = {nid: leaf_values[index[nid]] for nid in graph.params}
+    # one guard for the whole step: entering np.errstate costs about a microsecond
     with np.errstate(all="ignore"):
+        values = _forward(graph, leaf_values)
+        grads = _backward(graph, values, True, False)
+        params = {nid: leaf_values[index[nid]] for nid in graph.params}
         new = optimizer.step(
             params, {nid: grads[index[nid]] for nid in params if grads[index[nid]] is not None}
         )
@@ -87,3 +70,30 @@ def descent_step(graph: Graph, leaf_values: list, optimizer) -> tuple[float, lis
     for nid, value in new.items():
         leaf_values[index[nid]] = value
     return float(values[index[graph.output]]), leaf_values
+
+
+def _forward(graph: Graph, leaf_values: list) -> list:
+    values = list(leaf_values)
+    for i, (op, attrs, ins, _, _) in enumerate(graph.plan):
+        if ins:
+            values[i] = op.forward([values[j] for j in ins], attrs)
+    return values
+
+
+def _backward(graph: Graph, values: list, train_only: bool, fanout_bug: bool) -> list:
+    grads: list = [None] * len(values)
+    out = graph.index[graph.output]
+    grads[out] = np.ones_like(values[out])
+    plan = graph.plan
+    for i in range(out, -1, -1):
+        g = grads[i]
+        op, attrs, ins, need, need_train = plan[i]
+        mask = need_train if train_only else need
+        if g is None or True not in mask:
+            continue
+        parts = node_backward(op, attrs, g, values[i], [values[j] for j in ins], mask)
+        for j, part in zip(ins, parts, strict=True):
+            if part is not None:
+                # add_grad, inlined: this loop is the training hot path
+                grads[j] = part if grads[j] is None or fanout_bug else grads[j] + part
+    return grads
