@@ -15,6 +15,7 @@
 | request validation (FastAPI)                | 422    |
 | a body that is not JSON (app.middleware)    | 415    |
 | a body over max_body_bytes                  | 413    |
+| anything else (a bug): logged with its trace | 500    |
 
 The body is always `{"detail": "<a sentence>", ...}`.
 """
@@ -35,6 +36,11 @@ from .jsonio import StrictJSONResponse as SafeJSONResponse
 from .sessions import GraphBusy, GraphNotFound, StoreFull
 
 logger = logging.getLogger(__name__)
+
+INTERNAL_ERROR = (
+    "The server failed on this request; it has been logged, and the graph is as it was "
+    "before the request."
+)
 
 
 def status_of(exc: StepgradError) -> int:
@@ -124,7 +130,41 @@ async def http_error(request: Request, exc: Exception) -> SafeJSONResponse:
     )
 
 
+class CatchAll:
+    """Any exception no handler took becomes a logged 500 with a JSON sentence.
+
+    A plain ASGI middleware rather than an `Exception` handler: Starlette re-raises after
+    such a handler has answered, which ends the connection under some servers. Changes to
+    a graph are undone by the store's own rollback (`GraphManager.mutate`)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message):
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception:
+            logger.exception("Unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if started:  # too late for an answer of our own
+                raise
+            await SafeJSONResponse({"detail": INTERNAL_ERROR}, status_code=500)(
+                scope, receive, send
+            )
+
+
 def install(app: FastAPI) -> None:
+    app.add_middleware(CatchAll)
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StepgradError, engine_error)

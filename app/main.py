@@ -94,9 +94,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body_timeout_seconds=settings.body_timeout_seconds,
         max_buffered_bytes=settings.max_buffered_body_bytes,
     )
+    # inside the request log and the security headers: a 500 is logged and carries them
+    errors.install(app)
     app.add_middleware(RequestLogMiddleware)  # outside the body checks: logs their 413/415
     guards.install(app, settings)
-    errors.install(app)
     for module in (health, ops, examples, lessons, graphs, events, toposort, datasets, race):
         app.include_router(module.router)
     app.include_router(server.router)

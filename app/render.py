@@ -186,6 +186,8 @@ def gradcheck_report(report: dict, threshold: int) -> dict:
     return {
         "eps": report["eps"],
         "max_rel_error": number(report["max_rel_error"]),
+        "verdict": report["verdict"],
+        "reason": report["reason"],
         "nodes": [
             {
                 "node": r["node"],
@@ -193,6 +195,7 @@ def gradcheck_report(report: dict, threshold: int) -> dict:
                 "checked": r["checked"],
                 "max_abs_error": number(r["max_abs_error"]),
                 "max_rel_error": number(r["max_rel_error"]),
+                "verdict": r["verdict"],
                 "analytic": tensor(r["analytic"], threshold),
                 "numeric": tensor(r["numeric"], threshold),
             }

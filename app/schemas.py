@@ -286,6 +286,11 @@ class ExampleInfo(BaseModel):
     kind: Literal["example", "lesson"]
     title_zh: str | None = Field(None, description="The title in Simplified Chinese.")
     description_zh: str | None = Field(None, description="The description in Chinese.")
+    train: dict[str, Any] | None = Field(
+        None,
+        description="The optimizer and learning rate that train this example; a graph "
+        "created from it starts with them as its optimizer.",
+    )
 
 
 class Example(ExampleInfo):
@@ -453,12 +458,16 @@ class Progress(BaseModel):
     seconds: float
 
 
+GradcheckVerdict = Literal["agree", "disagree", "inconclusive"]
+
+
 class GradcheckNode(BaseModel):
     node: str
     op: str
     checked: int = Field(description="Elements checked (a sample for large tensors).")
     max_abs_error: FloatOut
     max_rel_error: FloatOut
+    verdict: GradcheckVerdict
     analytic: TensorOut
     numeric: TensorOut
 
@@ -466,6 +475,11 @@ class GradcheckNode(BaseModel):
 class GradcheckReport(BaseModel):
     eps: float
     max_rel_error: FloatOut
+    verdict: GradcheckVerdict = Field(
+        description="agree, disagree, or inconclusive where central differences cannot "
+        "resolve the gradients (a huge or non-finite output)."
+    )
+    reason: str = Field(description="Why, when the verdict is not agree (may be empty).")
     nodes: list[GradcheckNode]
 
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 from engine.errors import StepgradError
 from engine.graph import Graph, Limits
-from engine.optim import make_optimizer
+from engine.optim import make_optimizer, optimizer_from
 from engine.run import Run
 
 from . import jsonio, render
@@ -562,7 +562,4 @@ def next_optimizer(current, name: str | None, learning_rate: float | None, optio
             return opt
         if learning_rate is None:
             learning_rate = current.learning_rate
-    kwargs = dict(options or {})
-    if learning_rate is not None:
-        kwargs["learning_rate"] = learning_rate
-    return make_optimizer(name, **kwargs)
+    return optimizer_from(name, learning_rate, options)

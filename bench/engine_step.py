@@ -14,9 +14,9 @@ import time
 
 import numpy as np
 
-from engine.execute import descent_step
 from engine.graph import Graph
 from engine.optim import SGD
+from engine.passes import descent_step
 
 
 def mlp_spec(x, y, w1, b1, w2, b2) -> dict:
@@ -40,7 +40,7 @@ def mlp_spec(x, y, w1, b1, w2, b2) -> dict:
 def numpy_step(x, y, w1, b1, w2, b2, lr):
     """The same arithmetic as the engine's ops, written out by hand."""
     h = x @ w1 + b1
-    a = 0.5 * (1.0 + np.tanh(0.5 * h))
+    a = 1.0 / (1.0 + np.exp(-h))
     yhat = a @ w2 + b2
     d = y - yhat
     loss = np.mean(d * d)
@@ -48,7 +48,7 @@ def numpy_step(x, y, w1, b1, w2, b2, lr):
     g_w2 = a.T @ g_yhat
     g_b2 = g_yhat.sum(axis=0)
     g_a = g_yhat @ w2.T
-    g_h = g_a * a * (1.0 - a)
+    g_h = g_a * (1.0 - a) * a
     g_w1 = x.T @ g_h
     g_b1 = g_h.sum(axis=0)
     return float(loss), w1 - lr * g_w1, b1 - lr * g_b1, w2 - lr * g_w2, b2 - lr * g_b2

@@ -81,6 +81,13 @@ def parse_binding(node_id: str, raw: object) -> Binding:
     params = raw.get("params") or {}
     if not isinstance(params, dict):
         raise GraphError(f"{where}: params must be an object.")
+    for key, value in params.items():
+        # a binding is hashed (bindings of one source share rows): plain values only
+        if isinstance(value, list | dict) or not isinstance(value, str | int | float | None):
+            raise GraphError(
+                f"{where}: the dataset parameter {key!r} must be a number, text or true/false, "
+                f"not {type(value).__name__}."
+            )
     test_fraction = raw.get("test_fraction", 0.2)
     if isinstance(test_fraction, bool) or not isinstance(test_fraction, int | float):
         raise GraphError(f"{where}: test_fraction must be a number.")

@@ -1,7 +1,9 @@
 """Preset graphs and lessons, kept as data files in `engine/examples/<id>.json`.
 
 Each file holds `title`, `description`, `kind` ("example" or "lesson") and `spec` (a
-graph spec). Files are read once and checked: the fields, and that the spec builds.
+graph spec), and may hold `train`: the optimizer and learning rate that train it, where
+the page's defaults (SGD at 0.1) would not. Files are read once and checked: the fields,
+and that the spec builds.
 """
 
 from __future__ import annotations
@@ -14,11 +16,15 @@ from pathlib import Path
 
 from .errors import GraphError, StepgradError
 from .graph import Graph
+from .optim import optimizer_from
 
 EXAMPLES_DIR = Path(__file__).with_name("examples")
 KINDS = ("example", "lesson")
 FIELDS = {"title", "description", "kind", "spec"}
 OPTIONAL = {"title_zh", "description_zh"}  # the page shows them in Chinese
+# settings that train the example (the page's own defaults otherwise): optimizer, learning rate
+TRAIN_KEYS = {"optimizer", "learning_rate"}
+DEFAULT_TRAINING = {"optimizer": "sgd", "learning_rate": 0.1}
 _ID = re.compile(r"[a-z0-9_]+\Z")
 
 _cache: dict[str, dict] = {}
@@ -34,7 +40,7 @@ def _read(path: Path) -> dict:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise GraphError(f"{where} cannot be read: {exc}.") from None
-    if not isinstance(data, dict) or not FIELDS <= set(data) <= FIELDS | OPTIONAL:
+    if not isinstance(data, dict) or not FIELDS <= set(data) <= FIELDS | OPTIONAL | {"train"}:
         raise GraphError(
             f"{where} must have the fields {', '.join(sorted(FIELDS))} "
             f"(and optionally {', '.join(sorted(OPTIONAL))})."
@@ -46,7 +52,15 @@ def _read(path: Path) -> dict:
         raise GraphError(f"{where}: kind must be one of {', '.join(KINDS)}.")
     if not isinstance(data["spec"], dict):
         raise GraphError(f"{where}: spec must be a graph spec object.")
-    return {"id": example_id, **dict.fromkeys(OPTIONAL), **data}
+    train = data.get("train", {})
+    if not isinstance(train, dict) or not set(train) <= TRAIN_KEYS:
+        raise GraphError(f"{where}: train may only set {', '.join(sorted(TRAIN_KEYS))}.")
+    train = {**DEFAULT_TRAINING, **train}
+    try:
+        optimizer_from(train["optimizer"], train["learning_rate"], None)
+    except StepgradError as exc:
+        raise GraphError(f"{where}: train: {exc}") from None
+    return {"id": example_id, **dict.fromkeys(OPTIONAL), **data, "train": train}
 
 
 def _all() -> dict[str, dict]:
@@ -61,7 +75,7 @@ def _all() -> dict[str, dict]:
 def list_examples() -> list[dict]:
     """id, title, description and kind of every example, sorted by id."""
     return [
-        {k: item[k] for k in ("id", "title", "description", "kind", *sorted(OPTIONAL))}
+        {k: item[k] for k in ("id", "title", "description", "kind", *sorted(OPTIONAL), "train")}
         for item in _all().values()
     ]
 
@@ -79,6 +93,11 @@ def get_example(example_id: str) -> dict:
 def load_example(example_id: str) -> dict:
     """The graph spec of an example (a fresh copy)."""
     return get_example(example_id)["spec"]
+
+
+def training_settings(example_id: str) -> dict:
+    """The optimizer and learning rate that train this example (see `train` in its file)."""
+    return dict(get_example(example_id)["train"])
 
 
 def check_examples() -> list[str]:

@@ -29,7 +29,7 @@ class Limits:
 
 
 @dataclass
-class Node:
+class GraphNode:
     id: str
     op: Op
     inputs: tuple[str, ...] = ()
@@ -56,7 +56,7 @@ def check_id(node_id: object, what: str = "Node id") -> str:
     return node_id
 
 
-def _node_from_spec(raw: object, index: int, limits: Limits, resolve_bind) -> Node:
+def _node_from_spec(raw: object, index: int, limits: Limits, resolve_bind) -> GraphNode:
     if not isinstance(raw, dict):
         raise GraphError(f"Node #{index} is not an object.")
     node_id = check_id(raw.get("id"), f"Node #{index} id")
@@ -106,16 +106,16 @@ def _node_from_spec(raw: object, index: int, limits: Limits, resolve_bind) -> No
             raise GraphError(f"Node {node_id!r} ({op_name}) is computed; it cannot take a value.")
         if bind is not None:
             raise GraphError(f"Node {node_id!r} ({op_name}) is computed; it cannot be bound.")
-    return Node(node_id, op, tuple(inputs), attrs, value, label, bind)
+    return GraphNode(node_id, op, tuple(inputs), attrs, value, label, bind)
 
 
 class Graph:
     """Immutable once built; `with_values` returns a new graph."""
 
-    def __init__(self, name: str, nodes: list[Node], output: str | None, limits: Limits):
+    def __init__(self, name: str, nodes: list[GraphNode], output: str | None, limits: Limits):
         self.name = name
         self.limits = limits
-        self.nodes: dict[str, Node] = {}
+        self.nodes: dict[str, GraphNode] = {}
         for node in nodes:
             if node.id in self.nodes:
                 raise GraphError(f"Node id {node.id!r} is used twice.")
@@ -203,8 +203,9 @@ class Graph:
             item: dict = {"id": node.id, "op": node.op.name}
             if node.inputs:
                 item["inputs"] = list(node.inputs)
-            if node.attrs and node.attrs != node.op.attr_defaults:
-                item["attrs"] = dict(node.attrs)
+            attrs = {k: v for k, v in node.attrs.items() if v != node.op.attr_defaults.get(k)}
+            if attrs:
+                item["attrs"] = attrs
             if node.bind is not None:
                 item["bind"] = dict(node.bind)
             elif node.op.leaf:
@@ -229,7 +230,7 @@ class Graph:
         for node in self.nodes.values():
             if node.id in values:
                 arr = as_tensor(values[node.id], node.id, self.limits.max_elements)
-                node = Node(node.id, node.op, node.inputs, node.attrs, arr, node.label, None)
+                node = GraphNode(node.id, node.op, node.inputs, node.attrs, arr, node.label, None)
             nodes.append(node)
         return Graph(self.name, nodes, self.output, self.limits)
 

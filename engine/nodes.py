@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
+
 from .graph import Graph, Limits
 from .ops import OPS
 from .tensor import to_json
@@ -146,7 +148,16 @@ class Parameter(Node):
 
 class Constant(Node):
     def __init__(self, value, name: str | None = None):
-        super().__init__("const", value=value, name=name, label=None if name else str(value))
+        super().__init__("const", value=value, name=name, label=None if name else _short(value))
+
+
+def _short(value) -> str:
+    """A label for an unnamed constant: the number itself, or its shape for a tensor."""
+    shape = np.shape(value)
+    text = str(np.asarray(value).tolist()) if shape else str(value)
+    if len(text) <= 40:
+        return text
+    return "const " + "x".join(map(str, shape)) if shape else "const"
 
 
 class Linear(Node):

@@ -8,13 +8,21 @@ op may return it on the broadcast shape.
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
 import numpy as np
 
 from .errors import ShapeError
+from .tensor import unbroadcast
 
 Shape = tuple[int, ...]
+
+
+def _sum(x, axis=None, keepdims: bool = False) -> np.ndarray:
+    """np.sum starting from +0, as PyTorch's sums do: a sum of negative zeros is +0 (numpy
+    starts from the first element and keeps -0, which turns a later 1 / sum into -inf)."""
+    return np.asarray(np.sum(x, axis=axis, keepdims=keepdims, initial=0.0))
 
 
 def _broadcast(shapes: list[Shape]) -> Shape:
@@ -138,7 +146,19 @@ class Div(Op):
 
     def backward(self, g, out, xs, attrs, need):
         a, b = xs
-        return [g / b if need[0] else None, -g * a / (b * b) if need[1] else None]
+        # (a / b) / b rather than a / (b * b): b * b underflows for |b| < 1e-154
+        return [g / b if need[0] else None, -g * ((a / b) / b) if need[1] else None]
+
+
+def _power(x: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """x ** p by C's pow, as PyTorch computes it. numpy turns a one-element exponent of 0.5
+    into sqrt, which differs at -inf (NaN, not inf) and at -0; an exponent written out to
+    the full shape (a real array, not a broadcast view) takes the general path."""
+    if np.size(p) != 1:
+        return np.power(x, p)
+    shape = np.broadcast_shapes(np.shape(x), np.shape(p))
+    full = np.broadcast_to(p, shape or (1,)).copy()
+    return np.power(x, full).reshape(shape)
 
 
 class Pow(Op):
@@ -148,15 +168,18 @@ class Pow(Op):
     derivatives = ("d(x ** p)/dx = p * x ** (p - 1)", "d(x ** p)/dp = x ** p * log(x)")
 
     def forward(self, xs, attrs):
-        return np.power(xs[0], xs[1])
+        return _power(xs[0], xs[1])
 
     def backward(self, g, out, xs, attrs, need):
         x, p = xs
-        gx = g * p * np.power(x, p - 1) if need[0] else None
-        gp = None
+        gx = gp = None
+        if need[0]:
+            # PyTorch's rule: x ** 0 is constant, so no gradient even where x ** -1 is inf
+            gx = np.where(p == 0.0, 0.0, g * (p * _power(x, p - 1.0)))
         if need[1]:
-            # as in PyTorch: no contribution where x == 0 and p >= 0 (log(0) would give nan)
-            gp = np.where((x == 0) & (p >= 0), 0.0, g * out * np.log(np.where(x == 0, 1.0, x)))
+            # PyTorch's rule: none where x == 0 and p >= 0 (0 * log 0 would be NaN);
+            # 0 ** -1 keeps inf * log(0) = -inf
+            gp = g * np.where((x == 0.0) & (p >= 0.0), 0.0, out * np.log(x))
         return [gx, gp]
 
 
@@ -193,12 +216,39 @@ class Square(Unary):
         return xs[0] * xs[0]
 
     def backward(self, g, out, xs, attrs, need):
-        return [2.0 * g * xs[0]]
+        return [g * (2.0 * xs[0])]
 
 
-def _sigmoid(u: np.ndarray) -> np.ndarray:
-    # the tanh form never overflows, unlike 1 / (1 + exp(-u)) for very negative u
-    return 0.5 * (1.0 + np.tanh(0.5 * u))
+class Sqrt(Unary):
+    name = "sqrt"
+    description = "Elementwise square root; the root of a negative number is NaN."
+    formula = "sqrt(u)"
+    derivatives = ("d sqrt(u)/du = 1 / (2 * sqrt(u))",)
+
+    def forward(self, xs, attrs):
+        return np.sqrt(xs[0])
+
+    def backward(self, g, out, xs, attrs, need):
+        return [g / (2.0 * out)]
+
+
+def _sign(u: np.ndarray) -> np.ndarray:
+    # PyTorch's sign(NaN) is 0, numpy's is NaN
+    s = np.sign(u)
+    return np.where(np.isnan(s), 0.0, s)
+
+
+class Abs(Unary):
+    name = "abs"
+    description = "Absolute value; its derivative at 0 is 0, as in PyTorch."
+    formula = "|u|"
+    derivatives = ("d |u|/du = sign(u) (0 at u = 0)",)
+
+    def forward(self, xs, attrs):
+        return np.abs(xs[0])
+
+    def backward(self, g, out, xs, attrs, need):
+        return [g * _sign(xs[0])]
 
 
 class Sigmoid(Unary):
@@ -208,10 +258,12 @@ class Sigmoid(Unary):
     derivatives = ("d sigmoid(u)/du = sigmoid(u) * (1 - sigmoid(u))",)
 
     def forward(self, xs, attrs):
-        return _sigmoid(xs[0])
+        # exact down to sigmoid(-709) = 1.2e-308 (no cancellation: 1 + exp(-u) only
+        # grows); exp(-u) overflows to inf below that and the result is 0, as in PyTorch
+        return 1.0 / (1.0 + np.exp(-xs[0]))
 
     def backward(self, g, out, xs, attrs, need):
-        return [g * out * (1.0 - out)]
+        return [g * (1.0 - out) * out]
 
 
 class Relu(Unary):
@@ -221,11 +273,13 @@ class Relu(Unary):
     derivatives = ("d relu(u)/du = 1 if u > 0 else 0",)
 
     def forward(self, xs, attrs):
-        return np.maximum(xs[0], 0.0)
+        # not np.maximum: PyTorch keeps relu(-0.0) = -0.0 (and NaN stays NaN)
+        return np.where(xs[0] < 0.0, 0.0, xs[0])
 
     def backward(self, g, out, xs, attrs, need):
+        # a mask, not a product: an infinite g stays out of the zeros (inf * 0 is NaN);
         # relu'(0) = 0, as in PyTorch
-        return [g * (xs[0] > 0)]
+        return [np.where(out <= 0.0, 0.0, g)]
 
 
 class Tanh(Unary):
@@ -267,29 +321,126 @@ class Log(Unary):
         return [g / xs[0]]
 
 
+# ---- axes -----------------------------------------------------------------------------
+
+
+def _is_int(x: object) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _one_axis(axis: object, ndim: int) -> int:
+    # a 0-d tensor takes axis 0 or -1, as in PyTorch
+    if not _is_int(axis) or not -max(ndim, 1) <= axis < max(ndim, 1):
+        raise ShapeError(f"axis {axis!r} is out of range for a tensor with {ndim} dimension(s)")
+    return axis % ndim if ndim else 0
+
+
+def _axes(axis: object, ndim: int) -> tuple[int, ...]:
+    """The axes a reduction runs over, sorted: all of them for None."""
+    if axis is None:
+        return tuple(range(ndim))
+    items = list(axis) if isinstance(axis, list | tuple) else [axis]
+    if not items:
+        # numpy would reduce nothing, PyTorch everything: neither is worth guessing
+        raise ShapeError("axis [] names no axis; use null for all of them")
+    axes = [_one_axis(a, ndim) for a in items]
+    if len(set(axes)) != len(axes):
+        raise ShapeError(f"axis {axis!r} names the same axis twice")
+    return tuple(sorted(axes)) if ndim else ()
+
+
+def _keepdims(attrs: dict) -> bool:
+    keep = attrs.get("keepdims", False)
+    if not isinstance(keep, bool):
+        raise ShapeError(f"keepdims must be true or false, got {keep!r}")
+    return keep
+
+
+def _reduced_shape(shape: Shape, axes: tuple[int, ...], keepdims: bool) -> Shape:
+    if keepdims:
+        return tuple(1 if i in axes else n for i, n in enumerate(shape))
+    return tuple(n for i, n in enumerate(shape) if i not in axes)
+
+
+def _count(shape: Shape, axes: tuple[int, ...]) -> int:
+    return int(np.prod([shape[a] for a in axes])) if axes else 1
+
+
+def _expand(g, axes: tuple[int, ...], keepdims: bool):
+    """A reduction's gradient with the reduced axes put back (as size 1)."""
+    return g if keepdims or not axes else np.expand_dims(g, axes)
+
+
 class Transpose(Unary):
     name = "transpose"
-    description = "Reverses the axes (the matrix transpose for 2-D tensors)."
+    description = "Permutes the axes: reverses them by default (the matrix transpose in 2-D)."
     formula = "u^T"
-    derivatives = ("d(u^T)/du: the incoming gradient, transposed back",)
+    derivatives = ("d(u^T)/du: the incoming gradient, permuted back",)
+    attr_defaults: ClassVar[dict] = {"axes": None}
+
+    @staticmethod
+    def _perm(attrs: dict, ndim: int) -> tuple[int, ...]:
+        axes = attrs.get("axes")
+        if axes is None:
+            return tuple(reversed(range(ndim)))
+        if not isinstance(axes, list | tuple) or sorted(
+            _one_axis(a, ndim) for a in axes
+        ) != list(range(ndim)):
+            raise ShapeError(
+                f"axes {axes!r} must list each of the {ndim} axes once, in their new order"
+            )
+        return tuple(_one_axis(a, ndim) for a in axes)
 
     def shape(self, shapes, attrs):
-        return tuple(reversed(shapes[0]))
+        return tuple(shapes[0][a] for a in self._perm(attrs, len(shapes[0])))
 
     def forward(self, xs, attrs):
-        return np.transpose(xs[0])
+        return np.transpose(xs[0], self._perm(attrs, xs[0].ndim))
 
     def backward(self, g, out, xs, attrs, need):
-        return [np.transpose(g)]
+        return [np.transpose(g, np.argsort(self._perm(attrs, xs[0].ndim)))]
 
 
-def _axis(attrs: dict, ndim: int) -> int | None:
-    axis = attrs.get("axis")
-    if axis is None:
-        return None
-    if not isinstance(axis, int) or isinstance(axis, bool) or not -ndim <= axis < max(ndim, 1):
-        raise ShapeError(f"axis {axis!r} is out of range for a tensor with {ndim} dimension(s)")
-    return axis % ndim if ndim else None
+# numpy's own limit is 64 axes; sizes beyond int32 only fit tensors with no elements
+MAX_DIMS = 32
+MAX_DIM_SIZE = 2**31 - 1
+
+
+class Reshape(Unary):
+    name = "reshape"
+    description = "The same elements in a new shape (`shape`, with at most one -1 to infer)."
+    formula = "reshape(u, shape)"
+    derivatives = ("d reshape(u)/du: the incoming gradient, reshaped back",)
+    attr_defaults: ClassVar[dict] = {"shape": None}
+
+    def shape(self, shapes, attrs):
+        want = attrs.get("shape")
+        if not isinstance(want, list | tuple) or not all(
+            _is_int(n) and n >= -1 for n in want
+        ):
+            raise ShapeError(f"shape {want!r} must be a list of sizes (one of them may be -1)")
+        if len(want) > MAX_DIMS or any(n > MAX_DIM_SIZE for n in want):
+            raise ShapeError(
+                f"shape {list(want)[:8]} is out of range (at most {MAX_DIMS} axes, "
+                f"each of at most {MAX_DIM_SIZE})"
+            )
+        size = math.prod(shapes[0])
+        known = math.prod(n for n in want if n != -1)
+        if list(want).count(-1) > 1:
+            raise ShapeError(f"shape {list(want)} has more than one -1")
+        if -1 in want:
+            if known == 0 or size % known:
+                raise ShapeError(f"{size} elements cannot be reshaped to {list(want)}")
+            return tuple(size // known if n == -1 else n for n in want)
+        if known != size:
+            raise ShapeError(f"{size} elements cannot be reshaped to {list(want)}")
+        return tuple(want)
+
+    def forward(self, xs, attrs):
+        return np.reshape(xs[0], self.shape([xs[0].shape], attrs))
+
+    def backward(self, g, out, xs, attrs, need):
+        return [np.reshape(g, xs[0].shape)]
 
 
 class Softmax(Unary):
@@ -300,18 +451,54 @@ class Softmax(Unary):
     attr_defaults: ClassVar[dict] = {"axis": -1}
 
     def shape(self, shapes, attrs):
-        _axis(attrs, len(shapes[0]))
+        _softmax_axis(attrs, len(shapes[0]))
         return shapes[0]
 
     def forward(self, xs, attrs):
-        axis = _axis(attrs, xs[0].ndim)
-        z = xs[0] - np.max(xs[0], axis=axis, keepdims=True)
-        e = np.exp(z)
-        return e / np.sum(e, axis=axis, keepdims=True)
+        axis = _softmax_axis(attrs, xs[0].ndim)
+        if xs[0].size == 0:
+            return xs[0].copy()
+        e = np.exp(xs[0] - np.max(xs[0], axis=axis, keepdims=True))
+        return e / _sum(e, axis, True)
 
     def backward(self, g, out, xs, attrs, need):
-        axis = _axis(attrs, out.ndim)
-        return [out * (g - np.sum(g * out, axis=axis, keepdims=True))]
+        axis = _softmax_axis(attrs, out.ndim)
+        gs = g * out
+        return [gs - out * _sum(gs, axis, True)]
+
+
+def _softmax_axis(attrs: dict, ndim: int) -> int | None:
+    axis = _one_axis(attrs.get("axis"), ndim)
+    return axis if ndim else None
+
+
+def _log_softmax(u: np.ndarray, axis: int | None) -> np.ndarray:
+    if u.size == 0:
+        return u.copy()
+    shifted = u - np.max(u, axis=axis, keepdims=True)
+    return shifted - np.log(_sum(np.exp(shifted), axis, True))
+
+
+class LogSoftmax(Unary):
+    name = "log_softmax"
+    description = (
+        "log(softmax(u)) along an axis (the last by default), computed as "
+        "u - max(u) - log(sum(exp(u - max(u)))): finite where softmax would round to 0."
+    )
+    formula = "log_softmax(u)_i = u_i - log(sum_j exp(u_j))"
+    derivatives = ("d log_softmax(u)/du = g - softmax(u) * sum(g)",)
+    attr_defaults: ClassVar[dict] = {"axis": -1}
+
+    def shape(self, shapes, attrs):
+        _softmax_axis(attrs, len(shapes[0]))
+        return shapes[0]
+
+    def forward(self, xs, attrs):
+        return _log_softmax(xs[0], _softmax_axis(attrs, xs[0].ndim))
+
+    def backward(self, g, out, xs, attrs, need):
+        axis = _softmax_axis(attrs, out.ndim)
+        return [g - np.exp(out) * _sum(g, axis, True)]
 
 
 # ---- reductions -----------------------------------------------------------------------
@@ -319,39 +506,66 @@ class Softmax(Unary):
 
 class Sum(Unary):
     name = "sum"
-    description = "Sum of all elements, or along `axis`."
+    description = "Sum of all elements, or over the axes in `axis` (keepdims keeps them as 1)."
     formula = "sum(u) = sum_i u_i"
     derivatives = ("d sum(u)/du_i = 1",)
-    attr_defaults: ClassVar[dict] = {"axis": None}
+    attr_defaults: ClassVar[dict] = {"axis": None, "keepdims": False}
 
     def shape(self, shapes, attrs):
-        axis = _axis(attrs, len(shapes[0]))
-        if axis is None:
-            return ()
-        return shapes[0][:axis] + shapes[0][axis + 1 :]
+        return _reduced_shape(shapes[0], _axes(attrs.get("axis"), len(shapes[0])), _keepdims(attrs))
 
     def forward(self, xs, attrs):
-        return np.asarray(np.sum(xs[0], axis=_axis(attrs, xs[0].ndim)))
+        axes = _axes(attrs.get("axis"), xs[0].ndim)
+        return _sum(xs[0], axes, _keepdims(attrs))
 
     def backward(self, g, out, xs, attrs, need):
-        axis = _axis(attrs, xs[0].ndim)
-        if axis is not None:
-            g = np.expand_dims(g, axis)
-        return [np.broadcast_to(g, xs[0].shape)]
+        axes = _axes(attrs.get("axis"), xs[0].ndim)
+        return [np.broadcast_to(_expand(g, axes, _keepdims(attrs)), xs[0].shape)]
 
 
 class Mean(Sum):
     name = "mean"
-    description = "Mean of all elements, or along `axis`."
+    description = "Mean of all elements, or over the axes in `axis`; the mean of nothing is NaN."
     formula = "mean(u) = sum_i u_i / n"
     derivatives = ("d mean(u)/du_i = 1 / n",)
 
     def forward(self, xs, attrs):
-        return np.asarray(np.mean(xs[0], axis=_axis(attrs, xs[0].ndim)))
+        # a sum and a division: np.mean warns on an empty tensor, PyTorch gives NaN
+        axes = _axes(attrs.get("axis"), xs[0].ndim)
+        total = _sum(xs[0], axes, _keepdims(attrs))
+        return np.asarray(total / _count(xs[0].shape, axes))
 
     def backward(self, g, out, xs, attrs, need):
         (grad,) = super().backward(g, out, xs, attrs, need)
-        return [grad * (out.size / xs[0].size) if xs[0].size else grad]
+        n = _count(xs[0].shape, _axes(attrs.get("axis"), xs[0].ndim))
+        return [grad / n if n else grad]
+
+
+class Max(Sum):
+    name = "max"
+    description = (
+        "Largest element, or largest along the axes in `axis`; ties share the gradient equally."
+    )
+    formula = "max(u) = max_i u_i"
+    derivatives = ("d max(u)/du_i = 1 / (number of ties) where u_i == max(u), else 0",)
+
+    def shape(self, shapes, attrs):
+        axes = _axes(attrs.get("axis"), len(shapes[0]))
+        if _count(shapes[0], axes) == 0:
+            raise ShapeError(f"the max over no elements is undefined (shape {list(shapes[0])})")
+        return super().shape(shapes, attrs)
+
+    def forward(self, xs, attrs):
+        axes = _axes(attrs.get("axis"), xs[0].ndim)
+        return np.asarray(np.max(xs[0], axis=axes, keepdims=_keepdims(attrs)))
+
+    def backward(self, g, out, xs, attrs, need):
+        # PyTorch's amax: the comparison u == max(u) picks the winners, (g / count) * mask
+        axes = _axes(attrs.get("axis"), xs[0].ndim)
+        keep = _keepdims(attrs)
+        mask = xs[0] == _expand(out, axes, keep)
+        count = np.sum(mask, axis=axes, keepdims=True)
+        return [(_expand(g, axes, keep) / count) * mask]
 
 
 # ---- linear algebra -------------------------------------------------------------------
@@ -370,6 +584,8 @@ def _matmul_shape(a: Shape, b: Shape) -> Shape:
 
 def _matmul_backward(g, a, b, need):
     """Gradients of a @ b for 1-D/2-D operands: dA = g @ B^T, dB = A^T @ g."""
+    if a.ndim == 2 and b.ndim == 2:  # the common case, without reshapes
+        return (g @ b.T if need[0] else None), (a.T @ g if need[1] else None)
     a2 = a.reshape(1, -1) if a.ndim == 1 else a
     b2 = b.reshape(-1, 1) if b.ndim == 1 else b
     g2 = g.reshape(a2.shape[0], b2.shape[1])
@@ -388,7 +604,8 @@ class Matmul(Op):
         return _matmul_shape(*shapes)
 
     def forward(self, xs, attrs):
-        return xs[0] @ xs[1]
+        # + 0.0 makes an exact zero +0: BLAS libraries (numpy's, PyTorch's) differ in its sign
+        return xs[0] @ xs[1] + 0.0
 
     def backward(self, g, out, xs, attrs, need):
         return list(_matmul_backward(g, xs[0], xs[1], need))
@@ -421,11 +638,17 @@ class Linear(Op):
             gx = g * w if need[0] else None
             gw = g * x if need[1] else None
         else:
-            gx, gw = _matmul_backward(g, x, w, need)
+            # b may broadcast the output beyond x @ w: sum g back to the product's shape first
+            xw = x.shape[:-1] + w.shape[1:]
+            gx, gw = _matmul_backward(g if g.shape == xw else unbroadcast(g, xw), x, w, need)
         return [gx, gw, g if need[2] else None]
 
 
 # ---- losses ---------------------------------------------------------------------------
+
+
+def _size(shape: Shape) -> int:
+    return int(np.prod(shape)) if shape else 1
 
 
 class Mse(Op):
@@ -440,27 +663,33 @@ class Mse(Op):
 
     def forward(self, xs, attrs):
         d = xs[0] - xs[1]
-        return np.asarray(np.mean(d * d))
+        # the mean of nothing is NaN, as in PyTorch (np.mean would warn); squares are never
+        # -0, so a plain sum will do
+        return np.asarray((d * d).sum() / d.size if d.size else np.nan)
 
     def backward(self, g, out, xs, attrs, need):
-        d = xs[0] - xs[1]
-        gy = (2.0 / d.size) * g * d
-        return [gy if need[0] else None, -gy if need[1] else None]
+        # PyTorch's mse_loss_backward with yhat as the input: 2 / n * (yhat - y) * g
+        d = xs[1] - xs[0]
+        gyhat = (2.0 / max(d.size, 1)) * d * g
+        return [-gyhat if need[0] else None, gyhat if need[1] else None]
 
 
-BCE_EPS = 1e-12
+BCE_LOG_FLOOR = -100.0
+# PyTorch clamps p * (1 - p) at its float32 EPSILON, 1e-12 rounded to float32
+BCE_EPS = float(np.float32(1e-12))
 
 
 class Bce(Op):
     name, arity = "bce", 2
     description = (
-        "Binary cross-entropy between labels y and probabilities p, "
-        "with p clipped to [1e-12, 1 - 1e-12]."
+        "Binary cross-entropy between labels y and probabilities p, as PyTorch's "
+        "binary_cross_entropy: each log is floored at -100, so p = 0 or 1 gives a finite loss; "
+        "p outside [0, 1] gives NaN (PyTorch refuses it)."
     )
     formula = "bce(y, p) = -mean(y * log(p) + (1 - y) * log(1 - p))"
     derivatives = (
         "d bce/dy = -(log(p) - log(1 - p)) / n",
-        "d bce/dp = -(y / p - (1 - y) / (1 - p)) / n",
+        "d bce/dp = (p - y) / (p * (1 - p)) / n",
     )
 
     def shape(self, shapes, attrs):
@@ -468,16 +697,72 @@ class Bce(Op):
         return ()
 
     def forward(self, xs, attrs):
-        y, p = xs[0], np.clip(xs[1], BCE_EPS, 1.0 - BCE_EPS)
-        return np.asarray(-np.mean(y * np.log(p) + (1.0 - y) * np.log1p(-p)))
+        y, p = xs
+        loss = (y - 1.0) * np.maximum(np.log1p(-p), BCE_LOG_FLOOR) - y * np.maximum(
+            np.log(p), BCE_LOG_FLOOR
+        )
+        return np.asarray(_sum(loss) / loss.size if loss.size else np.nan)
 
     def backward(self, g, out, xs, attrs, need):
-        y, p = xs[0], np.clip(xs[1], BCE_EPS, 1.0 - BCE_EPS)
-        n = np.broadcast_shapes(y.shape, p.shape)
-        n = int(np.prod(n)) if n else 1
-        gy = -g * (np.log(p) - np.log1p(-p)) / n if need[0] else None
-        gp = -g * (y / p - (1.0 - y) / (1.0 - p)) / n if need[1] else None
+        y, p = xs
+        # both gradients live on the broadcast shape, whichever input is the larger
+        n = max(_size(np.broadcast_shapes(y.shape, p.shape)), 1)
+        gy = gp = None
+        if need[0]:
+            gy = np.broadcast_to(-np.log(p / (1.0 - p)), np.broadcast_shapes(y.shape, p.shape))
+            gy = gy * g / n
+        if need[1]:
+            gp = g * (p - y) / np.maximum((1.0 - p) * p, BCE_EPS) / n
         return [gy, gp]
+
+
+class CrossEntropy(Op):
+    name, arity = "cross_entropy", 2
+    description = (
+        "Cross-entropy between class probabilities y (one-hot labels, or any distribution) "
+        "and logits z along `axis` (the last by default), averaged over the other elements; "
+        "through log_softmax, so large logits stay finite. PyTorch's cross_entropy with "
+        "probability targets."
+    )
+    formula = "cross_entropy(y, z) = -mean(sum_axis(y * log_softmax(z)))"
+    derivatives = (
+        "d cross_entropy/dy = -log_softmax(z) / n",
+        "d cross_entropy/dz = (softmax(z) * sum_axis(y) - y) / n",
+    )
+    attr_defaults: ClassVar[dict] = {"axis": -1}
+
+    def shape(self, shapes, attrs):
+        full = _broadcast(shapes)
+        if not full:
+            raise ShapeError("cross_entropy needs at least one axis of classes, got scalars")
+        _one_axis(attrs.get("axis"), len(full))
+        return ()
+
+    @staticmethod
+    def _terms(xs, attrs):
+        y, z = xs
+        full = np.broadcast_shapes(y.shape, z.shape)
+        axis = _one_axis(attrs.get("axis"), len(full))
+        rows = _size(full[:axis] + full[axis + 1 :])
+        return y, np.broadcast_to(z, full), axis, rows
+
+    def forward(self, xs, attrs):
+        # PyTorch's order: -(sum of log_softmax(z) * y) / rows; nothing at all gives NaN
+        y, z, axis, rows = self._terms(xs, attrs)
+        if z.size == 0:
+            return np.asarray(np.nan)
+        return np.asarray(-_sum(_log_softmax(z, axis) * y) / rows)
+
+    def backward(self, g, out, xs, attrs, need):
+        y, z, axis, rows = self._terms(xs, attrs)
+        ls = _log_softmax(z, axis)
+        gm = np.broadcast_to(-(g / max(rows, 1)), ls.shape)
+        gy = gm * ls if need[0] else None
+        gz = None
+        if need[1]:
+            gls = gm * y
+            gz = gls - np.exp(ls) * _sum(gls, axis, True)
+        return [gy, gz]
 
 
 OPS: dict[str, Op] = {
@@ -485,8 +770,9 @@ OPS: dict[str, Op] = {
     for op in (
         Input(), Param(), Const(),
         Add(), Sub(), Mul(), Div(), Pow(), Neg(), Square(),
-        Sigmoid(), Relu(), Tanh(), Exp(), Log(), Softmax(), Transpose(),
-        Sum(), Mean(), Matmul(), Linear(), Mse(), Bce(),
+        Sqrt(), Abs(), Sigmoid(), Relu(), Tanh(), Exp(), Log(),
+        Softmax(), LogSoftmax(), Transpose(), Reshape(),
+        Sum(), Mean(), Max(), Matmul(), Linear(), Mse(), Bce(), CrossEntropy(),
     )
 }  # fmt: skip
 

@@ -7,6 +7,8 @@ moments), which can be saved as plain data and loaded back.
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from .errors import StepgradError
@@ -119,17 +121,41 @@ class Adam(SGD):
 OPTIMIZERS = {cls.name: cls for cls in (SGD, Momentum, Adam)}
 
 
-def make_optimizer(name: str = "sgd", **options) -> SGD:
-    """An optimizer by name with its options; unknown names or options are a clear error."""
-    if name not in OPTIMIZERS:
+def make_optimizer(name: str = "sgd", /, **options) -> SGD:
+    """An optimizer by name with its options; unknown names or options are a clear error.
+
+    `name` is positional-only, so an option called "name" is an unknown option like any other."""
+    if not isinstance(name, str) or name not in OPTIMIZERS:
         raise StepgradError(f"Unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}.")
     cls = OPTIMIZERS[name]
-    try:
-        return cls(**options)
-    except TypeError:
+    known = set(inspect.signature(cls).parameters)
+    unknown = sorted(map(str, set(options) - known))
+    if unknown:
         raise StepgradError(
-            f"Optimizer {name!r} does not take option(s) {', '.join(sorted(options))}."
-        ) from None
+            f"Optimizer {name!r} does not take option(s) {', '.join(unknown)}; "
+            f"it takes {', '.join(sorted(known))}."
+        )
+    return cls(**options)
+
+
+RESERVED_OPTIONS = ("name", "learning_rate")
+
+
+def optimizer_from(name: str, learning_rate: float | None, options: dict | None) -> SGD:
+    """An optimizer from the settings a client sends: a name, a learning rate, and options
+    (momentum, betas...) that must not repeat the name or the learning rate."""
+    if options is not None and not isinstance(options, dict):
+        raise StepgradError("The optimizer options must be an object, such as {\"momentum\": 0.9}.")
+    options = dict(options or {})
+    reserved = [key for key in RESERVED_OPTIONS if key in options]
+    if reserved:
+        raise StepgradError(
+            f"The optimizer options cannot set {' or '.join(reserved)}: "
+            "give the optimizer and the learning rate as settings of their own."
+        )
+    if learning_rate is not None:
+        options["learning_rate"] = learning_rate
+    return make_optimizer(name, **options)
 
 
 def _positive(x: object, what: str) -> float:

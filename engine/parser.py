@@ -516,7 +516,10 @@ class _Builder:
             op = node.func.id
         if any(i is None for i in ids):
             return None
-        return self._add(node, op, ids, target)
+        node_id = self._add(node, op, ids, target)
+        if isinstance(node, ast.Call) and node.keywords:
+            self.nodes[node_id]["attrs"] = {k.arg: self._attr_value(k) for k in node.keywords}
+        return node_id
 
     # ---- leaves and nodes ---------------------------------------------------------------
 
@@ -637,19 +640,47 @@ class _Builder:
             raise self.error(
                 f"unknown function {func.id!r}; known: {', '.join(functions())}.", func
             )
-        if node.keywords:
-            keyword = node.keywords[0]
-            found = f"{keyword.arg}=..." if keyword.arg else "**..."
-            raise self.error(
-                f"keyword arguments are not allowed (found {found}); "
-                f"{func.id} takes {op.arity} positional argument(s).",
-                keyword,
-            )
+        for keyword in node.keywords:
+            if keyword.arg not in op.attr_defaults:
+                found = f"{keyword.arg}=..." if keyword.arg else "**..."
+                known = ", ".join(op.attr_defaults)
+                raise self.error(
+                    f"{func.id} takes no keyword argument {found}; "
+                    + (f"its keywords are {known}." if known else "it takes none."),
+                    keyword,
+                )
+            self._attr_value(keyword)
         for arg in node.args:
             if isinstance(arg, ast.Starred):
                 raise self.error("starred arguments (*args) are not allowed.", arg)
         if len(node.args) != op.arity:
             raise self.error(f"{func.id} takes {op.arity} argument(s), got {len(node.args)}.", node)
+
+    def _attr_value(self, keyword: ast.keyword) -> object:
+        """A keyword's literal: a whole number, a list of them, True/False or None."""
+
+        def whole(item: ast.expr) -> int | None:
+            if isinstance(item, ast.UnaryOp) and isinstance(item.op, ast.USub):
+                inner = whole(item.operand)
+                return None if inner is None else -inner
+            if isinstance(item, ast.Constant) and type(item.value) is int:
+                return item.value
+            return None
+
+        value = keyword.value
+        if isinstance(value, ast.Constant) and (value.value is None or type(value.value) is bool):
+            return value.value
+        if whole(value) is not None:
+            return whole(value)
+        if isinstance(value, ast.List | ast.Tuple):
+            items = [whole(item) for item in value.elts]
+            if None not in items and len(items) <= 64:
+                return items
+        raise self.error(
+            f"{keyword.arg}= takes a whole number, a list of whole numbers, True, False or "
+            f"None (found {self.snippet(value)}).",
+            value,
+        )
 
     def _not_allowed(self, node: ast.AST, where: str = "") -> ParseError:
         kind = type(node).__name__

@@ -98,10 +98,10 @@ def train_numpy(data, weights, batch_size, epochs, check=_no_check):
         for idx in order:
             check()
             xb, yb = x[idx], y[idx]
-            a = 0.5 * (1.0 + np.tanh(0.5 * (xb @ w1 + b1)))
+            a = 1.0 / (1.0 + np.exp(-(xb @ w1 + b1)))
             d = yb - (a @ w2 + b2)
             g = -(2.0 / d.size) * d
-            g_h = (g @ w2.T) * a * (1.0 - a)
+            g_h = (g @ w2.T) * (1.0 - a) * a
             w2, b2 = w2 - lr * (a.T @ g), b2 - lr * g.sum(axis=0)
             w1, b1 = w1 - lr * (xb.T @ g_h), b1 - lr * g_h.sum(axis=0)
             steps += 1

@@ -3,6 +3,7 @@
 Steps 1..N evaluate one node each in topological order; steps N+1..2N visit one node
 each in reverse order and push `grad * local derivative` to its inputs, where
 contributions from several consumers add up. Every step returns an event record.
+The arithmetic of a backward step is `passes.node_backward`, shared with the fast passes.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import numpy as np
 
 from .errors import GraphError, PhaseError
 from .graph import Graph
-from .tensor import unbroadcast
+from .passes import add_grad, node_backward
 
 
 class Run:
@@ -134,34 +135,32 @@ class Run:
             xs = [self.values[j] for j in ins]
             out = self.values[i]
             with np.errstate(all="ignore"):
-                parts = op.backward(g, out, xs, attrs, need)
+                parts = node_backward(op, attrs, g, out, xs, need)
                 # with a scalar output, backward of a seed of 1 is the local derivative itself
                 locals_ = (
-                    op.backward(np.ones_like(out), out, xs, attrs, need) if out.size == 1 else None
+                    node_backward(op, attrs, np.ones_like(out), out, xs, need)
+                    if out.size == 1
+                    else None
                 )
-            for slot, (j, part) in enumerate(zip(ins, parts, strict=True)):
-                if part is None:
-                    continue
-                part = unbroadcast(np.asarray(part, dtype=np.float64), xs[slot].shape)
-                self.edge_grads[(i, slot)] = part
-                local = None
-                if locals_ is not None and xs[slot].size == 1:
-                    local = unbroadcast(np.asarray(locals_[slot], dtype=np.float64), xs[slot].shape)
-                    self.edge_locals[(i, slot)] = local
-                # a new array, never in place: another node may hold the old one
-                if self.grads[j] is None or self.fanout_bug:
-                    self.grads[j] = part
-                else:
-                    self.grads[j] = self.grads[j] + part
-                contributions.append(
-                    {
-                        "input": graph.order[j],
-                        "slot": slot,
-                        "grad": part,
-                        "total": self.grads[j],
-                        "local": local,
-                    }
-                )
+                for slot, (j, part) in enumerate(zip(ins, parts, strict=True)):
+                    if part is None:
+                        continue
+                    part = np.asarray(part, dtype=np.float64)
+                    self.edge_grads[(i, slot)] = part
+                    local = None
+                    if locals_ is not None and xs[slot].size == 1:
+                        local = np.asarray(locals_[slot], dtype=np.float64)
+                        self.edge_locals[(i, slot)] = local
+                    add_grad(self.grads, j, part, self.fanout_bug)
+                    contributions.append(
+                        {
+                            "input": graph.order[j],
+                            "slot": slot,
+                            "grad": part,
+                            "total": self.grads[j],
+                            "local": local,
+                        }
+                    )
         self.position += 1
         return {
             "phase": "backward",

@@ -85,12 +85,13 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Sum a gradient computed on a broadcast shape back down to an input's own shape."""
     if grad.shape == shape:
         return grad
+    # sums start from +0, as PyTorch's do (numpy's would keep a sum of -0s at -0)
     extra = grad.ndim - len(shape)
     if extra > 0:
-        grad = grad.sum(axis=tuple(range(extra)))
+        grad = grad.sum(axis=tuple(range(extra)), initial=0.0)
     axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
     if axes:
-        grad = grad.sum(axis=axes, keepdims=True)
+        grad = grad.sum(axis=axes, keepdims=True, initial=0.0)
     return grad.reshape(shape)
 
 

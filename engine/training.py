@@ -15,9 +15,9 @@ import numpy as np
 
 from .data import bound_data
 from .errors import GraphError, StepgradError
-from .execute import descent_step, forward_pass
 from .graph import Graph
-from .optim import make_optimizer
+from .optim import optimizer_from
+from .passes import descent_step, forward_pass
 
 RANDOM_SEARCH = "random_search"
 
@@ -100,6 +100,12 @@ def train(
     seed = _check_count(seed, "seed", low=0)
     if not graph.params:
         raise GraphError("The graph has no param nodes, so there is nothing to train.")
+    shape = graph.shapes[graph.output]
+    if shape != ():
+        raise GraphError(
+            f"Training needs a loss, a single number, but the output {graph.output!r} has shape "
+            f"{list(shape)}; end the graph with a loss such as mse, bce or mean."
+        )
     found = bound_data(graph)
     leaves = list(graph.leaf_values)
     out = graph.index[graph.output]
@@ -130,12 +136,19 @@ def train(
     steps = 0
     start = time.perf_counter()
     train_seconds = 0.0
+    param_slots = [graph.index[nid] for nid in graph.params]
     with np.errstate(all="ignore"):
+        start_loss = evaluate(leaves)[0]
+        if not np.isfinite(start_loss):
+            raise StepgradError(
+                f"The training loss is {start_loss} before training starts, so there is no "
+                "slope to descend; change the values or the graph."
+            )
         if optimizer == RANDOM_SEARCH:
             search = _RandomSearch(graph, options or {}, rng)
             best_loss, best = loss_on(feeder.rows(leaves, None) if feeder else leaves), leaves
         else:
-            opt = make_optimizer(optimizer, learning_rate=learning_rate, **(options or {}))
+            opt = optimizer_from(optimizer, learning_rate, options)
         for epoch in range(1, epochs + 1):
             t0 = time.perf_counter()
             batch_losses = []
@@ -158,11 +171,7 @@ def train(
             if record_steps:
                 step_losses.extend(batch_losses)
             train_loss, test_loss = evaluate(leaves)
-            if not np.isfinite(train_loss):
-                raise StepgradError(
-                    f"Training diverged at epoch {epoch}: the training loss became {train_loss}. "
-                    "Lower the learning rate."
-                )
+            _check_diverged(epoch, train_loss, start_loss, [leaves[i] for i in param_slots])
             row = {
                 "epoch": epoch,
                 "epochs": epochs,
@@ -208,6 +217,28 @@ def train(
         "params": new_params,
         "graph": graph.with_values(new_params),
     }
+
+
+# a loss this many times larger than where training started (and than 1) has diverged:
+# with a learning rate too large for the curvature, each step overshoots further
+DIVERGENCE_FACTOR = 1e6
+
+
+def _check_diverged(epoch: int, loss: float, start_loss: float, params: list) -> None:
+    finite_params = all(np.all(np.isfinite(p)) for p in params)
+    if finite_params and abs(loss) <= DIVERGENCE_FACTOR * max(abs(start_loss), 1.0):
+        return
+    why = (
+        "a parameter overflowed"
+        if not finite_params
+        else f"the loss grew more than {DIVERGENCE_FACTOR:g} times from {start_loss:.4g}"
+        if np.isfinite(loss)
+        else "the loss overflowed"
+    )
+    raise StepgradError(
+        f"Training diverged at epoch {epoch} (loss {loss:.4g}): {why}. "
+        "Lower the learning rate."
+    )
 
 
 class _RandomSearch:

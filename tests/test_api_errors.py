@@ -334,3 +334,108 @@ def test_lone_surrogates_never_break_a_response(client):
             gid = r.json()["id"]
             assert client.get(f"/api/graphs/{gid}").status_code == 200
             assert client.get(f"/api/graphs/{gid}/export?format=dot").status_code == 200
+
+
+# ---- cases that used to crash, and the catch-all for any that still would -------------
+
+
+def _param(node_id, value):
+    return {"id": node_id, "op": "param", "value": value}
+
+
+@pytest.mark.parametrize(
+    "nodes",
+    [
+        # linear whose bias broadcasts the output beyond x @ w
+        [_param("x", [1.0, 2.0, 3.0]), _param("w", [1.0, 0.5, 0.25]), _param("b", [0.0] * 4),
+         {"id": "h", "op": "linear", "inputs": ["x", "w", "b"]},
+         {"id": "loss", "op": "sum", "inputs": ["h"]}],
+        [_param("x", [[1.0, 2.0, 3.0]] * 5), _param("w", [[1.0], [0.5], [0.25]]),
+         _param("b", [[0.0] * 4] * 5), {"id": "h", "op": "linear", "inputs": ["x", "w", "b"]},
+         {"id": "loss", "op": "mean", "inputs": ["h"]}],
+        # bce whose labels are larger than the prediction
+        [{"id": "y", "op": "input", "value": [1.0, 0.0, 1.0]}, _param("p", 0.3),
+         {"id": "loss", "op": "bce", "inputs": ["y", "p"]}],
+        # mse of two empty tensors, softmax of an empty tensor
+        [_param("a", []), _param("b", []), {"id": "loss", "op": "mse", "inputs": ["a", "b"]}],
+        [_param("a", []), {"id": "s", "op": "softmax", "inputs": ["a"]},
+         {"id": "loss", "op": "sum", "inputs": ["s"]}],
+        # exp(a) - exp(a) at a = 800: inf - inf, summed
+        [_param("a", [800.0, 1.0]), {"id": "e", "op": "exp", "inputs": ["a"]},
+         {"id": "d", "op": "sub", "inputs": ["e", "e"]},
+         {"id": "loss", "op": "sum", "inputs": ["d"]}],
+    ],
+)
+def test_graphs_that_used_to_crash_step_check_and_train(client, nodes):
+    state, h = create(client, spec(*nodes))
+    base = f"/api/graphs/{state['id']}"
+    for path, body in (("/forward", {"all": True}), ("/backward", {"all": True})):
+        assert client.post(base + path, json=body, headers=h).status_code == 200
+    assert client.get(base + "/gradcheck").status_code == 200
+    res = client.post(base + "/train", json={"epochs": 3, "learning_rate": 0.01}, headers=h)
+    assert res.status_code in (200, 422), res.text
+
+
+@pytest.mark.parametrize(
+    ("options", "fragment"),
+    [
+        ({"name": 1}, "cannot set name"),
+        ({"learning_rate": 0.5}, "cannot set learning_rate"),
+        ({"velocity": 1}, "does not take option(s) velocity"),
+    ],
+)
+def test_reserved_or_unknown_optimizer_options_are_refused(client, options, fragment):
+    state, h = create(client, SEED_SPEC)
+    base = f"/api/graphs/{state['id']}"
+    client.post(base + "/forward", json={"all": True}, headers=h)
+    client.post(base + "/backward", json={"all": True}, headers=h)
+    for path in ("/update", "/train"):
+        body = {"learning_rate": 0.1, "options": options, "epochs": 1}
+        if path == "/update":
+            del body["epochs"]
+        res = client.post(base + path, json=body, headers=h)
+        assert res.status_code == 422, res.text
+        assert fragment in res.json()["detail"]
+
+
+def test_training_a_graph_whose_output_is_not_a_number_is_refused(client):
+    tanh = {"id": "t", "op": "tanh", "inputs": ["a"]}
+    state, h = create(client, spec(_param("a", [1.0, 2.0]), tanh))
+    res = client.post(f"/api/graphs/{state['id']}/train", json={"epochs": 1}, headers=h)
+    assert res.status_code == 422 and "has shape [2]" in res.json()["detail"]
+
+
+def test_a_dataset_binding_with_a_list_parameter_is_refused(client):
+    bind = {"dataset": "line", "role": "features", "params": {"slope": [1, 2]}}
+    res = client.post("/api/graphs", json=spec({"id": "x", "op": "input", "bind": bind},
+                                                {"id": "t", "op": "tanh", "inputs": ["x"]}))
+    assert res.status_code == 422 and "'slope' must be a number" in res.json()["detail"]
+
+
+def test_an_unexpected_error_is_a_logged_500_and_leaves_the_graph_as_it_was(
+    client, monkeypatch, caplog
+):
+    from engine.ops import OPS
+
+    state, h = create(client, SEED_SPEC)
+    base = f"/api/graphs/{state['id']}"
+    client.post(base + "/forward", json={"all": True}, headers=h)
+    before = client.get(base).json()
+
+    def broken(*args):
+        raise RuntimeError("a bug in an op")
+
+    monkeypatch.setattr(type(OPS["sigmoid"]), "backward", broken)
+    with caplog.at_level("ERROR", logger="app.errors"):
+        res = client.post(base + "/backward", json={"all": True}, headers=h)
+    assert res.status_code == 500
+    assert res.headers["content-type"].startswith("application/json")
+    assert res.headers["x-content-type-options"] == "nosniff"  # through the security headers
+    assert "logged" in res.json()["detail"] and "as it was" in res.json()["detail"]
+    record = next(r for r in caplog.records if r.name == "app.errors")
+    assert record.exc_info and "a bug in an op" in str(record.exc_info[1])
+    after = client.get(base).json()
+    assert after["cursor"] == before["cursor"] and after["version"] == before["version"]
+    # the same connection keeps working
+    monkeypatch.undo()
+    assert client.post(base + "/backward", json={"all": True}, headers=h).status_code == 200

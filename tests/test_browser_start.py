@@ -39,6 +39,25 @@ def test_start_page_lists_examples_and_lessons(page, page_server, page_api, scre
     page.screenshot(path=screenshots / "start-page-zh.png")
 
 
+def test_the_op_list_comes_from_the_server(page, page_server, page_api):
+    open_start(page, page_server)
+    ops = [op for op in page_api.call("GET", "/api/ops")[1] if not op["leaf"]]
+    expect(page.locator("[data-role=ops] [data-op]")).to_have_count(len(ops))
+    for name, text in (("sum", "sum(a, axis=, keepdims=)"), ("cross_entropy", "axis=")):
+        expect(page.locator(f'[data-role=ops] [data-op="{name}"]')).to_contain_text(text)
+    sqrt = next(op for op in ops if op["name"] == "sqrt")
+    title = page.locator('[data-role=ops] [data-op="sqrt"]').get_attribute("title")
+    assert sqrt["formula"] in title and sqrt["derivatives"][0] in title
+    # a program using the new ops and a keyword argument builds
+    page.locator("#expr-text").fill("loss = max(sqrt(abs(x)), axis=0)")
+    page.locator("#expr-inputs").fill("x = [4.0, -9.0]")
+    page.locator("#expr-params").fill("")
+    page.locator("#expr-form button[type=submit]").click()
+    page.wait_for_url(re.compile(r"/g/[^/#]+$"))
+    state = page_api.state(page.url.rsplit("/", 1)[1])
+    assert {n["op"] for n in state["nodes"]} >= {"max", "sqrt", "abs"}
+
+
 def test_expression_creates_a_graph(page, page_server, page_api):
     open_start(page, page_server)
     page.locator("#expr-name").fill("my neuron")

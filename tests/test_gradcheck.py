@@ -40,3 +40,63 @@ def test_large_tensors_are_sampled_deterministically():
     assert a["nodes"][0]["checked"] == 100
     np.testing.assert_array_equal(a["nodes"][0]["numeric"], b["nodes"][0]["numeric"])
     assert a["max_rel_error"] < 1e-6
+
+
+def _line(k: float, b: float) -> Graph:
+    return Graph.from_spec(
+        spec_with(
+            {"id": "x", "op": "input", "value": [4.0, 6.0, 8.0]},
+            {"id": "y", "op": "input", "value": [20.0, 24.0, 30.0]},
+            {"id": "k", "op": "param", "value": k},
+            {"id": "b", "op": "param", "value": b},
+            {"id": "yhat", "op": "linear", "inputs": ["x", "k", "b"]},
+            {"id": "loss", "op": "mse", "inputs": ["y", "yhat"]},
+        )
+    )
+
+
+def test_healthy_checks_agree():
+    assert gradcheck(Graph.from_spec(SEED_SPEC))["verdict"] == "agree"
+    assert gradcheck(_line(3.0, 1.0))["verdict"] == "agree"
+
+
+def test_a_diverged_loss_is_inconclusive_not_agreement():
+    # the state of "price = k * rm + b" trained at too large a learning rate: loss ~ 1e88
+    report = gradcheck(_line(-1.2e43, 1e42))
+    assert report["verdict"] == "inconclusive"
+    assert "round away" in report["reason"]
+
+
+def test_a_non_finite_output_is_inconclusive():
+    report = gradcheck(
+        Graph.from_spec(
+            spec_with(
+                {"id": "a", "op": "param", "value": 800.0},
+                {"id": "e", "op": "exp", "inputs": ["a"]},
+                {"id": "d", "op": "sub", "inputs": ["e", "e"]},
+            )
+        )
+    )
+    assert report["verdict"] == "inconclusive" and "not finite" in report["reason"]
+
+
+def test_a_nan_gradient_where_the_slope_is_finite_disagrees():
+    report = gradcheck(
+        Graph.from_spec(
+            spec_with(
+                {"id": "a", "op": "param", "value": 0.0},
+                {"id": "s", "op": "square", "inputs": ["a"]},
+                {"id": "r", "op": "sqrt", "inputs": ["s"]},
+            )
+        )
+    )
+    assert report["verdict"] == "disagree"
+    assert "NaN or infinite" in report["reason"]
+    assert report["max_rel_error"] == np.inf
+
+
+def test_a_wrong_gradient_disagrees(monkeypatch):
+    from engine import ops
+
+    monkeypatch.setattr(ops.Sigmoid, "backward", lambda self, g, out, xs, a, need: [g * out])
+    assert gradcheck(Graph.from_spec(SEED_SPEC))["verdict"] == "disagree"

@@ -77,3 +77,15 @@ def test_apply_any_op_with_attrs():
     run = Run(s.graph())
     run.run_all()
     assert run.value("s").tolist() == [4.0, 6.0]
+
+
+def test_unnamed_tensor_constants_get_a_short_label():
+    from engine.nodes import Constant
+
+    p = Parameter("p", np.ones((10, 10)))
+    run = Run((p * np.full((10, 10), 2.0)).graph())
+    run.run_all()
+    assert run.grad("p").tolist() == np.full((10, 10), 2.0).tolist()
+    assert Constant(np.full((10, 10), 2.0)).label == "const 10x10"
+    assert Constant([1.0, 2.0]).label == "[1.0, 2.0]"
+    assert Constant(0.5).label == "0.5"

@@ -254,7 +254,11 @@ def test_parser_never_evaluates(monkeypatch):
         ("y = x[0]", 1, 5, "subscripts"),
         ("y = (lambda: x)", 1, 6, "lambda is not allowed"),
         ("y = sum([q for q in x])", 1, 9, "comprehensions are not allowed"),
-        ("y = sigmoid(x, axis=0)", 1, 16, "keyword arguments are not allowed (found axis=...)"),
+        ("y = sigmoid(x, axis=0)", 1, 16, "sigmoid takes no keyword argument axis=...; it takes"),
+        ("y = sum(x, axes=0)", 1, 12, "its keywords are axis, keepdims"),
+        ("y = sum(x, axis=k)", 1, 17, "axis= takes a whole number, a list of whole numbers"),
+        ("y = sum(x, axis=[0, 1.5])", 1, 17, "axis= takes a whole number"),
+        ("y = sum(x, **k)", 1, 12, "takes no keyword argument **..."),
         ("y = foo(x)", 1, 5, "unknown function 'foo'; known: add, sub, mul"),
         ("__import__('os')", 1, 1, "unknown function '__import__'"),
         ("y = 'abc'", 1, 5, "strings are not allowed"),
@@ -496,3 +500,21 @@ def test_float_literal_that_overflows_to_infinity():
     assert "1e999 is not a finite number" in str(exc)
     assert (exc.line, exc.column) == (1, 9)
     assert elapsed < 1.0
+
+
+def test_keyword_arguments_become_attrs():
+    spec = parse_expression(
+        "h = reshape(x, shape=[3, -1])\nloss = sum(max(h, axis=(0,), keepdims=True), axis=None)",
+        inputs={"x": [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]},
+    )
+    nodes = {n["id"]: n for n in spec["nodes"]}
+    assert nodes["h"]["attrs"] == {"shape": [3, -1]}
+    assert nodes["max_1"]["attrs"] == {"axis": [0], "keepdims": True}
+    assert nodes["loss"]["attrs"] == {"axis": None}
+    from engine.graph import Graph
+    from engine.run import Run
+
+    run = Run(Graph.from_spec(spec))
+    run.run_all()
+    assert run.value("loss") == 11.0
+    assert run.grad("x").tolist() == [[0.0, 0.0, 0.0], [0.0, 1.0, 1.0]]

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Res
 from fastapi.concurrency import run_in_threadpool
 
 from engine.errors import LimitError
-from engine.examples import load_example
+from engine.examples import load_example, training_settings
 from engine.gradcheck import gradcheck
 
 from .. import jsonio, render
@@ -89,7 +89,12 @@ def spec_from(body: GraphCreate, settings: Settings) -> dict:
 )
 def create_graph(body: GraphCreate, graphs: Graphs, settings: SettingsDep) -> Response:
     graph = graphs.build_graph(spec_from(body, settings))
-    session, token = graphs.create(graph)
+    state = None
+    if body.nodes is None and body.expression is None and body.example is not None:
+        # an example starts with the optimizer and learning rate that train it
+        train = training_settings(body.example)
+        state = {"optimizer": {"name": train["optimizer"], "learning_rate": train["learning_rate"]}}
+    session, token = graphs.create(graph, state)
     return json_response({**graphs.render(session.snapshot), "edit_token": token}, 201)
 
 

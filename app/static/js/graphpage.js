@@ -878,6 +878,17 @@ async function loadLastTraining(force = false) {
 
 // ---- start -----------------------------------------------------------------------------------
 
+// The graph's optimizer (an example starts with the settings that train it) fills the
+// update and training forms once, on load.
+function prefillTraining(g) {
+  const opt = g.optimizer;
+  if (!opt) return;
+  if (typeof opt.learning_rate === "number") {
+    for (const id of ["#lr-input", "#train-lr-input"]) $(id).value = String(opt.learning_rate);
+  }
+  if ($(`#optimizer-select option[value="${opt.name}"]`)) $("#optimizer-select").value = opt.name;
+}
+
 async function start() {
   applyI18n(document);
   performance.mark("sg:start");
@@ -887,6 +898,7 @@ async function start() {
     state.opsLoaded = true;
     performance.mark("sg:state-loaded");
     applyGraph(g);
+    prefillTraining(g);
     if (g.training) loadLastTraining();
   } catch (err) {
     state.loadError = err instanceof ApiError && err.status === 404 ? t("graph.notFound") : detailMessage(err.message);

@@ -102,9 +102,13 @@ export function renderGradcheck(box, report, g, t, lang) {
   clear(box);
   if (!r) return;
   const byId = new Map(g ? g.nodes.map((n) => [n.id, n]) : []);
-  const ok = typeof r.max_rel_error === "number" && r.max_rel_error < 1e-4;
-  box.appendChild(el("p", { class: `verdict ${ok ? "verdict--ok" : "verdict--bad"}`, "data-verdict": ok ? "ok" : "bad" },
-    t(ok ? "check.ok" : "check.bad"), " ", t("check.maxRel"), " ", el("span", { class: "num", text: fmtNumber(r.max_rel_error, 3) })));
+  // the server judges (agree, disagree, inconclusive); the page only says so
+  const verdict = r.verdict || "disagree";
+  const ok = verdict === "agree";
+  const key2 = { agree: "check.ok", disagree: "check.bad", inconclusive: "check.inconclusive" }[verdict];
+  box.appendChild(el("p", { class: `verdict ${ok ? "verdict--ok" : "verdict--bad"}`, "data-verdict": ok ? "ok" : verdict === "disagree" ? "bad" : verdict },
+    t(key2), " ", t("check.maxRel"), " ", el("span", { class: "num", text: fmtNumber(r.max_rel_error, 3) })));
+  if (r.reason) box.appendChild(el("p", { class: "hint", "data-role": "check-reason", text: r.reason }));
   const table = el("table", { class: "check-table" });
   table.appendChild(el("tr", {}, ...["check.node", "check.analytic", "check.numeric", "check.relError"].map((k) => el("th", { text: t(k) }))));
   for (const row of r.nodes) {

@@ -10,6 +10,7 @@ let examples = null;
 let examplesError = null;
 let lessons = null;
 let lessonsError = null;
+let ops = null;
 
 // ---- line-numbered editors -------------------------------------------------------------------
 
@@ -384,8 +385,25 @@ function renderRecent() {
   }
 }
 
+/** The ops an expression can call, from GET /api/ops: name, arguments and keywords, with
+ * the description and formula as the tooltip. Nothing here is written by hand. */
+function renderOps() {
+  const box = $("[data-role=ops]");
+  clear(box);
+  if (!ops) return;
+  for (const op of ops) {
+    if (op.leaf) continue;
+    const args = Array.from({ length: op.arity }, (_, i) => "abc"[i] || `x${i}`);
+    const keywords = Object.keys(op.attrs || {}).map((k) => `${k}=`);
+    const tip = [op.description, op.formula, ...(op.derivatives || [])].join("\n");
+    box.append(el("code", { "data-op": op.name, title: tip, text: `${op.name}(${[...args, ...keywords].join(", ")})` }), " ");
+  }
+  box.append(el("span", { text: t("start.operators") }));
+}
+
 function render() {
   applyI18n(document);
+  renderOps();
   renderLessons();
   renderExamples();
   renderRecent();
@@ -400,7 +418,8 @@ document.addEventListener("click", (ev) => {
 
 async function start() {
   render();
-  const [ex, ls] = await Promise.allSettled([api.examples(), api.lessons()]);
+  const [ex, ls, os] = await Promise.allSettled([api.examples(), api.lessons(), api.ops()]);
+  if (os.status === "fulfilled") ops = os.value;
   if (ex.status === "fulfilled") examples = ex.value;
   else examplesError = ex.reason.message;
   if (ls.status === "fulfilled") lessons = ls.value;
