@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bench.abuse import chain_spec, free_port, percentile, wide_spec
 from tests.conftest import serve
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,26 +56,6 @@ def auth(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
 
 
-def chain_spec(n: int) -> dict:
-    nodes = [{"id": "n0", "op": "param", "value": 0.1}]
-    nodes += [{"id": f"n{i}", "op": "tanh", "inputs": [f"n{i - 1}"]} for i in range(1, n)]
-    return {"name": f"chain {n}", "nodes": nodes}
-
-
-def wide_spec(params: int = 41, size: int = 7190) -> dict:
-    """121 nodes holding 863k elements: params summed in a chain, tanh between, a sum."""
-    value = [i % 2 for i in range(size)]
-    nodes = [{"id": f"p{i}", "op": "param", "value": value} for i in range(params)]
-    prev = "p0"
-    for i in range(1, params):
-        nodes.append({"id": f"s{i}", "op": "add", "inputs": [prev, f"p{i}"]})
-        if i < params - 1:
-            nodes.append({"id": f"t{i}", "op": "tanh", "inputs": [f"s{i}"]})
-            prev = f"t{i}"
-    nodes.append({"id": "out", "op": "sum", "inputs": [f"s{params - 1}"]})
-    return {"name": "wide", "nodes": nodes}
-
-
 def security_headers_present(response: httpx.Response) -> bool:
     h = response.headers
     return (
@@ -84,11 +65,6 @@ def security_headers_present(response: httpx.Response) -> bool:
         and h.get("x-content-type-options") == "nosniff"
         and h.get("referrer-policy") == "no-referrer"
     )
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 # ---- the store: a creation flood ---------------------------------------------------------
@@ -608,12 +584,6 @@ def test_every_response_carries_the_security_headers():
 
 
 # ---- processes ---------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_serve(db: Path, **env: object) -> tuple[subprocess.Popen, str]:
