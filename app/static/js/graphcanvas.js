@@ -41,10 +41,12 @@ export function readPalette(svg) {
 
 /** Fill and stroke of a node: light until it holds a value, then its kind's colour, then the
  * gradient's colour once the backward pass has reached it. */
-function nodeStyle(rec, palette) {
-  if (rec.hasGrad) return `g|${palette.grad}|${palette.grad}`;
-  if (rec.hasValue) return `v|${palette.stroke[rec.kind]}|${palette.stroke[rec.kind]}`;
-  return `e|${palette.fill[rec.kind]}|${palette.stroke[rec.kind]}`;
+function nodeStyle(rec, palette, dots) {
+  if (rec.hasGrad) return `g|${palette.grad}|${palette.grad}|1`;
+  if (rec.hasValue) return `v|${palette.stroke[rec.kind]}|${palette.stroke[rec.kind]}|1`;
+  // a dot too small for an outline: its kind's colour, faint
+  if (dots) return `e|${palette.stroke[rec.kind]}|${palette.stroke[rec.kind]}|0.35`;
+  return `e|${palette.fill[rec.kind]}|${palette.stroke[rec.kind]}|1`;
 }
 
 function truncateTo(text, chars) {
@@ -134,20 +136,21 @@ export class GraphCanvas {
       ctx.stroke();
     }
 
-    // nodes: one path per style; never smaller than a dot
+    // nodes: one path per style; never smaller than a dot. Close up the SVG draws them.
     const dot = DOT_PX / k;
     const groups = new Map();
     const shown = [];
-    for (const rec of this.nodes) {
+    const outlined = (this.nodes.length ? this.nodes[0].box.w : 0) * k >= 10;
+    for (const rec of k < detailZoom ? this.nodes : []) {
       if (!inView(rec.box)) continue;
       shown.push(rec);
-      const key = nodeStyle(rec, p);
+      const key = nodeStyle(rec, p, !outlined);
       if (!groups.has(key)) groups.set(key, []);
       groups.get(key).push(rec);
     }
-    const outlined = rec0Width(shown) * k >= 10;
     for (const [key, list] of groups) {
-      const [, fill, stroke] = key.split("|");
+      const [, fill, stroke, alpha] = key.split("|");
+      ctx.globalAlpha = Number(alpha);
       ctx.beginPath();
       for (const rec of list) {
         const b = rec.box;
@@ -156,6 +159,7 @@ export class GraphCanvas {
       }
       ctx.fillStyle = fill;
       ctx.fill();
+      ctx.globalAlpha = 1;
       if (outlined) {
         ctx.lineWidth = Math.min(2.5, 1.5 / k);
         ctx.strokeStyle = stroke;
@@ -182,11 +186,11 @@ export class GraphCanvas {
       for (const id of marks.highlight || []) ring(id, p.highlight, 3, false);
       if (marks.next && marks.next !== marks.current) ring(marks.next, "#64748b", 2, true);
       ring(marks.current, marks.phase === "backward" ? p.backward : p.current, 4, false);
+      ring(marks.selected, p.select, 3, false);
     }
-    ring(marks.selected, p.select, 3, false);
 
     // labels, in screen pixels, once a box has room for a few characters
-    if (k < detailZoom && rec0Width(shown) * k >= LABEL_MIN_BOX_PX && shown.length <= LABELS_MAX) {
+    if (shown.length && shown[0].box.w * k >= LABEL_MIN_BOX_PX && shown.length <= LABELS_MAX) {
       ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
       ctx.font = LABEL_FONT;
       ctx.textBaseline = "middle";
@@ -210,10 +214,6 @@ export class GraphCanvas {
       else ctx.bezierCurveTo(seg.c1.x, seg.c1.y, seg.c2.x, seg.c2.y, seg.b.x, seg.b.y);
     }
   }
-}
-
-function rec0Width(list) {
-  return list.length ? list[0].box.w : 0;
 }
 
 /** The whole graph small, with the part on screen as a rectangle; a click or a drag on it

@@ -9,7 +9,7 @@ import { exportPng, exportSvg } from "./exporter.js";
 import { fmtNumber } from "./format.js";
 import {
   historyRows, listenClicks, listenFind, listenKeys, renderCaption, renderFinal, renderGradcheck,
-  renderMessage, renderTrainStatus, selectRelative, viewActions,
+  renderMessage, renderTrainStatus, selectRelative, VIEW_KEYS, viewActions,
 } from "./graphparts.js";
 import { GraphView, lastStep } from "./graphview.js";
 import { applyI18n, currentLang, t } from "./i18n.js";
@@ -174,7 +174,9 @@ function renderTransport(g) {
   const n = g.order.length;
   setText($("[data-role=position]"), `${c.position} / ${c.total}`);
   const slider = $("[data-role=timeline]");
-  if (document.activeElement !== slider || !state.sliderDragging) {
+  // not under the teacher's hand: while the slider has the focus and its seeks are on their
+  // way, the value it shows is the one asked for
+  if (document.activeElement !== slider || !(state.sliderDragging || session.busy)) {
     slider.max = String(c.total);
     slider.value = String(c.position);
   }
@@ -571,6 +573,7 @@ async function copy(text) {
 // ---- keyboard --------------------------------------------------------------------------------
 
 const KEYS = {
+  ...VIEW_KEYS,
   ArrowRight: "next",
   PageDown: "next",
   ArrowLeft: "prev",
@@ -583,13 +586,6 @@ const KEYS = {
   r: "reset",
   " ": "play",
   p: "presentation",
-  l: "lang",
-  "?": "help",
-  h: "help",
-  0: "fit",
-  "+": "zoom-in",
-  "=": "zoom-in",
-  "-": "zoom-out",
   g: "gradcheck",
   c: "follow",
   "/": "find-focus",
@@ -607,7 +603,7 @@ listenKeys(KEYS, actions, {
       return true;
     }
     if (ev.key === "]" || ev.key === "[") {
-      selectRelative(store, state.graph, view, ev.key === "]" ? 1 : -1);
+      selectRelative(store, state.graph, view, ev.key === "]" ? 1 : -1, select);
       return true;
     }
     if (ev.key === "i") {

@@ -198,16 +198,28 @@ export function listenClicks(actions, other = () => {}) {
   });
 }
 
-/** Select the node before or after the selected one in topological order, and show it. */
-export function selectRelative(store, graph, view, delta) {
+/** Select the node before or after the selected one in topological order (through the
+ * page's `select`), and show it. */
+export function selectRelative(store, graph, view, delta, select = (id) => store.set({ selected: id })) {
   if (!graph) return;
   const order = graph.order;
   const sel = store.state.selected;
   const i = sel ? order.indexOf(sel) : delta > 0 ? -1 : order.length;
   const j = Math.max(0, Math.min(order.length - 1, i + delta));
-  store.set({ selected: order[j] });
+  select(order[j]);
   view.ensureVisible(order[j]);
 }
+
+/** The keys of viewActions, the same on both pages. */
+export const VIEW_KEYS = {
+  l: "lang",
+  "?": "help",
+  h: "help",
+  0: "fit",
+  "+": "zoom-in",
+  "=": "zoom-in",
+  "-": "zoom-out",
+};
 
 // The key actions both pages share: switch language, show the help, fit and zoom the graph,
 // find a node, let the camera follow the steps.

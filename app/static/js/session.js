@@ -280,28 +280,27 @@ export class GraphSession {
   connect({ onLive = () => {}, onProgress = () => {} } = {}) {
     const source = new EventSource(`${this.api.eventsUrl()}?format=patch`);
     this.source = source;
-    const take = (ev) => {
-      let body;
-      try {
-        body = JSON.parse(ev.data);
-      } catch {
-        return; // a malformed event: the next one resyncs
-      }
-      this.apply(body);
-    };
+    const take = onJson((body) => this.apply(body)); // a malformed event: the next one resyncs
     source.addEventListener("open", () => onLive("live"));
     source.addEventListener("state", take);
     source.addEventListener("patch", take);
-    source.addEventListener("progress", (ev) => {
-      try {
-        onProgress(JSON.parse(ev.data));
-      } catch {
-        /* ignore */
-      }
-    });
+    source.addEventListener("progress", onJson(onProgress));
     source.addEventListener("error", () => onLive(source.readyState === EventSource.CLOSED ? "offline" : "connecting"));
     return source;
   }
+}
+
+/** An event listener handing on the event's JSON body; a body that does not parse is dropped. */
+function onJson(fn) {
+  return (ev) => {
+    let body;
+    try {
+      body = JSON.parse(ev.data);
+    } catch {
+      return;
+    }
+    fn(body);
+  };
 }
 
 /** POST /train while listening to the graph's events for the progress of every epoch. */
@@ -318,13 +317,8 @@ function trainWithProgress(graphApi, body, onRow) {
       source = new EventSource(graphApi.eventsUrl());
       source.addEventListener("open", start);
       source.addEventListener("error", start);
-      source.addEventListener("progress", (ev) => {
-        try {
-          onRow(JSON.parse(ev.data));
-        } catch {
-          /* a malformed event: the final history replaces the rows anyway */
-        }
-      });
+      // a malformed event is dropped: the final history replaces the rows anyway
+      source.addEventListener("progress", onJson(onRow));
     } catch {
       start();
     }
