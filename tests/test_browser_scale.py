@@ -134,7 +134,7 @@ def test_find_centres_and_selects_a_node_deep_in_the_graph(page, big_api, screen
     node = page.locator(f'#graph-svg [data-node-id="{target}"]')
     expect(node).to_have_count(1)
     page.wait_for_function(
-        "id => (document.querySelector(`#graph-svg [data-node-id=\"${id}\"]`)"
+        'id => (document.querySelector(`#graph-svg [data-node-id="${id}"]`)'
         " .getAttribute('class') || '').includes('is-selected')",
         arg=target,
     )
