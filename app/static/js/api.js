@@ -118,6 +118,8 @@ async function request(method, path, { body, token, accept } = {}) {
   return type.includes("json") ? response.json() : response.text();
 }
 
+const ret = (patch) => (patch ? "?return=patch" : "");
+
 /** Calls on one graph; mutating calls carry the edit token when there is one. */
 export class GraphApi {
   constructor(id, token) {
@@ -140,26 +142,27 @@ export class GraphApi {
   state(full = false) {
     return this.get(full ? "?full=true" : "");
   }
-  forward(steps = 1) {
-    return this.post("/forward", steps === "all" ? { all: true } : { steps });
+  // `patch`: answer with what changed (contract v1.1) instead of the whole state
+  forward(steps = 1, patch = false) {
+    return this.post(`/forward${ret(patch)}`, steps === "all" ? { all: true } : { steps });
   }
-  backward(steps = 1) {
-    return this.post("/backward", steps === "all" ? { all: true } : { steps });
+  backward(steps = 1, patch = false) {
+    return this.post(`/backward${ret(patch)}`, steps === "all" ? { all: true } : { steps });
   }
-  seek(position) {
-    return this.post("/seek", { position });
+  seek(position, patch = false) {
+    return this.post(`/seek${ret(patch)}`, { position });
   }
-  reset() {
-    return this.post("/reset", {});
+  reset(patch = false) {
+    return this.post(`/reset${ret(patch)}`, {});
   }
-  update(learningRate) {
-    return this.post("/update", { learning_rate: learningRate });
+  update(learningRate, patch = false) {
+    return this.post(`/update${ret(patch)}`, { learning_rate: learningRate });
   }
-  train(options) {
-    return this.post("/train", options);
+  train(options, patch = false) {
+    return this.post(`/train${ret(patch)}`, options);
   }
-  setValues(values) {
-    return request("PUT", this.base + "/values", { body: { values }, token: this.token });
+  setValues(values, patch = false) {
+    return request("PUT", `${this.base}/values${ret(patch)}`, { body: { values }, token: this.token });
   }
   fork() {
     return request("POST", this.base + "/fork", { body: {} });

@@ -1,30 +1,50 @@
-// The graph view page (/g/{id}): one state object, one render function, keyboard first.
+// The graph view page (/g/{id}): one state object in a store, one render function, keyboard
+// first. The graph itself (calls, queue, states and patches, the live connection) is a
+// GraphSession; this page composes it with the drawing, the inspector and the panels.
 
-import { ApiError, GraphApi, api, detailMessage, forgetToken, getToken, rememberGraph, setToken } from "./api.js";
+import { ApiError, api, detailMessage, forgetToken, getToken, rememberGraph, setToken } from "./api.js";
 import { drawLossChart, drawScatter } from "./charts.js";
-import { $, $$, clear, download, el, safeFileName, setText } from "./dom.js";
+import { $, $$, download, el, safeFileName, setText } from "./dom.js";
 import { exportPng, exportSvg } from "./exporter.js";
 import { fmtNumber } from "./format.js";
-import { historyRows, renderCaption as renderCaptionInto, renderGradcheck as renderGradcheckInto, viewActions, wantsFullValues } from "./graphparts.js";
+import {
+  historyRows, listenClicks, listenFind, listenKeys, renderCaption, renderFinal, renderGradcheck,
+  renderMessage, renderTrainStatus, selectRelative, VIEW_KEYS, viewActions,
+} from "./graphparts.js";
 import { GraphView, lastStep } from "./graphview.js";
 import { applyI18n, currentLang, t } from "./i18n.js";
 import { Inspector } from "./inspector.js";
+import { GraphSession } from "./session.js";
+import { createStore, messages } from "./store.js";
 
 const root = $("#app");
 const graphId = root.getAttribute("data-graph-id");
 
+// the edit token: from the address (#edit=...) once, then from this browser's storage
+function takeToken() {
+  const m = /(?:^#|&)edit=([^&]+)/.exec(location.hash);
+  if (m) {
+    setToken(graphId, decodeURIComponent(m[1]));
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+  return getToken(graphId);
+}
+const token = takeToken();
+
 // ---- the one state object ------------------------------------------------------------------
 
-const state = {
+const store = createStore({
   graph: null,
+  touched: null, // what changed since the last render: {nodes, edges} from patches; null = all
   ops: null,
   opsLoaded: false,
   selected: null,
-  token: null,
-  editable: false,
+  token,
+  editable: Boolean(token),
   lang: currentLang(),
   presentation: false,
   overlay: false, // the inspector over the graph in presentation mode
+  follow: true, // the camera keeps the node being stepped in view
   tab: "node",
   busy: 0,
   playing: false,
@@ -35,39 +55,41 @@ const state = {
   gradcheck: null,
   reducedMotion: window.matchMedia("(prefers-reduced-motion: reduce)").matches,
   loadError: null,
-};
+  sliderDragging: false,
+  share: { server: null, base: null, asked: null }, // where students can reach this server
+  specCache: { version: null, spec: null },
+  firstRenderDone: false,
+  chartKey: null,
+}, render);
+const state = store.state;
+const say = messages(store);
 
-// the edit token: from the address (#edit=...) once, then from this browser's storage
-(function takeToken() {
-  const m = /(?:^#|&)edit=([^&]+)/.exec(location.hash);
-  if (m) {
-    setToken(graphId, decodeURIComponent(m[1]));
-    history.replaceState(null, "", location.pathname + location.search);
-  }
-  state.token = getToken(graphId);
-  state.editable = Boolean(state.token);
-})();
-
-const graphApi = new GraphApi(graphId, state.token);
-
-const view = new GraphView($("#graph-svg"), {
-  t,
-  onSelect: (id) => select(id),
+const session = new GraphSession(graphId, token, {
+  onChange: (g, touched) => takeGraph(g, touched),
+  onError: (err) => say.error(err),
+  onDenied: () => dropToken(),
+  // busy from the key press until the frame that shows the answer
+  onBusy: (busy) => {
+    if (busy) root.classList.add("is-busy");
+    store.set({});
+  },
 });
+
+const view = new GraphView($("#graph-svg"), { t, onSelect: (id) => select(id) });
 // keep the drawing clear of the legend and tools (top) and of the step caption (bottom)
 const NORMAL_PADDING = { top: 56, right: 20, bottom: 64, left: 20 };
 const PRESENT_PADDING = { top: 16, right: 16, bottom: 84, left: 16 };
 const OVERLAY_WIDTH = 440; // the inspector over the drawing in presentation mode (see app.css)
 
 /** Keep the drawing clear of what lies over it, and refit when that changes. */
-function updatePadding(refit = true) {
+function updatePadding() {
   const base = state.presentation ? PRESENT_PADDING : NORMAL_PADDING;
   const right = state.presentation && state.overlay ? OVERLAY_WIDTH + 24 : base.right;
   const next = { ...base, right };
   const changed = JSON.stringify(next) !== JSON.stringify(view.overlayPadding);
   view.overlayPadding = next;
   // the box of the drawing changes with the panels: the view's ResizeObserver refits it
-  if (changed && refit && view.autoFit) requestAnimationFrame(() => view.fit());
+  if (changed && view.autoFit) requestAnimationFrame(() => view.fit());
 }
 view.overlayPadding = NORMAL_PADDING;
 
@@ -79,20 +101,17 @@ const inspector = new Inspector($("#inspector"), {
 });
 
 // the spec (GET export) gives the leaves' values before the forward pass computes them
-let specCache = { version: null, spec: null };
 async function specLeafValue(id) {
   const version = state.graph ? state.graph.version : null;
-  if (specCache.version !== version || !specCache.spec) {
-    specCache = { version, spec: graphApi.exportSpec("json").catch(() => null) };
+  if (state.specCache.version !== version || !state.specCache.spec) {
+    state.specCache = { version, spec: session.api.exportSpec("json").catch(() => null) };
   }
-  const spec = await specCache.spec;
+  const spec = await state.specCache.spec;
   const node = spec && Array.isArray(spec.nodes) ? spec.nodes.find((n) => n.id === id) : null;
   return node && node.value !== undefined ? node.value : null;
 }
 
 // ---- rendering -----------------------------------------------------------------------------
-
-let firstRenderDone = false;
 
 function render() {
   const g = state.graph;
@@ -101,35 +120,42 @@ function render() {
   document.body.classList.toggle("overlay-open", state.presentation && state.overlay);
   root.classList.toggle("is-editable", state.editable);
   root.classList.toggle("is-following", !state.editable);
-  root.classList.toggle("is-busy", state.busy > 0);
-  renderMessage();
+  root.classList.toggle("is-busy", state.busy > 0 || session.busy);
+  renderMessage($("[data-role=message]"), state.message);
   if (!g) {
     if (state.loadError) setText($("[data-role=graph-name]"), state.loadError);
     return;
   }
   view.render(state);
-  if (!firstRenderDone) {
-    firstRenderDone = true;
-    performance.mark("sg:first-render");
-    performance.measure("sg:open", { start: 0, end: performance.now() });
-    root.setAttribute("data-ready", "true");
-    // the browser styles, lays out and paints the drawing after this task: measure to the
-    // frame after the first one that shows it
-    requestAnimationFrame(() =>
-      setTimeout(() => {
-        performance.mark("sg:first-paint");
-        performance.measure("sg:open-painted", { start: 0, end: performance.now() });
-        root.setAttribute("data-painted", "true");
-      }, 0),
-    );
-  }
+  state.touched = { nodes: [], edges: [] }; // drawn: nothing is pending
+  if (!state.firstRenderDone) firstRender();
   inspector.render(state);
   renderTopbar(g);
   renderTransport(g);
-  renderCaption(g);
+  renderCaption($("[data-role=caption]"), g, t);
   renderTraining();
-  renderGradcheck();
+  renderGradcheck($("[data-role=gradcheck-result]"), state.gradcheck, state.graph, t, state.lang);
   renderTabs();
+  const follow = $("[data-action=follow]");
+  follow.classList.toggle("is-on", state.follow);
+  follow.setAttribute("aria-pressed", String(state.follow));
+  root.setAttribute("data-version", String(g.version));
+}
+
+function firstRender() {
+  state.firstRenderDone = true;
+  performance.mark("sg:first-render");
+  performance.measure("sg:open", { start: 0, end: performance.now() });
+  root.setAttribute("data-ready", "true");
+  // the browser styles, lays out and paints the drawing after this task: measure to the
+  // frame after the first one that shows it
+  requestAnimationFrame(() =>
+    setTimeout(() => {
+      performance.mark("sg:first-paint");
+      performance.measure("sg:open-painted", { start: 0, end: performance.now() });
+      root.setAttribute("data-painted", "true");
+    }, 0),
+  );
 }
 
 function renderTopbar(g) {
@@ -148,7 +174,9 @@ function renderTransport(g) {
   const n = g.order.length;
   setText($("[data-role=position]"), `${c.position} / ${c.total}`);
   const slider = $("[data-role=timeline]");
-  if (document.activeElement !== slider || !sliderDragging) {
+  // not under the teacher's hand: while the slider has the focus and its seeks are on their
+  // way, the value it shows is the one asked for
+  if (document.activeElement !== slider || !(state.sliderDragging || session.busy)) {
     slider.max = String(c.total);
     slider.value = String(c.position);
   }
@@ -158,8 +186,7 @@ function renderTransport(g) {
   const phase = $("[data-role=phase]");
   setText(phase, t(`phase.${c.phase}`));
   phase.className = `phase phase--${c.phase}`;
-  const byId = nodeMap();
-  const next = c.node ? byId.get(c.node) : null;
+  const next = c.node ? g.nodes.find((node) => node.id === c.node) : null;
   setText($("[data-role=next]"), next ? t("transport.next", { node: next.label || next.id }) : "");
   const atStart = c.position <= 0;
   const atEnd = c.position >= c.total;
@@ -179,25 +206,6 @@ function renderTransport(g) {
   disable("train", state.training.running || !(g.params || []).length);
 }
 
-function nodeMap() {
-  return new Map(state.graph.nodes.map((n) => [n.id, n]));
-}
-
-function renderCaption(g) {
-  renderCaptionInto($("[data-role=caption]"), g, t);
-}
-
-function renderMessage() {
-  const box = $("[data-role=message]");
-  if (!state.message) {
-    box.hidden = true;
-    return;
-  }
-  box.hidden = false;
-  box.className = `message message--${state.message.kind}`;
-  setText(box, state.message.text);
-}
-
 function renderTabs() {
   for (const b of $$("[data-tab-button]")) {
     const on = b.getAttribute("data-tab-button") === state.tab;
@@ -207,154 +215,55 @@ function renderTabs() {
   for (const s of $$("[data-tab]")) s.hidden = s.getAttribute("data-tab") !== state.tab;
 }
 
-let chartKey = null;
 function renderTraining() {
   const tr = state.training;
   const g = state.graph;
-  const progress = $("[data-role=train-progress]");
-  const last = tr.rows[tr.rows.length - 1];
-  progress.max = tr.epochs || 1;
-  progress.value = last ? last.epoch : 0;
-  const status = $("[data-role=train-status]");
-  if (last) {
-    setText(status, t("train.progress", {
-      epoch: last.epoch, epochs: tr.epochs || last.epochs || "?",
-      train: fmtNumber(last.train_loss), test: last.test_loss === null || last.test_loss === undefined ? "\u2014" : fmtNumber(last.test_loss),
-    }));
-  } else {
-    setText(status, tr.running ? t("train.starting") : (g.params || []).length ? "" : t("train.noParams"));
-  }
+  renderTrainStatus(root, tr, t, tr.running ? t("train.starting") : (g.params || []).length ? "" : t("train.noParams"));
   const key = `${tr.rows.length}|${tr.epochs}|${state.lang}|${tr.predictions ? tr.predictions.y_true.length : 0}`;
-  if (key !== chartKey) {
-    chartKey = key;
-    drawLossChart($("#loss-chart"), tr.rows, { epochs: tr.epochs, t });
-    const scatter = $("#scatter-chart");
-    scatter.closest("figure").hidden = !tr.predictions;
-    if (tr.predictions) drawScatter(scatter, tr.predictions, { t });
-    const final = $("[data-role=train-final]");
-    clear(final);
-    if (tr.final) {
-      for (const [k, v] of Object.entries(tr.final)) {
-        if (v === null || v === undefined) continue;
-        final.append(el("dt", { text: t(`train.final.${k}`, {}, k) }), el("dd", { class: "num", text: fmtNumber(v, 6) }));
-      }
-    }
-  }
-}
-
-function renderGradcheck() {
-  renderGradcheckInto($("[data-role=gradcheck-result]"), state.gradcheck, state.graph, t, state.lang);
+  if (key === state.chartKey) return;
+  state.chartKey = key;
+  drawLossChart($("#loss-chart"), tr.rows, { epochs: tr.epochs, t });
+  const scatter = $("#scatter-chart");
+  scatter.closest("figure").hidden = !tr.predictions;
+  if (tr.predictions) drawScatter(scatter, tr.predictions, { t });
+  renderFinal($("[data-role=train-final]"), tr.final, t);
 }
 
 // ---- applying what the server says ----------------------------------------------------------
 
-let fullInFlight = null;
-
-function fetchFull(g) {
-  if (fullInFlight) {
-    fullInFlight.latest = g;
-    return;
-  }
-  const job = { latest: g };
-  fullInFlight = job;
-  graphApi
-    .state(true)
-    .then((full) => {
-      fullInFlight = null;
-      // a GET carries no events: keep those of the change that produced this version
-      if (full.version === job.latest.version) full.events = job.latest.events;
-      if (full.version >= job.latest.version) applyGraph(full, true);
-      else fetchFull(job.latest);
-    })
-    .catch(() => {
-      fullInFlight = null;
-      applyGraph(job.latest, true);
-    });
+/** What patches touched between two renders adds up; a whole state touches everything. */
+function addTouched(a, b) {
+  if (!a || !b) return null;
+  return { nodes: [...a.nodes, ...b.nodes], edges: [...a.edges, ...b.edges], layout: a.layout || b.layout };
 }
 
-function applyGraph(g, whole = false) {
-  if (!g || !g.nodes) return;
-  const cur = state.graph;
-  if (cur && cur.id === g.id && typeof g.version === "number" && g.version < cur.version) return; // stale
-  // the same version again (this page's own change echoed by the event stream): nothing new,
-  // unless it brings the events of the change (a step's answer) that a GET does not carry
-  if (cur && cur.id === g.id && g.version === cur.version && !whole && !(g.events || []).length) return;
-  if (!whole && wantsFullValues(g)) {
-    fetchFull(g); // draw once the whole values are here (no flicker from summary to heatmap)
+function takeGraph(g, touched) {
+  if (!g) {
+    store.set({});
     return;
   }
-  const followed = !state.editable && cur && lastStep(g);
-  state.graph = g;
-  if (state.selected && !g.nodes.some((n) => n.id === state.selected)) state.selected = null;
+  const cur = state.graph;
+  const moved = cur && cur.id === g.id && cur.cursor.position !== g.cursor.position;
+  const patch = { graph: g, touched: cur === g ? state.touched : addTouched(state.touched, touched) };
+  if (state.selected && !touched && !g.nodes.some((n) => n.id === state.selected)) patch.selected = null;
   if (g.training && !state.training.running && !state.training.rows.length && g.training.final) {
     state.training.final = g.training.final;
   }
-  rememberGraph(g.id, g.name);
-  render();
+  if (!cur || cur.name !== g.name) rememberGraph(g.id, g.name);
+  store.set(patch);
   const step = lastStep(g);
-  if (step && (state.editable || followed)) view.ensureVisible(step.node);
-}
-
-function showError(err) {
-  const text = err instanceof ApiError ? err.message : String(err && err.message ? err.message : err);
-  state.message = { kind: "error", text };
-  render();
-  clearTimeout(showError.timer);
-  showError.timer = setTimeout(() => {
-    state.message = null;
-    render();
-  }, 6000);
-}
-
-function info(text) {
-  state.message = { kind: "info", text };
-  render();
-  clearTimeout(showError.timer);
-  showError.timer = setTimeout(() => {
-    state.message = null;
-    render();
-  }, 3000);
-}
-
-// Calls are serialised: a held arrow key queues a few steps, not a flood.
-let queue = Promise.resolve();
-let queued = 0;
-function enqueue(fn) {
-  if (queued > 3) return queue;
-  queued += 1;
-  state.busy += 1;
-  const run = queue.then(async () => {
-    try {
-      const res = await fn();
-      if (res && res.nodes) applyGraph(res);
-      else if (res && res.state && res.state.nodes) applyGraph(res.state);
-      return res;
-    } catch (err) {
-      if (err instanceof ApiError && (err.status === 401 || err.status === 403)) dropToken();
-      showError(err);
-      return null;
-    } finally {
-      queued -= 1;
-      state.busy -= 1;
-      render();
-    }
-  });
-  queue = run.catch(() => null);
-  return run;
+  if (step && moved && state.follow) view.follow(step.node);
 }
 
 /** The server refused this browser's token: continue as a follower. */
 function dropToken() {
   forgetToken(graphId);
-  state.token = null;
-  state.editable = false;
-  state.playing = false;
-  graphApi.token = null;
+  store.set({ token: null, editable: false, playing: false });
 }
 
 function requireEdit() {
   if (!state.editable) {
-    info(t("follow.readOnly"));
+    say.info(t("follow.readOnly"));
     return false;
   }
   return Boolean(state.graph);
@@ -362,91 +271,48 @@ function requireEdit() {
 
 // ---- actions ---------------------------------------------------------------------------------
 
+/** An editing action: only with the edit token and a graph. */
+const editing = (fn) => (...args) => (requireEdit() ? fn(...args) : null);
+
 const actions = {
-  next() {
-    if (!requireEdit()) return null;
-    return enqueue(() => {
-      const c = state.graph.cursor;
-      const n = state.graph.order.length;
-      if (c.position >= c.total) return null;
-      return c.position < n ? graphApi.forward(1) : graphApi.backward(1);
-    });
-  },
-  prev() {
-    if (!requireEdit()) return null;
-    return enqueue(() => {
-      const c = state.graph.cursor;
-      return c.position > 0 ? graphApi.seek(c.position - 1) : null;
-    });
-  },
-  home() {
-    if (!requireEdit()) return null;
-    return enqueue(() => graphApi.seek(0));
-  },
-  end() {
-    if (!requireEdit()) return null;
-    return enqueue(() => graphApi.seek(state.graph.cursor.total));
-  },
-  seek(position) {
-    if (!requireEdit()) return null;
-    return enqueue(() => graphApi.seek(position));
-  },
-  "run-forward"() {
-    if (!requireEdit()) return null;
-    return enqueue(() => (state.graph.cursor.position < state.graph.order.length ? graphApi.forward("all") : null));
-  },
-  "run-backward"() {
-    if (!requireEdit()) return null;
-    return enqueue(async () => {
-      const n = state.graph.order.length;
-      if (state.graph.cursor.position < n) applyGraph(await graphApi.forward("all"));
-      return state.graph.cursor.position < state.graph.cursor.total ? graphApi.backward("all") : null;
-    });
-  },
-  reset() {
-    if (!requireEdit()) return null;
-    return enqueue(() => graphApi.reset());
-  },
-  update() {
-    if (!requireEdit()) return null;
+  next: editing(() => session.next()),
+  prev: editing(() => session.prev()),
+  home: editing(() => session.home()),
+  end: editing(() => session.end()),
+  seek: editing((position) => session.seek(position)),
+  "run-forward": editing(() => session.runForward()),
+  "run-backward": editing(() => session.runBackward()),
+  reset: editing(() => session.reset()),
+  update: editing(() => {
     const lr = readNumber("#lr-input", 0.1);
     if (lr === null) return null;
-    return enqueue(async () => {
-      const res = await graphApi.update(lr);
-      info(t("update.done", { lr: fmtNumber(lr) }));
+    return session.update(lr).then((res) => {
+      if (res) say.info(t("update.done", { lr: fmtNumber(lr) }));
       return res;
     });
-  },
+  }),
   play() {
     if (state.playing) {
-      state.playing = false;
-      render();
+      store.set({ playing: false });
       return null;
     }
     if (!requireEdit()) return null;
-    state.playing = true;
-    render();
+    store.set({ playing: true });
     (async () => {
       while (state.playing && state.graph.cursor.position < state.graph.cursor.total) {
         await actions.next();
         await new Promise((r) => setTimeout(r, playInterval()));
       }
-      state.playing = false;
-      render();
+      store.set({ playing: false });
     })();
     return null;
   },
-  train() {
-    if (!requireEdit()) return null;
-    return train();
-  },
+  train: editing(() => train()),
   gradcheck() {
-    return enqueue(async () => {
-      const r = await graphApi.gradcheck();
-      state.gradcheck = { ...r, at: Date.now() };
-      state.tab = "check";
-      return null;
-    });
+    return session.gradcheck().then(
+      (report) => store.set({ gradcheck: report, tab: "check" }),
+      (err) => say.error(err),
+    );
   },
   fork() {
     return fork();
@@ -455,32 +321,30 @@ const actions = {
     openShare();
   },
   presentation() {
-    state.presentation = !state.presentation;
-    state.overlay = false;
     view.autoFit = true; // the whole graph, as large as the new box allows
-    render();
+    store.set({ presentation: !state.presentation, overlay: false });
   },
-  ...viewActions(state, view, inspector, () => render()),
+  ...viewActions(store, view, inspector, say),
   "export-svg"() {
-    return exportSvg($("#graph-svg"), view.bounds, fileBase()).catch(showError);
+    return exportSvg($("#graph-svg"), view.bounds, fileBase()).catch(say.error);
   },
   "export-png"() {
-    return exportPng($("#graph-svg"), view.bounds, fileBase()).catch(showError);
+    return exportPng($("#graph-svg"), view.bounds, fileBase()).catch(say.error);
   },
   async "export-json"() {
     try {
-      const spec = await graphApi.exportSpec("json");
+      const spec = await session.api.exportSpec("json");
       download(new Blob([JSON.stringify(spec, null, 2)], { type: "application/json" }), `${fileBase()}.json`);
     } catch (err) {
-      showError(err);
+      say.error(err);
     }
   },
   async "export-dot"() {
     try {
-      const dot = await graphApi.exportSpec("dot");
+      const dot = await session.api.exportSpec("dot");
       download(new Blob([typeof dot === "string" ? dot : JSON.stringify(dot)], { type: "text/vnd.graphviz" }), `${fileBase()}.dot`);
     } catch (err) {
-      showError(err);
+      say.error(err);
     }
   },
   "copy-view"() {
@@ -507,7 +371,7 @@ function readNumber(selector, fallback) {
   if (!raw) return fallback;
   const v = Number(raw);
   if (!Number.isFinite(v) || v <= 0) {
-    showError(new Error(t("form.positive", { field: input.getAttribute("aria-label") || selector })));
+    say.error(new Error(t("form.positive", { field: input.getAttribute("aria-label") || selector })));
     input.focus();
     return null;
   }
@@ -515,37 +379,22 @@ function readNumber(selector, fallback) {
 }
 
 function select(id) {
-  state.selected = id || null; // a click on the background unpins
+  const patch = { selected: id || null }; // a click on the background unpins
   if (id) {
-    state.tab = "node";
-    if (state.presentation) state.overlay = true;
+    patch.tab = "node";
+    if (state.presentation) patch.overlay = true;
   }
-  render();
-}
-
-function selectRelative(delta) {
-  if (!state.graph) return;
-  const order = state.graph.order;
-  const i = state.selected ? order.indexOf(state.selected) : delta > 0 ? -1 : order.length;
-  const j = Math.max(0, Math.min(order.length - 1, i + delta));
-  select(order[j]);
-  view.ensureVisible(order[j]);
+  store.set(patch);
 }
 
 function setLeafValue(id, value, showFieldError) {
   if (!requireEdit()) return;
-  state.busy += 1;
-  graphApi
+  store.set({ busy: state.busy + 1 });
+  session
     .setValues({ [id]: value })
-    .then((res) => {
-      applyGraph(res);
-      info(t("editor.applied", { node: id }));
-    })
+    .then(() => say.info(t("editor.applied", { node: id })))
     .catch((err) => showFieldError(err instanceof ApiError ? err.message : String(err)))
-    .finally(() => {
-      state.busy -= 1;
-      render();
-    });
+    .finally(() => store.set({ busy: state.busy - 1 }));
 }
 
 async function train() {
@@ -559,27 +408,22 @@ async function train() {
   if (batchRaw) {
     const b = Number(batchRaw);
     if (!Number.isInteger(b) || b < 1) {
-      showError(new Error(t("form.positive", { field: t("train.batch") })));
+      say.error(new Error(t("form.positive", { field: t("train.batch") })));
       return;
     }
     body.batch_size = b;
   }
   Object.assign(tr, { running: true, rows: [], epochs, final: null, predictions: null, result: null });
-  state.tab = "train";
-  render();
+  store.set({ tab: "train" });
   try {
-    const res = await graphApi.train(body);
-    tr.rows = historyRows(res.history);
-    tr.epochs = res.epochs || epochs;
-    tr.final = res.final || null;
-    tr.predictions = res.predictions || null;
-    tr.result = res;
-    if (res.state) applyGraph(res.state);
+    // the progress of each epoch comes on the page's own live connection (onProgress)
+    const res = await session.train(body);
+    Object.assign(tr, { rows: historyRows(res.history), epochs: res.epochs || epochs, final: res.final || null, predictions: res.predictions || null, result: res });
   } catch (err) {
-    showError(err);
+    say.error(err);
   } finally {
     tr.running = false;
-    render();
+    store.set({ training: tr });
   }
 }
 
@@ -598,31 +442,20 @@ function onProgress(row) {
     tr.running = false;
     setTimeout(() => loadLastTraining(true), 300);
   }
-  scheduleRender();
-}
-
-let renderPending = false;
-function scheduleRender() {
-  if (renderPending) return;
-  renderPending = true;
-  requestAnimationFrame(() => {
-    renderPending = false;
-    render();
-  });
+  store.set({ training: tr });
 }
 
 async function fork() {
   try {
-    state.busy += 1;
-    render();
-    const res = await graphApi.fork();
+    store.set({ busy: state.busy + 1 });
+    const res = await session.api.fork();
     const g = res.state || res;
     setToken(g.id, res.edit_token);
     rememberGraph(g.id, g.name);
     location.assign(`/g/${encodeURIComponent(g.id)}`);
   } catch (err) {
-    state.busy -= 1;
-    showError(err);
+    store.set({ busy: state.busy - 1 });
+    say.error(err);
   }
 }
 
@@ -630,24 +463,23 @@ async function fork() {
 
 // Where students can reach this server (GET /api/server), asked once per page; `base` is the
 // address the links use, chosen in the dialog when there are several.
-const share = { server: null, base: null };
-let shareInfo = null;
+const share = state.share;
 
 function loadShareInfo() {
-  if (!shareInfo) {
-    shareInfo = api.server().then(
+  if (!share.asked) {
+    share.asked = api.server().then(
       (server) => {
         share.server = server;
         if (!share.base) share.base = shareBases(server)[0];
         return server;
       },
       () => {
-        shareInfo = null; // ask again next time; meanwhile links use this page's address
+        share.asked = null; // ask again next time; meanwhile links use this page's address
         return null;
       },
     );
   }
-  return shareInfo;
+  return share.asked;
 }
 
 function isLoopbackHost(host) {
@@ -726,7 +558,7 @@ loadShareInfo();
 async function copy(text) {
   try {
     await navigator.clipboard.writeText(text);
-    info(t("share.copied"));
+    say.info(t("share.copied"));
   } catch {
     // no clipboard permission: select the text for Ctrl+C
     const input = [$("#share-view"), $("#share-edit")].find((i) => i.value === text);
@@ -734,13 +566,14 @@ async function copy(text) {
       input.focus();
       input.select();
     }
-    info(t("share.selectCopy"));
+    say.info(t("share.selectCopy"));
   }
 }
 
 // ---- keyboard --------------------------------------------------------------------------------
 
 const KEYS = {
+  ...VIEW_KEYS,
   ArrowRight: "next",
   PageDown: "next",
   ArrowLeft: "prev",
@@ -753,72 +586,51 @@ const KEYS = {
   r: "reset",
   " ": "play",
   p: "presentation",
-  l: "lang",
-  "?": "help",
-  h: "help",
-  0: "fit",
-  "+": "zoom-in",
-  "=": "zoom-in",
-  "-": "zoom-out",
   g: "gradcheck",
+  c: "follow",
+  "/": "find-focus",
 };
 
-document.addEventListener("keydown", (ev) => {
-  if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
-  const target = ev.target;
-  const typing = target && (target.closest("input, textarea, select, [contenteditable]") || (target.tagName === "BUTTON" && (ev.key === " " || ev.key === "Enter")));
-  if (typing) return;
-  if (ev.key === "Escape") {
-    if (state.overlay) state.overlay = false;
-    else if (state.selected) state.selected = null;
-    else if (state.presentation) {
-      state.presentation = false;
-      view.autoFit = true;
+listenKeys(KEYS, actions, {
+  before(ev) {
+    if (ev.key === "Escape") {
+      if (state.overlay) store.set({ overlay: false });
+      else if (state.selected) store.set({ selected: null });
+      else if (state.presentation) {
+        view.autoFit = true;
+        store.set({ presentation: false });
+      }
+      return true;
     }
-    render();
-    return;
-  }
-  if (ev.key === "]") return selectRelative(1);
-  if (ev.key === "[") return selectRelative(-1);
-  if (ev.key === "i") {
-    state.overlay = !state.overlay; // the inspector follows the last step unless a node is pinned
-    render();
-    return;
-  }
-  const action = KEYS[ev.key];
-  if (!action) return;
-  ev.preventDefault();
-  actions[action]();
+    if (ev.key === "]" || ev.key === "[") {
+      selectRelative(store, state.graph, view, ev.key === "]" ? 1 : -1, select);
+      return true;
+    }
+    if (ev.key === "i") {
+      store.set({ overlay: !state.overlay }); // the inspector follows the last step unless a node is pinned
+      return true;
+    }
+    return false;
+  },
 });
 
-// buttons: data-action="name"
-document.addEventListener("click", (ev) => {
-  const b = ev.target.closest("[data-action]");
-  if (b && actions[b.getAttribute("data-action")]) {
-    ev.preventDefault();
-    actions[b.getAttribute("data-action")]();
-    return;
-  }
+listenClicks(actions, (ev) => {
   const tab = ev.target.closest("[data-tab-button]");
-  if (tab) {
-    state.tab = tab.getAttribute("data-tab-button");
-    render();
-  }
+  if (tab) store.set({ tab: tab.getAttribute("data-tab-button") });
 });
+listenFind(store, view, say, select);
 
 // the timeline slider seeks (debounced while dragging)
-let sliderDragging = false;
-let sliderTimer = null;
 const slider = $("[data-role=timeline]");
 slider.addEventListener("input", () => {
-  sliderDragging = true;
+  state.sliderDragging = true;
   setText($("[data-role=position]"), `${slider.value} / ${slider.max}`);
-  clearTimeout(sliderTimer);
-  sliderTimer = setTimeout(() => actions.seek(Number(slider.value)), 80);
+  clearTimeout(slider.seekTimer);
+  slider.seekTimer = setTimeout(() => actions.seek(Number(slider.value)), 80);
 });
 slider.addEventListener("change", () => {
-  sliderDragging = false;
-  clearTimeout(sliderTimer);
+  state.sliderDragging = false;
+  clearTimeout(slider.seekTimer);
   if (state.graph && Number(slider.value) !== state.graph.cursor.position) actions.seek(Number(slider.value));
 });
 
@@ -831,46 +643,18 @@ $("#update-form").addEventListener("submit", (ev) => {
   actions.update();
 });
 
-
-// ---- live events -----------------------------------------------------------------------------
-
-function connect() {
-  const source = new EventSource(graphApi.eventsUrl());
-  source.addEventListener("open", () => {
-    state.live = "live";
-    render();
-  });
-  source.addEventListener("state", (ev) => {
-    try {
-      applyGraph(JSON.parse(ev.data));
-    } catch {
-      /* a malformed event: the next one resyncs */
-    }
-  });
-  source.addEventListener("progress", (ev) => {
-    try {
-      onProgress(JSON.parse(ev.data));
-    } catch {
-      /* ignore */
-    }
-  });
-  source.addEventListener("error", () => {
-    state.live = source.readyState === EventSource.CLOSED ? "offline" : "connecting";
-    render();
-  });
-  return source;
-}
+// ---- live events and the last training ---------------------------------------------------
 
 async function loadLastTraining(force = false) {
   try {
-    const res = await graphApi.get("/train");
+    const res = await session.lastTraining();
     const tr = state.training;
     if (!force && (tr.running || tr.rows.length)) return;
     tr.rows = historyRows(res.history);
     tr.epochs = res.epochs || (tr.rows.length ? tr.rows[tr.rows.length - 1].epoch : 0);
     tr.final = res.final || null;
     tr.predictions = res.predictions || null;
-    render();
+    store.set({ training: tr });
   } catch {
     /* no training yet */
   }
@@ -893,22 +677,21 @@ async function start() {
   applyI18n(document);
   performance.mark("sg:start");
   try {
-    const [g, ops] = await Promise.all([graphApi.state(), api.ops().catch(() => [])]);
-    state.ops = Object.fromEntries((ops || []).map((op) => [op.name, op]));
-    state.opsLoaded = true;
+    const [, ops] = await Promise.all([session.load(), api.ops().catch(() => [])]);
+    store.set({ ops: Object.fromEntries((ops || []).map((op) => [op.name, op])), opsLoaded: true });
     performance.mark("sg:state-loaded");
-    applyGraph(g);
-    prefillTraining(g);
-    if (g.training) loadLastTraining();
+    store.flush(); // draw now: the open time is measured to this first drawing
+    prefillTraining(state.graph);
+    if (state.graph.training) loadLastTraining();
   } catch (err) {
-    state.loadError = err instanceof ApiError && err.status === 404 ? t("graph.notFound") : detailMessage(err.message);
+    const loadError = err instanceof ApiError && err.status === 404 ? t("graph.notFound") : detailMessage(err.message);
     if (err instanceof ApiError && err.status === 404) forgetToken(graphId);
     root.setAttribute("data-ready", "error");
-    render();
+    store.set({ loadError });
     return;
   }
-  connect();
+  session.connect({ onLive: (live) => store.set({ live }), onProgress });
 }
 
-window.stepgrad = { state, view, actions, render };
+window.stepgrad = { state, store, session, view, actions, render: () => store.flush() };
 start();

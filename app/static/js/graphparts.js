@@ -1,12 +1,12 @@
 // Pieces of the graph page shared with the lesson page: the caption of the last step, the
-// gradient-check table, the training history as rows, when to ask for whole tensors, and
-// the key actions both pages share.
+// gradient-check table, the training history as rows, when to ask for whole tensors, the
+// message box, the training status, finding a node, and the keys and actions both share.
 // They show what the API sends; nothing here computes model maths.
 
-import { $, clear, el } from "./dom.js";
+import { $, clear, el, setText } from "./dom.js";
 import { derivName, fmtNumber, fmtShort } from "./format.js";
 import { lastStep } from "./graphview.js";
-import { applyI18n, currentLang, setLang } from "./i18n.js";
+import { applyI18n, currentLang, setLang, t } from "./i18n.js";
 import { valueBlock } from "./inspector.js";
 
 // The server summarises tensors past a threshold; for graphs of a moderate total size the
@@ -122,15 +122,119 @@ export function renderGradcheck(box, report, g, t, lang) {
   box.appendChild(table);
 }
 
-// The key actions both pages share: switch language, show the help, fit and zoom the graph.
-export function viewActions(state, view, inspector, render) {
+/** The message box under the top bar: `message` is {kind: "error" | "info", text} or null. */
+export function renderMessage(box, message) {
+  box.hidden = !message;
+  if (!message) return;
+  box.className = `message message--${message.kind}`;
+  setText(box, message.text);
+}
+
+/** The training's progress bar, its status line (`idle` when no epoch has come yet) and the
+ * final losses once it is over. */
+export function renderTrainStatus(root, tr, t, idle) {
+  const last = tr && tr.rows.length ? tr.rows[tr.rows.length - 1] : null;
+  const progress = $("[data-role=train-progress]", root);
+  progress.max = (tr && tr.epochs) || 1;
+  progress.value = last ? last.epoch : 0;
+  const status = $("[data-role=train-status]", root);
+  if (!last) setText(status, idle);
+  else {
+    setText(status, t("train.progress", {
+      epoch: last.epoch, epochs: tr.epochs || last.epochs || "?", train: fmtNumber(last.train_loss),
+      test: last.test_loss === null || last.test_loss === undefined ? "\u2014" : fmtNumber(last.test_loss),
+    }));
+  }
+  return status;
+}
+
+export function renderFinal(box, final, t) {
+  clear(box);
+  for (const [k, v] of Object.entries(final || {})) {
+    if (v === null || v === undefined) continue;
+    box.append(el("dt", { text: t(`train.final.${k}`, {}, k) }), el("dd", { class: "num", text: fmtNumber(v, 6) }));
+  }
+}
+
+/** The node of a graph a teacher means by some text: its id, else its label, else the first
+ * whose id or label contains the text (ignoring case). */
+export function findNode(graph, text) {
+  const q = String(text || "").trim();
+  if (!graph || !q) return null;
+  const lower = q.toLowerCase();
+  const name = (n) => n.label || n.id;
+  const hit = graph.nodes.find((n) => n.id === q) || graph.nodes.find((n) => name(n) === q)
+    || graph.nodes.find((n) => n.id.toLowerCase() === lower || name(n).toLowerCase() === lower)
+    || graph.nodes.find((n) => n.id.toLowerCase().includes(lower) || name(n).toLowerCase().includes(lower));
+  return hit ? hit.id : null;
+}
+
+/** Keys to actions. Typing in a field is left alone, except that the actions in `fromSlider`
+ * still work while a slider has the focus (its arrows move the slider). `before(ev, slider)`
+ * takes the keys a page handles itself (returns true when it did). */
+export function listenKeys(keys, actions, { fromSlider = new Set(), before = () => false } = {}) {
+  document.addEventListener("keydown", (ev) => {
+    if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    const target = ev.target;
+    const field = target && target.closest ? target.closest("input, textarea, select, [contenteditable]") : null;
+    const slider = Boolean(field && field.matches("input[type=range]") && fromSlider.size);
+    if (field && !slider) return;
+    if (target && target.tagName === "BUTTON" && (ev.key === " " || ev.key === "Enter")) return;
+    if (before(ev, slider)) return;
+    const action = keys[ev.key];
+    if (!action || (slider && !fromSlider.has(action))) return;
+    ev.preventDefault();
+    if (slider) target.blur();
+    actions[action]();
+  });
+}
+
+/** Buttons: a click on [data-action=name] runs actions[name]; `other(ev)` sees the rest. */
+export function listenClicks(actions, other = () => {}) {
+  document.addEventListener("click", (ev) => {
+    const b = ev.target.closest("[data-action]");
+    if (b && actions[b.getAttribute("data-action")]) {
+      ev.preventDefault();
+      actions[b.getAttribute("data-action")]();
+      return;
+    }
+    other(ev);
+  });
+}
+
+/** Select the node before or after the selected one in topological order (through the
+ * page's `select`), and show it. */
+export function selectRelative(store, graph, view, delta, select = (id) => store.set({ selected: id })) {
+  if (!graph) return;
+  const order = graph.order;
+  const sel = store.state.selected;
+  const i = sel ? order.indexOf(sel) : delta > 0 ? -1 : order.length;
+  const j = Math.max(0, Math.min(order.length - 1, i + delta));
+  select(order[j]);
+  view.ensureVisible(order[j]);
+}
+
+/** The keys of viewActions, the same on both pages. */
+export const VIEW_KEYS = {
+  l: "lang",
+  "?": "help",
+  h: "help",
+  0: "fit",
+  "+": "zoom-in",
+  "=": "zoom-in",
+  "-": "zoom-out",
+};
+
+// The key actions both pages share: switch language, show the help, fit and zoom the graph,
+// find a node, let the camera follow the steps.
+export function viewActions(store, view, inspector, say) {
+  const state = store.state;
   return {
     lang() {
       setLang(state.lang === "en" ? "zh" : "en");
-      state.lang = currentLang();
       applyI18n(document);
       inspector.key = null;
-      render();
+      store.set({ lang: currentLang() });
     },
     help() {
       const d = $("#help-dialog");
@@ -146,5 +250,37 @@ export function viewActions(state, view, inspector, render) {
     "zoom-out"() {
       view.zoomBy(0.8);
     },
+    "find-focus"() {
+      const input = $("[data-role=find]");
+      if (input) {
+        input.focus();
+        input.select();
+      }
+    },
+    follow() {
+      store.set({ follow: !state.follow });
+      say.info(t(state.follow ? "follow.on" : "follow.off"));
+    },
   };
+}
+
+/** The find box: Enter centres the node it names and selects it. */
+export function listenFind(store, view, say, select) {
+  const input = $("[data-role=find]");
+  if (!input) return;
+  input.addEventListener("keydown", (ev) => {
+    if (ev.key === "Escape") {
+      input.blur();
+      return;
+    }
+    if (ev.key !== "Enter") return;
+    ev.preventDefault();
+    const id = findNode(store.state.graph, input.value);
+    if (!id) {
+      say.info(t("find.none", { text: input.value.trim() }));
+      return;
+    }
+    select(id);
+    view.centerOn(id);
+  });
 }

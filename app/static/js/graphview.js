@@ -1,8 +1,15 @@
 // The DAG drawn as SVG from the server's layout. One `render(state)` call draws the graph
 // the first time and afterwards only touches what changed: text of values and gradients,
 // CSS classes of nodes and edges, edge labels. Pan and zoom with pointer events.
+//
+// A large graph (more than BIG_GRAPH nodes) is drawn on a canvas under the SVG
+// (graphcanvas.js), and the SVG holds only the nodes in view once they are large enough to
+// read: the page stays responsive at 10,000 nodes, and what a node shows up close is the
+// same as in a small graph. A state that says which nodes and edges a change touched
+// (`state.touched`, from a patch) updates only those.
 
 import { clear, setText, svgEl } from "./dom.js";
+import { GraphCanvas, Minimap, readPalette } from "./graphcanvas.js";
 import {
   asMatrix,
   displayRange,
@@ -23,8 +30,14 @@ const COMPACT = { w: 124, h: 76 };
 const COMPACT_GAP_X = 92;
 const GAP_Y = 30;
 const MAX_ZOOM = 2.6;
-const MIN_ZOOM = 0.02;
-const LOW_DETAIL_ZOOM = 0.42; // below this, node text is hidden (it would be unreadable)
+const MIN_ZOOM = 0.02; // the zoom-out limit of a graph that fits above it; larger ones fit lower
+const LOW_DETAIL_ZOOM = 0.5; // below this, node text is hidden (20 px labels under 10 px)
+const FAR_ZOOM = 0.15; // below this, edges are lightened so that the shape reads
+// measured in Chromium (bench/browser_render.py): past a few hundred SVG nodes, building and
+// panning slow down; a canvas draws 10,000 within a frame
+export const BIG_GRAPH = 400;
+const MAX_DETAIL_NODES = 700; // SVG nodes in view at most (a large screen at the detail zoom)
+export const FOLLOW_ZOOM = 0.8; // the camera following the steps zooms in at least this far
 const LABEL_CHARS = 13;
 const EDGE_LABELS_ALL_MAX = 80; // with more edges, only the active ones are labelled
 
@@ -109,6 +122,10 @@ function heatmapUrl(matrix) {
 export class GraphView {
   constructor(svg, { onSelect = () => {}, t = (k) => k } = {}) {
     this.svg = svg;
+    this.canvasLayer = new GraphCanvas(svg.parentElement, svg);
+    this.minimap = new Minimap(svg.parentElement, { onMove: (p) => this.centerAt(p.x, p.y) });
+    this.big = false;
+    this.marks = {};
     this.onSelect = onSelect;
     this.t = t;
     this.defs = svgEl("defs", {},
@@ -137,6 +154,7 @@ export class GraphView {
         const changed = !this.sizeCache || this.sizeCache.w !== size.w || this.sizeCache.h !== size.h;
         this.sizeCache = size;
         if (changed && this.autoFit && this.structure) this.fit();
+        else if (changed) this.applyView();
       }).observe(svg);
     }
     clear(svg).append(this.defs, this.viewport);
@@ -157,16 +175,19 @@ export class GraphView {
     const graph = state.graph;
     if (!graph) return;
     const t0 = performance.now();
-    const sig = `${signature(graph)}|${state.compact ? "compact" : ""}`;
+    // a patch that moved nothing keeps the drawing's structure: no need to compare it
+    const touched = state.touched && !state.touched.layout && this.structure && graph.id === this.graphId ? state.touched : null;
+    const sig = touched ? this.structure : `${signature(graph)}|${state.compact ? "compact" : ""}`;
     const built = sig !== this.structure;
     if (built) {
+      this.graphId = graph.id;
       this.compact = Boolean(state.compact);
       this.build(graph);
       this.structure = sig;
       performance.measure("sg:build-dom", { start: t0, end: performance.now() });
     }
     const tu = performance.now();
-    this.update(state, built);
+    this.update(state, built, built ? null : touched);
     if (built) {
       performance.measure("sg:build-update", { start: tu, end: performance.now() });
       const tf = performance.now();
@@ -189,12 +210,17 @@ export class GraphView {
     this.haloCurrent.setAttribute("visibility", "hidden");
     this.haloKey = null;
     const geometry = this.layout(graph);
+    this.big = graph.nodes.length > BIG_GRAPH && !this.compact;
+    this.nodeIndex = new Map();
+    this.edgeIndex = new Map();
+    this.detail = new Set(); // the nodes the SVG draws (all of them in a small graph)
     const nodeFrag = document.createDocumentFragment();
-    for (const node of graph.nodes) {
-      const rec = this.buildNode(node, graph, geometry.get(node.id));
+    graph.nodes.forEach((node, i) => {
+      const rec = this.nodeRecord(node, graph, geometry.get(node.id));
       this.nodes.set(node.id, rec);
-      nodeFrag.appendChild(rec.g);
-    }
+      this.nodeIndex.set(node.id, i);
+      if (!this.big) nodeFrag.appendChild(this.materialise(rec));
+    });
     const edgeFrag = document.createDocumentFragment();
     const arity = new Map();
     for (const e of graph.edges) arity.set(e.target, Math.max(arity.get(e.target) || 0, e.slot + 1));
@@ -220,15 +246,22 @@ export class GraphView {
       const tg = this.nodes.get(e.target);
       if (!s || !tg) return;
       const rec = this.buildEdge(e, i, s, tg, arity.get(e.target) || 1, sourcePort.get(i));
-      this.edges.set(edgeKey(e), rec);
+      this.edges.set(rec.key, rec);
+      this.edgeIndex.set(rec.key, i);
       s.outEdges.push(rec);
       tg.inEdges.push(rec);
-      edgeFrag.appendChild(rec.path);
+      if (rec.path) edgeFrag.appendChild(rec.path);
     });
     this.edgeLayer.appendChild(edgeFrag);
     this.nodeLayer.appendChild(nodeFrag);
     this.manyEdges = graph.edges.length > EDGE_LABELS_ALL_MAX;
     this.svg.classList.toggle("many-edges", this.manyEdges);
+    this.svg.classList.toggle("is-big", this.big);
+    const palette = this.big ? readPalette(this.svg) : null;
+    this.canvasLayer.setGraph([...this.nodes.values()], [...this.edges.values()], this.nodes, palette);
+    this.canvasLayer.show(this.big);
+    this.minimap.show(this.big);
+    if (this.big) this.minimap.setGraph([...this.nodes.values()], this.bounds, palette);
   }
 
   /** Node boxes from the server's x, y: spaced so that boxes and edge labels never overlap. */
@@ -294,28 +327,37 @@ export class GraphView {
     return out;
   }
 
-  buildNode(node, graph, box) {
+  /** What the view keeps of a node: its box, kind and state; its SVG is made by materialise. */
+  nodeRecord(node, graph, box) {
     const kind = nodeKind(node, graph);
     const tensor = (node.shape || []).length > 0;
+    const label = node.label || node.id;
+    return {
+      id: node.id, op: node.op, label, g: null, box, kind, tensor, inEdges: [], outEdges: [],
+      cls: "", valueKey: null, gradKey: null, node, hasValue: false, hasGrad: false,
+      // the tooltip, made on first hover (one element fewer per node when drawing)
+      title: label === node.id ? `${label} (${node.op})` : `${label} \u2014 ${node.id} (${node.op})`,
+    };
+  }
+
+  /** The node's SVG group, filled with what the record holds. */
+  materialise(rec) {
+    const { box, kind, tensor, label } = rec;
+    const node = { op: rec.op };
     const g = svgEl("g", {
       class: `node node--${kind}${tensor ? " node--tensor" : ""}`,
-      "data-node-id": node.id,
+      "data-node-id": rec.id,
       "data-kind": kind,
       transform: `translate(${box.x.toFixed(1)} ${box.y.toFixed(1)})`,
     });
-    const label = node.label || node.id;
     const shown = truncate(label, tensor ? LABEL_CHARS + 2 : LABEL_CHARS);
     g.appendChild(svgEl("rect", { class: "node-box", width: box.w, height: box.h, rx: 11 }));
     g.appendChild(svgEl("text", { class: "node-label", x: 12, y: 26, "data-role": "label", text: shown }));
     const opText = node.op === label ? "" : node.op;
     if (opText) g.appendChild(svgEl("text", { class: "node-op", x: box.w - 12, y: 25, "text-anchor": "end", text: opText }));
     g.appendChild(svgEl("line", { class: "node-rule", x1: 8, x2: box.w - 8, y1: 36, y2: 36 }));
-    const rec = {
-      id: node.id, g, box, kind, tensor, inEdges: [], outEdges: [],
-      cls: "", valueKey: null, gradKey: null,
-      // the tooltip, made on first hover (one element fewer per node when drawing)
-      title: label === node.id ? `${label} (${node.op})` : `${label} \u2014 ${node.id} (${node.op})`,
-    };
+    rec.g = g;
+    rec.titled = false;
     if (tensor) {
       const half = (box.w - 30) / 2;
       rec.valueCol = this.buildTensorColumn(g, 10, half, "value");
@@ -329,7 +371,23 @@ export class GraphView {
       g.append(vCap, rec.valueText, gCap, rec.gradText);
       rec.captions = [vCap, gCap];
     }
-    return rec;
+    setText(rec.captions[0], this.t("node.value"));
+    setText(rec.captions[1], this.t("node.grad"));
+    if (rec.cls) g.setAttribute("class", rec.cls);
+    rec.valueKey = null;
+    rec.gradKey = null;
+    this.paintNode(rec, false);
+    this.detail.add(rec);
+    return g;
+  }
+
+  /** Drop a node's SVG (out of view in a large graph); the record keeps its state. */
+  dematerialise(rec) {
+    if (!rec.g) return;
+    rec.g.remove();
+    rec.g = null;
+    rec.valueCol = rec.gradCol = rec.valueText = rec.gradText = rec.captions = null;
+    this.detail.delete(rec);
   }
 
   buildTensorColumn(g, x, w, role) {
@@ -350,6 +408,18 @@ export class GraphView {
     const pts = [start, ...edgePoints(e).map((p) => this.mapPoint(p.x, p.y)), end];
     let d = `M${start.x.toFixed(1)},${start.y.toFixed(1)}`;
     let seg = null;
+    const segs = [];
+    const bbox = { x: Infinity, y: Infinity, w: 0, h: 0 };
+    let maxX = -Infinity;
+    let maxY = -Infinity;
+    for (const q of pts) {
+      bbox.x = Math.min(bbox.x, q.x);
+      bbox.y = Math.min(bbox.y, q.y);
+      maxX = Math.max(maxX, q.x);
+      maxY = Math.max(maxY, q.y);
+    }
+    bbox.w = maxX - bbox.x;
+    bbox.h = maxY - bbox.y;
     for (let j = 1; j < pts.length; j++) {
       const a = pts[j - 1];
       const b = pts[j];
@@ -359,10 +429,12 @@ export class GraphView {
         // a segment running back to the left (an edge closing a cycle, drawn through
         // waypoints): a straight stretch, not an S-curve that loops over itself
         : { a, c1: { x: a.x + (b.x - a.x) / 3, y: a.y + (b.y - a.y) / 3 }, c2: { x: a.x + (2 * (b.x - a.x)) / 3, y: a.y + (2 * (b.y - a.y)) / 3 }, b };
-      d += ` C${seg.c1.x.toFixed(1)},${seg.c1.y.toFixed(1)} ${seg.c2.x.toFixed(1)},${seg.c2.y.toFixed(1)} ${b.x.toFixed(1)},${b.y.toFixed(1)}`;
+      segs.push(seg);
+      if (!this.big) d += ` C${seg.c1.x.toFixed(1)},${seg.c1.y.toFixed(1)} ${seg.c2.x.toFixed(1)},${seg.c2.y.toFixed(1)} ${b.x.toFixed(1)},${b.y.toFixed(1)}`;
     }
     const id = `sg-edge-${i}`;
-    const path = svgEl("path", {
+    // a large graph's edges are drawn on the canvas
+    const path = this.big ? null : svgEl("path", {
       id, class: "edge", d, "marker-end": "url(#sg-arrow)",
       "data-source": e.source, "data-target": e.target, "data-slot": e.slot,
     });
@@ -372,8 +444,8 @@ export class GraphView {
     const bez = (k) => mt ** 3 * seg.a[k] + 3 * mt * mt * tt * seg.c1[k] + 3 * mt * tt * tt * seg.c2[k] + tt ** 3 * seg.b[k];
     const at = { x: bez("x"), y: bez("y") };
     // the label (a pill with the contribution) is made when first needed
-    return { key: edgeKey(e), id, source: e.source, target: e.target, slot: e.slot, path, at,
-      label: null, rect: null, text: null, labelText: "", cls: "", lcls: "", gradKey: null };
+    return { key: edgeKey(e), id, source: e.source, target: e.target, slot: e.slot, path, at, segs, bbox,
+      label: null, rect: null, text: null, labelText: "", cls: "", lcls: "", gradKey: null, active: false };
   }
 
   ensureLabel(rec) {
@@ -450,15 +522,16 @@ export class GraphView {
     setText(col.range, r.min === null ? "" : `${fmtNumber(r.min, 3)} \u2026 ${fmtNumber(r.max, 3)}`);
   }
 
-  update(state, built) {
+  update(state, built, touched = null) {
     const graph = state.graph;
     const step = lastStep(graph);
     const next = graph.cursor ? graph.cursor.node : null;
     const selected = state.selected;
     const t = this.t;
-    if (built || this.lang !== state.lang) {
+    const langChanged = this.lang !== state.lang;
+    if (built || langChanged) {
       this.lang = state.lang;
-      for (const rec of this.nodes.values()) {
+      for (const rec of this.detail) {
         setText(rec.captions[0], t("node.value"));
         setText(rec.captions[1], t("node.grad"));
       }
@@ -468,29 +541,48 @@ export class GraphView {
     const marks = state.marks || {};
     const nodeMarks = marks.nodes || new Map();
     const edgeMarks = marks.edges || new Map();
+    const current = { current: step ? step.node : null, phase: step ? step.phase : null, next, selected, highlight: [...highlight] };
+    // which nodes and edges to look at: all of them, or those a patch touched and those whose
+    // marks (the step's node, the next one, the selection) move
+    let nodeList;
+    let edgeList;
+    const prev = this.marks;
+    const partial = touched && !built && !state.marks && highlight.size === 0 && !(prev.highlight || []).length;
+    if (partial) {
+      const ids = new Set(touched.nodes || []);
+      for (const id of [prev.current, prev.next, prev.selected, current.current, current.next, selected]) if (id) ids.add(id);
+      nodeList = [];
+      const edgeKeys = new Set(touched.edges || []);
+      for (const id of ids) {
+        const i = this.nodeIndex.get(id);
+        if (i === undefined) continue;
+        nodeList.push(graph.nodes[i]);
+        const rec = this.nodes.get(id);
+        for (const e of rec.inEdges) edgeKeys.add(e.key);
+        for (const e of rec.outEdges) edgeKeys.add(e.key);
+      }
+      edgeList = [];
+      for (const key of edgeKeys) {
+        const i = this.edgeIndex.get(key);
+        if (i !== undefined) edgeList.push(graph.edges[i]);
+      }
+    } else {
+      nodeList = graph.nodes;
+      edgeList = graph.edges;
+    }
+    this.marks = current;
     const changedValue = [];
     const changedGrad = [];
-    for (const node of graph.nodes) {
+    for (const node of nodeList) {
       const rec = this.nodes.get(node.id);
       if (!rec) continue;
-      const vk = valueKey(node.value);
-      if (vk !== rec.valueKey) {
-        rec.valueKey = vk;
-        if (rec.tensor) this.setColumn(rec.valueCol, node.value, "is-value");
-        else setText(rec.valueText, node.value === null || node.value === undefined ? "\u2014" : fmtShort(node.value));
-        if (!built && node.value !== null && node.value !== undefined) changedValue.push(rec);
-      }
-      const gk = valueKey(node.grad);
-      if (gk !== rec.gradKey) {
-        rec.gradKey = gk;
-        if (rec.tensor) this.setColumn(rec.gradCol, node.grad, "is-grad");
-        else setText(rec.gradText, node.grad === null || node.grad === undefined ? "\u2014" : fmtShort(node.grad));
-        if (!built && node.grad !== null && node.grad !== undefined) changedGrad.push(rec);
-      }
+      rec.node = node;
+      rec.hasValue = node.value !== null && node.value !== undefined;
+      rec.hasGrad = node.grad !== null && node.grad !== undefined;
       let cls = `node node--${rec.kind}`;
       if (rec.tensor) cls += " node--tensor";
-      if (node.value !== null && node.value !== undefined) cls += " has-value";
-      if (node.grad !== null && node.grad !== undefined) cls += " has-grad";
+      if (rec.hasValue) cls += " has-value";
+      if (rec.hasGrad) cls += " has-grad";
       if (step && step.node === node.id) cls += ` is-current is-current--${step.phase}`;
       if (next === node.id) cls += " is-next";
       if (selected === node.id) cls += " is-selected";
@@ -499,8 +591,12 @@ export class GraphView {
       if (nodeMarks.has(node.id)) cls += ` ${nodeMarks.get(node.id)}`;
       if (cls !== rec.cls) {
         rec.cls = cls;
-        rec.g.setAttribute("class", cls);
+        if (rec.g) rec.g.setAttribute("class", cls);
       }
+      if (!rec.g) continue;
+      const changed = this.paintNode(rec, !built);
+      if (changed.value) changedValue.push(rec);
+      if (changed.grad) changedGrad.push(rec);
     }
     const haloKey = `${step ? `${step.node}|${step.phase}` : ""}|${next}`;
     if (haloKey !== this.haloKey) {
@@ -509,7 +605,7 @@ export class GraphView {
       this.placeHalo(this.haloNext, next && (!step || next !== step.node) ? this.nodes.get(next) : null, "halo halo--next");
     }
     const showAll = !this.manyEdges;
-    for (const e of graph.edges) {
+    for (const e of edgeList) {
       const rec = this.edges.get(edgeKey(e));
       if (!rec) continue;
       const hasGrad = e.grad !== null && e.grad !== undefined;
@@ -520,7 +616,8 @@ export class GraphView {
         const text = !hasGrad ? "" : Array.isArray(e.grad) || typeof e.grad === "object" ? `[${fmtShape(shapeOf(e.grad))}]` : fmtShort(e.grad);
         this.setLabelText(rec, text);
       }
-      const active = step && step.node === e.target;
+      const active = Boolean(step && step.node === e.target);
+      rec.active = active;
       const near = selected && (selected === e.source || selected === e.target);
       let cls = "edge";
       if (hasGrad) cls += " has-grad";
@@ -531,14 +628,18 @@ export class GraphView {
       if (mark) cls += ` ${mark}`;
       if (cls !== rec.cls) {
         rec.cls = cls;
-        rec.path.setAttribute("class", cls);
+        if (rec.path) rec.path.setAttribute("class", cls);
       }
       const visible = hasGrad && (showAll || (active && step.phase === "backward") || near);
       let lcls = visible ? "edge-label is-visible" : "edge-label";
       if (visible && active && step.phase === "backward") lcls += " is-active";
       if (lcls !== rec.lcls) {
         rec.lcls = lcls;
-        if (visible || rec.label) this.ensureLabel(rec).setAttribute("class", lcls);
+        if (!visible && this.big && rec.label) {
+          // a large graph keeps only the labels on show
+          rec.label.remove();
+          rec.label = null;
+        } else if (visible || rec.label) this.ensureLabel(rec).setAttribute("class", lcls);
       }
     }
     const position = graph.cursor ? graph.cursor.position : null;
@@ -547,8 +648,30 @@ export class GraphView {
     if (!built && !state.reducedMotion) {
       for (const rec of changedValue) this.pulse(rec.tensor ? rec.valueCol.col : rec.valueText);
       for (const rec of changedGrad) this.pulse(rec.tensor ? rec.gradCol.col : rec.gradText);
-      if (oneStep && step) this.travel(step);
+      if (oneStep && step && !this.big) this.travel(step);
     }
+    if (this.big) this.applyView();
+  }
+
+  /** Write a node's value and gradient into its SVG when they changed; says which did. */
+  paintNode(rec, report) {
+    const node = rec.node;
+    const changed = { value: false, grad: false };
+    const vk = valueKey(node.value);
+    if (vk !== rec.valueKey) {
+      rec.valueKey = vk;
+      if (rec.tensor) this.setColumn(rec.valueCol, node.value, "is-value");
+      else setText(rec.valueText, node.value === null || node.value === undefined ? "\u2014" : fmtShort(node.value));
+      changed.value = report && node.value !== null && node.value !== undefined;
+    }
+    const gk = valueKey(node.grad);
+    if (gk !== rec.gradKey) {
+      rec.gradKey = gk;
+      if (rec.tensor) this.setColumn(rec.gradCol, node.grad, "is-grad");
+      else setText(rec.gradText, node.grad === null || node.grad === undefined ? "\u2014" : fmtShort(node.grad));
+      changed.grad = report && node.grad !== null && node.grad !== undefined;
+    }
+    return changed;
   }
 
   placeHalo(halo, rec, cls) {
@@ -597,15 +720,49 @@ export class GraphView {
 
   // ---- view: pan, zoom, fit ------------------------------------------------------------------
 
+  /** Draw the camera's view in the next frame (once, however often it is asked). */
   applyView() {
     if (this.framePending) return;
     this.framePending = true;
     requestAnimationFrame(() => {
       this.framePending = false;
-      const { k, x, y } = this.view;
-      this.viewport.setAttribute("transform", `translate(${x.toFixed(2)} ${y.toFixed(2)}) scale(${k.toFixed(5)})`);
-      this.svg.classList.toggle("lod-low", k < LOW_DETAIL_ZOOM);
+      this.drawFrame();
     });
+  }
+
+  drawFrame() {
+    const { k, x, y } = this.view;
+    this.viewport.setAttribute("transform", `translate(${x.toFixed(2)} ${y.toFixed(2)}) scale(${k.toFixed(5)})`);
+    this.svg.classList.toggle("lod-low", k < LOW_DETAIL_ZOOM);
+    this.svg.classList.toggle("lod-far", k < FAR_ZOOM);
+    if (!this.big) return;
+    const size = this.size();
+    this.syncDetail(size);
+    this.canvasLayer.draw(this.view, size, this.marks, LOW_DETAIL_ZOOM);
+    const step = this.marks.current ? this.nodes.get(this.marks.current) : null;
+    this.minimap.draw(this.view, size, step);
+  }
+
+  /** In a large graph, the SVG draws the nodes in view once they can be read, and no others. */
+  syncDetail(size) {
+    const { k, x, y } = this.view;
+    const keep = new Set();
+    if (k >= LOW_DETAIL_ZOOM) {
+      const left = -x / k;
+      const top = -y / k;
+      const right = (size.w - x) / k;
+      const bottom = (size.h - y) / k;
+      const frag = document.createDocumentFragment();
+      for (const rec of this.nodes.values()) {
+        const b = rec.box;
+        if (b.x + b.w < left || b.x > right || b.y + b.h < top || b.y > bottom) continue;
+        if (keep.size >= MAX_DETAIL_NODES) break;
+        keep.add(rec);
+        if (!rec.g) frag.appendChild(this.materialise(rec));
+      }
+      this.nodeLayer.appendChild(frag);
+    }
+    for (const rec of [...this.detail]) if (!keep.has(rec)) this.dematerialise(rec);
   }
 
   size() {
@@ -615,6 +772,26 @@ export class GraphView {
     return { w: Math.max(r.width, 1), h: Math.max(r.height, 1) };
   }
 
+  /** The zoom that shows the whole drawing inside the padding. */
+  fitZoom() {
+    const { w, h } = this.size();
+    const pad = this.padding();
+    const b = this.bounds;
+    const aw = Math.max(w - pad.left - pad.right, 40);
+    const ah = Math.max(h - pad.top - pad.bottom, 40);
+    return Math.min(MAX_ZOOM, aw / (b.w + 14), ah / (b.h + 14));
+  }
+
+  /** How far out one may zoom: a little past the whole drawing, however large it is. */
+  minZoom() {
+    return Math.min(MIN_ZOOM, this.fitZoom() / 2);
+  }
+
+  /** True when the whole graph does not fit at a size where its labels can be read. */
+  tooLargeToRead() {
+    return this.fitZoom() < LOW_DETAIL_ZOOM;
+  }
+
   fit() {
     this.autoFit = true;
     const { w, h } = this.size();
@@ -622,7 +799,7 @@ export class GraphView {
     const b = this.bounds;
     const aw = Math.max(w - pad.left - pad.right, 40);
     const ah = Math.max(h - pad.top - pad.bottom, 40);
-    const k = Math.max(MIN_ZOOM, Math.min(MAX_ZOOM, aw / (b.w + 14), ah / (b.h + 14)));
+    const k = this.fitZoom();
     this.view = {
       k,
       x: pad.left + (aw - b.w * k) / 2 - b.x * k,
@@ -633,7 +810,7 @@ export class GraphView {
 
   zoomAt(factor, cx, cy) {
     const { k, x, y } = this.view;
-    const nk = Math.max(MIN_ZOOM, Math.min(MAX_ZOOM * 2, k * factor));
+    const nk = Math.max(this.minZoom(), Math.min(MAX_ZOOM * 2, k * factor));
     const f = nk / k;
     this.view = { k: nk, x: cx - (cx - x) * f, y: cy - (cy - y) * f };
     this.applyView();
@@ -648,6 +825,56 @@ export class GraphView {
   panBy(dx, dy) {
     this.view = { ...this.view, x: this.view.x + dx, y: this.view.y + dy };
     this.applyView();
+  }
+
+  /** Put a world point in the middle of the free area (the minimap). */
+  centerAt(wx, wy, k = this.view.k) {
+    const { w, h } = this.size();
+    const pad = this.padding();
+    const cx = pad.left + (w - pad.left - pad.right) / 2;
+    const cy = pad.top + (h - pad.top - pad.bottom) / 2;
+    this.autoFit = false;
+    this.view = { k, x: cx - wx * k, y: cy - wy * k };
+    this.applyView();
+  }
+
+  /** Centre a node, zoomed in at least to `minZoom` (the find box); false if there is none. */
+  centerOn(id, minZoom = FOLLOW_ZOOM) {
+    const rec = this.nodes.get(id);
+    if (!rec) return false;
+    const k = Math.min(MAX_ZOOM, Math.max(this.view.k, minZoom));
+    this.centerAt(rec.box.x + rec.box.w / 2, rec.box.y + rec.box.h / 2, k);
+    return true;
+  }
+
+  /** Keep a node being stepped in view: zoomed in far enough to read it, panned as little
+   * as needed while it stays readable. */
+  follow(id) {
+    const rec = this.nodes.get(id);
+    if (!rec) return;
+    if (this.view.k < LOW_DETAIL_ZOOM) this.centerOn(id, FOLLOW_ZOOM);
+    else this.ensureVisible(id);
+  }
+
+  /** The node under a point of the drawing (a large graph's canvas has no elements to hit). */
+  nodeAt(px, py) {
+    const { k, x, y } = this.view;
+    const wx = (px - x) / k;
+    const wy = (py - y) / k;
+    const slack = 6 / k;
+    let best = null;
+    let bestD = Infinity;
+    for (const rec of this.nodes.values()) {
+      const b = rec.box;
+      const dx = Math.max(b.x - wx, 0, wx - b.x - b.w);
+      const dy = Math.max(b.y - wy, 0, wy - b.y - b.h);
+      const d = Math.hypot(dx, dy);
+      if (d <= slack && d < bestD) {
+        best = rec;
+        bestD = d;
+      }
+    }
+    return best ? best.id : null;
   }
 
   /** Pan as little as needed so that a node is on screen (stepping through a large graph). */
@@ -695,7 +922,8 @@ export class GraphView {
       if (pointers.size === 1) {
         const p = local(ev);
         const nodeEl = ev.target.closest && ev.target.closest("[data-node-id]");
-        drag = { start: p, last: p, moved: false, node: nodeEl ? nodeEl.getAttribute("data-node-id") : null };
+        const id = nodeEl ? nodeEl.getAttribute("data-node-id") : this.big ? this.nodeAt(p.x, p.y) : null;
+        drag = { start: p, last: p, moved: false, node: id };
       } else if (pointers.size === 2) {
         const [a, b] = [...pointers.values()];
         pinch = { dist: Math.hypot(a.x - b.x, a.y - b.y), mid: { x: (a.x + b.x) / 2, y: (a.y + b.y) / 2 } };

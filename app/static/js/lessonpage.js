@@ -8,17 +8,22 @@
 // draws a chart, runs trainings (on forks when several are compared). The page draws what
 // the API returns and computes no maths.
 
-import { ApiError, GraphApi, api, detailMessage, setToken } from "./api.js";
+import { ApiError, api, detailMessage, setToken } from "./api.js";
 import { drawLossChart, drawScatter, drawSeriesChart, finite } from "./charts.js";
 import { CurveView } from "./curveview.js";
 import { drawHeatmap, drawKnnCost, drawScatterPlot, drawTable } from "./dataviews.js";
 import { $, $$, clear, el, setText } from "./dom.js";
 import { fmtNumber } from "./format.js";
-import { historyRows, renderCaption, renderGradcheck, viewActions, wantsFullValues } from "./graphparts.js";
+import {
+  historyRows, listenClicks, listenKeys, renderCaption, renderFinal, renderGradcheck, renderMessage,
+  renderTrainStatus, selectRelative, VIEW_KEYS, viewActions,
+} from "./graphparts.js";
 import { GraphView } from "./graphview.js";
 import { applyI18n, currentLang, t } from "./i18n.js";
 import { Inspector } from "./inspector.js";
 import { drawRace } from "./raceview.js";
+import { GraphSession } from "./session.js";
+import { createStore, messages } from "./store.js";
 import { ToposortView } from "./toposortview.js";
 
 const root = $("#lesson");
@@ -26,7 +31,7 @@ const lessonId = root.getAttribute("data-lesson-id");
 
 // ---- the one state object ------------------------------------------------------------------
 
-const state = {
+const store = createStore({
   lesson: null,
   index: -1,
   lang: currentLang(),
@@ -48,7 +53,18 @@ const state = {
   race: null,
   reducedMotion: window.matchMedia("(prefers-reduced-motion: reduce)").matches,
   loadError: null,
-};
+  // the visit's own bookkeeping
+  records: new Map(), // the lesson's graphs, by their key in the lesson
+  cache: new Map(), // answers kept for the visit (datasets, examples, baselines)
+  entry: 0, // counts step changes: an older step's work stops touching the page
+  raceRun: null,
+  playTimer: null,
+  sliding: { pending: null, busy: false, applied: 0 },
+  drawn: { train: null, compare: null, data: null }, // what the charts last drew
+}, render);
+const state = store.state;
+const say = messages(store);
+const showError = (err) => say.error(err);
 
 const CANVAS_PADDING = {
   graph: { top: 60, right: 20, bottom: 70, left: 20 },
@@ -62,25 +78,21 @@ const view = new GraphView($("#graph-svg"), {
       if (id) topo.pick(id).catch(showError);
       return;
     }
-    state.selected = id || null;
-    render();
+    store.set({ selected: id || null });
   },
 });
 view.overlayPadding = CANVAS_PADDING.graph;
 
 const inspector = new Inspector($("#inspector"), {
   t,
-  onSelect: (id) => {
-    state.selected = id;
-    render();
-  },
+  onSelect: (id) => store.set({ selected: id }),
   onSetValue: () => {},
   leafValue: null,
 });
 
 const curveView = new CurveView($("[data-pane=curve]"), { t, onSlide: (id, value) => slide(id, value) });
 
-const topo = new ToposortView($("[data-role=kahn]"), $("[data-role=order-box]"), { t, onChange: () => scheduleRender() });
+const topo = new ToposortView($("[data-role=kahn]"), $("[data-role=order-box]"), { t, onChange: () => store.schedule() });
 
 // ---- small helpers -------------------------------------------------------------------------
 
@@ -93,9 +105,9 @@ function step() {
   return state.lesson && state.index >= 0 ? state.lesson.steps[state.index] : null;
 }
 
-const cache = new Map();
 /** A promise per key for the whole visit (a failure is forgotten, so it can be retried). */
 function cached(key, fn) {
+  const cache = state.cache;
   if (!cache.has(key)) {
     const p = fn();
     cache.set(key, p);
@@ -121,48 +133,36 @@ function positionOf(p, g) {
 
 // ---- the lesson's graphs: created once per visit, reused by every step that names them --------
 
-const records = new Map();
-
 function recordFor(key) {
+  const records = state.records;
   if (!records.has(key)) {
     const example = state.lesson.graphs[key];
-    const rec = { key, example, api: null, graph: null, order: [], queue: Promise.resolve(), queued: 0, trained: new Map(), compares: new Map(), lastTraining: null };
+    const rec = {
+      key, example, session: null, order: [], trained: new Map(), compares: new Map(), lastTraining: null,
+      get graph() {
+        return this.session ? this.session.graph : null;
+      },
+      get api() {
+        return this.session.api;
+      },
+    };
     rec.ready = api.create({ example }).then(async (res) => {
       const id = res.id || (res.state && res.state.id);
       setToken(id, res.edit_token); // the graph page opens it editable ("open in the graph page")
-      rec.api = new GraphApi(id, res.edit_token);
-      await settle(rec, res);
+      rec.session = new GraphSession(id, res.edit_token, {
+        onChange: (g) => {
+          if (state.rec === rec && state.view === "toposort") topo.setGraph(g);
+          store.schedule();
+        },
+        onError: showError,
+      });
+      await rec.session.apply(res);
       return rec;
     });
     rec.ready.catch(() => records.delete(key));
     records.set(key, rec);
   }
   return records.get(key).ready;
-}
-
-/** Calls on one graph run one after the other. */
-function onGraph(rec, fn) {
-  const run = rec.queue.then(fn);
-  rec.queue = run.catch(() => null);
-  return run;
-}
-
-/** Keep the graph's new state (whole tensors when they are small enough to draw). */
-async function settle(rec, g) {
-  if (!g || !g.nodes) return rec.graph;
-  if (wantsFullValues(g)) {
-    try {
-      const full = await rec.api.state(true);
-      full.events = g.events || [];
-      if (full.version >= g.version) g = full;
-    } catch {
-      /* draw the summaries */
-    }
-  }
-  if (rec.graph && g.version < rec.graph.version) return rec.graph; // an older answer
-  rec.graph = g;
-  if (state.rec === rec && state.view === "toposort") topo.setGraph(g);
-  return g;
 }
 
 async function applyOptions(rec, s) {
@@ -172,60 +172,26 @@ async function applyOptions(rec, s) {
   if (fanout !== Boolean(rec.graph.fanout_bug)) body.fanout_bug = fanout;
   if (JSON.stringify(order) !== JSON.stringify(rec.order)) body.order = order;
   if (!Object.keys(body).length) return;
-  await onGraph(rec, async () => settle(rec, await rec.api.setOptions(body)));
+  await rec.session.setOptions(body);
   rec.order = order;
 }
 
 async function seek(rec, position) {
-  await onGraph(rec, async () => {
-    if (rec.graph.cursor.position !== position) await settle(rec, await rec.api.seek(position));
-  });
+  await rec.session.run((g) => (g.cursor.position !== position ? rec.api.seek(position, true) : null));
 }
 
 /** The curve view needs the values: run the forward pass on the server if it has not run. */
 async function ensureForward(rec) {
-  await onGraph(rec, async () => {
-    if (rec.graph.cursor.position < rec.graph.order.length) await settle(rec, await rec.api.forward("all"));
-  });
-}
-
-/** POST /train while listening to the graph's events for the progress of every epoch. */
-function trainWithProgress(graphApi, body, onRow) {
-  return new Promise((resolve, reject) => {
-    let source = null;
-    let started = false;
-    const start = () => {
-      if (started) return;
-      started = true;
-      graphApi.train(body).then(resolve, reject).finally(() => source && source.close());
-    };
-    try {
-      source = new EventSource(graphApi.eventsUrl());
-      source.addEventListener("open", start);
-      source.addEventListener("error", start);
-      source.addEventListener("progress", (ev) => {
-        try {
-          onRow(JSON.parse(ev.data));
-        } catch {
-          /* a malformed event: the final history replaces the rows anyway */
-        }
-      });
-    } catch {
-      start();
-    }
-    setTimeout(start, 1500);
-  });
+  await rec.session.run((g) => (g.cursor.position < g.order.length ? rec.api.forward("all", true) : null));
 }
 
 // ---- what each step does ---------------------------------------------------------------------
 
-let entry = 0;
-
 async function go(i) {
   const steps = state.lesson ? state.lesson.steps : [];
   if (i < 0 || i >= steps.length) return;
-  const my = ++entry;
-  const alive = () => my === entry;
+  const my = ++state.entry;
+  const alive = () => my === state.entry;
   stopPlaying();
   const s = steps[i];
   Object.assign(state, {
@@ -237,7 +203,7 @@ async function go(i) {
   curveView.reset();
   view.autoFit = true;
   history.replaceState(null, "", `#step-${i + 1}`);
-  render();
+  store.set({});
   try {
     await applyStep(s, i, alive);
     if (!alive()) return;
@@ -247,7 +213,7 @@ async function go(i) {
     state.stepState = "error";
     showError(err);
   }
-  render();
+  store.set({});
 }
 
 async function applyStep(s, i, alive) {
@@ -256,12 +222,12 @@ async function applyStep(s, i, alive) {
     rec = await recordFor(s.graph);
     if (!alive()) return;
     state.rec = rec;
-    render();
+    store.set({});
     await applyOptions(rec, s);
     if (!alive()) return;
     if (s.position !== null && s.position !== undefined) await seek(rec, positionOf(s.position, rec.graph));
     if (!alive()) return;
-    render();
+    store.set({});
   }
   if (s.view === "graph") await graphStep(s, i, rec, alive);
   else if (s.view === "data") await dataStep(s, i, rec, alive);
@@ -275,7 +241,7 @@ async function graphStep(s, i, rec, alive) {
     const report = await rec.api.gradcheck();
     if (!alive()) return;
     state.gradcheck = { ...report, at: Date.now() };
-    render();
+    store.set({});
   }
   if (s.train) await trainStep(s, i, rec, alive);
   else if (s.chart === "loss" || s.chart === "predictions" || s.panel === "train") await lastTraining(s, i, rec, alive);
@@ -294,24 +260,22 @@ async function trainStep(s, i, rec, alive) {
   const tr = { running: true, rows: [], epochs: body.epochs, final: null, predictions: null, optimizer: body.optimizer, steps: null };
   rec.trained.set(i, tr);
   if (alive()) state.training = tr;
-  render();
-  tr.finished = onGraph(rec, async () => {
-    const res = await trainWithProgress(rec.api, body, (row) => {
-      if (!tr.running) return;
-      if (row.epoch === 1) tr.rows = [];
-      tr.rows.push(row);
-      scheduleRender();
-    });
+  store.set({});
+  tr.finished = rec.session.train(body, (row) => {
+    if (!tr.running) return;
+    if (row.epoch === 1) tr.rows = [];
+    tr.rows.push(row);
+    store.schedule();
+  }).then((res) => {
     Object.assign(tr, { rows: historyRows(res.history), epochs: res.epochs, final: res.final, predictions: res.predictions, steps: res.steps, running: false });
     rec.lastTraining = tr;
-    await settle(rec, res.state);
   });
   tr.finished.catch(() => {
     tr.running = false;
     rec.trained.delete(i);
   });
   await tr.finished;
-  render();
+  store.set({});
 }
 
 /** A chart of the graph's training that this step does not run: the one an earlier step ran. */
@@ -362,17 +326,17 @@ function startCompare(s, rec) {
     cmp.reference = await referenceFor(rec).catch(() => null);
     for (const run of cmp.runs) {
       run.status = "running";
-      scheduleRender();
+      store.schedule();
       const fork = await rec.api.fork();
-      const forkApi = new GraphApi(fork.id || fork.state.id, fork.edit_token);
-      const res = await trainWithProgress(forkApi, run.body, (row) => {
+      const forked = new GraphSession(fork.id || fork.state.id, fork.edit_token);
+      const res = await forked.train(run.body, (row) => {
         if (run.status !== "running") return;
         if (row.epoch === 1) run.rows = [];
         run.rows.push(row);
-        scheduleRender();
+        store.schedule();
       });
       Object.assign(run, { rows: historyRows(res.history), result: res, status: "done" });
-      scheduleRender();
+      store.schedule();
     }
   })();
   cmp.done.catch(() => rec.compares.delete(key));
@@ -382,7 +346,7 @@ function startCompare(s, rec) {
 async function compareStep(s, rec, alive) {
   const cmp = startCompare(s, rec);
   if (alive()) state.compare = cmp;
-  render();
+  store.set({});
   await cmp.done;
 }
 
@@ -405,7 +369,7 @@ async function dataStep(s, i, rec, alive) {
   const d = { chart: s.chart, name, version: 0 };
   const bump = () => {
     d.version += 1;
-    scheduleRender();
+    store.schedule();
   };
   if (alive()) state.data = d;
   if (s.chart === "table" || s.chart === "heatmap") d.view = await cached(`view:${name}`, () => api.dataset(name));
@@ -442,40 +406,37 @@ async function toposortStep(s, rec, alive) {
 
 /** Forward and backward in the graph's own order, then in the student's: both states. */
 function runInOrders(rec, order) {
-  return onGraph(rec, async () => {
-    await settle(rec, await rec.api.setOptions({ order: [] }));
+  const session = rec.session;
+  return session.run(async () => {
+    await session.apply(await rec.api.setOptions({ order: [] }));
     rec.order = [];
     await rec.api.forward("all");
     const theirs = await rec.api.backward("all");
-    await settle(rec, await rec.api.setOptions({ order }));
+    await session.apply(await rec.api.setOptions({ order }));
     rec.order = order;
     await rec.api.forward("all");
-    const mine = await settle(rec, await rec.api.backward("all"));
+    const mine = await session.apply(await rec.api.backward("all"));
     return { theirs, mine };
-  });
+  }, false);
 }
 
-let raceRun = null;
 async function raceStep() {
-  if (!raceRun || raceRun.status === "error") {
-    raceRun = { status: "running" };
-    state.race = raceRun;
-    render();
+  if (!state.raceRun || state.raceRun.status === "error") {
+    store.set({ raceRun: { status: "running" }, race: { status: "running" } });
     try {
-      raceRun = { status: "done", result: await api.race({}) };
+      state.raceRun = { status: "done", result: await api.race({}) };
     } catch (err) {
-      raceRun = { status: "error", error: err.message || String(err) };
+      state.raceRun = { status: "error", error: err.message || String(err) };
     }
   }
-  state.race = raceRun;
+  state.race = state.raceRun;
 }
 
 // ---- the sliders of the curve view -----------------------------------------------------------
 
-const sliding = { pending: null, busy: false, applied: 0 };
-
 function slide(id, value) {
   const rec = state.rec;
+  const sliding = state.sliding;
   if (!rec || !rec.graph) return;
   sliding.pending = { ...(sliding.pending || {}), [id]: value };
   if (!sliding.busy) pump(rec);
@@ -483,20 +444,21 @@ function slide(id, value) {
 
 /** Send the latest slider values, one request at a time, then redraw from the API's values. */
 async function pump(rec) {
+  const sliding = state.sliding;
   sliding.busy = true;
   while (sliding.pending) {
     const values = sliding.pending;
     sliding.pending = null;
     try {
-      await onGraph(rec, async () => {
-        await rec.api.setValues(values);
-        await settle(rec, await rec.api.forward("all"));
+      await rec.session.run(async () => {
+        await rec.api.setValues(values, true);
+        return rec.api.forward("all", true);
       });
       sliding.applied += 1;
     } catch (err) {
       showError(err);
     }
-    render();
+    store.set({});
   }
   sliding.busy = false;
   root.setAttribute("data-slides", String(sliding.applied));
@@ -510,7 +472,7 @@ function render() {
   root.setAttribute("data-step-state", state.stepState);
   root.setAttribute("data-view", state.view || "");
   root.setAttribute("data-lang", state.lang);
-  renderMessage();
+  renderMessage($("[data-role=message]"), state.message);
   if (!state.lesson) {
     if (state.loadError) {
       setText($("[data-role=step-title]"), state.loadError);
@@ -639,14 +601,13 @@ function curveStatus(rec, s) {
   return parts.join(" \u00b7 ");
 }
 
-let dataKey = null;
 function renderData() {
   const d = state.data;
   const pane = $("[data-pane=data]");
   const runs = d && d.compare ? d.compare.runs.map((r) => r.status).join(",") : "";
   const key = d ? `${state.index}|${state.lang}|${d.version}|${runs}` : `${state.index}|none`;
-  if (key === dataKey) return;
-  dataKey = key;
+  if (key === state.drawn.data) return;
+  state.drawn.data = key;
   if (!d || !d.version) {
     clear(pane).appendChild(el("p", { class: "pane-loading", text: t("lesson.loading") }));
     return;
@@ -729,51 +690,31 @@ function renderPanel() {
   }
 }
 
-let trainKey = null;
 function renderTraining(s) {
   const tr = state.training;
   const chart = s && s.chart === "predictions" ? "predictions" : "loss";
-  const last = tr && tr.rows.length ? tr.rows[tr.rows.length - 1] : null;
-  const progress = $("[data-role=train-progress]");
-  progress.max = (tr && tr.epochs) || 1;
-  progress.value = last ? last.epoch : 0;
-  progress.hidden = !(tr && tr.running);
-  const status = $("[data-role=train-status]");
-  if (!tr) setText(status, t("train.none"));
-  else if (!last) setText(status, t("train.starting"));
-  else {
-    setText(status, t("train.progress", {
-      epoch: last.epoch, epochs: tr.epochs || "?", train: fmtNumber(last.train_loss),
-      test: last.test_loss === null || last.test_loss === undefined ? "\u2014" : fmtNumber(last.test_loss),
-    }));
-  }
+  const panel = $("[data-panel-body=train]");
+  const status = renderTrainStatus(panel, tr, t, t(tr ? "train.starting" : "train.none"));
+  $("[data-role=train-progress]", panel).hidden = !(tr && tr.running);
   status.setAttribute("data-running", tr && tr.running ? "true" : "false");
   const key = `${state.index}|${state.lang}|${tr ? tr.rows.length : -1}|${tr && tr.predictions ? "p" : ""}|${tr && tr.running}`;
-  if (key === trainKey) return;
-  trainKey = key;
+  if (key === state.drawn.train) return;
+  state.drawn.train = key;
   const svg = $("#lesson-train-chart");
   svg.setAttribute("data-chart", chart);
   setText($("[data-role=train-chart-title]"), t(chart === "predictions" ? "chart.scatterTitle" : "chart.lossTitle"));
   const size = { w: 440, h: 310, font: 14 };
   if (chart === "predictions") drawScatter(svg, tr && !tr.running ? tr.predictions : null, { t, size });
   else drawLossChart(svg, tr ? tr.rows : [], { epochs: tr ? tr.epochs : 0, t, size });
-  const final = $("[data-role=train-final]");
-  clear(final);
-  if (tr && tr.final && !tr.running) {
-    for (const [k, v] of Object.entries(tr.final)) {
-      if (v === null || v === undefined) continue;
-      final.append(el("dt", { text: t(`train.final.${k}`, {}, k) }), el("dd", { class: "num", text: fmtNumber(v, 6) }));
-    }
-  }
+  renderFinal($("[data-role=train-final]"), tr && !tr.running ? tr.final : null, t);
 }
 
-let compareKey = null;
 function renderCompare() {
   const cmp = state.compare;
   setText($("[data-role=compare-status]"), cmp ? compareStatus(cmp) : t("lesson.loading"));
   const key = cmp ? `${state.index}|${state.lang}|${cmp.runs.map((r) => `${r.status}:${r.rows.length}`).join(",")}|${Boolean(cmp.reference)}` : "none";
-  if (key === compareKey) return;
-  compareKey = key;
+  if (key === state.drawn.compare) return;
+  state.drawn.compare = key;
   const svg = $("#compare-chart");
   if (!cmp) {
     clear(svg);
@@ -796,52 +737,10 @@ function renderCompare() {
   drawSeriesChart(svg, series, { t, epochs, reference, log: true, yLabel: t(useTest ? "compare.testLoss" : "compare.trainLoss"), size: { w: 470, h: 330, font: 14 } });
 }
 
-function renderMessage() {
-  const box = $("[data-role=message]");
-  if (!state.message) {
-    box.hidden = true;
-    return;
-  }
-  box.hidden = false;
-  box.className = `message message--${state.message.kind}`;
-  setText(box, state.message.text);
-}
-
-let renderPending = false;
-function scheduleRender() {
-  if (renderPending) return;
-  renderPending = true;
-  requestAnimationFrame(() => {
-    renderPending = false;
-    render();
-  });
-}
-
-function showError(err) {
-  const msg = err instanceof ApiError ? err.message : String(err && err.message ? err.message : err);
-  state.message = { kind: "error", text: msg };
-  render();
-  clearTimeout(showError.timer);
-  showError.timer = setTimeout(() => {
-    state.message = null;
-    render();
-  }, 6000);
-}
-
-function info(msg) {
-  state.message = { kind: "info", text: msg };
-  render();
-  clearTimeout(showError.timer);
-  showError.timer = setTimeout(() => {
-    state.message = null;
-    render();
-  }, 2500);
-}
-
 async function copy(textToCopy) {
   try {
     await navigator.clipboard.writeText(textToCopy);
-    info(t("code.copied"));
+    say.info(t("code.copied"));
   } catch {
     // no clipboard permission: select the code for Ctrl+C
     const code = $("[data-role=code]");
@@ -850,126 +749,82 @@ async function copy(textToCopy) {
     const sel = window.getSelection();
     sel.removeAllRanges();
     sel.addRange(range);
-    info(t("code.selectCopy"));
+    say.info(t("code.selectCopy"));
   }
 }
 
 // ---- actions: the lesson, the graph's timeline, Kahn's steps -----------------------------------
 
-/** A call on the current step's graph from the keyboard; a held key queues a few, not a flood. */
-function onCurrentGraph(fn) {
+/** The current step's graph, when the keys may step it (a graph step, not loading). */
+function current() {
   const rec = state.rec;
-  if (!rec || !rec.graph || state.view !== "graph" || state.stepState === "loading" || rec.queued > 3) return null;
-  rec.queued += 1;
-  return onGraph(rec, async () => {
-    const res = await fn(rec, rec.graph);
-    if (res && res.nodes) await settle(rec, res);
-  })
-    .catch(showError)
-    .finally(() => {
-      rec.queued -= 1;
-      render();
-    });
+  if (!rec || !rec.graph || state.view !== "graph" || state.stepState === "loading") return null;
+  return rec.session;
 }
 
-let playTimer = null;
 function stopPlaying() {
-  clearInterval(playTimer);
-  playTimer = null;
+  clearInterval(state.playTimer);
+  state.playTimer = null;
 }
+
+/** On Kahn's steps `topo`, else the step's graph through its session (if it may step). */
+const timeline = (topoAction, graphAction) => () => {
+  if (state.view === "toposort") return topoAction ? topo[topoAction]().catch(showError) : null;
+  const session = current();
+  return session ? graphAction(session) : null;
+};
 
 const actions = {
   "next-step": () => go(state.index + 1),
   "prev-step": () => go(state.index - 1),
-  next() {
-    if (state.view === "toposort") return topo.next().catch(showError);
-    return onCurrentGraph((rec, g) => {
-      const c = g.cursor;
-      if (c.position >= c.total) return null;
-      return c.position < g.order.length ? rec.api.forward(1) : rec.api.backward(1);
-    });
-  },
-  prev() {
-    if (state.view === "toposort") return topo.prev().catch(showError);
-    return onCurrentGraph((rec, g) => (g.cursor.position > 0 ? rec.api.seek(g.cursor.position - 1) : null));
-  },
-  home() {
-    if (state.view === "toposort") return topo.home().catch(showError);
-    return onCurrentGraph((rec) => rec.api.seek(0));
-  },
-  end() {
-    if (state.view === "toposort") return topo.end().catch(showError);
-    return onCurrentGraph((rec, g) => rec.api.seek(g.cursor.total));
-  },
-  "run-forward"() {
-    return onCurrentGraph((rec, g) => (g.cursor.position < g.order.length ? rec.api.forward("all") : null));
-  },
-  "run-backward"() {
-    return onCurrentGraph(async (rec, g) => {
-      if (g.cursor.position < g.order.length) await settle(rec, await rec.api.forward("all"));
-      return rec.graph.cursor.position < rec.graph.cursor.total ? rec.api.backward("all") : null;
-    });
-  },
-  update() {
-    return onCurrentGraph(async (rec) => {
-      const res = await rec.api.update(0.1);
-      info(t("update.done", { lr: "0.1" }));
-      return res;
-    });
-  },
+  next: timeline("next", (session) => session.next()),
+  prev: timeline("prev", (session) => session.prev()),
+  home: timeline("home", (session) => session.home()),
+  end: timeline("end", (session) => session.end()),
+  "run-forward": timeline(null, (session) => session.runForward()),
+  "run-backward": timeline(null, (session) => session.runBackward()),
+  update: timeline(null, (session) =>
+    session.update(0.1).then((res) => {
+      if (res) say.info(t("update.done", { lr: "0.1" }));
+    })),
   async gradcheck() {
     const rec = state.rec;
     if (!rec || !rec.graph || state.view !== "graph") return;
-    state.panelOverride = "gradcheck";
-    state.gradcheck = null;
-    render();
+    store.set({ panelOverride: "gradcheck", gradcheck: null });
     try {
-      state.gradcheck = { ...(await rec.api.gradcheck()), at: Date.now() };
+      store.set({ gradcheck: await rec.session.gradcheck() });
     } catch (err) {
       showError(err);
     }
-    render();
   },
   play() {
     if (state.view !== "toposort") return;
-    if (playTimer) {
+    if (state.playTimer) {
       stopPlaying();
       return;
     }
-    playTimer = setInterval(() => {
+    state.playTimer = setInterval(() => {
       if (topo.position >= topo.total || state.view !== "toposort") stopPlaying();
       else topo.next().catch(showError);
     }, 900);
   },
   notes() {
-    state.notesHidden = !state.notesHidden;
     view.autoFit = true;
-    render();
+    store.set({ notesHidden: !state.notesHidden });
   },
   presentation() {
-    state.presentation = !state.presentation;
     view.autoFit = true;
-    render();
+    store.set({ presentation: !state.presentation });
   },
-  ...viewActions(state, view, inspector, () => render()),
+  ...viewActions(store, view, inspector, say),
   "copy-code"() {
     const s = step();
     if (s && s.code) copy(s.code);
   },
 };
 
-function selectRelative(delta) {
-  const rec = state.rec;
-  if (!rec || !rec.graph || state.view !== "graph") return;
-  const order = rec.graph.order;
-  const i = state.selected ? order.indexOf(state.selected) : delta > 0 ? -1 : order.length;
-  const j = Math.max(0, Math.min(order.length - 1, i + delta));
-  state.selected = order[j];
-  render();
-  view.ensureVisible(order[j]);
-}
-
 const KEYS = {
+  ...VIEW_KEYS,
   PageDown: "next-step",
   n: "next-step",
   PageUp: "prev-step",
@@ -985,72 +840,50 @@ const KEYS = {
   " ": "play",
   p: "presentation",
   i: "notes",
-  l: "lang",
-  "?": "help",
-  h: "help",
-  0: "fit",
-  "+": "zoom-in",
-  "=": "zoom-in",
-  "-": "zoom-out",
 };
 // keys that still work while a slider has the focus (its arrows move the slider)
 const FROM_SLIDER = new Set(["next-step", "prev-step", "presentation", "lang", "help"]);
 
-document.addEventListener("keydown", (ev) => {
-  if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
-  const target = ev.target;
-  const field = target && target.closest ? target.closest("input, textarea, select, [contenteditable]") : null;
-  const slider = field && field.matches("input[type=range]");
-  if (field && !slider) return;
-  if (target && target.tagName === "BUTTON" && (ev.key === " " || ev.key === "Enter")) return;
-  if (ev.key === "Escape") {
-    if (state.selected) state.selected = null;
-    else if (state.panelOverride) state.panelOverride = null;
-    else if (state.presentation) state.presentation = false;
-    render();
-    return;
-  }
-  if (/^[1-9]$/.test(ev.key) && state.view === "toposort" && !slider) {
-    ev.preventDefault();
-    topo.pickNumber(Number(ev.key)).catch(showError);
-    return;
-  }
-  if (!slider && ev.key === "]") return selectRelative(1);
-  if (!slider && ev.key === "[") return selectRelative(-1);
-  const action = KEYS[ev.key];
-  if (!action || (slider && !FROM_SLIDER.has(action))) return;
-  ev.preventDefault();
-  if (slider && (action === "next-step" || action === "prev-step")) target.blur();
-  actions[action]();
+listenKeys(KEYS, actions, {
+  fromSlider: FROM_SLIDER,
+  before(ev, slider) {
+    if (ev.key === "Escape") {
+      if (state.selected) store.set({ selected: null });
+      else if (state.panelOverride) store.set({ panelOverride: null });
+      else if (state.presentation) store.set({ presentation: false });
+      return true;
+    }
+    if (slider) return false;
+    if (/^[1-9]$/.test(ev.key) && state.view === "toposort") {
+      ev.preventDefault();
+      topo.pickNumber(Number(ev.key)).catch(showError);
+      return true;
+    }
+    if (ev.key === "]" || ev.key === "[") {
+      if (state.rec && state.view === "graph") selectRelative(store, state.rec.graph, view, ev.key === "]" ? 1 : -1);
+      return true;
+    }
+    return false;
+  },
 });
 
-document.addEventListener("click", (ev) => {
+listenClicks(actions, (ev) => {
   const dot = ev.target.closest("[data-goto]");
-  if (dot) {
-    go(Number(dot.getAttribute("data-goto")));
-    return;
-  }
-  const b = ev.target.closest("[data-action]");
-  if (b && actions[b.getAttribute("data-action")]) {
-    ev.preventDefault();
-    actions[b.getAttribute("data-action")]();
-  }
+  if (dot) go(Number(dot.getAttribute("data-goto")));
 });
 
 // ---- start -----------------------------------------------------------------------------------
 
 async function start() {
   applyI18n(document);
-  render();
+  store.set({});
   try {
     const [lesson, ops] = await Promise.all([api.lesson(lessonId), api.ops().catch(() => [])]);
-    state.lesson = lesson;
-    state.ops = Object.fromEntries((ops || []).map((op) => [op.name, op]));
-    state.opsLoaded = true;
+    store.set({ lesson, ops: Object.fromEntries((ops || []).map((op) => [op.name, op])), opsLoaded: true });
   } catch (err) {
-    state.loadError = err instanceof ApiError && err.status === 404 ? t("lesson.notFound", { id: lessonId }) : detailMessage(err.message);
+    const loadError = err instanceof ApiError && err.status === 404 ? t("lesson.notFound", { id: lessonId }) : detailMessage(err.message);
     root.setAttribute("data-ready", "error");
-    render();
+    store.set({ loadError });
     return;
   }
   root.setAttribute("data-ready", "true");
@@ -1059,5 +892,5 @@ async function start() {
   go(first);
 }
 
-window.stepgrad = { state, view, actions, render, topo };
+window.stepgrad = { state, store, view, actions, render: () => store.flush(), topo };
 start();
