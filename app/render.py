@@ -74,8 +74,11 @@ def static_nodes(graph: Graph, layout: Layout) -> list[dict]:
 
 def static_edges(graph: Graph, layout: Layout) -> list[tuple[int, int, dict]]:
     out = []
+    no_points: list = []
     for src, dst, slot in graph.edges:
-        points = [list(p) for p in layout.points.get((src, dst), ())]
+        # the layout's own lists of (x, y) tuples, shared, never changed: JSON writes them as
+        # arrays, and copying 10^5 waypoints would cost more than the rest of the state
+        points = layout.points.get((src, dst), no_points)
         edge = {"source": src, "target": dst, "slot": slot, "grad": None, "points": points}
         out.append((graph.index[dst], slot, edge))
     return out

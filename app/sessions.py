@@ -564,8 +564,7 @@ class GraphManager:
                 break
             except sqlite3.IntegrityError:  # pragma: no cover - a 96-bit id collided
                 continue
-        with self._lock:
-            session.snapshot = self._snapshot(session, None)
+        with self._lock:  # the snapshot _session made holds this state already
             self._sessions[session.id] = session
             self._evict_memory()
         return session, token
