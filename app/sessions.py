@@ -39,7 +39,7 @@ from engine.optim import make_optimizer
 from engine.run import Run
 
 from . import jsonio, patches, render
-from .events import EventBus
+from .events import EventBus, sse
 from .layout import Layout, graph_layout
 from .settings import Settings
 from .store import GraphRecord, GraphStore, StoreConflict
@@ -410,6 +410,14 @@ class GraphManager:
         if text is None:
             text = snapshot.cache["text"] = jsonio.dumps(self.render(snapshot))
         return text
+
+    def state_frame(self, snapshot: Snapshot) -> bytes:
+        """The state as an `event: state` of the event stream, encoded once per version: a
+        class connecting at once shares one copy rather than holding one each."""
+        frame = snapshot.cache.get("frame")
+        if frame is None:
+            frame = snapshot.cache["frame"] = sse("state", self.state_text(snapshot))
+        return frame
 
     def _restore(self, session: Session, snapshot: Snapshot, optimizer, training) -> None:
         """Put a session back as it was at `snapshot` after a failed change."""

@@ -114,7 +114,7 @@ async def graph_events(
 
     try:
         snapshot = await run_in_threadpool(graphs.snapshot, graph_id)
-        first = await run_in_threadpool(graphs.state_text, snapshot)
+        first = await run_in_threadpool(graphs.state_frame, snapshot)
     except BaseException:
         close()
         raise
@@ -134,7 +134,7 @@ async def graph_events(
             return None
 
     async def stream() -> AsyncIterator[bytes]:
-        yield sse("state", first)
+        yield first
         sent = 1
         version = snapshot.version  # what the follower holds (patch format)
         while max_events is None or sent < max_events:
