@@ -74,8 +74,11 @@ def static_nodes(graph: Graph, layout: Layout) -> list[dict]:
 
 def static_edges(graph: Graph, layout: Layout) -> list[tuple[int, int, dict]]:
     out = []
+    no_points: list = []
     for src, dst, slot in graph.edges:
-        points = [list(p) for p in layout.points.get((src, dst), ())]
+        # the layout's own lists of (x, y) tuples, shared, never changed: JSON writes them as
+        # arrays, and copying 10^5 waypoints would cost more than the rest of the state
+        points = layout.points.get((src, dst), no_points)
         edge = {"source": src, "target": dst, "slot": slot, "grad": None, "points": points}
         out.append((graph.index[dst], slot, edge))
     return out
@@ -102,12 +105,74 @@ def render_event(event: dict, threshold: int) -> dict:
     return out
 
 
+# ---- the parts of a state, one field at a time (the full state and patches share them) ---
+
+
+def fed_array(snapshot, i: int):
+    """A leaf's value before its forward step has shown it, else None."""
+    leaf = snapshot.graph.leaf_values[i]
+    return leaf if leaf is not None and snapshot.values[i] is None else None
+
+
+def node_field(snapshot, i: int, name: str, threshold: int, full: bool = False) -> object:
+    if name == "value":
+        return tensor(snapshot.values[i], threshold, full)
+    if name == "grad":
+        return tensor(snapshot.grads[i], threshold, full)
+    if name == "fed":
+        return tensor(fed_array(snapshot, i), threshold, full)
+    return snapshot.static_nodes[i][name]
+
+
+def edge_field(snapshot, e: int, name: str, threshold: int, full: bool = False) -> object:
+    consumer, slot, static = snapshot.static_edges[e]
+    if name == "grad":
+        return tensor(snapshot.edge_grads.get((consumer, slot)), threshold, full)
+    if name == "local":
+        return number_or_none(snapshot.edge_locals.get((consumer, slot)))
+    return static[name]
+
+
+def run_order(snapshot) -> list[str]:
+    return snapshot.state.get("order") or snapshot.graph.order
+
+
+def top_field(snapshot, name: str) -> object:
+    """A top-level field of the state other than the nodes, edges and events."""
+    graph, state = snapshot.graph, snapshot.state
+    if name == "id":
+        return snapshot.id
+    if name == "version":
+        return snapshot.version
+    if name == "name":
+        return graph.name
+    if name == "output":
+        return graph.output
+    if name == "created":
+        return iso(snapshot.created)
+    if name == "order":
+        return list(run_order(snapshot))
+    if name == "cursor":
+        return cursor(run_order(snapshot), snapshot.position)
+    if name == "fanout_bug":
+        return bool(state.get("fanout_bug"))
+    if name == "params":
+        return list(graph.params)
+    if name == "optimizer":
+        return state.get("optimizer")
+    if name == "training":
+        training = state.get("training")
+        return training_summary(training) if training else None
+    if name == "forked_from":
+        return state.get("forked_from")
+    raise KeyError(name)
+
+
 def render_state(snapshot, threshold: int, full: bool = False, events=()) -> dict:
     """The graph state of a session snapshot (see app.sessions.Snapshot)."""
-    graph = snapshot.graph
     values, grads = snapshot.values, snapshot.grads
     nodes = []
-    leaf_values = graph.leaf_values
+    leaf_values = snapshot.graph.leaf_values
     for i, static in enumerate(snapshot.static_nodes):
         node = dict(static)
         node["value"] = tensor(values[i], threshold, full)
@@ -124,26 +189,18 @@ def render_state(snapshot, threshold: int, full: bool = False, events=()) -> dic
         edge["grad"] = tensor(edge_grads.get((consumer, slot)), threshold, full)
         edge["local"] = number_or_none(edge_locals.get((consumer, slot)))
         edges.append(edge)
-    state = snapshot.state
-    training = state.get("training")
-    order = state.get("order") or graph.order
-    return {
-        "id": snapshot.id,
-        "name": graph.name,
-        "output": graph.output,
-        "version": snapshot.version,
-        "created": iso(snapshot.created),
-        "order": list(order),
-        "cursor": cursor(order, snapshot.position),
-        "fanout_bug": bool(state.get("fanout_bug")),
-        "nodes": nodes,
-        "edges": edges,
-        "events": [render_event(e, threshold) for e in events],
-        "params": list(graph.params),
-        "optimizer": state.get("optimizer"),
-        "training": training_summary(training) if training else None,
-        "forked_from": state.get("forked_from"),
-    }
+    state = {key: top_field(snapshot, key) for key in TOP_BEFORE_NODES}
+    state["nodes"] = nodes
+    state["edges"] = edges
+    state["events"] = [render_event(e, threshold) for e in events]
+    for key in TOP_AFTER_NODES:
+        state[key] = top_field(snapshot, key)
+    return state
+
+
+# the top-level fields of the state, in the order the state lists them
+TOP_BEFORE_NODES = ("id", "name", "output", "version", "created", "order", "cursor", "fanout_bug")
+TOP_AFTER_NODES = ("params", "optimizer", "training", "forked_from")
 
 
 def render_node(snapshot, node_id: str) -> dict:

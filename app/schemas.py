@@ -407,6 +407,69 @@ class GraphState(BaseModel):
     forked_from: str | None
 
 
+class NodePatch(BaseModel):
+    """A node of a patch: its id and the fields that changed (each replaces the old whole)."""
+
+    id: str
+    op: str | None = None
+    label: str | None = None
+    inputs: list[str] | None = None
+    trainable: bool | None = None
+    shape: list[int] | None = None
+    value: TensorOut = None
+    grad: TensorOut = None
+    layer: int | None = None
+    x: float | None = None
+    y: float | None = None
+    attrs: dict[str, Any] | None = None
+    bind: dict[str, Any] | None = None
+    fed: TensorOut = None
+
+
+class EdgePatch(BaseModel):
+    """An edge of a patch, named by its ends and slot, with the fields that changed."""
+
+    source: str
+    target: str
+    slot: int
+    grad: TensorOut = None
+    local: FloatOut | None = None
+    points: list[list[float]] | None = None
+
+
+class GraphPatch(BaseModel):
+    """What changed from `base_version` to `version` (contract v1.1). Apply it to the state
+    at `base_version`: each top-level field listed replaces the old one; each node (by `id`)
+    and edge (by `source`, `target`, `slot`) listed has the fields listed replaced whole.
+    The result is the state at `version` (GET /api/graphs/{id}), with `events` those of the
+    change. Layout fields (`layer`, `x`, `y`, `points`) appear only when the layout changed.
+    With `"full": true` the body is instead the whole state, to be used as it is."""
+
+    id: str
+    version: int
+    base_version: int = Field(description="The version this patch applies to.")
+    full: bool = Field(
+        False,
+        description="True when this is the whole state rather than a patch (the changes since "
+        "base_version are no longer known, or the graph's structure changed).",
+    )
+    cursor: Cursor
+    nodes: list[NodePatch]
+    edges: list[EdgePatch]
+    events: list[Event] = Field(
+        description="What the call did (none for GET ?since=V, and on a resync)."
+    )
+    name: str | None = None
+    output: str | None = None
+    created: str | None = None
+    order: list[str] | None = None
+    fanout_bug: bool | None = None
+    params: list[str] | None = None
+    optimizer: OptimizerConfig | None = None
+    training: TrainingSummary | None = None
+    forked_from: str | None = None
+
+
 class CreatedGraph(GraphState):
     edit_token: str = Field(
         description="Send as `Authorization: Bearer <edit_token>` to change the graph. "
@@ -444,7 +507,10 @@ class TrainResult(BaseModel):
 
 
 class TrainResponse(TrainResult):
-    state: GraphState = Field(description="The graph with the trained params (timeline reset).")
+    state: GraphState | GraphPatch = Field(
+        description="The graph with the trained params (timeline reset); with ?return=patch, "
+        "the patch from the version before."
+    )
 
 
 class Progress(BaseModel):

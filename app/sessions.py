@@ -31,14 +31,15 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from engine.errors import StepgradError
 from engine.graph import Graph, Limits
 from engine.optim import make_optimizer, optimizer_from
 from engine.run import Run
 
-from . import jsonio, render
-from .events import EventBus
+from . import jsonio, patches, render
+from .events import EventBus, sse
 from .layout import Layout, graph_layout
 from .settings import Settings
 from .store import GraphRecord, GraphStore, StoreConflict
@@ -89,6 +90,8 @@ class Snapshot:
     state: dict  # the stored run state (position, optimizer, training, ...)
     static_nodes: list
     static_edges: list
+    edge_index: dict  # (consumer index, slot) -> the edge's place in static_edges
+    stamps: patches.Stamps  # shared by the versions of one structure, for ?since=V
     cache: dict = field(default_factory=dict)  # rendered JSON of this version
 
 
@@ -110,29 +113,61 @@ class Session:
     touched: float = field(default_factory=time.time)
     pins: int = 0
     deleted: bool = False
+    stamps: patches.Stamps | None = None
+    # run_state's parts that cost O(graph) to build, kept while what they come from stays
+    _order_of: object = None
+    _order: list | None = None
+    _optimizer_of: object = None
+    _optimizer: tuple = (None, None)
 
     def check_token(self, token: str) -> bool:
         return hmac.compare_digest(hash_token(token), self.token_hash)
 
     def run_state(self) -> dict:
+        run = self.run
+        if self._order_of is not run.sequence:  # the run sets a new list for a new order
+            self._order_of, self._order = run.sequence, run.custom_order
         opt = self.optimizer
+        if self._optimizer_of is not opt:  # never changed once set: update steps a copy
+            self._optimizer_of = opt
+            self._optimizer = (None, None)
+            if opt is not None:
+                self._optimizer = (opt.config(), jsonio.json_safe(opt.state_dict()))
         return {
-            "position": self.run.position,
-            "order": self.run.custom_order,
-            "fanout_bug": self.run.fanout_bug,
-            "optimizer": opt.config() if opt is not None else None,
-            "optimizer_state": jsonio.json_safe(opt.state_dict()) if opt is not None else None,
+            "position": run.position,
+            "order": self._order,
+            "fanout_bug": run.fanout_bug,
+            "optimizer": self._optimizer[0],
+            "optimizer_state": self._optimizer[1],
             "training": self.training,
             "forked_from": self.forked_from,
         }
 
 
-@dataclass
+@dataclass(eq=False)
 class Change:
     snapshot: Snapshot
     events: list
-    state: dict  # rendered state, with the events
+    base_version: int
+    diff: patches.Diff
+    manager: GraphManager
     result: object = None  # whatever the change function returned besides its events
+
+    @cached_property
+    def state(self) -> dict:
+        """The whole state, with the change's events (rendered when first asked for)."""
+        return self.manager.render(self.snapshot, self.events)
+
+    @cached_property
+    def patch(self) -> dict:
+        """The patch from `base_version`, with the change's events."""
+        return patches.render_patch(
+            self.snapshot,
+            self.base_version,
+            self.diff,
+            self.manager.settings.summary_threshold,
+            self.events,
+        )
 
 
 def run_for(graph: Graph, state: dict) -> Run:
@@ -178,9 +213,13 @@ class GraphManager:
         graph = run.graph
         if previous is not None and previous.graph is graph:
             static_nodes, static_edges = previous.static_nodes, previous.static_edges
+            edge_index = previous.edge_index
         else:
             static_nodes = render.static_nodes(graph, session.layout)
             static_edges = render.static_edges(graph, session.layout)
+            edge_index = {(c, slot): e for e, (c, slot, _) in enumerate(static_edges)}
+        if session.stamps is None:
+            session.stamps = patches.Stamps(session.version, len(static_nodes), len(static_edges))
         return Snapshot(
             id=session.id,
             version=session.version,
@@ -194,6 +233,8 @@ class GraphManager:
             state=session.run_state(),
             static_nodes=static_nodes,
             static_edges=static_edges,
+            edge_index=edge_index,
+            stamps=session.stamps,
         )
 
     def _session(self, record: GraphRecord, graph: Graph) -> Session:
@@ -370,6 +411,14 @@ class GraphManager:
             text = snapshot.cache["text"] = jsonio.dumps(self.render(snapshot))
         return text
 
+    def state_frame(self, snapshot: Snapshot) -> bytes:
+        """The state as an `event: state` of the event stream, encoded once per version: a
+        class connecting at once shares one copy rather than holding one each."""
+        frame = snapshot.cache.get("frame")
+        if frame is None:
+            frame = snapshot.cache["frame"] = sse("state", self.state_text(snapshot))
+        return frame
+
     def _restore(self, session: Session, snapshot: Snapshot, optimizer, training) -> None:
         """Put a session back as it was at `snapshot` after a failed change."""
         run = run_for(snapshot.graph, snapshot.state)
@@ -429,13 +478,46 @@ class GraphManager:
                 raise
             session.version = record.version
             session.touched = record.accessed
+            if not patches.same_structure(before.graph, graph):
+                session.stamps = None  # a new structure: ?since=V from here on only
             snapshot = session.snapshot = self._snapshot(session, before)
-            state = self.render(snapshot, events)
-            if self.bus.has_subscribers(session.id):
-                self.bus.publish(session.id, "state", jsonio.dumps(state))
-            return Change(snapshot, events, state, result)
+            diff = patches.diff(before, snapshot, events)
+            if not diff.full:
+                snapshot.stamps.record(diff, snapshot.version)
+            done = Change(snapshot, events, before.version, diff, self, result)
+            self._publish(done)
+            return done
         finally:
             session.lock.release()
+
+    def _publish(self, change: Change) -> None:
+        """Hand the change to its followers: each format rendered and encoded once, for all."""
+        snapshot = change.snapshot
+        if not self.bus.has_subscribers(snapshot.id):
+            return
+        formats = self.bus.formats(snapshot.id)
+        version = snapshot.version
+        if "state" in formats:
+            self.bus.publish(
+                snapshot.id, "state", jsonio.dumps(change.state), format="state", version=version
+            )
+        if "patch" in formats:
+            if change.diff.full:  # no field-level patch: the whole state, as on a resync
+                text, event, base = jsonio.dumps(change.state), "state", None
+            else:
+                text, event, base = jsonio.dumps(change.patch), "patch", change.base_version
+            self.bus.publish(snapshot.id, event, text, "patch", version, base)
+
+    def since(self, snapshot: Snapshot, version: int, full: bool = False) -> dict:
+        """The patch from `version` to `snapshot`, or its whole state with `"full": true`
+        when the changes since `version` are no longer known (see app.patches)."""
+        stamps = snapshot.stamps
+        if version < stamps.since:
+            d = patches.Diff(full=True)
+        else:
+            d = stamps.since_diff(snapshot, version)
+        threshold = self.settings.summary_threshold
+        return patches.render_patch(snapshot, version, d, threshold, (), full)
 
     # ---- create, fork, delete, expire ----------------------------------------------------
 
@@ -490,8 +572,7 @@ class GraphManager:
                 break
             except sqlite3.IntegrityError:  # pragma: no cover - a 96-bit id collided
                 continue
-        with self._lock:
-            session.snapshot = self._snapshot(session, None)
+        with self._lock:  # the snapshot _session made holds this state already
             self._sessions[session.id] = session
             self._evict_memory()
         return session, token

@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     )
 
     # limits on what a client may send
-    max_nodes: int = Field(2_000, ge=1, description="Nodes per graph.")
+    max_nodes: int = Field(10_000, ge=1, description="Nodes per graph.")
     max_elements: int = Field(100_000, ge=1, description="Elements per tensor.")
     max_total_elements: int = Field(
         1_000_000, ge=1, description="Elements summed over every node of a graph."

@@ -151,6 +151,19 @@ def test_real_responses_conform_to_the_documented_schemas(client, openapi):
     call("post", f"/api/graphs/{gid}/update", json={"learning_rate": 0.1}, headers=h)
     call("put", f"/api/graphs/{gid}/values", json={"values": {"b2": [0.5]}}, headers=h)
     call("post", f"/api/graphs/{gid}/reset", headers=h)
+    # contract v1.1: patches answer the same paths, and conform too
+    call("post", f"/api/graphs/{gid}/forward?return=patch", json={"steps": 2}, headers=h)
+    call("post", f"/api/graphs/{gid}/forward?return=patch", json={"all": True}, headers=h)
+    call("post", f"/api/graphs/{gid}/backward?return=patch", json={"all": True}, headers=h)
+    call("post", f"/api/graphs/{gid}/seek?return=patch", json={"position": 3}, headers=h)
+    call("post", f"/api/graphs/{gid}/seek?return=patch", json={"position": 20}, headers=h)
+    call("post", f"/api/graphs/{gid}/update?return=patch", json={"optimizer": "adam"}, headers=h)
+    call("put", f"/api/graphs/{gid}/values?return=patch", json={"values": {"b2": [0.1]}}, headers=h)
+    call("put", f"/api/graphs/{gid}/options?return=patch", json={"fanout_bug": True}, headers=h)
+    call("post", f"/api/graphs/{gid}/reset?return=patch", headers=h)
+    call("post", f"/api/graphs/{gid}/forward?return=nope", headers=h)
+    call("get", f"/api/graphs/{gid}?since=1")
+    call("get", f"/api/graphs/{gid}?since=x")
     call("get", f"/api/graphs/{gid}/gradcheck")
     call("get", f"/api/graphs/{gid}/gradcheck?max_elements=0")
     call("get", f"/api/graphs/{gid}/export")
@@ -160,6 +173,7 @@ def test_real_responses_conform_to_the_documented_schemas(client, openapi):
         import engine.training  # noqa: F401
 
         call("post", f"/api/graphs/{gid}/train", json={"epochs": 3}, headers=h)
+        call("post", f"/api/graphs/{gid}/train?return=patch", json={"epochs": 2}, headers=h)
         call("get", f"/api/graphs/{gid}/train")
         call("post", f"/api/graphs/{gid}/train", json={"epochs": 10**9}, headers=h)
     except ImportError:

@@ -17,7 +17,7 @@ def test_defaults(monkeypatch, tmp_path):
     s = Settings()
     assert s.host == "127.0.0.1" and s.port == 8000
     assert s.db == str(tmp_path / "stepgrad" / "stepgrad.db")
-    assert s.max_nodes == 2000 and s.max_elements == 100_000
+    assert s.max_nodes == 10_000 and s.max_elements == 100_000
     assert s.max_total_elements == 1_000_000 and s.max_body_bytes == 2_000_000
     assert s.max_expression_length == 10_000 and s.max_expression_depth == 64
     assert s.max_train_work == 1_000_000_000 and s.max_graphs == 1000

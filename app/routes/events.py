@@ -1,10 +1,15 @@
 """GET /api/graphs/{id}/events: a server-sent event stream for follow mode.
 
-On connect: `event: state` with the current state. Then after every change `event: state`
-(the new state with the events of the change; states carry `version`, so a client can
-skip one it has seen), during training `event: progress` (one per epoch, at most every
-`progress_interval_seconds`), and `event: deleted` before the stream ends when the graph
-is deleted. A `: ping` comment is sent every `sse_ping_seconds` of silence.
+Two formats. `state` (the default, v1): `event: state` with the current state on connect,
+then after every change the new state with the events of the change (states carry
+`version`, so a client can skip one it has seen). `format=patch` (v1.1): `event: state` on
+connect, then `event: patch` after every change, each applying to the version before it;
+when a follower falls behind (or the graph's structure changes) it is sent `event: state`
+again and patches carry on from there. Both: during training `event: progress` (one per
+epoch, at most every `progress_interval_seconds`), `event: deleted` before the stream ends
+when the graph is deleted, and a `: ping` comment every `sse_ping_seconds` of silence.
+
+Each event is encoded once for all the followers of its format (app.events).
 
 Streams are capped per address and in all (app.ratelimit.StreamLimiter: 429 / 503). A
 followed graph counts as used while its stream is open, so it never expires under a class.
@@ -17,13 +22,13 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from ..deps import GraphId, Graphs, SettingsDep, get_bus
-from ..events import CLOSE, EventBus, Subscriber
+from ..events import EventBus, Subscriber, sse
 from ..jsonio import dumps
 from ..schemas import NOT_FOUND
 from ..sessions import GraphNotFound
@@ -33,16 +38,13 @@ logger = logging.getLogger(__name__)
 
 STREAM_DOC = {
     200: {
-        "description": "text/event-stream: `event: state` (data: GraphState JSON), "
-        "`event: progress` (data: Progress JSON), `event: deleted`, and `: ping` comments.",
+        "description": "text/event-stream: `event: state` (data: GraphState JSON), with "
+        "`format=patch` also `event: patch` (data: GraphPatch JSON), `event: progress` (data: "
+        "Progress JSON), `event: deleted`, and `: ping` comments.",
         "content": {"text/event-stream": {"schema": {"type": "string"}}},
     },
     **NOT_FOUND,
 }
-
-
-def sse(event: str, data: str) -> bytes:
-    return f"event: {event}\ndata: {data}\n\n".encode()
 
 
 class EventStreamResponse(StreamingResponse):
@@ -86,11 +88,25 @@ async def graph_events(
         int | None,
         Query(ge=1, description="End the stream after this many events (for tests and scripts)."),
     ] = None,
+    format: Annotated[
+        str | None,
+        Query(
+            description="`state` (the default): the whole state after every change; `patch`: "
+            "the state on connect, then a patch after every change (contract v1.1)."
+        ),
+    ] = None,
 ) -> EventStreamResponse:
+    fmt = format or "state"
+    if fmt not in ("state", "patch"):
+        raise HTTPException(
+            422,
+            f"format={fmt[:40]!r} is not an event format: use format=patch for patches, or "
+            "format=state (or nothing) for whole states.",
+        )
     streams = request.app.state.streams
     address = streams.open(request)
     # subscribe before reading the state, so that no change falls in between
-    sub: Subscriber = bus.subscribe(graph_id)
+    sub: Subscriber = bus.subscribe(graph_id, fmt)
 
     def close() -> None:
         bus.unsubscribe(sub)
@@ -98,40 +114,62 @@ async def graph_events(
 
     try:
         snapshot = await run_in_threadpool(graphs.snapshot, graph_id)
-        first = await run_in_threadpool(graphs.state_text, snapshot)
+        first = await run_in_threadpool(graphs.state_frame, snapshot)
     except BaseException:
         close()
         raise
     ping = settings.sse_ping_seconds
+    patches = fmt == "patch"
+
+    async def current_state() -> tuple[bytes, int] | None:
+        try:
+            current = await run_in_threadpool(graphs.snapshot, graph_id)
+            return sse(
+                "state", await run_in_threadpool(graphs.state_text, current)
+            ), current.version
+        except GraphNotFound:
+            return None  # deleted meanwhile: the stream simply ends
+        except Exception:
+            logger.exception("resyncing a follower of graph %s failed", graph_id)
+            return None
 
     async def stream() -> AsyncIterator[bytes]:
-        yield sse("state", first)
+        yield first
         sent = 1
+        version = snapshot.version  # what the follower holds (patch format)
         while max_events is None or sent < max_events:
             try:
-                event, data = await asyncio.wait_for(sub.queue.get(), timeout=ping)
+                entry = await asyncio.wait_for(sub.queue.get(), timeout=ping)
             except TimeoutError:
                 graphs.followed(graph_id)
                 yield b": ping\n\n"
                 continue
-            if (event, data) == CLOSE:
+            if entry.event == "close":
                 yield sse("deleted", dumps({"id": graph_id}))
                 return
+            resync = False
             if sub.lagging:  # the client fell behind: skip to the current state
                 sub.lagging = False
                 while not sub.queue.empty():
-                    if sub.queue.get_nowait() == CLOSE:
+                    if sub.queue.get_nowait().event == "close":
                         yield sse("deleted", dumps({"id": graph_id}))
                         return
-                try:
-                    current = await run_in_threadpool(graphs.snapshot, graph_id)
-                except GraphNotFound:
-                    return  # deleted meanwhile: the stream simply ends
-                except Exception:
-                    logger.exception("resyncing a follower of graph %s failed", graph_id)
+                resync = True
+            elif patches and entry.version is not None:
+                if entry.version <= version:
+                    continue  # already in what the follower holds
+                # a patch must apply to what the follower holds; else it gets the state
+                resync = entry.event == "patch" and entry.base_version != version
+            if resync:
+                found = await current_state()
+                if found is None:
                     return
-                event, data = "state", await run_in_threadpool(graphs.state_text, current)
-            yield sse(event, data)
+                frame, version = found
+            else:
+                frame = entry.frame
+                if entry.version is not None:
+                    version = entry.version
+            yield frame
             sent += 1
 
     return EventStreamResponse(stream(), on_close=close)

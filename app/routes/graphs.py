@@ -28,6 +28,7 @@ from ..schemas import (
     CreatedGraph,
     GradcheckReport,
     GraphCreate,
+    GraphPatch,
     GraphState,
     NodeState,
     SeekRequest,
@@ -46,6 +47,41 @@ router = APIRouter(prefix="/api/graphs", tags=["graphs"])
 
 READ = {**NOT_FOUND, **ERROR_RESPONSES}
 CHANGE = {**NOT_FOUND, **AUTH_RESPONSES, **CONFLICT, **ERROR_RESPONSES}
+# a change answers with the whole state, or with ?return=patch the patch (contract v1.1)
+StateOrPatch = GraphState | GraphPatch
+
+
+async def return_patch(
+    return_: Annotated[
+        str | None,
+        Query(
+            alias="return",
+            description="`patch`: answer with what changed since the version before the call "
+            "(a GraphPatch) instead of the whole state; `state` (the default): the whole state.",
+        ),
+    ] = None,
+) -> bool:
+    if return_ is None or return_ == "state":
+        return False
+    if return_ == "patch":
+        return True
+    raise HTTPException(
+        422,
+        f"return={return_[:40]!r} is not something a change can answer with: use return=patch "
+        "for the patch, or return=state (or nothing) for the whole state.",
+    )
+
+
+ReturnPatch = Annotated[bool, Depends(return_patch)]
+
+
+def version_number(text: str, name: str) -> int:
+    """A version from a query string: a 422 sentence rather than a 500 or a validation list."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
+        raise HTTPException(
+            422, f"{name} must be a graph version, a whole number from 0, not {text[:40]!r}."
+        )
+    return int(text)
 
 
 def json_response(data: object, status_code: int = 200) -> Response:
@@ -98,13 +134,35 @@ def create_graph(body: GraphCreate, graphs: Graphs, settings: SettingsDep) -> Re
     return json_response({**graphs.render(session.snapshot), "edit_token": token}, 201)
 
 
-@router.get("/{graph_id}", response_model=GraphState, responses=READ, summary="The graph state")
+@router.get(
+    "/{graph_id}",
+    response_model=StateOrPatch,
+    responses=READ,
+    summary="The graph state, or what changed since a version",
+)
 def get_graph(
     graph_id: GraphId,
     graphs: Graphs,
     full: Annotated[bool, Query(description="Send every tensor whole, never summarised.")] = False,
+    since: Annotated[
+        str | None,
+        Query(
+            description="A version the client holds: answer with the patch from it to now "
+            '(a GraphPatch), or the whole state with `"full": true` when the server no longer '
+            "knows what changed since (see the README).",
+            examples=["7"],
+        ),
+    ] = None,
 ) -> Response:
+    base = None if since is None else version_number(since, "since")
     snapshot = graphs.snapshot(graph_id)
+    if base is not None:
+        if base > snapshot.version:
+            raise HTTPException(
+                422,
+                f"since={base} is ahead of the graph, which is at version {snapshot.version}.",
+            )
+        return json_response(graphs.since(snapshot, base, full))
     if full:
         return json_response(graphs.render(snapshot, full=True))
     return Response(graphs.state_text(snapshot), media_type="application/json")
@@ -150,22 +208,25 @@ def fork_graph(graph_id: GraphId, graphs: Graphs) -> Response:
 # ---- the timeline -----------------------------------------------------------------------
 
 
-def _changed(graphs, session: Session, change) -> Response:
-    return json_response(graphs.mutate(session, change).state)
+def _changed(graphs, session: Session, change, patch: bool) -> Response:
+    done = graphs.mutate(session, change)
+    return json_response(done.patch if patch else done.state)
 
 
 @router.put(
     "/{graph_id}/values",
-    response_model=GraphState,
+    response_model=StateOrPatch,
     responses=CHANGE,
     summary="Set leaf values; the timeline starts again",
 )
-def set_values(body: ValuesUpdate, session: EditableSession, graphs: Graphs) -> Response:
+def set_values(
+    body: ValuesUpdate, session: EditableSession, graphs: Graphs, patch: ReturnPatch
+) -> Response:
     def change(s: Session) -> list:
         s.run.set_values(body.values)
         return []
 
-    return _changed(graphs, session, change)
+    return _changed(graphs, session, change, patch)
 
 
 StepBody = Annotated[StepRequest | None, Body()]
@@ -173,33 +234,41 @@ StepBody = Annotated[StepRequest | None, Body()]
 
 @router.post(
     "/{graph_id}/forward",
-    response_model=GraphState,
+    response_model=StateOrPatch,
     responses=CHANGE,
     summary="Step forward (409 once the forward pass is complete)",
 )
-def forward(session: EditableSession, graphs: Graphs, body: StepBody = None) -> Response:
+def forward(
+    session: EditableSession, graphs: Graphs, patch: ReturnPatch, body: StepBody = None
+) -> Response:
     body = body or StepRequest()
-    return _changed(graphs, session, lambda s: s.run.forward(None if body.all else body.steps))
+    steps = None if body.all else body.steps
+    return _changed(graphs, session, lambda s: s.run.forward(steps), patch)
 
 
 @router.post(
     "/{graph_id}/backward",
-    response_model=GraphState,
+    response_model=StateOrPatch,
     responses=CHANGE,
     summary="Step backward (409 before the forward pass is complete, or when done)",
 )
-def backward(session: EditableSession, graphs: Graphs, body: StepBody = None) -> Response:
+def backward(
+    session: EditableSession, graphs: Graphs, patch: ReturnPatch, body: StepBody = None
+) -> Response:
     body = body or StepRequest()
-    return _changed(graphs, session, lambda s: s.run.backward(None if body.all else body.steps))
+    steps = None if body.all else body.steps
+    return _changed(graphs, session, lambda s: s.run.backward(steps), patch)
 
 
 @router.post(
     "/{graph_id}/seek",
-    response_model=GraphState,
+    response_model=StateOrPatch,
     responses=CHANGE,
     summary="Move the cursor to any position 0..2N",
 )
-def seek(body: SeekRequest, session: EditableSession, graphs: Graphs) -> Response:
+def seek(
+    body: SeekRequest, session: EditableSession, graphs: Graphs, patch: ReturnPatch
+) -> Response:
     def change(s: Session) -> list:
         if body.position > s.run.total:
             raise HTTPException(
@@ -207,31 +276,34 @@ def seek(body: SeekRequest, session: EditableSession, graphs: Graphs) -> Respons
             )
         return s.run.seek(body.position)
 
-    return _changed(graphs, session, change)
+    return _changed(graphs, session, change, patch)
 
 
 @router.post(
     "/{graph_id}/reset",
-    response_model=GraphState,
+    response_model=StateOrPatch,
     responses=CHANGE,
     summary="Clear values, gradients and the cursor",
 )
-def reset(session: EditableSession, graphs: Graphs) -> Response:
+def reset(session: EditableSession, graphs: Graphs, patch: ReturnPatch) -> Response:
     def change(s: Session) -> list:
         s.run.reset()
         return []
 
-    return _changed(graphs, session, change)
+    return _changed(graphs, session, change, patch)
 
 
 @router.post(
     "/{graph_id}/update",
-    response_model=GraphState,
+    response_model=StateOrPatch,
     responses=CHANGE,
     summary="One gradient-descent step on every param (409 without gradients)",
 )
 def update(
-    session: EditableSession, graphs: Graphs, body: Annotated[UpdateRequest | None, Body()] = None
+    session: EditableSession,
+    graphs: Graphs,
+    patch: ReturnPatch,
+    body: Annotated[UpdateRequest | None, Body()] = None,
 ) -> Response:
     body = body or UpdateRequest()
 
@@ -241,7 +313,7 @@ def update(
         s.optimizer = opt
         return [{"phase": "update", "position": 0, "node": None, "params": new}]
 
-    return _changed(graphs, session, change)
+    return _changed(graphs, session, change, patch)
 
 
 # ---- training ---------------------------------------------------------------------------
@@ -261,6 +333,7 @@ async def train(
     settings: SettingsDep,
     jobs: Jobs,
     bus: Annotated[EventBus, Depends(get_bus)],
+    patch: ReturnPatch,
 ) -> Response:
     from engine.training import train as run_training
 
@@ -305,7 +378,7 @@ async def train(
         return graphs.mutate(session, change)
 
     change = await jobs.run(request, "Training", task)
-    return json_response({**change.result, "state": change.state})
+    return json_response({**change.result, "state": change.patch if patch else change.state})
 
 
 @router.get(

@@ -13,10 +13,10 @@ from engine.toposort import kahn_steps
 
 from ..deps import EditableSession, GraphId, Graphs, Jobs, SettingsDep
 from ..jobs import JobPool
-from ..schemas import ERROR_RESPONSES, GraphOptions, GraphState, ToposortRequest, ToposortResult
+from ..schemas import ERROR_RESPONSES, GraphOptions, ToposortRequest, ToposortResult
 from ..sessions import Session, run_for
 from ..work import toposort_size
-from .graphs import CHANGE, READ, json_response
+from .graphs import CHANGE, READ, ReturnPatch, StateOrPatch, json_response
 
 router = APIRouter(tags=["topological sort"])
 
@@ -81,11 +81,13 @@ async def toposort_graph(
 
 @router.put(
     "/api/graphs/{graph_id}/options",
-    response_model=GraphState,
+    response_model=StateOrPatch,
     responses=CHANGE,
     summary="Evaluation order and the fan-out-bug toggle; the timeline starts again",
 )
-def set_options(body: GraphOptions, session: EditableSession, graphs: Graphs) -> Response:
+def set_options(
+    body: GraphOptions, session: EditableSession, graphs: Graphs, patch: ReturnPatch
+) -> Response:
     def change(s: Session) -> list:
         state = s.run_state()
         if body.order is not None:
@@ -95,4 +97,5 @@ def set_options(body: GraphOptions, session: EditableSession, graphs: Graphs) ->
         s.run = run_for(s.run.graph, state)
         return []
 
-    return json_response(graphs.mutate(session, change).state)
+    done = graphs.mutate(session, change)
+    return json_response(done.patch if patch else done.state)

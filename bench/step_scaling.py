@@ -1,0 +1,397 @@
+"""What one step costs at 7, 200, 2,000 and 10,000 nodes, measured in one run on a real server.
+
+    python bench/step_scaling.py [--sizes 7,200,2000,10000] [--full-state] [--steps 40]
+
+Starts `stepgrad serve` in a subprocess (SQLite file in a temporary folder, max_nodes
+10,000) and, per size (7: the course's seed graph; others: a random DAG of scalars whose
+nodes take 1-2 inputs from any earlier node, the kind whose long edges carry many
+waypoints):
+
+- open: POST /api/graphs, then GET of the state (what a page does to open the graph), and
+  the size of that state; the layout of the same graph timed in this process;
+- step: p50 latency and response size of one forward step and one backward step, with
+  `?return=patch` (or the whole state with --full-state, what a v1 client gets), and the
+  forward p50 over the 7-node one;
+- followers: that many event streams (`format=patch`, or the state events with
+  --full-state) from loopback addresses 127.0.0.2-5; the stepper steps, waiting until
+  every follower has the new version; delivery = from sending the step to a follower
+  holding the whole event, p50/p99 over followers and steps; the server's RSS before
+  they connect, at the end of the steps, and 3 s after they have left.
+
+Followers: 100 at 2,000 nodes, 20 at the other sizes (--followers-2000, --followers).
+The server's run of the state events with --full-state is also how the figures before
+patches were taken. The last line is one JSON object.
+
+The page's measurements (open and key-to-paint in Chromium) come from a separate
+function the browser side adds next to `server_measurements`, whose results `main` merges
+into the same rows; this script alone prints the server's columns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.layout import random_dag  # noqa: E402
+
+SIZES = (7, 200, 2000, 10000)
+FOLLOWER_ADDRESSES = ("127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5")
+VERSION = re.compile(rb'"version":(\d+)')
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(db: str) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "STEPGRAD_MAX_NODES": "10000",
+        "STEPGRAD_RATE_CREATE": "1000/minute",
+        "STEPGRAD_LOG_LEVEL": "warning",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--db", db],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"{base}/api/health")
+            return proc, base
+        except httpx.TransportError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("the server did not start")
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def dag_spec(n: int) -> dict:
+    """The 7-node seed graph, or a random DAG of n scalar nodes (params, tanh, add, mul)."""
+    if n == 7:
+        from engine.examples import load_example
+
+        return load_example("seed")
+    names, edges = random_dag(n - 1, seed=0, window=None)
+    inputs: dict[str, list[str]] = {name: [] for name in names}
+    for u, v in edges:
+        inputs[v].append(u)
+    nodes = []
+    for i, name in enumerate(names):
+        ins = inputs[name]
+        if not ins:
+            nodes.append({"id": name, "op": "param", "value": 0.1 + 0.001 * (i % 97)})
+        elif len(ins) == 1:
+            nodes.append({"id": name, "op": "tanh", "inputs": ins})
+        else:
+            nodes.append({"id": name, "op": "mul" if i % 2 else "add", "inputs": ins[:2]})
+    used = {s for node in nodes for s in node.get("inputs", [])}
+    loose = [node["id"] for node in nodes if node["id"] not in used]
+    nodes.append({"id": "out", "op": "add", "inputs": [loose[-2], loose[-1]]})
+    return {"name": f"random {n}", "nodes": nodes, "output": "out"}
+
+
+def layout_ms(spec: dict) -> float:
+    """Building the graph and laying it out, in this process (what creation does besides I/O)."""
+    from app.layout import graph_layout
+    from engine.graph import Graph, Limits
+
+    start = time.perf_counter()
+    graph = Graph.from_spec(spec, Limits(max_nodes=20_000))
+    graph_layout(graph)
+    return 1000 * (time.perf_counter() - start)
+
+
+def p(times: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(times), q)) if times else float("nan")
+
+
+class Stepper:
+    def __init__(self, base: str, gid: str, token: str, patch: bool):
+        self.client = httpx.Client(base_url=base, timeout=120)
+        self.gid = gid
+        self.headers = {"Authorization": f"Bearer {token}"}
+        self.query = "?return=patch" if patch else ""
+
+    def call(self, what: str, body: dict | None = None) -> httpx.Response:
+        r = self.client.post(
+            f"/api/graphs/{self.gid}/{what}{self.query}", json=body, headers=self.headers
+        )
+        r.raise_for_status()
+        return r
+
+    def timed(self, what: str) -> tuple[float, int, int]:
+        start = time.perf_counter()
+        r = self.call(what, {"steps": 1})
+        ms = 1000 * (time.perf_counter() - start)
+        return ms, len(r.content), json.loads(r.content)["version"]
+
+
+def step_figures(stepper: Stepper, n: int, steps: int) -> dict:
+    forward: list[tuple[float, int]] = []
+    backward: list[tuple[float, int]] = []
+    stepper.call("reset")
+    while len(forward) < steps:
+        for _ in range(min(n, steps - len(forward))):
+            forward.append(stepper.timed("forward")[:2])
+        stepper.call("reset")
+    stepper.call("forward", {"all": True})
+    while len(backward) < steps:
+        for _ in range(min(n, steps - len(backward))):
+            backward.append(stepper.timed("backward")[:2])
+        if len(backward) < steps:
+            stepper.call("reset")
+            stepper.call("forward", {"all": True})
+    stepper.call("reset")
+    return {
+        "step_ms": p([t for t, _ in forward], 50),
+        "step_p99_ms": p([t for t, _ in forward], 99),
+        "backward_step_ms": p([t for t, _ in backward], 50),
+        "patch_bytes": int(np.median([b for _, b in forward])),
+        "backward_patch_bytes": int(np.median([b for _, b in backward])),
+    }
+
+
+class Follower:
+    """One event stream, read as raw bytes: only frame ends and versions are looked at, so
+    the reader costs little next to what it measures."""
+
+    def __init__(self, base: str, gid: str, patch: bool, address: str):
+        self.url = f"{base}/api/graphs/{gid}/events" + ("?format=patch" if patch else "")
+        self.address = address
+        self.arrived: dict[int, float] = {}
+        self.connected = asyncio.Event()
+        self.failed: str | None = None
+
+    async def run(self) -> None:
+        transport = httpx.AsyncHTTPTransport(local_address=self.address)
+        try:
+            async with (
+                httpx.AsyncClient(transport=transport, timeout=None) as client,
+                client.stream("GET", self.url) as r,
+            ):
+                if r.status_code != 200:
+                    self.failed = f"status {r.status_code}"
+                    self.connected.set()
+                    return
+                buf = b""
+                async for chunk in r.aiter_raw():
+                    scan = max(0, len(buf) - 1)  # the frame's end can only be in the new bytes
+                    buf += chunk
+                    start = 0
+                    while (end := buf.find(b"\n\n", scan)) >= 0:
+                        frame, start = buf[start:end], end + 2
+                        scan = start
+                        if frame.startswith(b":"):
+                            continue
+                        match = VERSION.search(frame, 0, 400)
+                        if match:
+                            self.arrived.setdefault(int(match.group(1)), time.perf_counter())
+                        self.connected.set()
+                    buf = buf[start:]
+        except httpx.HTTPError as exc:
+            self.failed = self.failed or repr(exc)
+            self.connected.set()
+
+
+def follower_figures(
+    base: str, gid: str, n: int, stepper: Stepper, count: int, steps: int, patch: bool, pid: int
+) -> dict:
+    """`count` followers; `steps` forward steps, each sent once every follower has the last."""
+    rss_before = rss_mb(pid)
+    sent: dict[int, float] = {}
+    result: dict = {}
+    ready = threading.Event()
+    done = threading.Event()
+
+    async def follow() -> None:
+        followers = [
+            Follower(base, gid, patch, FOLLOWER_ADDRESSES[i % len(FOLLOWER_ADDRESSES)])
+            for i in range(count)
+        ]
+        tasks = [asyncio.create_task(f.run()) for f in followers]
+        await asyncio.gather(*(f.connected.wait() for f in followers))
+        result["followers"] = followers
+        ready.set()
+        while not done.is_set():
+            await asyncio.sleep(0.02)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    thread = threading.Thread(target=lambda: asyncio.run(follow()), daemon=True)
+    thread.start()
+    ready.wait(120)
+    followers = result["followers"]
+    failed = [f.failed for f in followers if f.failed]
+
+    def delivered(version: int) -> None:
+        wait_until = time.monotonic() + 60
+        while time.monotonic() < wait_until:
+            if all(version in f.arrived or f.failed for f in followers):
+                return
+            time.sleep(0.001)
+
+    rss_peak = rss_mb(pid)
+    try:
+        position = json.loads(stepper.call("reset").content)["cursor"]["position"]
+        for _ in range(steps):
+            if position >= n:  # not timed: back to the start of the forward pass
+                r = stepper.call("reset")
+                delivered(json.loads(r.content)["version"])
+            start = time.perf_counter()
+            r = stepper.call("forward", {"steps": 1})
+            body = json.loads(r.content)
+            sent[body["version"]] = start
+            position = body["cursor"]["position"]
+            delivered(body["version"])
+            rss_peak = max(rss_peak, rss_mb(pid))
+            time.sleep(0.02)
+    finally:
+        done.set()
+        thread.join(60)
+    time.sleep(3)
+    delays = [
+        1000 * (f.arrived[v] - t) for f in followers for v, t in sent.items() if v in f.arrived
+    ]
+    missing = sum(1 for f in followers for v in sent if v not in f.arrived)
+    return {
+        "followers": count,
+        "follower_failed": len(failed),
+        "follower_missing": missing,
+        "follower_p50_ms": p(delays, 50),
+        "follower_p99_ms": p(delays, 99),
+        "rss_before_mb": rss_before,
+        "rss_peak_mb": rss_peak,
+        "rss_after_mb": rss_mb(pid),
+    }
+
+
+def server_measurements(base: str, pid: int, sizes, args) -> dict[int, dict]:
+    """Per size: the graph (`gid`, `token`) and the server's figures."""
+    rows: dict[int, dict] = {}
+    patch = not args.full_state
+    layout_ms(dag_spec(7))  # imports
+    with httpx.Client(base_url=base, timeout=120) as client:
+        warm = client.post("/api/graphs", json=dag_spec(7)).json()
+        warm_stepper = Stepper(base, warm["id"], warm["edit_token"], patch)
+        step_figures(warm_stepper, 7, 50)
+        for n in sizes:
+            spec = dag_spec(n)
+            row: dict = {"nodes": len(spec["nodes"]), "layout_ms": layout_ms(spec)}
+            start = time.perf_counter()
+            r = client.post("/api/graphs", json=spec)
+            r.raise_for_status()
+            created = time.perf_counter()
+            gid, token = r.json()["id"], r.json()["edit_token"]
+            state = client.get(f"/api/graphs/{gid}")
+            state.raise_for_status()
+            row["open_ms"] = 1000 * (time.perf_counter() - start)
+            row["create_ms"] = 1000 * (created - start)
+            row["state_bytes"] = len(state.content)
+            row["gid"], row["token"] = gid, token
+            stepper = Stepper(base, gid, token, patch)
+            stepper.call("forward", {"steps": 1})  # warm up
+            row.update(step_figures(stepper, n, args.steps))
+            count = args.followers_2000 if n == 2000 else args.followers
+            follow = follower_figures(base, gid, n, stepper, count, args.follow_steps, patch, pid)
+            row.update(follow)
+            rows[n] = row
+            print(f"  measured {n} nodes", file=sys.stderr)
+    return rows
+
+
+def kib(n: float) -> str:
+    return f"{n / 1024:.1f} KiB" if n < 1024 * 1024 else f"{n / 1024 / 1024:.2f} MiB"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
+    parser.add_argument("--steps", type=int, default=40, help="timed steps per direction")
+    parser.add_argument("--follow-steps", type=int, default=20)
+    parser.add_argument("--followers", type=int, default=20)
+    parser.add_argument("--followers-2000", type=int, default=100)
+    parser.add_argument(
+        "--full-state", action="store_true", help="v1 clients: whole states, state events"
+    )
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, base = start_server(str(Path(tmp) / "bench.db"))
+        try:
+            rows = server_measurements(base, proc.pid, sizes, args)
+        finally:
+            proc.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=10)
+    floor = rows[sizes[0]]["step_ms"]
+    mode = "whole state (v1)" if args.full_state else "?return=patch"
+    print(f"step responses: {mode}; events: {'state' if args.full_state else 'format=patch'}")
+    head = (
+        f"{'nodes':>6} {'layout':>8} {'open':>8} {'state':>10} {'step resp':>10} {'fwd p50':>8} "
+        f"{'/7 nodes':>8} {'bwd p50':>8} {'followers':>9} {'deliv p50':>9} {'deliv p99':>9} "
+        f"{'RSS before/peak/after MiB':>26}"
+    )
+    print(head)
+    for r in rows.values():
+        print(
+            f"{r['nodes']:>6} {r['layout_ms']:>6.0f}ms {r['open_ms']:>6.0f}ms "
+            f"{kib(r['state_bytes']):>10} {kib(r['patch_bytes']):>10} {r['step_ms']:>6.1f}ms "
+            f"{r['step_ms'] / floor:>8.2f} {r['backward_step_ms']:>6.1f}ms {r['followers']:>9} "
+            f"{r['follower_p50_ms']:>7.1f}ms {r['follower_p99_ms']:>7.1f}ms "
+            f"{r['rss_before_mb']:>8.0f} /{r['rss_peak_mb']:>5.0f} /{r['rss_after_mb']:>5.0f}"
+        )
+        if r["follower_failed"] or r["follower_missing"]:
+            print(f"       {r['follower_failed']} followers failed, {r['follower_missing']} "
+                  "deliveries missing")  # fmt: skip
+    keys = [
+        "nodes", "layout_ms", "open_ms", "create_ms", "state_bytes", "patch_bytes",
+        "backward_patch_bytes", "step_ms", "step_p99_ms", "backward_step_ms", "followers",
+        "follower_p50_ms", "follower_p99_ms", "rss_before_mb", "rss_peak_mb", "rss_after_mb",
+    ]  # fmt: skip
+    out: dict = {"mode": "full_state" if args.full_state else "patch"}
+    for key in keys:
+        out[key] = {str(n): rows[n][key] for n in rows}
+    out["step_ratio"] = {str(n): rows[n]["step_ms"] / floor for n in rows}
+    if 2000 in rows:
+        out["follower_p99_ms_2000"] = rows[2000]["follower_p99_ms"]
+    if 10000 in rows:
+        out["open_ms_10000"] = rows[10000]["open_ms"]
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
