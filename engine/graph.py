@@ -236,13 +236,20 @@ class Graph:
 
     # ---- shapes and the plan -----------------------------------------------------------
 
-    def _infer_shapes(self) -> dict[str, tuple[int, ...]]:
+    def check_feed(self, leaf_shapes: dict[str, tuple[int, ...]]) -> None:
+        """Raise ShapeError, naming the node, unless the graph computes with these leaves fed
+        values of these shapes (a dataset's whole split instead of one batch, say)."""
+        self._infer_shapes(leaf_shapes, limits=False)
+
+    def _infer_shapes(
+        self, leaf_shapes: dict[str, tuple[int, ...]] | None = None, limits: bool = True
+    ) -> dict[str, tuple[int, ...]]:
         shapes: dict[str, tuple[int, ...]] = {}
         total = 0
         for nid in self.order:
             node = self.nodes[nid]
             if node.op.leaf:
-                shape = node.value.shape
+                shape = (leaf_shapes or {}).get(nid, node.value.shape)
             else:
                 ins = [shapes[s] for s in node.inputs]
                 try:
@@ -253,14 +260,14 @@ class Graph:
                         f"Node {nid!r} ({node.op.name}): {exc} (inputs: {names})."
                     ) from None
             size = int(np.prod(shape)) if shape else 1
-            if size > self.limits.max_elements:
+            if limits and size > self.limits.max_elements:
                 raise TensorError(
                     f"Node {nid!r} would hold {size} elements; the limit is "
                     f"{self.limits.max_elements} per tensor."
                 )
             total += size
             shapes[nid] = shape
-        if total > self.limits.max_total_elements:
+        if limits and total > self.limits.max_total_elements:
             raise LimitError(
                 f"The graph would hold {total} elements in all; the limit is "
                 f"{self.limits.max_total_elements}."

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .data import bound_data
-from .errors import GraphError, StepgradError
+from .errors import GraphError, ShapeError, StepgradError
 from .graph import Graph
 from .optim import optimizer_from
 from .passes import descent_step, forward_pass
@@ -112,6 +112,15 @@ def train(
     feeder = None
     if found is not None:
         binding, data = found
+        for split in (data.train, data.test):
+            if not split or not len(next(iter(split.values()))):
+                continue  # an empty test split is never fed
+            try:
+                graph.check_feed({nid: arr.shape for nid, arr in split.items()})
+            except ShapeError as exc:
+                raise ShapeError(
+                    f"Training feeds every row of the dataset to its bound inputs, and then: {exc}"
+                ) from None
         feeder = _Feeder(graph, data)
         batch_size = batch_size or binding.batch_size
     rng = np.random.default_rng(seed)

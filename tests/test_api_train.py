@@ -167,3 +167,18 @@ def test_reads_are_not_blocked_by_a_long_training_run(make_client):
     thread.join()
     assert done["status"] == 200
     assert client.get(f"/api/graphs/{gid}").json()["version"] == 2
+
+
+def test_training_after_a_bound_input_was_given_a_fixed_value_is_a_422_naming_the_node(client):
+    state, h = create(client, boston_linear_spec())
+    gid = state["id"]
+    # X loses its binding and keeps 32 rows, while y still brings all 405 training rows
+    fixed = {"values": {"X": [[1.0] * 13] * 32}}
+    r = client.put(f"/api/graphs/{gid}/values", json=fixed, headers=h)
+    assert r.status_code == 200, r.text
+    before = client.get(f"/api/graphs/{gid}").json()
+    r = client.post(f"/api/graphs/{gid}/train", json={"epochs": 2}, headers=h)
+    assert r.status_code == 422, r.text
+    detail = r.json()["detail"]
+    assert "Node 'loss' (mse)" in detail and "[405, 1] and [32, 1]" in detail
+    assert client.get(f"/api/graphs/{gid}").json()["version"] == before["version"]
