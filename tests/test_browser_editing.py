@@ -55,6 +55,7 @@ def test_edit_a_leaf_value_in_the_inspector(page, page_server, page_api):
     # a value that is not JSON is refused next to the field, and nothing changes
     page.locator('#graph-svg [data-node-id="k"]').click()
     field = page.locator("#inspector [data-role=value-input]")
+    expect(field).to_have_value("0.09")  # k's editor, drawn on the frame after the click
     field.fill("[1, 2")
     field.press("Enter")
     expect(page.locator("#inspector [data-role=value-error]")).not_to_be_empty()
