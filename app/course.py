@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
-from pathlib import Path
+from importlib.resources import files
 
 from pydantic import ValidationError
 
@@ -18,7 +18,8 @@ from engine.graph import Graph
 
 from .schemas import Lesson
 
-LESSONS_DIR = Path(__file__).with_name("lessons")
+# found through the package, so an installed wheel has them too
+LESSONS_DIR = files("app") / "lessons"
 
 _cache: dict[str, Lesson] = {}
 _lock = threading.Lock()
@@ -73,9 +74,12 @@ def check_lesson(lesson_id: str, data: object) -> Lesson:
 def _load_all() -> dict[str, Lesson]:
     with _lock:
         if not _cache:
-            for path in sorted(LESSONS_DIR.glob("*.json")):
+            for path in sorted(LESSONS_DIR.iterdir(), key=lambda p: p.name):
+                if not path.name.endswith(".json"):
+                    continue
+                lesson_id = path.name.removesuffix(".json")
                 data = json.loads(path.read_text(encoding="utf-8"))
-                _cache[path.stem] = check_lesson(path.stem, data)
+                _cache[lesson_id] = check_lesson(lesson_id, data)
         return _cache
 
 

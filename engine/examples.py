@@ -12,13 +12,15 @@ import copy
 import json
 import re
 import threading
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 
 from .errors import GraphError, StepgradError
 from .graph import Graph
 from .optim import optimizer_from
 
-EXAMPLES_DIR = Path(__file__).with_name("examples")
+# found through the package, so an installed wheel has them too
+EXAMPLES_DIR = files("engine") / "examples"
 KINDS = ("example", "lesson")
 FIELDS = {"title", "description", "kind", "spec"}
 OPTIONAL = {"title_zh", "description_zh"}  # the page shows them in Chinese
@@ -31,8 +33,8 @@ _cache: dict[str, dict] = {}
 _lock = threading.Lock()
 
 
-def _read(path: Path) -> dict:
-    example_id = path.stem
+def _read(path: Traversable) -> dict:
+    example_id = path.name.removesuffix(".json")
     where = f"Example {example_id!r} ({path.name})"
     if not _ID.match(example_id):
         raise GraphError(f"{where}: the file name must be lower-case letters, digits and _.")
@@ -66,7 +68,9 @@ def _read(path: Path) -> dict:
 def _all() -> dict[str, dict]:
     with _lock:
         if not _cache:
-            for path in sorted(EXAMPLES_DIR.glob("*.json")):
+            for path in sorted(EXAMPLES_DIR.iterdir(), key=lambda p: p.name):
+                if not path.name.endswith(".json"):
+                    continue
                 item = _read(path)
                 _cache[item["id"]] = item
         return _cache

@@ -26,12 +26,13 @@ discussing in class; `DESCRIPTION` says so to every user who picks it.
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
+from importlib.resources import files
 
 import numpy as np
 
-CSV_PATH = Path(__file__).with_name("boston_house_prices.csv")
-RST_PATH = Path(__file__).with_name("boston_house_prices.rst")
+# found through the package, so an installed wheel has them too
+CSV_PATH = files("engine.datasets") / "boston_house_prices.csv"
+RST_PATH = files("engine.datasets") / "boston_house_prices.rst"
 
 FEATURE_NAMES = (
     "CRIM", "ZN", "INDUS", "CHAS", "NOX", "RM", "AGE", "DIS", "RAD", "TAX", "PTRATIO", "B",
@@ -60,7 +61,8 @@ DESCRIPTION = (
 @cache
 def _read() -> tuple[np.ndarray, np.ndarray]:
     """Features (506, 13) and target (506, 1), read once; the cached arrays are read-only."""
-    table = np.loadtxt(CSV_PATH, delimiter=",", skiprows=2, dtype=np.float64)
+    with CSV_PATH.open(encoding="utf-8") as f:
+        table = np.loadtxt(f, delimiter=",", skiprows=2, dtype=np.float64)
     if table.shape != (N_ROWS, len(FEATURE_NAMES) + 1):  # pragma: no cover - shipped file
         raise RuntimeError(f"{CSV_PATH} has shape {table.shape}; expected (506, 14).")
     features = np.ascontiguousarray(table[:, :-1])
