@@ -172,9 +172,16 @@ export class GraphCanvas {
         const y0 = Math.min(all.y, r.y);
         all = { x: x0, y: y0, w: Math.max(all.x + all.w, r.x + r.w) - x0, h: Math.max(all.y + all.h, r.y + r.h) - y0 };
       }
+      // the clip on whole device pixels: a pixel half inside would blend old and new paint
+      ctx.setTransform(1, 0, 0, 1, 0, 0);
       ctx.beginPath();
-      for (const r of regions) ctx.rect(r.x, r.y, r.w, r.h);
+      for (const r of regions) {
+        const x0 = Math.floor(dpr * (r.x * k + x));
+        const y0 = Math.floor(dpr * (r.y * k + y));
+        ctx.rect(x0, y0, Math.ceil(dpr * ((r.x + r.w) * k + x)) - x0, Math.ceil(dpr * ((r.y + r.h) * k + y)) - y0);
+      }
       ctx.clip();
+      ctx.setTransform(dpr * k, 0, 0, dpr * k, dpr * x, dpr * y);
       inView = (b) => overlaps(b, all) && regions.some((r) => overlaps(b, r));
     }
     // clearRect keeps to the clip: only the changed boxes are wiped
