@@ -22,9 +22,20 @@ Followers: 100 at 2,000 nodes, 20 at the other sizes (--followers-2000, --follow
 The server's run of the state events with --full-state is also how the figures before
 patches were taken. The last line is one JSON object.
 
-The page's measurements (open and key-to-paint in Chromium) come from a separate
-function the browser side adds next to `server_measurements`, whose results `main` merges
-into the same rows; this script alone prints the server's columns.
+Then the page, in Debian's Chromium (Playwright, 1280x720), on the same graphs:
+
+- page open: navigation start to the frame after the first one that shows the graph
+  (`sg:open-painted`, the page's own Performance API measure);
+- key to paint: from a key press (the keydown event's timestamp) to the next frame after the
+  render that showed the state the step produced (the request and its patch, applying it,
+  the drawing, the frame that paints it), p50 and p95, stepping forward from the start and
+  back from the end of the timeline (a step back is a seek: the engine recomputes from the
+  start, so its server time grows with the graph).
+
+The last line is one JSON object: per size the server's figures and `page_open_ms`,
+`key_to_paint_ms`, `back_key_to_paint_ms`, and the issue's headline figures
+`key_to_paint_ms_2000`, `key_to_paint_ms_10000`, `open_ms_10000` (the page's open time),
+`follower_p99_ms_2000`. --no-page skips Chromium.
 """
 
 from __future__ import annotations
@@ -49,6 +60,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.browser_render import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from bench.layout import random_dag  # noqa: E402
 
 SIZES = (7, 200, 2000, 10000)
@@ -333,6 +345,80 @@ def server_measurements(base: str, pid: int, sizes, args) -> dict[int, dict]:
     return rows
 
 
+# In the page: from each keydown to the frame after the render that shows a new position.
+WATCH = """() => {
+  window.__k2p = [];
+  window.__pending = null;
+  document.addEventListener('keydown', (ev) => {
+    window.__pending = {t0: ev.timeStamp, from: window.stepgrad.state.graph.cursor.position};
+  }, true);
+  window.stepgrad.store.subscribe((s) => {
+    const p = window.__pending;
+    if (!p || s.graph.cursor.position === p.from) return;
+    window.__pending = null;
+    requestAnimationFrame(() => window.__k2p.push(performance.now() - p.t0));
+  });
+}"""
+
+
+def page_steps(page, key: str, count: int) -> list[float]:
+    page.evaluate("window.__k2p = []")
+    for i in range(1, count + 1):
+        page.keyboard.press(key)
+        page.wait_for_function("n => window.__k2p.length >= n", arg=i, timeout=60000)
+        page.wait_for_function(
+            "() => !document.querySelector('#app').classList.contains('is-busy')"
+        )
+        page.wait_for_timeout(30)
+    return page.evaluate("window.__k2p")
+
+
+def page_figures(browser, base: str, row: dict, count: int) -> dict:
+    """Open the graph's page (as its editor) and step it with the keyboard."""
+    headers = {"Authorization": f"Bearer {row['token']}"}
+    r = httpx.post(f"{base}/api/graphs/{row['gid']}/reset", headers=headers, timeout=120)
+    r.raise_for_status()
+    total = r.json()["cursor"]["total"]
+    count = min(count, total // 2)
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    page = context.new_page()
+    try:
+        page.goto(f"{base}/g/{row['gid']}#edit={row['token']}")
+        page.wait_for_selector("#app[data-painted=true]", timeout=120000)
+        page.wait_for_selector("[data-role=live].live-dot--live", timeout=30000)
+        open_ms = page.evaluate("performance.getEntriesByName('sg:open-painted')[0].duration")
+        page.evaluate(WATCH)
+        forward = page_steps(page, "ArrowRight", count)
+        page.keyboard.press("End")
+        page.wait_for_function("t => window.stepgrad.state.graph.cursor.position === t", arg=total)
+        page.wait_for_timeout(300)
+        back = page_steps(page, "ArrowLeft", count)
+    finally:
+        context.close()
+    return {
+        "page_open_ms": open_ms,
+        "key_to_paint_ms": p(forward, 50),
+        "key_to_paint_p95_ms": p(forward, 95),
+        "back_key_to_paint_ms": p(back, 50),
+        "back_key_to_paint_p95_ms": p(back, 95),
+    }
+
+
+def page_measurements(base: str, rows: dict[int, dict], count: int) -> None:
+    if not os.path.exists(CHROMIUM):
+        sys.exit(f"{CHROMIUM} is missing: apt-get install chromium (or --no-page)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            for n, row in rows.items():
+                row.update(page_figures(browser, base, row, count))
+                print(f"  measured the page at {n} nodes", file=sys.stderr)
+        finally:
+            browser.close()
+
+
 def kib(n: float) -> str:
     return f"{n / 1024:.1f} KiB" if n < 1024 * 1024 else f"{n / 1024 / 1024:.2f} MiB"
 
@@ -347,12 +433,16 @@ def main() -> None:
     parser.add_argument(
         "--full-state", action="store_true", help="v1 clients: whole states, state events"
     )
+    parser.add_argument("--page-steps", type=int, default=15, help="key presses per direction")
+    parser.add_argument("--no-page", action="store_true", help="the server's figures only")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         proc, base = start_server(str(Path(tmp) / "bench.db"))
         try:
             rows = server_measurements(base, proc.pid, sizes, args)
+            if not args.no_page:
+                page_measurements(base, rows, args.page_steps)
         finally:
             proc.terminate()
             with contextlib.suppress(subprocess.TimeoutExpired):
@@ -365,6 +455,10 @@ def main() -> None:
         f"{'/7 nodes':>8} {'bwd p50':>8} {'followers':>9} {'deliv p50':>9} {'deliv p99':>9} "
         f"{'RSS before/peak/after MiB':>26}"
     )
+    page = not args.no_page
+    if page:
+        head += f" {'page open':>9} {'key->paint p50/p95':>19} {'back p50/p95':>14}"
+
     print(head)
     for r in rows.values():
         print(
@@ -373,6 +467,13 @@ def main() -> None:
             f"{r['step_ms'] / floor:>8.2f} {r['backward_step_ms']:>6.1f}ms {r['followers']:>9} "
             f"{r['follower_p50_ms']:>7.1f}ms {r['follower_p99_ms']:>7.1f}ms "
             f"{r['rss_before_mb']:>8.0f} /{r['rss_peak_mb']:>5.0f} /{r['rss_after_mb']:>5.0f}"
+            + (
+                f" {r['page_open_ms']:>7.0f}ms {r['key_to_paint_ms']:>8.1f}"
+                f" /{r['key_to_paint_p95_ms']:>6.1f}ms"
+                f" {r['back_key_to_paint_ms']:>6.0f} /{r['back_key_to_paint_p95_ms']:>4.0f}ms"
+                if page
+                else ""
+            )
         )
         if r["follower_failed"] or r["follower_missing"]:
             print(f"       {r['follower_failed']} followers failed, {r['follower_missing']} "
@@ -382,14 +483,28 @@ def main() -> None:
         "backward_patch_bytes", "step_ms", "step_p99_ms", "backward_step_ms", "followers",
         "follower_p50_ms", "follower_p99_ms", "rss_before_mb", "rss_peak_mb", "rss_after_mb",
     ]  # fmt: skip
+    if page:
+        keys += ["page_open_ms", "key_to_paint_ms", "key_to_paint_p95_ms", "back_key_to_paint_ms",
+                 "back_key_to_paint_p95_ms"]  # fmt: skip
     out: dict = {"mode": "full_state" if args.full_state else "patch"}
     for key in keys:
         out[key] = {str(n): rows[n][key] for n in rows}
     out["step_ratio"] = {str(n): rows[n]["step_ms"] / floor for n in rows}
     if 2000 in rows:
         out["follower_p99_ms_2000"] = rows[2000]["follower_p99_ms"]
+    targets = {2000: 50, 10000: 100}
+    for n, ms in targets.items():
+        if page and n in rows:
+            out[f"key_to_paint_ms_{n}"] = rows[n]["key_to_paint_ms"]
+            out[f"back_key_to_paint_ms_{n}"] = rows[n]["back_key_to_paint_ms"]
+            print(f"{n} nodes: a step painted in {rows[n]['key_to_paint_ms']:.0f} ms (p50), "
+                  f"{rows[n]['key_to_paint_ms'] / ms:.2f} of the {ms} ms target; stepping back "
+                  f"{rows[n]['back_key_to_paint_ms']:.0f} ms")  # fmt: skip
     if 10000 in rows:
-        out["open_ms_10000"] = rows[10000]["open_ms"]
+        out["open_ms_10000"] = rows[10000]["page_open_ms" if page else "open_ms"]
+        if page:
+            print(f"10000 nodes: the page open in {out['open_ms_10000']:.0f} ms, "
+                  f"{out['open_ms_10000'] / 3000:.2f} of the 3 s target")  # fmt: skip
     print(json.dumps(out))
 
 

@@ -55,6 +55,21 @@ function truncateTo(text, chars) {
   return chars <= 1 ? "" : `${all.slice(0, chars - 1).join("")}\u2026`;
 }
 
+const DIRTY_MAX = 256; // more changed nodes than this in one frame: repaint the whole layer
+
+/** A world rectangle grown by `m` on every side. */
+function grow(b, m) {
+  return { x: b.x - m, y: b.y - m, w: b.w + 2 * m, h: b.h + 2 * m };
+}
+
+function overlaps(a, b) {
+  return a.x + a.w >= b.x && a.x <= b.x + b.w && a.y + a.h >= b.y && a.y <= b.y + b.h;
+}
+
+// Two layers. The graph itself (edges, nodes, labels) is painted into an offscreen canvas
+// once per camera; a step repaints only the boxes of the nodes whose look it changed, under
+// a clip, so its cost follows what it touched and not the size of the graph. What moves
+// every step (the step's edges, the rings) is drawn over a copy of that layer.
 export class GraphCanvas {
   constructor(host, before) {
     this.canvas = document.createElement("canvas");
@@ -62,11 +77,17 @@ export class GraphCanvas {
     this.canvas.setAttribute("aria-hidden", "true");
     host.insertBefore(this.canvas, before);
     this.ctx = this.canvas.getContext("2d");
+    this.layer = document.createElement("canvas");
+    this.layerCtx = this.layer.getContext("2d");
     this.nodes = [];
     this.edges = [];
     this.byId = new Map();
     this.palette = null;
     this.hidden = true;
+    this.dirty = new Set(); // node records whose look changed since the last paint
+    this.camera = null; // the camera the layer was painted for
+    this.marksKey = null;
+    this.labels = false;
   }
 
   setGraph(nodes, edges, byId, palette) {
@@ -74,11 +95,19 @@ export class GraphCanvas {
     this.edges = edges;
     this.byId = byId;
     this.palette = palette;
+    this.camera = null;
+    this.dirty.clear();
+  }
+
+  /** A node's fill or outline changed: repaint its box at the next draw. */
+  touch(rec) {
+    if (this.camera !== null) this.dirty.add(rec);
   }
 
   show(on) {
     this.hidden = !on;
     this.canvas.classList.toggle("is-on", on);
+    this.camera = null;
     if (!on) this.ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
   }
 
@@ -86,30 +115,80 @@ export class GraphCanvas {
     const dpr = window.devicePixelRatio || 1;
     const cw = Math.round(w * dpr);
     const ch = Math.round(h * dpr);
-    if (this.canvas.width !== cw || this.canvas.height !== ch) {
-      this.canvas.width = cw;
-      this.canvas.height = ch;
+    for (const c of [this.canvas, this.layer]) {
+      if (c.width !== cw || c.height !== ch) {
+        c.width = cw;
+        c.height = ch;
+      }
     }
     return dpr;
   }
 
-  /** Draw everything in view. `view` is the camera {k, x, y}; `marks` the step's nodes. */
+  /** Draw what changed. `view` is the camera {k, x, y}; `marks` the step's nodes. Nothing
+   * to do (the same camera, marks and nodes: a busy flag toggled) costs nothing. */
   draw(view, size, marks, detailZoom) {
     if (this.hidden || !this.palette) return;
     const dpr = this.resize(size.w, size.h);
+    const camera = `${view.k}|${view.x}|${view.y}|${size.w}|${size.h}|${dpr}|${detailZoom}`;
+    const marksKey = `${marks.current}|${marks.phase}|${marks.next}|${marks.selected}|${(marks.highlight || []).join(",")}`;
+    if (camera === this.camera && marksKey === this.marksKey && !this.dirty.size) return;
+    if (camera !== this.camera || this.dirty.size > DIRTY_MAX) this.paintLayer(view, size, dpr, detailZoom, null);
+    else if (this.dirty.size) this.paintLayer(view, size, dpr, detailZoom, [...this.dirty]);
+    this.dirty.clear();
+    this.camera = camera;
+    this.marksKey = marksKey;
     const ctx = this.ctx;
-    const { k, x, y } = view;
-    const p = this.palette;
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
+    ctx.drawImage(this.layer, 0, 0);
+    this.paintMarks(view, size, dpr, marks, detailZoom);
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+  }
+
+  /** The graph into the offscreen layer: all of it in view, or (`changed`, node records)
+   * only the boxes of those nodes, with whatever else crosses them, under a clip. */
+  paintLayer(view, size, dpr, detailZoom, changed) {
+    const ctx = this.layerCtx;
+    const { k, x, y } = view;
+    const p = this.palette;
+    const dot = DOT_PX / k;
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.save();
     ctx.setTransform(dpr * k, 0, 0, dpr * k, dpr * x, dpr * y);
     // the world rectangle on screen, with a margin for strokes
     const m = 20 / k;
-    const left = -x / k - m;
-    const top = -y / k - m;
-    const right = (size.w - x) / k + m;
-    const bottom = (size.h - y) / k + m;
-    const inView = (b) => b.x + b.w >= left && b.x <= right && b.y + b.h >= top && b.y <= bottom;
+    const screen = { x: -x / k - m, y: -y / k - m, w: size.w / k + 2 * m, h: size.h / k + 2 * m };
+    let inView = (b) => overlaps(b, screen);
+    if (changed) {
+      // a box, its dot and its outline, with a pixel to spare for antialiasing
+      const regions = changed.map((rec) => grow(rec.box, dot + 3 / k)).filter(inView);
+      if (!regions.length) {
+        ctx.restore();
+        return;
+      }
+      let all = regions[0];
+      for (const r of regions) {
+        const x0 = Math.min(all.x, r.x);
+        const y0 = Math.min(all.y, r.y);
+        all = { x: x0, y: y0, w: Math.max(all.x + all.w, r.x + r.w) - x0, h: Math.max(all.y + all.h, r.y + r.h) - y0 };
+      }
+      // the clip on whole device pixels: a pixel half inside would blend old and new paint
+      ctx.setTransform(1, 0, 0, 1, 0, 0);
+      ctx.beginPath();
+      for (const r of regions) {
+        const x0 = Math.floor(dpr * (r.x * k + x));
+        const y0 = Math.floor(dpr * (r.y * k + y));
+        ctx.rect(x0, y0, Math.ceil(dpr * ((r.x + r.w) * k + x)) - x0, Math.ceil(dpr * ((r.y + r.h) * k + y)) - y0);
+      }
+      ctx.clip();
+      ctx.setTransform(dpr * k, 0, 0, dpr * k, dpr * x, dpr * y);
+      inView = (b) => overlaps(b, all) && regions.some((r) => overlaps(b, r));
+    }
+    // clearRect keeps to the clip: only the changed boxes are wiped
+    ctx.save();
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.clearRect(0, 0, this.layer.width, this.layer.height);
+    ctx.restore();
 
     // edges: faint when far out, one path for all of them
     const far = k < 0.12;
@@ -117,27 +196,11 @@ export class GraphCanvas {
     ctx.strokeStyle = p.edge;
     ctx.globalAlpha = far ? 0.45 : 0.85;
     ctx.beginPath();
-    const active = [];
-    for (const e of this.edges) {
-      if (!inView(e.bbox)) continue;
-      if (e.active) {
-        active.push(e);
-        continue;
-      }
-      this.tracePath(ctx, e, far);
-    }
+    for (const e of this.edges) if (inView(e.bbox)) this.tracePath(ctx, e, far);
     ctx.stroke();
     ctx.globalAlpha = 1;
-    if (active.length) {
-      ctx.lineWidth = Math.max(5, 3 / k);
-      ctx.strokeStyle = marks.phase === "backward" ? p.grad : p.stroke.input;
-      ctx.beginPath();
-      for (const e of active) this.tracePath(ctx, e, far);
-      ctx.stroke();
-    }
 
     // nodes: one path per style; never smaller than a dot. Close up the SVG draws them.
-    const dot = DOT_PX / k;
     const groups = new Map();
     const shown = [];
     const outlined = (this.nodes.length ? this.nodes[0].box.w : 0) * k >= 10;
@@ -167,8 +230,43 @@ export class GraphCanvas {
       }
     }
 
-    // the step's nodes and the selection: rings that keep a size on screen, so they can be
-    // found at any zoom
+    // labels, in screen pixels, once a box has room for a few characters; a partial paint
+    // keeps the whole paint's decision (it sees only a few boxes)
+    if (!changed) this.labels = shown.length > 0 && shown[0].box.w * k >= LABEL_MIN_BOX_PX && shown.length <= LABELS_MAX;
+    if (this.labels && shown.length) {
+      ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+      ctx.font = LABEL_FONT;
+      ctx.textBaseline = "middle";
+      for (const rec of shown) {
+        const b = rec.box;
+        const room = b.w * k - 10;
+        const chars = Math.floor(room / 7.2);
+        if (chars < 2) continue;
+        ctx.fillStyle = rec.hasValue || rec.hasGrad ? "#ffffff" : "#0f172a";
+        ctx.fillText(truncateTo(rec.label, chars), b.x * k + x + 5, (b.y + Math.min(b.h / 2, 20)) * k + y);
+      }
+    }
+    ctx.restore();
+  }
+
+  /** What moves with every step, over the layer: the step's edges and the rings around the
+   * step's nodes and the selection, which keep a size on screen so they can be found at
+   * any zoom. */
+  paintMarks(view, size, dpr, marks, detailZoom) {
+    const ctx = this.ctx;
+    const { k, x, y } = view;
+    const p = this.palette;
+    ctx.setTransform(dpr * k, 0, 0, dpr * k, dpr * x, dpr * y);
+    const current = marks.current ? this.byId.get(marks.current) : null;
+    if (current && current.inEdges.length) {
+      const far = k < 0.12;
+      ctx.lineWidth = Math.max(5, 3 / k);
+      ctx.strokeStyle = marks.phase === "backward" ? p.grad : p.stroke.input;
+      ctx.beginPath();
+      for (const e of current.inEdges) this.tracePath(ctx, e, far);
+      ctx.stroke();
+    }
+    if (k >= detailZoom) return;
     const ring = (id, color, width, dashed) => {
       const rec = id ? this.byId.get(id) : null;
       if (!rec) return;
@@ -182,28 +280,10 @@ export class GraphCanvas {
       ctx.stroke();
       ctx.setLineDash([]);
     };
-    if (k < detailZoom) {
-      for (const id of marks.highlight || []) ring(id, p.highlight, 3, false);
-      if (marks.next && marks.next !== marks.current) ring(marks.next, "#64748b", 2, true);
-      ring(marks.current, marks.phase === "backward" ? p.backward : p.current, 4, false);
-      ring(marks.selected, p.select, 3, false);
-    }
-
-    // labels, in screen pixels, once a box has room for a few characters
-    if (shown.length && shown[0].box.w * k >= LABEL_MIN_BOX_PX && shown.length <= LABELS_MAX) {
-      ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-      ctx.font = LABEL_FONT;
-      ctx.textBaseline = "middle";
-      for (const rec of shown) {
-        const b = rec.box;
-        const room = b.w * k - 10;
-        const chars = Math.floor(room / 7.2);
-        if (chars < 2) continue;
-        ctx.fillStyle = rec.hasValue || rec.hasGrad ? "#ffffff" : "#0f172a";
-        ctx.fillText(truncateTo(rec.label, chars), b.x * k + x + 5, (b.y + Math.min(b.h / 2, 20)) * k + y);
-      }
-    }
-    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    for (const id of marks.highlight || []) ring(id, p.highlight, 3, false);
+    if (marks.next && marks.next !== marks.current) ring(marks.next, "#64748b", 2, true);
+    ring(marks.current, marks.phase === "backward" ? p.backward : p.current, 4, false);
+    ring(marks.selected, p.select, 3, false);
   }
 
   tracePath(ctx, e, straight) {

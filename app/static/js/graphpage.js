@@ -11,7 +11,7 @@ import {
   historyRows, listenClicks, listenFind, listenKeys, renderCaption, renderFinal, renderGradcheck,
   renderMessage, renderTrainStatus, selectRelative, VIEW_KEYS, viewActions,
 } from "./graphparts.js";
-import { GraphView, lastStep } from "./graphview.js";
+import { GraphView, graphIndex, lastStep } from "./graphview.js";
 import { applyI18n, currentLang, t } from "./i18n.js";
 import { Inspector } from "./inspector.js";
 import { GraphSession } from "./session.js";
@@ -186,7 +186,7 @@ function renderTransport(g) {
   const phase = $("[data-role=phase]");
   setText(phase, t(`phase.${c.phase}`));
   phase.className = `phase phase--${c.phase}`;
-  const next = c.node ? g.nodes.find((node) => node.id === c.node) : null;
+  const next = c.node ? graphIndex(g).byId.get(c.node) : null;
   setText($("[data-role=next]"), next ? t("transport.next", { node: next.label || next.id }) : "");
   const atStart = c.position <= 0;
   const atEnd = c.position >= c.total;

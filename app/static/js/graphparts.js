@@ -5,7 +5,7 @@
 
 import { $, clear, el, setText } from "./dom.js";
 import { derivName, fmtNumber, fmtShort } from "./format.js";
-import { lastStep } from "./graphview.js";
+import { graphIndex, lastStep } from "./graphview.js";
 import { applyI18n, currentLang, setLang, t } from "./i18n.js";
 import { valueBlock } from "./inspector.js";
 
@@ -45,7 +45,7 @@ export function historyRows(history) {
 export function renderCaption(box, g, t) {
   clear(box);
   const step = lastStep(g);
-  const byId = new Map(g.nodes.map((n) => [n.id, n]));
+  const { byId, inputs } = graphIndex(g);
   const update = (g.events || []).find((e) => e.phase === "update");
   if (!step && update && update.params) {
     // what the descent step did: the new params, as the server computed them
@@ -79,7 +79,7 @@ export function renderCaption(box, g, t) {
     const out = byId.get(g.output);
     box.append(" ", `\u2202${derivName(out ? out.label || out.id : "")}/\u2202`, el("strong", { text: derivName(name) }), " = ",
       el("span", { class: "is-grad num", text: fmtShort(node && node.grad) }));
-    const sent = g.edges.filter((e) => e.target === step.node && e.grad !== null && e.grad !== undefined);
+    const sent = (inputs.get(step.node) || []).filter((e) => e.grad !== null && e.grad !== undefined);
     if (sent.length) {
       // what the step sent to each input, added to the input's running total
       box.append(` \u2192 `);

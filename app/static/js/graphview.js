@@ -53,6 +53,36 @@ export function lastStep(graph) {
   return null;
 }
 
+const indexes = new WeakMap();
+
+/** Lookups over a graph by id, made once per structure and not once per render: a patch
+ * keeps the state's `order` array and every node and edge at its place, so the positions
+ * found for one version hold for the next (a whole state brings a new `order`).
+ * `byId.get(id)` is the node; `consumers.get(id)` / `inputs.get(id)` the edges out of and
+ * into it, in the state's order. */
+export function graphIndex(g) {
+  const key = g.order || g.nodes;
+  let idx = indexes.get(key);
+  if (!idx || idx.nodes !== g.nodes.length || idx.edges !== g.edges.length) {
+    const pos = new Map(g.nodes.map((n, i) => [n.id, i]));
+    const outOf = new Map();
+    const into = new Map();
+    const add = (map, id, i) => (map.has(id) ? map.get(id).push(i) : map.set(id, [i]));
+    g.edges.forEach((e, i) => {
+      add(outOf, e.source, i);
+      add(into, e.target, i);
+    });
+    idx = { pos, outOf, into, nodes: g.nodes.length, edges: g.edges.length };
+    indexes.set(key, idx);
+  }
+  const edgesOf = (map) => ({ get: (id) => (map.has(id) ? map.get(id).map((i) => g.edges[i]) : undefined) });
+  return {
+    byId: { get: (id) => (idx.pos.has(id) ? g.nodes[idx.pos.get(id)] : undefined) },
+    consumers: edgesOf(idx.outOf),
+    inputs: edgesOf(idx.into),
+  };
+}
+
 export function nodeKind(node, graph) {
   if (node.op === "input" || node.op === "param" || node.op === "const") return node.op;
   return node.id === graph.output ? "output" : "op";
@@ -214,6 +244,7 @@ export class GraphView {
     this.nodeIndex = new Map();
     this.edgeIndex = new Map();
     this.detail = new Set(); // the nodes the SVG draws (all of them in a small graph)
+    this.detailCamera = null;
     const nodeFrag = document.createDocumentFragment();
     graph.nodes.forEach((node, i) => {
       const rec = this.nodeRecord(node, graph, geometry.get(node.id));
@@ -577,8 +608,13 @@ export class GraphView {
       const rec = this.nodes.get(node.id);
       if (!rec) continue;
       rec.node = node;
-      rec.hasValue = node.value !== null && node.value !== undefined;
-      rec.hasGrad = node.grad !== null && node.grad !== undefined;
+      const hasValue = node.value !== null && node.value !== undefined;
+      const hasGrad = node.grad !== null && node.grad !== undefined;
+      if (hasValue !== rec.hasValue || hasGrad !== rec.hasGrad) {
+        rec.hasValue = hasValue;
+        rec.hasGrad = hasGrad;
+        if (this.big) this.canvasLayer.touch(rec);
+      }
       let cls = `node node--${rec.kind}`;
       if (rec.tensor) cls += " node--tensor";
       if (rec.hasValue) cls += " has-value";
@@ -650,7 +686,9 @@ export class GraphView {
       for (const rec of changedGrad) this.pulse(rec.tensor ? rec.gradCol.col : rec.gradText);
       if (oneStep && step && !this.big) this.travel(step);
     }
-    if (this.big) this.applyView();
+    // drawn in this frame (a render runs in one), not the next: a step shows a frame sooner
+    if (this.big && !built) this.drawFrame();
+    else if (this.big) this.applyView();
   }
 
   /** Write a node's value and gradient into its SVG when they changed; says which did. */
@@ -746,6 +784,10 @@ export class GraphView {
   /** In a large graph, the SVG draws the nodes in view once they can be read, and no others. */
   syncDetail(size) {
     const { k, x, y } = this.view;
+    // the same camera keeps the same nodes in view (a step does not move them)
+    const camera = `${k}|${x}|${y}|${size.w}|${size.h}`;
+    if (camera === this.detailCamera) return;
+    this.detailCamera = camera;
     const keep = new Set();
     if (k >= LOW_DETAIL_ZOOM) {
       const left = -x / k;

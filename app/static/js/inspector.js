@@ -3,7 +3,7 @@
 // derivative formulas from /api/ops; it never computes a derivative itself.
 
 import { clear, el } from "./dom.js";
-import { lastStep } from "./graphview.js";
+import { graphIndex, lastStep } from "./graphview.js";
 import {
   asMatrix,
   derivName,
@@ -44,15 +44,6 @@ export function valueBlock(v, t, cls = "") {
     table.appendChild(tr);
   }
   return el("div", { class: "matrix-wrap" }, el("div", { class: "matrix-shape", text: fmtShape(shape) }), table);
-}
-
-function consumersOf(graph) {
-  const out = new Map();
-  for (const e of graph.edges) {
-    if (!out.has(e.source)) out.set(e.source, []);
-    out.get(e.source).push(e);
-  }
-  return out;
 }
 
 /** Up to MAX_PATHS paths (lists of edges) from a node to the output, by an explicit stack. */
@@ -105,7 +96,7 @@ export class Inspector {
     if (key === this.key) return;
     this.key = key;
     const t = this.t;
-    const node = graph && selected ? graph.nodes.find((n) => n.id === selected) : null;
+    const node = graph && selected ? graphIndex(graph).byId.get(selected) : null;
     clear(this.info);
     this.root.setAttribute("data-node", node ? node.id : "");
     if (!node) {
@@ -122,7 +113,7 @@ export class Inspector {
     if (following) {
       this.info.appendChild(el("p", { class: "following-note", "data-role": "following" }, t("inspector.following")));
     }
-    const byId = new Map(graph.nodes.map((n) => [n.id, n]));
+    const { byId } = graphIndex(graph);
     const op = state.ops ? state.ops[node.op] : null;
     const title = el("div", { class: "inspector-title" },
       el("h2", { class: "inspector-label", "data-role": "inspector-label", text: node.label || node.id }),
@@ -162,7 +153,7 @@ export class Inspector {
 
     this.info.appendChild(this.chainRule(graph, node, byId, state.ops || {}));
 
-    const consumers = consumersOf(graph).get(node.id) || [];
+    const consumers = graphIndex(graph).consumers.get(node.id) || [];
     if (consumers.length) {
       this.info.appendChild(el("h3", { text: t("inspector.consumers") }));
       const ul = el("ul", { class: "consumer-list" });
@@ -186,7 +177,7 @@ export class Inspector {
       box.appendChild(el("p", { class: "hint", text: t("chain.output") }));
       return box;
     }
-    const consumers = consumersOf(graph);
+    const { consumers } = graphIndex(graph);
     const mine = consumers.get(node.id) || [];
     if (!mine.length) {
       box.appendChild(el("p", { class: "hint", text: t("chain.unused") }));
