@@ -65,6 +65,9 @@ class Run:
         # d consumer / d input on edges between scalars: the factors of the chain rule
         self.edge_locals: dict[tuple[int, int], np.ndarray] = {}
         self.position = 0
+        # what each step replaced, so a step back restores it instead of replaying the
+        # timeline from the start (gradients add up into new arrays: the old ones are intact)
+        self._undo: list[tuple] = []
 
     @property
     def total(self) -> int:
@@ -112,6 +115,7 @@ class Run:
         else:
             with np.errstate(all="ignore"):
                 value = op.forward([self.values[j] for j in ins], attrs)
+        self._undo.append((i, self.values[i], None, None))
         self.values[i] = value
         self.position += 1
         return {
@@ -125,9 +129,13 @@ class Run:
         graph = self.graph
         n = len(graph)
         i = self.sequence[2 * n - 1 - self.position]
+        old_grads: dict[int, np.ndarray | None] = {}
+        old_edges: dict[tuple[int, int], tuple] = {}
         if self.position == n:
             out = graph.index[graph.output]
+            old_grads[out] = self.grads[out]
             self.grads[out] = np.ones_like(self.values[out])
+        self._undo.append((None, None, old_grads, old_edges))
         g = self.grads[i]
         op, attrs, ins, need, _ = graph.plan[i]
         contributions = []
@@ -146,6 +154,10 @@ class Run:
                     if part is None:
                         continue
                     part = np.asarray(part, dtype=np.float64)
+                    old_edges.setdefault(
+                        (i, slot), (self.edge_grads.get((i, slot)), self.edge_locals.get((i, slot)))
+                    )
+                    old_grads.setdefault(j, self.grads[j])
                     self.edge_grads[(i, slot)] = part
                     local = None
                     if locals_ is not None and xs[slot].size == 1:
@@ -198,14 +210,33 @@ class Run:
         return self.step(remaining if steps is None else min(steps, remaining))
 
     def seek(self, position: int) -> list[dict]:
-        """Move the cursor anywhere in 0..2N; moving back recomputes from the start."""
+        """Move the cursor anywhere in 0..2N; moving back undoes the steps in between."""
         if not isinstance(position, int) or not 0 <= position <= self.total:
             raise PhaseError(f"Position {position!r} is outside the timeline 0..{self.total}.")
         if position < self.position:
-            self.reset()
-            self.step(position)
+            if len(self._undo) == self.position:
+                while self.position > position:
+                    self._step_back()
+            else:  # a run rebuilt from stored arrays has no record of its steps
+                self.reset()
+                self.step(position)
             return []
         return self.step(position - self.position)
+
+    def _step_back(self) -> None:
+        i, value, old_grads, old_edges = self._undo.pop()
+        if old_grads is None:
+            self.values[i] = value
+        else:
+            for j, grad in old_grads.items():
+                self.grads[j] = grad
+            for key, (edge_grad, edge_local) in old_edges.items():
+                for table, old in ((self.edge_grads, edge_grad), (self.edge_locals, edge_local)):
+                    if old is None:
+                        table.pop(key, None)
+                    else:
+                        table[key] = old
+        self.position -= 1
 
     def run_all(self) -> None:
         self.seek(self.total)
