@@ -345,7 +345,7 @@ def server_measurements(base: str, pid: int, sizes, args) -> dict[int, dict]:
     return rows
 
 
-# In the page: from each keydown to the frame after the render that shows a new position.
+# In the page: from each keydown to the end of the frame that paints the new position.
 WATCH = """() => {
   window.__k2p = [];
   window.__pending = null;
@@ -356,7 +356,13 @@ WATCH = """() => {
     const p = window.__pending;
     if (!p || s.graph.cursor.position === p.from) return;
     window.__pending = null;
-    requestAnimationFrame(() => window.__k2p.push(performance.now() - p.t0));
+    // the frame after the change: its rAF callbacks run before it paints, so the clock
+    // stops on a message posted from there, which runs once that frame is painted
+    requestAnimationFrame(() => {
+      const channel = new MessageChannel();
+      channel.port1.onmessage = () => window.__k2p.push(performance.now() - p.t0);
+      channel.port2.postMessage(null);
+    });
   });
 }"""
 

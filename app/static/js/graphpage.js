@@ -68,10 +68,12 @@ const session = new GraphSession(graphId, token, {
   onChange: (g, touched) => takeGraph(g, touched),
   onError: (err) => say.error(err),
   onDenied: () => dropToken(),
-  // busy from the key press until the frame that shows the answer
+  // busy from the key press until the frame that shows the answer; the last answer of a
+  // burst is drawn at once rather than in the next frame, which saves a frame per key press
   onBusy: (busy) => {
     if (busy) root.classList.add("is-busy");
     store.set({});
+    if (!busy) store.flush();
   },
 });
 
