@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -29,53 +26,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.layout import layered_layout  # noqa: E402
+from bench.harness import scalar_nodes, start_server  # noqa: E402
 from bench.layout import random_dag  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(db: str) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--db", db],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"{base}/api/health")
-            return proc, base
-        except httpx.TransportError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("the server did not start")
 
 
 def dag_spec(n: int) -> dict:
     """A random 200-node scalar graph: tanh for one input, add/mul for two, one output."""
-    names, edges = random_dag(n, seed=0, window=20)
-    inputs: dict[str, list[str]] = {name: [] for name in names}
-    for u, v in edges:
-        inputs[v].append(u)
-    nodes = []
-    for i, name in enumerate(names):
-        ins = inputs[name]
-        if not ins:
-            nodes.append({"id": name, "op": "param", "value": 0.1 + 0.01 * i})
-        elif len(ins) == 1:
-            nodes.append({"id": name, "op": "tanh", "inputs": ins})
-        else:
-            nodes.append({"id": name, "op": "mul" if i % 2 else "add", "inputs": ins[:2]})
-    used = {s for node in nodes for s in node.get("inputs", [])}
-    loose = [node["id"] for node in nodes if node["id"] not in used]
+    nodes, loose = scalar_nodes(*random_dag(n, seed=0, window=20))
     nodes.append({"id": "out", "op": "add", "inputs": loose[:2]}) if len(loose) > 1 else None
     return {"name": "random 200", "nodes": nodes, "output": "out" if len(loose) > 1 else loose[0]}
 

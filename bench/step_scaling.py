@@ -46,7 +46,6 @@ import contextlib
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -61,45 +60,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.browser_render import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from bench.harness import scalar_nodes, start_server  # noqa: E402
 from bench.layout import random_dag  # noqa: E402
 
 SIZES = (7, 200, 2000, 10000)
 FOLLOWER_ADDRESSES = ("127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5")
 VERSION = re.compile(rb'"version":(\d+)')
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(db: str) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "STEPGRAD_MAX_NODES": "10000",
-        "STEPGRAD_RATE_CREATE": "1000/minute",
-        "STEPGRAD_LOG_LEVEL": "warning",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--db", db],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"{base}/api/health")
-            return proc, base
-        except httpx.TransportError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("the server did not start")
 
 
 def rss_mb(pid: int) -> float:
@@ -116,21 +82,7 @@ def dag_spec(n: int) -> dict:
         from engine.examples import load_example
 
         return load_example("seed")
-    names, edges = random_dag(n - 1, seed=0, window=None)
-    inputs: dict[str, list[str]] = {name: [] for name in names}
-    for u, v in edges:
-        inputs[v].append(u)
-    nodes = []
-    for i, name in enumerate(names):
-        ins = inputs[name]
-        if not ins:
-            nodes.append({"id": name, "op": "param", "value": 0.1 + 0.001 * (i % 97)})
-        elif len(ins) == 1:
-            nodes.append({"id": name, "op": "tanh", "inputs": ins})
-        else:
-            nodes.append({"id": name, "op": "mul" if i % 2 else "add", "inputs": ins[:2]})
-    used = {s for node in nodes for s in node.get("inputs", [])}
-    loose = [node["id"] for node in nodes if node["id"] not in used]
+    nodes, loose = scalar_nodes(*random_dag(n - 1, seed=0, window=None))
     nodes.append({"id": "out", "op": "add", "inputs": [loose[-2], loose[-1]]})
     return {"name": f"random {n}", "nodes": nodes, "output": "out"}
 
@@ -444,7 +396,10 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
-        proc, base = start_server(str(Path(tmp) / "bench.db"))
+        proc, base = start_server(
+            str(Path(tmp) / "bench.db"), max_nodes=10000, rate_create="1000/minute",
+            log_level="warning",
+        )
         try:
             rows = server_measurements(base, proc.pid, sizes, args)
             if not args.no_page:
