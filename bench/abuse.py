@@ -239,8 +239,8 @@ def flood() -> dict:
         }
 
 
-# work limits raised out of the way (both settings exist before and after issue 11), to see
-# what a call that passes them costs: when its client leaves, on SIGTERM, and in all
+# work limits raised out of the way (older servers have both settings too, so the same run
+# compares them): what a call that passes them costs when its client leaves, on SIGTERM, and in all
 UNLIMITED = {"max_gradcheck_work": 10**15, "max_train_work": 10**15}
 
 
