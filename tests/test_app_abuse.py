@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -24,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bench.abuse import chain_spec, free_port, percentile, wide_spec
+from bench.abuse import Server, chain_spec, percentile, wide_spec
 from tests.conftest import serve
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -279,20 +277,14 @@ def test_the_pool_of_heavy_calls_is_bounded():
 def test_reads_of_another_graph_stay_fast_while_heavy_work_and_45_waiting_steps_run(tmp_path):
     # the server in its own process, as deployed: the 46 clients of this test must not
     # compete with it for this process's interpreter lock
-    proc, base = start_serve(
-        tmp_path / "g.db",
+    with Server(
+        str(tmp_path / "g.db"),
         max_job_seconds=4.0,
         max_gradcheck_work=10**15,
         max_train_work=10**15,
         log_level="warning",
-    )
-    try:
-        assert wait_ready(proc, base), proc.stdout.read().decode() if proc.poll() else ""
-        reads_stay_fast_during_heavy_work(base)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        proc.stdout.close()
+    ) as server:
+        reads_stay_fast_during_heavy_work(server.base)
 
 
 def reads_stay_fast_during_heavy_work(base: str) -> None:
@@ -586,42 +578,14 @@ def test_every_response_carries_the_security_headers():
 # ---- processes ---------------------------------------------------------------------------
 
 
-def start_serve(db: Path, **env: object) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--db", str(db)],
-        cwd=ROOT,
-        env={
-            **os.environ,
-            "PYTHONPATH": str(ROOT),
-            **{f"STEPGRAD_{k.upper()}": str(v) for k, v in env.items()},
-        },
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    return proc, f"http://127.0.0.1:{port}"
-
-
-def wait_ready(proc: subprocess.Popen, base: str, timeout: float = 20) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            httpx.get(f"{base}/api/health", timeout=1)
-            return True
-        except httpx.TransportError:
-            time.sleep(0.05)
-    return False
-
-
 def test_sigterm_ends_the_server_within_seconds_during_heavy_work(tmp_path):
-    proc, base = start_serve(
-        tmp_path / "g.db",
+    with Server(
+        str(tmp_path / "g.db"),
         max_gradcheck_work=10**15,
         max_job_seconds=300,
         shutdown_grace_seconds=1,
-    )
-    try:
-        assert wait_ready(proc, base)
+    ) as server:
+        base = server.base
         gid = httpx.post(f"{base}/api/graphs", json=wide_spec()).json()["id"]
 
         def check() -> None:
@@ -630,40 +594,22 @@ def test_sigterm_ends_the_server_within_seconds_during_heavy_work(tmp_path):
 
         threading.Thread(target=check, daemon=True).start()
         time.sleep(1.0)
-        start = time.monotonic()
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=15)
-        assert time.monotonic() - start < 6
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-        proc.stdout.close()
+        took = server.stop(limit=15)  # None: it had to be killed
+        assert took is not None and took < 6
 
 
 def test_a_second_process_on_the_same_sqlite_file_refuses_to_start(tmp_path):
-    db = tmp_path / "g.db"
-    first, base = start_serve(db)
-    try:
-        assert wait_ready(first, base)
-        second, _ = start_serve(db)
-        out, _ = second.communicate(timeout=20)
-        assert second.returncode != 0
-        text = out.decode()
+    db = str(tmp_path / "g.db")
+    with Server(db) as first:
+        with contextlib.closing(Server(db)) as second:
+            assert second.proc.wait(timeout=20) != 0
+            text = second.output()
         assert f"the SQLite file {db}" in text and "STEPGRAD_STORE=redis://" in text
-        assert httpx.get(f"{base}/api/health").status_code == 200  # the first one goes on
-    finally:
-        first.send_signal(signal.SIGTERM)
-        first.wait(timeout=15)
-        first.stdout.close()
+        assert httpx.get(f"{first.base}/api/health").status_code == 200  # the first goes on
+        assert first.stop(limit=15) is not None
     # once the first has gone, the file is free again
-    again, base = start_serve(db)
-    try:
-        assert wait_ready(again, base)
-    finally:
-        again.send_signal(signal.SIGTERM)
-        again.wait(timeout=15)
-        again.stdout.close()
+    with Server(db) as again:
+        assert httpx.get(f"{again.base}/api/health").status_code == 200
 
 
 def test_stores_of_one_process_share_the_file_and_another_process_is_refused(tmp_path):
