@@ -31,7 +31,7 @@ const COMPACT_GAP_X = 92;
 const GAP_Y = 30;
 const MAX_ZOOM = 2.6;
 const MIN_ZOOM = 0.02; // the zoom-out limit of a graph that fits above it; larger ones fit lower
-const LOW_DETAIL_ZOOM = 0.5; // below this, node text is hidden (20 px labels under 10 px)
+const LOW_DETAIL_ZOOM = 0.42; // below this, node text is hidden (it would be unreadable)
 const FAR_ZOOM = 0.15; // below this, edges are lightened so that the shape reads
 // measured in Chromium (bench/browser_render.py): past a few hundred SVG nodes, building and
 // panning slow down; a canvas draws 10,000 within a frame
