@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
 from . import __version__, errors, guards, static_assets
-from .events import EventBus
+from .events import make_bus
 from .jsonio import StrictJSONResponse
 from .middleware import StrictJSONBodyMiddleware
 from .request_log import RequestLogMiddleware
@@ -35,7 +35,7 @@ from .routes import (
 )
 from .sessions import GraphManager
 from .settings import Settings
-from .store import SQLiteStore
+from .store import make_store
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +70,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        app.state.bus.close()
         app.state.store.close()
 
 
@@ -85,8 +86,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.store = SQLiteStore(settings.db)
-    app.state.bus = EventBus(settings.sse_queue_size)
+    app.state.store = make_store(settings)
+    app.state.bus = make_bus(settings)
     app.state.graphs = GraphManager(app.state.store, settings, app.state.bus)
     app.add_middleware(
         StrictJSONBodyMiddleware,

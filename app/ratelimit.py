@@ -1,12 +1,14 @@
 """Per-address limits: how often one address may create graphs or make anonymous heavy
 calls, and how many event streams it may hold open.
 
-Rates use the `limits` package (moving windows kept in memory, per server process), in its
-notation: `rate_create` ("60/minute;600/hour") counts graph creations and forks, the calls
-that fill the store; `rate_heavy` counts gradient checks, races and sorts, which need no
-edit token. A call over a rate gets 429 with `Retry-After` and a sentence giving the
-limit. An address is the peer address of the connection: behind a reverse proxy every
-student shares the proxy's, so raise the rates there.
+Rates use the `limits` package, in its notation: `rate_create` ("60/minute;600/hour")
+counts graph creations and forks, the calls that fill the store; `rate_heavy` counts
+gradient checks, races and sorts, which need no edit token. The moving windows are kept
+in memory per server process, or in Redis when the store is Redis, so that all the
+processes of a department share one allowance per address. A call over a rate gets 429
+with `Retry-After` and a sentence giving the limit. An address is the peer address of
+the connection: behind a reverse proxy every student shares the proxy's, so raise the
+rates there.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import time
 
 from fastapi import HTTPException, Request
 from limits import RateLimitItem, parse_many
-from limits.storage import MemoryStorage
+from limits.storage import MemoryStorage, RedisStorage, Storage
 from limits.strategies import MovingWindowRateLimiter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -56,7 +58,7 @@ class RateLimitMiddleware:
             "create": parse_many(settings.rate_create),
             "heavy": parse_many(settings.rate_heavy),
         }
-        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.limiter = MovingWindowRateLimiter(rate_storage(settings))
 
     def _kind(self, method: str, path: str) -> str | None:
         for kind, m, pattern in RULES:
@@ -86,6 +88,13 @@ class RateLimitMiddleware:
                     )
                     return
         await self.app(scope, receive, send)
+
+
+def rate_storage(settings: Settings) -> Storage:
+    """Where the moving windows are counted: this process's memory, or the store's Redis."""
+    if settings.store:
+        return RedisStorage(settings.store, key_prefix="stepgrad-limits")
+    return MemoryStorage()
 
 
 async def _refuse(

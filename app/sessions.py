@@ -1,10 +1,18 @@
-"""Live graphs: each a Session (engine Graph + Run + optimizer + lock) kept in memory, backed
-by the store.
+"""Live graphs: the GraphManager routes call to create, read, change, fork and delete them.
 
-Every change goes through `GraphManager.mutate`: take the graph's lock, change the run,
-bump the version, save to the store, publish a snapshot. Reads use the last snapshot
-(immutable) without the lock, so a long training call does not block a viewer. A failed
-change leaves the graph as it was.
+It joins three parts, each with one job: the Registry (app.registry) of sessions kept
+computed in this process (loaded once, pinned while used, evicted, seen as expired); the
+Session and its Snapshot (app.session); the Publisher (app.publisher) handing each change
+to followers through the event bus. The store (app.store) keeps graphs between requests
+and processes.
+
+Every change goes through `GraphManager.mutate`: take the graph's lock (the session's own
+and, with a shared store, the store's lock across processes), catch up with the stored
+version if another process changed the graph, change the run, bump the version, save
+(a compare-and-set on the version), publish. Reads use the last snapshot (immutable)
+without the lock, so a long training call does not block a viewer; with a shared store a
+read first compares the stored version (one cheap read) and reloads the graph when another
+process changed it, so no read is stale. A failed change leaves the graph as it was.
 
 Memory stays bounded: at most `max_loaded_graphs` sessions are kept computed (the least
 recently used are dropped and reload from the store on demand), and the store keeps at
@@ -20,29 +28,39 @@ itself (and callers outside the event loop).
 from __future__ import annotations
 
 import asyncio
-import copy
-import hashlib
-import hmac
 import secrets
-import sqlite3
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from functools import cached_property
 
 from engine.errors import StepgradError
 from engine.graph import Graph, Limits
-from engine.optim import make_optimizer, optimizer_from
-from engine.run import Run
 
 from . import jsonio, patches, render
 from .events import EventBus, sse
-from .layout import Layout, graph_layout
+from .publisher import Publisher
+from .registry import Registry
+from .session import (
+    Change,
+    Session,
+    Snapshot,
+    hash_token,
+    make_snapshot,
+    new_token,
+    next_optimizer,
+    restore,
+    restore_optimizer,
+    run_for,
+    session_from,
+)
 from .settings import Settings
-from .store import GraphRecord, GraphStore, StoreConflict
+from .store import DuplicateId, GraphRecord, GraphStore, LockTimeout, StoreConflict
+
+__all__ = [
+    "Change", "GraphBusy", "GraphManager", "GraphNotFound", "Session", "Snapshot",
+    "StoreFull", "hash_token", "new_token", "next_optimizer", "restore_optimizer", "run_for",
+]  # fmt: skip
 
 TOUCH_INTERVAL = 60.0  # at most, seconds between two writes of a read graph's access time
 UNLIMITED = Limits(max_nodes=10**9, max_elements=10**12, max_total_elements=10**12)
@@ -65,124 +83,7 @@ class StoreFull(Exception):
         self.retry_after = retry_after
 
 
-def new_token() -> tuple[str, str]:
-    token = secrets.token_urlsafe(32)
-    return token, hash_token(token)
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-@dataclass(frozen=True, eq=False)
-class Snapshot:
-    """One version of a graph, as readers see it. Nothing here is changed in place."""
-
-    id: str
-    version: int
-    created: float
-    graph: Graph
-    position: int
-    values: tuple
-    grads: tuple
-    edge_grads: dict
-    edge_locals: dict
-    state: dict  # the stored run state (position, optimizer, training, ...)
-    static_nodes: list
-    static_edges: list
-    edge_index: dict  # (consumer index, slot) -> the edge's place in static_edges
-    stamps: patches.Stamps  # shared by the versions of one structure, for ?since=V
-    cache: dict = field(default_factory=dict)  # rendered JSON of this version
-
-
-@dataclass(eq=False)
-class Session:
-    id: str
-    token_hash: str
-    created: float
-    run: Run
-    layout: Layout
-    optimizer: object | None = None
-    training: dict | None = None  # the last training result (JSON data)
-    forked_from: str | None = None
-    version: int = 1
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    gate: asyncio.Lock = field(default_factory=asyncio.Lock)
-    snapshot: Snapshot | None = None
-    accessed: float = field(default_factory=time.time)
-    touched: float = field(default_factory=time.time)
-    pins: int = 0
-    deleted: bool = False
-    stamps: patches.Stamps | None = None
-    # run_state's parts that cost O(graph) to build, kept while what they come from stays
-    _order_of: object = None
-    _order: list | None = None
-    _optimizer_of: object = None
-    _optimizer: tuple = (None, None)
-
-    def check_token(self, token: str) -> bool:
-        return hmac.compare_digest(hash_token(token), self.token_hash)
-
-    def run_state(self) -> dict:
-        run = self.run
-        if self._order_of is not run.sequence:  # the run sets a new list for a new order
-            self._order_of, self._order = run.sequence, run.custom_order
-        opt = self.optimizer
-        if self._optimizer_of is not opt:  # never changed once set: update steps a copy
-            self._optimizer_of = opt
-            self._optimizer = (None, None)
-            if opt is not None:
-                self._optimizer = (opt.config(), jsonio.json_safe(opt.state_dict()))
-        return {
-            "position": run.position,
-            "order": self._order,
-            "fanout_bug": run.fanout_bug,
-            "optimizer": self._optimizer[0],
-            "optimizer_state": self._optimizer[1],
-            "training": self.training,
-            "forked_from": self.forked_from,
-        }
-
-
-@dataclass(eq=False)
-class Change:
-    snapshot: Snapshot
-    events: list
-    base_version: int
-    diff: patches.Diff
-    manager: GraphManager
-    result: object = None  # whatever the change function returned besides its events
-
-    @cached_property
-    def state(self) -> dict:
-        """The whole state, with the change's events (rendered when first asked for)."""
-        return self.manager.render(self.snapshot, self.events)
-
-    @cached_property
-    def patch(self) -> dict:
-        """The patch from `base_version`, with the change's events."""
-        return patches.render_patch(
-            self.snapshot,
-            self.base_version,
-            self.diff,
-            self.manager.settings.summary_threshold,
-            self.events,
-        )
-
-
-def run_for(graph: Graph, state: dict) -> Run:
-    """A run of the graph with the stored options (evaluation order, fan-out bug)."""
-    return Run(graph, order=state.get("order"), fanout_bug=bool(state.get("fanout_bug")))
-
-
-def restore_optimizer(state: dict):
-    config = state.get("optimizer")
-    if not config:
-        return None
-    config = dict(config)
-    opt = make_optimizer(config.pop("name"), **config)
-    opt.load_state_dict(state.get("optimizer_state") or {})
-    return opt
+BUSY = "The graph is busy with another change (a training run?); try again shortly."
 
 
 class GraphManager:
@@ -190,18 +91,23 @@ class GraphManager:
         self.store = store
         self.settings = settings
         self.bus = bus
+        self.publisher = Publisher(bus)
+        self.registry = Registry(settings.max_loaded_graphs, settings.idle_expiry_seconds)
+        self.shared = bool(getattr(store, "shared", False))
         self.limits = Limits(
             max_nodes=settings.max_nodes,
             max_elements=settings.max_elements,
             max_total_elements=settings.max_total_elements,
         )
-        self._sessions: OrderedDict[str, Session] = OrderedDict()
-        self._loading: dict[str, threading.Lock] = {}
-        self._lock = threading.Lock()
         self._creating = threading.Lock()  # the count of graphs and the new one, together
         # a read is written to the store at most this often; far less than the idle window,
         # so that a graph read within the window is never seen as idle by the sweep
         self.touch_interval = min(TOUCH_INTERVAL, settings.idle_expiry_seconds / 10)
+
+    @property
+    def _sessions(self):
+        """The sessions in memory, by graph id (for tests and tools)."""
+        return self.registry.sessions
 
     # ---- building sessions -------------------------------------------------------------
 
@@ -209,53 +115,7 @@ class GraphManager:
         return Graph.from_spec(spec, self.limits)
 
     def _snapshot(self, session: Session, previous: Snapshot | None) -> Snapshot:
-        run = session.run
-        graph = run.graph
-        if previous is not None and previous.graph is graph:
-            static_nodes, static_edges = previous.static_nodes, previous.static_edges
-            edge_index = previous.edge_index
-        else:
-            static_nodes = render.static_nodes(graph, session.layout)
-            static_edges = render.static_edges(graph, session.layout)
-            edge_index = {(c, slot): e for e, (c, slot, _) in enumerate(static_edges)}
-        if session.stamps is None:
-            session.stamps = patches.Stamps(session.version, len(static_nodes), len(static_edges))
-        return Snapshot(
-            id=session.id,
-            version=session.version,
-            created=session.created,
-            graph=graph,
-            position=run.position,
-            values=tuple(run.values),
-            grads=tuple(run.grads),
-            edge_grads=dict(run.edge_grads),
-            edge_locals=dict(run.edge_locals),
-            state=session.run_state(),
-            static_nodes=static_nodes,
-            static_edges=static_edges,
-            edge_index=edge_index,
-            stamps=session.stamps,
-        )
-
-    def _session(self, record: GraphRecord, graph: Graph) -> Session:
-        state = record.state
-        run = run_for(graph, state)
-        run.seek(min(int(state.get("position", 0)), run.total))
-        session = Session(
-            id=record.id,
-            token_hash=record.token_hash,
-            created=record.created,
-            run=run,
-            layout=graph_layout(graph),
-            optimizer=restore_optimizer(state),
-            training=state.get("training"),
-            forked_from=state.get("forked_from"),
-            version=record.version,
-            accessed=record.accessed,
-            touched=record.accessed,
-        )
-        session.snapshot = self._snapshot(session, None)
-        return session
+        return make_snapshot(session, previous)
 
     def _load(self, record: GraphRecord) -> Session:
         try:
@@ -263,76 +123,69 @@ class GraphManager:
         except StepgradError:
             # stored under other (larger) limits: it was valid then, keep it usable
             graph = Graph.from_spec(record.spec, UNLIMITED)
-        return self._session(record, graph)
+        return session_from(record, graph)
+
+    def _fetch(self, graph_id: str, now: float) -> Session:
+        """A new session of the stored graph; GraphNotFound (and deleted) when expired."""
+        record = self.store.get(graph_id)
+        if record is None:
+            raise GraphNotFound(graph_id)
+        if self.registry.expired(record.accessed, now):
+            self.store.delete(graph_id)
+            raise GraphNotFound(graph_id)
+        return self._load(record)
 
     # ---- finding sessions --------------------------------------------------------------
 
-    def _expired(self, accessed: float, now: float) -> bool:
-        return accessed < now - self.settings.idle_expiry_seconds
-
-    def _pin_cached(self, graph_id: str, now: float) -> Session | None:
-        """Under self._lock: the cached session, pinned, or None."""
-        session = self._sessions.get(graph_id)
-        if session is None or session.deleted:
-            return None
-        session.pins += 1
-        self._sessions.move_to_end(graph_id)
-        return session
-
     def _acquire(self, graph_id: str) -> Session:
         now = time.time()
-        with self._lock:
-            session = self._pin_cached(graph_id, now)
-            if session is None:
-                load_lock = self._loading.setdefault(graph_id, threading.Lock())
-        if session is None:
-            with load_lock:
-                with self._lock:
-                    session = self._pin_cached(graph_id, now)
-                if session is None:
-                    try:
-                        record = self.store.get(graph_id)
-                        if record is None:
-                            raise GraphNotFound(graph_id)
-                        if self._expired(record.accessed, now):
-                            self.store.delete(graph_id)
-                            raise GraphNotFound(graph_id)
-                        session = self._load(record)
-                    except BaseException:
-                        with self._lock:
-                            self._loading.pop(graph_id, None)
-                        raise
-                    with self._lock:  # registered before the loading lock goes
-                        session.pins += 1
-                        self._sessions[graph_id] = session
-                        self._loading.pop(graph_id, None)
-                        self._evict_memory()
-        if self._expired(session.accessed, now):
-            self._release(session)
+        session = self.registry.load(graph_id, lambda gid: self._fetch(gid, now))
+        if self.registry.expired(session.accessed, now):
+            self.registry.unpin(session)
             self._drop(graph_id, delete=True)
             raise GraphNotFound(graph_id)
+        if self.shared:
+            session = self._current(session, now)
         session.accessed = now
         if now - session.touched > self.touch_interval:
             session.touched = now
             self.store.touch(graph_id, now)
         return session
 
+    def _current(self, session: Session, now: float) -> Session:
+        """The pinned session, or (when another process changed or deleted the graph) a
+        pinned session of the stored version in its place."""
+        stored = self.store.version(session.id)
+        if stored == session.version:
+            return session
+        if stored is None:
+            self.registry.unpin(session)
+            self._drop(session.id, delete=False)
+            raise GraphNotFound(session.id)
+        try:
+            fresh = self._fetch(session.id, now)
+        except BaseException:
+            self.registry.unpin(session)
+            raise
+        fresh.touched = session.touched
+        return self.registry.replace(session, fresh)
+
     def acquire_cached(self, graph_id: str) -> Session | None:
         """The session, pinned, if it is in memory and needs no store access; else None
-        (then call `acquire`). Never blocks on I/O: safe on the event loop."""
+        (then call `acquire`). Never blocks on I/O: safe on the event loop. With a shared
+        store every access checks the stored version: always None."""
+        if self.shared:
+            return None
         now = time.time()
-        with self._lock:
-            session = self._sessions.get(graph_id)
-            if (
-                session is None
-                or session.deleted
-                or self._expired(session.accessed, now)
-                or now - session.touched > self.touch_interval
-            ):
-                return None
-            session.pins += 1
-            self._sessions.move_to_end(graph_id)
-        session.accessed = now
+        session = self.registry.pin_cached(
+            graph_id,
+            lambda s: (
+                not self.registry.expired(s.accessed, now)
+                and now - s.touched <= self.touch_interval
+            ),
+        )
+        if session is not None:
+            session.accessed = now
         return session
 
     def acquire(self, graph_id: str) -> Session:
@@ -341,7 +194,7 @@ class GraphManager:
         return self._acquire(graph_id)
 
     def release(self, session: Session) -> None:
-        self._release(session)
+        self.registry.unpin(session)
 
     async def wait_turn(self, session: Session) -> None:
         """Wait on the event loop (no thread) until no other change of the graph runs;
@@ -359,14 +212,9 @@ class GraphManager:
     def followed(self, graph_id: str) -> None:
         """A follower is still watching: the graph counts as used (never on the event loop's
         critical path: no store access)."""
-        with self._lock:
-            session = self._sessions.get(graph_id)
+        session = self.registry.get(graph_id)
         if session is not None:
             session.accessed = time.time()
-
-    def _release(self, session: Session) -> None:
-        with self._lock:
-            session.pins -= 1
 
     @contextmanager
     def open(self, graph_id: str) -> Iterator[Session]:
@@ -375,7 +223,7 @@ class GraphManager:
         try:
             yield session
         finally:
-            self._release(session)
+            self.registry.unpin(session)
 
     def snapshot(self, graph_id: str) -> Snapshot:
         with self.open(graph_id) as session:
@@ -383,21 +231,21 @@ class GraphManager:
                 raise GraphNotFound(graph_id)
             return session.snapshot
 
-    def _evict_memory(self) -> None:
-        """Under self._lock: drop unused sessions past `max_loaded_graphs` (oldest first)."""
-        excess = len(self._sessions) - self.settings.max_loaded_graphs
-        if excess <= 0:
-            return
-        for gid in list(self._sessions):
-            if excess <= 0:
-                break
-            s = self._sessions[gid]
-            if s.pins == 0 and not s.lock.locked():
-                del self._sessions[gid]
-                excess -= 1
-
     def loaded(self) -> int:
-        return len(self._sessions)
+        return len(self.registry)
+
+    # ---- side state ----------------------------------------------------------------------
+
+    def side_get(self, graph_id: str, name: str) -> object | None:
+        """A small JSON value a feature keeps beside the graph (shared by every process with
+        a shared store; gone with the graph)."""
+        return self.store.side_get(graph_id, name)
+
+    def side_put(self, graph_id: str, name: str, value: object) -> None:
+        self.store.side_put(graph_id, name, value)
+
+    def side_delete(self, graph_id: str, name: str) -> None:
+        self.store.side_delete(graph_id, name)
 
     # ---- changes -----------------------------------------------------------------------
 
@@ -419,35 +267,56 @@ class GraphManager:
             frame = snapshot.cache["frame"] = sse("state", self.state_text(snapshot))
         return frame
 
-    def _restore(self, session: Session, snapshot: Snapshot, optimizer, training) -> None:
-        """Put a session back as it was at `snapshot` after a failed change."""
-        run = run_for(snapshot.graph, snapshot.state)
-        run.values = list(snapshot.values)
-        run.grads = list(snapshot.grads)
-        run.edge_grads = dict(snapshot.edge_grads)
-        run.edge_locals = dict(snapshot.edge_locals)
-        run.position = snapshot.position
-        session.run = run
-        session.optimizer = optimizer
-        session.training = training
+    @contextmanager
+    def _locked(self, session: Session) -> Iterator[None]:
+        """The graph's lock: the session's, then the store's (across processes)."""
+        wait = self.settings.lock_timeout_seconds
+        started = time.monotonic()
+        if not session.lock.acquire(timeout=wait):
+            raise GraphBusy(BUSY)
+        try:
+            try:
+                held = self.store.lock(session.id, max(0.0, wait - (time.monotonic() - started)))
+                held.__enter__()
+            except LockTimeout:
+                raise GraphBusy(BUSY) from None
+            try:
+                yield
+            finally:
+                held.__exit__(None, None, None)
+        finally:
+            session.lock.release()
+
+    def _catch_up(self, session: Session) -> None:
+        """Under the graph's lock, with a shared store: bring the session to the stored
+        version if another process changed the graph (GraphNotFound if it deleted it)."""
+        stored = self.store.version(session.id)
+        if stored == session.version:
+            return
+        record = self.store.get(session.id) if stored is not None else None
+        if record is None:
+            self.registry.forget(session)
+            session.deleted = True
+            raise GraphNotFound(session.id)
+        session.catch_up(self._load(record))
 
     def mutate(self, session: Session, change: Callable[[Session], object]) -> Change:
         """Apply `change(session)` under the graph's lock, then save and publish.
 
-        `change` returns a list of engine events, or (events, result)."""
-        if not session.lock.acquire(timeout=self.settings.lock_timeout_seconds):
-            raise GraphBusy(
-                "The graph is busy with another change (a training run?); try again shortly."
-            )
-        try:
+        `change` returns a list of engine events, or (events, result). It may replace
+        `session.run` (and `session.layout`) with a run of another graph: the snapshot's
+        static parts are rebuilt when the graph object changes."""
+        with self._locked(session):
             if session.deleted:
                 raise GraphNotFound(session.id)
+            if self.shared:
+                self._catch_up(session)
             before = session.snapshot
-            optimizer, training = session.optimizer, session.training
+            optimizer, training, layout = session.optimizer, session.training, session.layout
             try:
                 out = change(session)
             except BaseException:
-                self._restore(session, before, optimizer, training)
+                restore(session, before, optimizer, training, layout)
                 raise
             events, result = out if isinstance(out, tuple) else (out, None)
             graph = session.run.graph
@@ -464,14 +333,12 @@ class GraphManager:
             try:
                 self.store.save(record, session.version, graph is not before.graph)
             except BaseException as exc:
-                self._restore(session, before, optimizer, training)
+                restore(session, before, optimizer, training, layout)
                 if isinstance(exc, KeyError):  # deleted meanwhile (expired)
                     session.deleted = True
                     raise GraphNotFound(session.id) from None
                 if isinstance(exc, StoreConflict):  # changed by another process
-                    with self._lock:
-                        if self._sessions.get(session.id) is session:
-                            del self._sessions[session.id]
+                    self.registry.forget(session)
                     raise GraphBusy(
                         "The graph was changed by another server process; reload it and try again."
                     ) from None
@@ -480,33 +347,16 @@ class GraphManager:
             session.touched = record.accessed
             if not patches.same_structure(before.graph, graph):
                 session.stamps = None  # a new structure: ?since=V from here on only
-            snapshot = session.snapshot = self._snapshot(session, before)
+            snapshot = session.snapshot = make_snapshot(session, before)
             diff = patches.diff(before, snapshot, events)
             if not diff.full:
                 snapshot.stamps.record(diff, snapshot.version)
-            done = Change(snapshot, events, before.version, diff, self, result)
-            self._publish(done)
-            return done
-        finally:
-            session.lock.release()
-
-    def _publish(self, change: Change) -> None:
-        """Hand the change to its followers: each format rendered and encoded once, for all."""
-        snapshot = change.snapshot
-        if not self.bus.has_subscribers(snapshot.id):
-            return
-        formats = self.bus.formats(snapshot.id)
-        version = snapshot.version
-        if "state" in formats:
-            self.bus.publish(
-                snapshot.id, "state", jsonio.dumps(change.state), format="state", version=version
+            done = Change(
+                snapshot, events, before.version, diff, self.settings.summary_threshold, result
             )
-        if "patch" in formats:
-            if change.diff.full:  # no field-level patch: the whole state, as on a resync
-                text, event, base = jsonio.dumps(change.state), "state", None
-            else:
-                text, event, base = jsonio.dumps(change.patch), "patch", change.base_version
-            self.bus.publish(snapshot.id, event, text, "patch", version, base)
+            # under the lock: followers on every process get the versions in order
+            self.publisher.publish(done)
+            return done
 
     def since(self, snapshot: Snapshot, version: int, full: bool = False) -> dict:
         """The patch from `version` to `snapshot`, or its whole state with `"full": true`
@@ -527,11 +377,11 @@ class GraphManager:
         """A new graph; returns its session and its edit token (never stored in clear).
 
         StoreFull when `max_graphs` graphs are kept and none has been idle long enough to
-        expire: a graph in use is never deleted to make room."""
+        expire: a graph in use is never deleted to make room. (A shared store counts and
+        adds in one atomic step, and expires idle graphs by itself.)"""
         with self._creating:
-            self.sweep()
-            if self.store.count() >= self.settings.max_graphs:
-                raise self._full()
+            if not self.shared:
+                self.sweep()
             return self._create(graph, state, forked_from)
 
     def _full(self) -> StoreFull:
@@ -565,16 +415,15 @@ class GraphManager:
                 created=now,
                 accessed=now,
             )
-            session = self._session(record, graph)
+            session = session_from(record, graph)
             record.state = session.run_state()
             try:
-                self.store.create(record)
+                if not self.store.create(record, cap=self.settings.max_graphs):
+                    raise self._full()
                 break
-            except sqlite3.IntegrityError:  # pragma: no cover - a 96-bit id collided
+            except DuplicateId:  # pragma: no cover - a 96-bit id collided
                 continue
-        with self._lock:  # the snapshot _session made holds this state already
-            self._sessions[session.id] = session
-            self._evict_memory()
+        self.registry.add(session)  # the snapshot session_from made holds this state already
         return session, token
 
     def fork(self, snapshot: Snapshot) -> tuple[Session, str]:
@@ -582,23 +431,19 @@ class GraphManager:
         return self.create(snapshot.graph, state, forked_from=snapshot.id)
 
     def delete(self, session: Session) -> None:
-        if not session.lock.acquire(timeout=self.settings.lock_timeout_seconds):
-            raise GraphBusy("The graph is busy with another change; try again shortly.")
         try:
-            if session.deleted:
-                raise GraphNotFound(session.id)
-            self._drop(session.id, delete=True)
-        finally:
-            session.lock.release()
+            with self._locked(session):
+                if session.deleted:
+                    raise GraphNotFound(session.id)
+                self._drop(session.id, delete=True)
+        except GraphBusy:
+            raise GraphBusy("The graph is busy with another change; try again shortly.") from None
 
     def _drop(self, graph_id: str, delete: bool) -> None:
-        with self._lock:
-            session = self._sessions.pop(graph_id, None)
-        if session is not None:
-            session.deleted = True
+        self.registry.drop(graph_id)
         if delete:
             self.store.delete(graph_id)
-        self.bus.close_graph(graph_id)
+        self.publisher.deleted(graph_id)
 
     def sweep(self) -> list[str]:
         """Delete the graphs nobody has used for `idle_expiry_seconds`.
@@ -606,8 +451,7 @@ class GraphManager:
         Uses the store has not seen yet count: reads held back by the touch interval, and
         graphs that followers are watching."""
         now = time.time()
-        with self._lock:
-            unsaved = [s for s in self._sessions.values() if s.accessed > s.touched]
+        unsaved = [s for s in self.registry.values() if s.accessed > s.touched]
         for session in unsaved:
             session.touched = session.accessed
             self.store.touch(session.id, session.accessed)
@@ -627,20 +471,3 @@ def _duration(seconds: float) -> str:
     if seconds >= 120:
         return f"{seconds / 60:.0f} minutes"
     return f"{seconds:.0f} s"
-
-
-def next_optimizer(current, name: str | None, learning_rate: float | None, options: dict | None):
-    """The optimizer for an update: a copy of the current one (its momentum or Adam state
-    carries over) while the name and options stay the same, else a new one."""
-    name = name or (current.name if current is not None else "sgd")
-    if current is not None and current.name == name:
-        config = current.config()
-        kept = {k: v for k, v in config.items() if k not in ("name", "learning_rate")}
-        if options is None or options == kept:
-            opt = copy.deepcopy(current)
-            if learning_rate is not None:
-                opt.learning_rate = float(learning_rate)
-            return opt
-        if learning_rate is None:
-            learning_rate = current.learning_rate
-    return optimizer_from(name, learning_rate, options)

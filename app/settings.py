@@ -29,6 +29,12 @@ class Settings(BaseSettings):
         default_factory=default_db_path,
         description="SQLite database file; ':memory:' keeps graphs in memory only.",
     )
+    store: str = Field(
+        "",
+        description="Empty: the SQLite file of `db` (one server process). "
+        "`redis://host:port/n`: Redis keeps the graphs, their locks and live events, so that "
+        "several processes (`--workers N`, several hosts) serve the same graphs.",
+    )
     host: str = Field("127.0.0.1", description="Address `stepgrad serve` binds.")
     port: int = Field(8000, ge=0, le=65535, description="Port `stepgrad serve` listens on.")
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(
@@ -146,6 +152,12 @@ class Settings(BaseSettings):
     lock_timeout_seconds: float = Field(
         30.0, gt=0, description="How long a change waits for a busy graph before a 409."
     )
+    lock_expiry_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="With Redis: a graph's lock lapses this long after its holder stops "
+        "renewing it (its process died); a live holder renews it while a change runs.",
+    )
     sse_ping_seconds: float = Field(
         15.0, gt=0, description="Seconds between heartbeat comments on an event stream."
     )
@@ -160,6 +172,17 @@ class Settings(BaseSettings):
     @classmethod
     def _lower(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
+
+    @field_validator("store")
+    @classmethod
+    def _store(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(
+                f"{value[:60]!r} is not a store: leave it empty for the SQLite file of "
+                "STEPGRAD_DB, or give a Redis URL such as redis://127.0.0.1:6379/0"
+            )
+        return value
 
     @field_validator("rate_create", "rate_heavy")
     @classmethod

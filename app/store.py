@@ -1,9 +1,12 @@
 """Where graphs are kept between requests and across restarts.
 
 `GraphStore` is the interface: one record per graph (its spec, its run state as plain
-JSON, the hash of its edit token, a version and timestamps). `SQLiteStore` implements it
-on one SQLite file in write-ahead-log mode; nothing is pickled. A shared store (Redis,
-PostgreSQL) can implement the same interface later.
+JSON, the hash of its edit token, a version and timestamps), a lock per graph, and small
+JSON "side states" per graph (what a feature keeps beside the run, such as a quiz).
+`SQLiteStore` implements it on one SQLite file in write-ahead-log mode; nothing is
+pickled. `app.redis_store.RedisStore` implements it on Redis for several processes
+(`shared = True`: another process may change a graph at any time). `make_store` picks one
+from the settings.
 
 SQLite serves one server process: each keeps graphs computed in memory and fans events out
 to its own followers, so a second process on the same file would answer stale reads and
@@ -19,11 +22,15 @@ import os
 import sqlite3
 import threading
 import time
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from .jsonio import dumps
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 
 class StoreConflict(Exception):
@@ -32,6 +39,14 @@ class StoreConflict(Exception):
 
 class StoreInUse(RuntimeError):
     """Another server process holds the SQLite file."""
+
+
+class DuplicateId(Exception):
+    """A graph with that id exists already."""
+
+
+class LockTimeout(Exception):
+    """The graph's lock stayed taken (by another process) longer than the wait allowed."""
 
 
 @dataclass
@@ -47,11 +62,31 @@ class GraphRecord:
 
 
 class GraphStore(Protocol):
-    def create(self, record: GraphRecord) -> None:
-        """Add a new graph; its id must be new."""
+    # True when other server processes change the same graphs (then every read checks the
+    # stored version, and changes take the store's lock)
+    shared: bool
+
+    def create(self, record: GraphRecord, cap: int | None = None) -> bool:
+        """Add a new graph, unless `cap` graphs are kept already (then False). DuplicateId
+        when its id is taken."""
 
     def get(self, graph_id: str) -> GraphRecord | None:
         """The graph, or None."""
+
+    def version(self, graph_id: str) -> int | None:
+        """The graph's stored version (a cheap read), or None when there is no such graph."""
+
+    def lock(self, graph_id: str, wait: float) -> AbstractContextManager:
+        """Hold the graph's lock for a change, across every process sharing the store; it
+        expires if its holder dies. LockTimeout after `wait` seconds."""
+
+    def side_get(self, graph_id: str, name: str) -> object | None:
+        """The JSON value kept under `name` beside the graph, or None."""
+
+    def side_put(self, graph_id: str, name: str, value: object) -> None:
+        """Keep a JSON value beside the graph; it goes when the graph goes."""
+
+    def side_delete(self, graph_id: str, name: str) -> None: ...
 
     def save(self, record: GraphRecord, expected_version: int, spec_changed: bool = True) -> None:
         """Write a changed graph whose stored version is `expected_version`.
@@ -91,6 +126,12 @@ CREATE TABLE IF NOT EXISTS graphs (
     accessed REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS graphs_accessed ON graphs (accessed);
+CREATE TABLE IF NOT EXISTS side (
+    graph_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (graph_id, name)
+);
 """
 
 
@@ -148,7 +189,11 @@ class ProcessLock:
 class SQLiteStore:
     """One SQLite connection shared by the server's threads behind a lock.
 
-    The connection is opened on first use, so building the app touches no file."""
+    The connection is opened on first use, so building the app touches no file. One
+    process only (see ProcessLock), so a graph's lock is the session's own threading lock
+    and `lock` here holds nothing."""
+
+    shared = False
 
     def __init__(self, path: str):
         self.path = path
@@ -184,15 +229,50 @@ class SQLiteStore:
         with self._lock:
             return self._connect().execute(sql, args).fetchall()
 
-    def create(self, record: GraphRecord) -> None:
-        self._execute(
-            "INSERT INTO graphs (id, name, spec, state, token_hash, version, created, accessed)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                record.id, _text(record.name), dumps(record.spec), dumps(record.state),
-                record.token_hash, record.version, record.created, record.accessed,
-            ),
+    def create(self, record: GraphRecord, cap: int | None = None) -> bool:
+        row = (
+            record.id, _text(record.name), dumps(record.spec), dumps(record.state),
+            record.token_hash, record.version, record.created, record.accessed,
         )  # fmt: skip
+        with self._lock:
+            conn = self._connect()
+            if cap is not None:
+                (total,) = conn.execute("SELECT COUNT(*) FROM graphs").fetchone()
+                if total >= cap:
+                    return False
+            try:
+                conn.execute(
+                    "INSERT INTO graphs (id, name, spec, state, token_hash, version, created,"
+                    " accessed) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    row,
+                )
+            except sqlite3.IntegrityError:
+                raise DuplicateId(record.id) from None
+        return True
+
+    def version(self, graph_id: str) -> int | None:
+        rows = self._query("SELECT version FROM graphs WHERE id = ?", (graph_id,))
+        return rows[0][0] if rows else None
+
+    def lock(self, graph_id: str, wait: float) -> AbstractContextManager:
+        return nullcontext()
+
+    def side_get(self, graph_id: str, name: str) -> object | None:
+        rows = self._query(
+            "SELECT data FROM side WHERE graph_id = ? AND name = ?", (graph_id, name)
+        )
+        return json.loads(rows[0][0]) if rows else None
+
+    def side_put(self, graph_id: str, name: str, value: object) -> None:
+        self._execute(
+            "INSERT INTO side (graph_id, name, data) SELECT ?, ?, ?"
+            " WHERE EXISTS (SELECT 1 FROM graphs WHERE id = ?)"
+            " ON CONFLICT (graph_id, name) DO UPDATE SET data = excluded.data",
+            (graph_id, name, dumps(value), graph_id),
+        )
+
+    def side_delete(self, graph_id: str, name: str) -> None:
+        self._execute("DELETE FROM side WHERE graph_id = ? AND name = ?", (graph_id, name))
 
     def get(self, graph_id: str) -> GraphRecord | None:
         with self._lock:
@@ -241,7 +321,10 @@ class SQLiteStore:
         )
 
     def delete(self, graph_id: str) -> bool:
-        return self._execute("DELETE FROM graphs WHERE id = ?", (graph_id,)) == 1
+        with self._lock:
+            conn = self._connect()
+            conn.execute("DELETE FROM side WHERE graph_id = ?", (graph_id,))
+            return conn.execute("DELETE FROM graphs WHERE id = ?", (graph_id,)).rowcount == 1
 
     def ids(self) -> list[str]:
         return [r[0] for r in self._query("SELECT id FROM graphs ORDER BY accessed, id")]
@@ -269,6 +352,7 @@ class SQLiteStore:
                     )
                 ]
             conn.executemany("DELETE FROM graphs WHERE id = ?", [(g,) for g in gone])
+            conn.executemany("DELETE FROM side WHERE graph_id = ?", [(g,) for g in gone])
         return gone
 
     def oldest_access(self) -> float | None:
@@ -282,3 +366,16 @@ class SQLiteStore:
             if self._process_lock is not None:
                 ProcessLock.release(self._process_lock)
                 self._process_lock = None
+
+
+def make_store(settings: Settings) -> GraphStore:
+    """The store the settings name: Redis for `store = redis://...`, else the SQLite file."""
+    if settings.store:
+        from .redis_store import RedisStore
+
+        return RedisStore(
+            settings.store,
+            idle_seconds=settings.idle_expiry_seconds,
+            lock_expiry=settings.lock_expiry_seconds,
+        )
+    return SQLiteStore(settings.db)

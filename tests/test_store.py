@@ -3,11 +3,9 @@ expiry and the cap delete the right graphs."""
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 
-from app.store import GraphRecord, SQLiteStore, StoreConflict
+from app.store import DuplicateId, GraphRecord, SQLiteStore, StoreConflict
 
 
 def record(gid: str, accessed: float = 100.0, **kw) -> GraphRecord:
@@ -30,7 +28,7 @@ def test_round_trip(store):
     got = store.get("a")
     assert got == record("a")
     assert store.get("nope") is None
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(DuplicateId):
         store.create(record("a"))
 
 
