@@ -1,13 +1,17 @@
-"""What the benchmarks share: a real server in a subprocess on 127.0.0.1, and random DAGs of
-scalars made into graph specs."""
+"""What the benchmarks share: a real server in a subprocess on 127.0.0.1, a redis-server of
+their own for the scale-out runs, and random DAGs of scalars made into graph specs."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -47,6 +51,56 @@ def start_server(db: str, **settings: object) -> tuple[subprocess.Popen, str]:
             time.sleep(0.1)
     proc.kill()
     raise RuntimeError("the server did not start")
+
+
+REDIS_SERVER = "/usr/bin/redis-server"
+
+
+def redis_server_path() -> str | None:
+    """Debian's redis-server (or one on PATH), or None."""
+    if os.access(REDIS_SERVER, os.X_OK):
+        return REDIS_SERVER
+    return shutil.which("redis-server")
+
+
+@contextlib.contextmanager
+def redis_server() -> Iterator[str]:
+    """A redis-server of its own on a free loopback port, in a temporary directory, nothing
+    saved to disk; yields its URL (database 0) and stops it afterwards."""
+    path = redis_server_path()
+    if path is None:
+        raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
+    import redis
+
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="stepgrad-redis-") as tmp:
+        proc = subprocess.Popen(
+            [path, "--port", str(port), "--bind", "127.0.0.1", "--dir", tmp, "--save", "",
+             "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        url = f"redis://127.0.0.1:{port}/0"
+        try:
+            client = redis.Redis.from_url(url)
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    client.ping()
+                    break
+                except redis.ConnectionError:
+                    if time.monotonic() > deadline or proc.poll() is not None:
+                        raise RuntimeError("redis-server did not start") from None
+                    time.sleep(0.05)
+            client.close()
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 def scalar_nodes(names: list[str], edges: list[tuple[str, str]]) -> tuple[list[dict], list[str]]:

@@ -269,3 +269,37 @@ def screenshots():
     path = Path(SCREENSHOTS).resolve()
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+# ---- Redis (the scale-out store) ---------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """A Redis for the tests: STEPGRAD_TEST_REDIS (its database is emptied by the tests), or
+    a redis-server of the tests' own on a free port. Skips without either (fails under
+    CI=true, whose .ci/run starts one)."""
+    optional_import("redis", 'pip install -e ".[redis]"')
+    url = os.environ.get("STEPGRAD_TEST_REDIS")
+    if url:
+        yield url
+        return
+    from bench.harness import redis_server, redis_server_path
+
+    if redis_server_path() is None:
+        if IN_CI:
+            pytest.fail("redis-server is required under CI=true (apt-get install redis-server)")
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    with redis_server() as url:
+        yield url
+
+
+@pytest.fixture
+def redis_db(redis_url):
+    """The test Redis, emptied before the test; yields its URL."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    client.close()
+    return redis_url

@@ -1,0 +1,218 @@
+"""Several server processes on one Redis (contract v1.1, Scale-out): real `stepgrad serve`
+processes on loopback, a real redis-server. A change through one process is seen by reads
+through the other right after its 2xx, followers on one receive changes made through the
+other, concurrent changes through both lose nothing, and a process killed while holding a
+graph's lock loses no acknowledged change and blocks the graph only until the lock lapses.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import tempfile
+import threading
+import time
+
+import httpx
+import pytest
+
+from bench.abuse import chain_spec, percentile
+from bench.harness import start_server
+from tests.test_app_patches import apply, without_events
+
+pytestmark = pytest.mark.timeout(180)
+
+
+@contextlib.contextmanager
+def servers(redis_url: str, count: int = 2, **settings):
+    """`count` server processes on one Redis; yields their URLs and processes."""
+    procs, urls = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            for i in range(count):
+                proc, url = start_server(
+                    os.path.join(tmp, f"unused{i}.db"), store=redis_url, **settings
+                )
+                procs.append(proc)
+                urls.append(url)
+            yield urls, procs
+        finally:
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.terminate()
+            for proc in procs:
+                try:
+                    proc.wait(timeout=15)
+                except Exception:
+                    proc.kill()
+                    proc.wait()
+
+
+@pytest.fixture(scope="module")
+def pair(redis_url):
+    import redis
+
+    redis.Redis.from_url(redis_url).flushdb()
+    with servers(redis_url) as (urls, _):
+        yield urls
+
+
+def create(base: str, spec: dict) -> tuple[dict, dict]:
+    r = httpx.post(f"{base}/api/graphs", json=spec, timeout=30)
+    assert r.status_code == 201, r.text
+    state = r.json()
+    return state, {"Authorization": f"Bearer {state['edit_token']}"}
+
+
+def test_a_change_through_one_process_is_read_through_the_other_at_once(pair):
+    a, b = pair
+    state, auth = create(a, chain_spec(60))
+    gid = state["id"]
+    total = state["cursor"]["total"]
+    stale = 0
+    held = httpx.get(f"{b}/api/graphs/{gid}").json()
+    with httpx.Client(timeout=30) as http:
+        for i in range(100):
+            writer, reader = (a, b) if i % 2 == 0 else (b, a)
+            position = (i * 37) % total
+            r = http.post(f"{writer}/api/graphs/{gid}/seek", json={"position": position},
+                          headers=auth)  # fmt: skip
+            assert r.status_code == 200, r.text
+            version = r.json()["version"]
+            got = http.get(f"{reader}/api/graphs/{gid}").json()
+            if got["version"] != version or got["cursor"]["position"] != position:
+                stale += 1
+            # ?since=V through the reader: a patch, or the full state, that gives the same
+            patch = http.get(f"{reader}/api/graphs/{gid}", params={"since": held["version"]})
+            held = apply(held, patch.json())
+            assert without_events(held) == without_events(got)
+    assert stale == 0
+
+
+def test_a_follower_on_one_process_receives_the_changes_made_through_the_other(pair):
+    a, b = pair
+    state, auth = create(a, chain_spec(400))
+    gid = state["id"]
+    steps = 120
+    arrived: dict[int, float] = {}
+    received: list[dict] = []
+    connected = threading.Event()
+
+    def follow():
+        url = f"{b}/api/graphs/{gid}/events"
+        params = {"format": "patch", "max_events": steps + 1}
+        with httpx.stream("GET", url, params=params, timeout=30) as r:
+            event = None
+            for line in r.iter_lines():
+                if line.startswith("event: "):
+                    event = line[7:]
+                elif line.startswith("data: "):
+                    data = json.loads(line[6:])
+                    arrived[data["version"]] = time.monotonic()
+                    received.append((event, data))
+                    connected.set()
+
+    thread = threading.Thread(target=follow, daemon=True)
+    thread.start()
+    assert connected.wait(10)
+    sent: dict[int, float] = {}
+    with httpx.Client(timeout=30) as http:
+        for _ in range(steps):
+            start = time.monotonic()
+            r = http.post(f"{a}/api/graphs/{gid}/forward", headers=auth)
+            assert r.status_code == 200, r.text
+            sent[r.json()["version"]] = start
+            time.sleep(0.005)
+    thread.join(20)
+    assert not thread.is_alive()
+    assert sorted(sent) == list(range(2, steps + 2))
+    assert [data["version"] for _, data in received] == list(range(1, steps + 2))
+    held = received[0][1]
+    for event, patch in received[1:]:  # every patch applies to the version before it
+        assert event == "patch"
+        held = apply(held, patch)
+    final = httpx.get(f"{b}/api/graphs/{gid}").json()
+    assert without_events(held) == without_events(final)
+    delays = [arrived[v] - sent[v] for v in sent]
+    assert percentile(delays, 0.99) < 1.0, sorted(delays)[-5:]
+
+
+def test_concurrent_steppers_through_both_processes_lose_no_update(pair):
+    a, b = pair
+    state, auth = create(a, chain_spec(500))
+    gid = state["id"]
+    ok = []
+    lock = threading.Lock()
+
+    def stepper(base: str):
+        with httpx.Client(timeout=60) as http:
+            for _ in range(25):
+                r = http.post(f"{base}/api/graphs/{gid}/forward", headers=auth)
+                assert r.status_code in (200, 409), r.text
+                if r.status_code == 200:
+                    with lock:
+                        ok.append(r.json()["version"])
+
+    threads = [threading.Thread(target=stepper, args=(base,)) for base in (a, b, a, b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(ok) >= 90  # a 409 only when a change waited past lock_timeout_seconds
+    assert sorted(ok) == list(range(2, len(ok) + 2))  # each 2xx made its own version
+    for base in (a, b):
+        got = httpx.get(f"{base}/api/graphs/{gid}").json()
+        assert got["cursor"]["position"] == len(ok) and got["version"] == len(ok) + 1
+
+
+def test_rate_limits_are_shared_by_the_processes(redis_db):
+    with servers(redis_db, rate_create="3/minute") as (urls, _):
+        codes = [
+            httpx.post(f"{urls[i % 2]}/api/graphs", json=chain_spec(3)).status_code
+            for i in range(5)
+        ]
+    assert codes == [201, 201, 201, 429, 429]
+
+
+def test_a_process_killed_while_it_holds_a_lock_loses_no_acknowledged_change(redis_db):
+    expiry = 2.0
+    with servers(redis_db, lock_expiry_seconds=expiry, max_job_seconds=120) as (urls, procs):
+        a, b = urls
+        state, auth = create(a, {"example": "two_layer"})
+        gid = state["id"]
+        for _ in range(3):  # acknowledged changes through the process about to die
+            assert httpx.post(f"{a}/api/graphs/{gid}/forward", headers=auth).status_code == 200
+        started = threading.Event()
+
+        def train():
+            started.set()
+            with contextlib.suppress(httpx.TransportError):
+                httpx.post(f"{a}/api/graphs/{gid}/train", json={"epochs": 40_000},
+                           headers=auth, timeout=60)  # fmt: skip
+
+        thread = threading.Thread(target=train, daemon=True)
+        thread.start()
+        started.wait()
+        import redis
+
+        client = redis.Redis.from_url(redis_db)
+        deadline = time.monotonic() + 10
+        while not client.exists(f"stepgrad:lock:{gid}"):
+            assert time.monotonic() < deadline, "the training never took the graph's lock"
+            time.sleep(0.01)
+        time.sleep(expiry)  # held past its first expiry: the holder renews it
+        assert client.exists(f"stepgrad:lock:{gid}")
+        procs[0].send_signal(signal.SIGKILL)
+        procs[0].wait(10)
+        killed = time.monotonic()
+        r = httpx.post(f"{b}/api/graphs/{gid}/forward", headers=auth, timeout=60)
+        waited = time.monotonic() - killed
+        assert r.status_code == 200, r.text
+        assert waited < expiry + 1.0
+        got = r.json()
+        assert got["cursor"]["position"] == 4 and got["version"] == 5
+        assert got["training"] is None  # the killed run was never acknowledged, nor saved
+        thread.join(10)
+        client.close()
