@@ -1,7 +1,8 @@
 """The `stepgrad` command line.
 
-stepgrad serve [--lan | --host H] [--port P] [--db FILE]    start the web app
-    (--lan: reachable from the local network, printing the addresses students open)
+stepgrad serve [--lan | --host H] [--port P] [--db FILE | --store URL] [--workers N]
+    start the web app (--lan: reachable from the local network, printing the addresses
+    students open; --workers N: N processes, which need a shared store, Redis)
 stepgrad show FILE [--server URL] [--input x=3.0] [--param k=0.09] [--name TEXT]
     create a graph on a running server from a spec JSON file (or a whole
     POST /api/graphs body) or an expression file, and print its URLs and edit token
@@ -24,7 +25,9 @@ from . import train_command
 def _settings(args: argparse.Namespace):
     from .settings import Settings
 
-    overrides = {k: getattr(args, k) for k in ("host", "port", "db") if getattr(args, k, None)}
+    overrides = {
+        k: getattr(args, k) for k in ("host", "port", "db", "store") if getattr(args, k, None)
+    }
     if getattr(args, "lan", False):
         overrides["host"] = "0.0.0.0"  # noqa: S104 (that is what --lan asks for)
     return Settings(**overrides)
@@ -38,6 +41,17 @@ def serve(args: argparse.Namespace) -> int:
     from .serving import uvicorn_options
 
     settings = _settings(args)
+    workers = getattr(args, "workers", None) or 1
+    if workers > 1:
+        if not settings.store:
+            print(
+                f"stepgrad: --workers {workers} needs a store the processes share: the SQLite "
+                "file serves one process. Start Redis and give --store redis://host:6379/0 "
+                "(or STEPGRAD_STORE).",
+                file=sys.stderr,
+            )
+            return 2
+        return serve_workers(settings, workers)
     print("\n".join(network.banner(settings.host, settings.port)), flush=True)
     uvicorn.run(
         create_app(settings),
@@ -45,6 +59,31 @@ def serve(args: argparse.Namespace) -> int:
         port=settings.port,
         **logging_setup.uvicorn_options(settings.log_level),
         **uvicorn_options(settings),
+    )
+    return 0
+
+
+def serve_workers(settings, workers: int) -> int:
+    """`workers` server processes on one port (uvicorn's supervisor), each building the app
+    from the environment: the command line's settings are passed on through it."""
+    import os
+
+    import uvicorn
+
+    from . import logging_setup, network
+    from .serving import uvicorn_options
+
+    for name in ("host", "port", "db", "store"):
+        os.environ[f"STEPGRAD_{name.upper()}"] = str(getattr(settings, name))
+    print("\n".join(network.banner(settings.host, settings.port)), flush=True)
+    options = {**uvicorn_options(settings), "http": "app.serving:WorkerH11Protocol"}
+    uvicorn.run(
+        "app.main:app",
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        **logging_setup.uvicorn_options(settings.log_level),
+        **options,
     )
     return 0
 
@@ -138,6 +177,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--port", type=int, help="port (default 8000, or STEPGRAD_PORT)")
     p.add_argument("--db", help="SQLite file (default: STEPGRAD_DB or the user data dir)")
+    p.add_argument(
+        "--store",
+        metavar="URL",
+        help="a shared store, redis://host:port/n, for several processes or hosts "
+        "(default: STEPGRAD_STORE, or the SQLite file)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="serve with N processes (needs --store redis://...); the default is one",
+    )
     p.set_defaults(run=serve)
 
     p = sub.add_parser("show", help="create a graph on a running server and print its URL")

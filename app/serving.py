@@ -12,6 +12,7 @@ protocol below adds one (`header_timeout_seconds`). Bodies have theirs in app.mi
 from __future__ import annotations
 
 import asyncio
+import functools
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -58,6 +59,20 @@ class HeaderDeadlineH11Protocol(H11Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)
+
+
+@functools.cache
+def _env_header_timeout() -> float:
+    return Settings().header_timeout_seconds
+
+
+class WorkerH11Protocol(HeaderDeadlineH11Protocol):
+    """The protocol of `--workers N` processes, which uvicorn starts afresh and which import
+    it by name: the deadline comes from their environment (STEPGRAD_HEADER_TIMEOUT_SECONDS)."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        self.header_timeout = _env_header_timeout()
+        super().connection_made(transport)
 
 
 def uvicorn_options(settings: Settings) -> dict:

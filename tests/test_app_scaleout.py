@@ -216,3 +216,68 @@ def test_a_process_killed_while_it_holds_a_lock_loses_no_acknowledged_change(red
         assert got["training"] is None  # the killed run was never acknowledged, nor saved
         thread.join(10)
         client.close()
+
+
+def test_serve_workers_needs_a_shared_store(tmp_path, capsys):
+    from app.cli import main
+
+    assert main(["serve", "--workers", "2", "--db", str(tmp_path / "g.db")]) == 2
+    assert "--store redis://" in capsys.readouterr().err
+
+
+def children(pid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError), open(f"/proc/{entry}/stat") as f:
+                if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                    out.append(int(entry))
+    return out
+
+
+def cmdline(pid: int) -> bytes:
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/cmdline", "rb") as f:
+        return f.read()
+    return b""
+
+
+def test_serve_workers_runs_processes_that_share_the_graphs(redis_db, tmp_path):
+    import subprocess
+    import sys
+
+    from bench.harness import ROOT, free_port
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--workers", "2", "--port", str(port),
+         "--store", redis_db, "--db", str(tmp_path / "unused.db")],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{base}/api/health")
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the workers did not start"
+                time.sleep(0.1)
+        workers = [p for p in children(proc.pid) if b"spawn_main" in cmdline(p)]
+        assert len(workers) == 2  # uvicorn's supervisor spawned its worker processes
+        state, auth = create(base, chain_spec(50))
+        with httpx.Client(timeout=30) as http:  # new connections: any worker may answer
+            for i in range(1, 30):
+                r = http.post(f"{base}/api/graphs/{state['id']}/forward", headers=auth)
+                assert r.status_code == 200
+                with httpx.Client(timeout=30) as fresh:
+                    got = fresh.get(f"{base}/api/graphs/{state['id']}").json()
+                assert got["cursor"]["position"] == i and got["version"] == i + 1
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
