@@ -108,8 +108,9 @@ def main() -> None:
         "--rounds", type=int, default=3, help="alternate 1 and 2 processes this often (median)"
     )
     args = parser.parse_args()
-    print(f"{os.cpu_count()} cores (load average {os.getloadavg()[0]:.1f}); {args.clients} client processes, each on its own graph "
-          f"of {args.nodes} nodes; {args.seconds:g} s per measure")  # fmt: skip
+    load = os.getloadavg()[0]
+    print(f"{os.cpu_count()} cores (load average {load:.1f}); {args.clients} client processes, "
+          f"each on its own graph of {args.nodes} nodes; {args.seconds:g} s per measure")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp, redis_server() as url:
         proc, local = start_server(os.path.join(tmp, "ref.db"))
         try:
