@@ -109,8 +109,10 @@ def main() -> None:
     )
     args = parser.parse_args()
     load = os.getloadavg()[0]
-    print(f"{os.cpu_count()} cores (load average {load:.1f}); {args.clients} client processes, "
-          f"each on its own graph of {args.nodes} nodes; {args.seconds:g} s per measure")  # fmt: skip
+    print(
+        f"{os.cpu_count()} cores (load average {load:.1f}); {args.clients} client processes, "
+        f"each on its own graph of {args.nodes} nodes; {args.seconds:g} s per measure"
+    )
     with tempfile.TemporaryDirectory() as tmp, redis_server() as url:
         proc, local = start_server(os.path.join(tmp, "ref.db"))
         try:
