@@ -139,6 +139,34 @@ def test_a_follower_on_one_process_receives_the_changes_made_through_the_other(p
     assert percentile(delays, 0.99) < 1.0, sorted(delays)[-5:]
 
 
+def test_every_kind_of_event_reaches_followers_on_the_other_process(pair):
+    a, b = pair
+    state, auth = create(a, {"example": "two_layer"})
+    gid = state["id"]
+    events: list[str] = []
+    connected = threading.Event()
+
+    def follow():
+        with httpx.stream("GET", f"{b}/api/graphs/{gid}/events", timeout=60) as r:
+            for line in r.iter_lines():
+                if line.startswith("event: "):
+                    events.append(line[7:])
+                    connected.set()
+                    if line == "event: deleted":
+                        return
+
+    thread = threading.Thread(target=follow, daemon=True)
+    thread.start()
+    assert connected.wait(10)
+    r = httpx.post(f"{a}/api/graphs/{gid}/train", json={"epochs": 3}, headers=auth, timeout=60)
+    assert r.status_code == 200, r.text
+    assert httpx.delete(f"{a}/api/graphs/{gid}", headers=auth).status_code == 204
+    thread.join(20)
+    assert events[0] == "state" and events[-2:] == ["state", "deleted"]
+    assert "progress" in events  # training progress, published by the other process
+    assert httpx.get(f"{b}/api/graphs/{gid}").status_code == 404
+
+
 def test_concurrent_steppers_through_both_processes_lose_no_update(pair):
     a, b = pair
     state, auth = create(a, chain_spec(500))

@@ -39,3 +39,19 @@ def test_environment_variables(monkeypatch):
     monkeypatch.setenv("STEPGRAD_MAX_NODES", "0")
     with pytest.raises(ValidationError):
         Settings()
+
+
+def test_the_store_is_sqlite_or_a_redis_url(monkeypatch):
+    from app.redis_store import RedisStore
+    from app.store import SQLiteStore, make_store
+
+    assert isinstance(make_store(Settings(db=":memory:")), SQLiteStore)
+    monkeypatch.setenv("STEPGRAD_STORE", " redis://127.0.0.1:6379/2 ")
+    s = Settings(db=":memory:")
+    assert s.store == "redis://127.0.0.1:6379/2"
+    store = make_store(s)  # connects on first use only
+    assert isinstance(store, RedisStore) and store.shared and store.idle_seconds == 604800
+    store.close()
+    monkeypatch.setenv("STEPGRAD_STORE", "postgres://db/1")
+    with pytest.raises(ValidationError, match="redis://"):
+        Settings()
