@@ -48,7 +48,9 @@ only when the graph is created or forked. Errors are `{"detail": "<sentence>"}`.
 
 
 async def _sweeper(app: FastAPI) -> None:
-    """Delete expired graphs every `sweep_interval_seconds`."""
+    """Delete expired graphs every `sweep_interval_seconds` (with Redis, whose keys expire by
+    themselves: mark the graphs this process's followers watch as used, and free the memory
+    of expired ones)."""
     interval = app.state.settings.sweep_interval_seconds
     while True:
         await asyncio.sleep(interval)

@@ -238,7 +238,7 @@ def test_a_process_killed_while_it_holds_a_lock_loses_no_acknowledged_change(red
         r = httpx.post(f"{b}/api/graphs/{gid}/forward", headers=auth, timeout=60)
         waited = time.monotonic() - killed
         assert r.status_code == 200, r.text
-        assert waited < expiry + 1.0
+        assert waited < expiry + 1.5  # the lapse, then the step itself
         got = r.json()
         assert got["cursor"]["position"] == 4 and got["version"] == 5
         assert got["training"] is None  # the killed run was never acknowledged, nor saved
