@@ -85,6 +85,10 @@ class EventBus:
             self._subscribers.setdefault(graph_id, set()).add(sub)
         return sub
 
+    async def ready(self, sub: Subscriber) -> None:
+        """Return once the subscriber receives every event published from now on (at once in
+        memory; a shared bus may wait for its broker to confirm)."""
+
     def unsubscribe(self, sub: Subscriber) -> None:
         sub.closed = True
         with self._lock:

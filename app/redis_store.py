@@ -18,6 +18,7 @@ Every change of a record is one Lua script, so it is atomic against every other 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import threading
@@ -325,12 +326,20 @@ class RedisEventBus(EventBus):
             if count == 0:
                 ready = self._ready[name] = threading.Event()
                 self._pubsub.subscribe(name)
-        # the follower reads the state next: Redis must already send it what comes after,
-        # or a change in between would be lost to it (a round trip, for a graph's first
-        # follower on this process only)
-        if ready is not None and not ready.wait(5.0):
-            logger.warning("subscribing to %s took over 5 s", name)
+        sub.extra["ready"] = ready
         return sub
+
+    async def ready(self, sub: Subscriber) -> None:
+        """Wait (without blocking the event loop) until Redis confirmed the subscription:
+        the follower reads the state next, and a change published before the confirmation
+        would be lost to it. A round trip, for a graph's first follower on a process."""
+        ready: threading.Event = sub.extra.get("ready")
+        if (
+            ready is not None
+            and not ready.is_set()
+            and not await asyncio.to_thread(ready.wait, 5.0)
+        ):
+            logger.warning("subscribing to %s took over 5 s", sub.graph_id)
 
     def unsubscribe(self, sub: Subscriber) -> None:
         if sub.closed:

@@ -113,6 +113,7 @@ async def graph_events(
         streams.close(address)
 
     try:
+        await bus.ready(sub)
         snapshot = await run_in_threadpool(graphs.snapshot, graph_id)
         first = await run_in_threadpool(graphs.state_frame, snapshot)
     except BaseException:
