@@ -58,14 +58,16 @@ def stepper(args: tuple) -> int:
     return done
 
 
-def throughput(bases: list[str], clients: int, seconds: float, nodes: int) -> float:
+def warm(_: int) -> None:
+    """Long enough that every client process takes one: each has imported httpx after."""
+    time.sleep(1.0)
+
+
+def throughput(pool, bases: list[str], clients: int, seconds: float, nodes: int) -> float:
     where = [bases[i % len(bases)] for i in range(clients)]
     graphs = [(base, *create(base, nodes)) for base in where]
-    with multiprocessing.get_context("spawn").Pool(clients) as pool:
-        # the clients import what they need first (until=0: no step), then start together
-        pool.map(stepper, [(b, g, a, 0.0) for b, g, a in graphs], chunksize=1)
-        until = time.time() + seconds
-        counts = pool.map(stepper, [(b, g, a, until) for b, g, a in graphs], chunksize=1)
+    until = time.time() + seconds
+    counts = pool.map(stepper, [(b, g, a, until) for b, g, a in graphs], chunksize=1)
     return sum(counts) / seconds
 
 
@@ -113,31 +115,38 @@ def main() -> None:
         f"{os.cpu_count()} cores (load average {load:.1f}); {args.clients} client processes, "
         f"each on its own graph of {args.nodes} nodes; {args.seconds:g} s per measure"
     )
-    with tempfile.TemporaryDirectory() as tmp, redis_server() as url:
-        proc, local = start_server(os.path.join(tmp, "ref.db"))
-        try:
-            sqlite = throughput([local], args.clients, args.seconds, args.nodes)
-        finally:
-            proc.terminate()
-            proc.wait()
+    context = multiprocessing.get_context("spawn")
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        redis_server() as url,
+        context.Pool(args.clients) as pool,
+    ):
+        pool.map(warm, range(args.clients), chunksize=1)
         servers = []
         try:
+            servers.append(start_server(os.path.join(tmp, "sqlite.db")))
             for i in range(2):
                 servers.append(start_server(os.path.join(tmp, f"unused{i}.db"), store=url))
-            a, b = (base for _, base in servers)
-            ones, twos = [], []
-            for _ in range(args.rounds):  # alternated: a machine's other load hits both
-                ones.append(throughput([a], args.clients, args.seconds, args.nodes))
-                twos.append(throughput([a, b], args.clients, args.seconds, args.nodes))
-            one, two = statistics.median(ones), statistics.median(twos)
+            local, a, b = (base for _, base in servers)
+            rows: dict[str, list[float]] = {"sqlite": [], "one": [], "two": []}
+            for _ in range(args.rounds):  # alternated: a machine's other load hits all
+                for name, bases in (("sqlite", [local]), ("one", [a]), ("two", [a, b])):
+                    rate = throughput(pool, bases, args.clients, args.seconds, args.nodes)
+                    rows[name].append(rate)
+            sqlite, one, two = (statistics.median(rows[k]) for k in ("sqlite", "one", "two"))
             delays = follower_delays(a, b, args.steps, args.nodes)
         finally:
             for proc, _ in servers:
                 proc.terminate()
                 proc.wait()
-    print(f"SQLite, 1 process (reference): {sqlite:8.0f} steps/s")
-    print(f"Redis,  1 process:             {one:8.0f} steps/s")
-    print(f"Redis,  2 processes:           {two:8.0f} steps/s  ({two / one:.2f}x one process)")
+    ones, twos = rows["one"], rows["two"]
+    print(f"SQLite, 1 process (median):     {sqlite:8.0f} steps/s")
+    print(f"Redis,  1 process (median):     {one:8.0f} steps/s")
+    rounds = ", ".join(
+        f"{x:.0f}/{y:.0f}/{z:.0f}" for x, y, z in zip(rows["sqlite"], ones, twos, strict=True)
+    )
+    print(f"rounds (SQLite / Redis 1 process / 2 processes, steps/s): {rounds}")
+    print(f"Redis,  2 processes (median):   {two:8.0f} steps/s  ({two / one:.2f}x one process)")
     p50, p99 = (percentile(delays, q) * 1000 for q in (0.5, 0.99))
     print(
         f"follower on B, steps through A ({len(delays)} steps): p50 {p50:.1f} ms, p99 {p99:.1f} ms"
