@@ -139,12 +139,15 @@ class GraphManager:
 
     def _acquire(self, graph_id: str) -> Session:
         now = time.time()
-        session = self.registry.load(graph_id, lambda gid: self._fetch(gid, now))
+        built = []
+        session = self.registry.load(
+            graph_id, lambda gid: built.append(self._fetch(gid, now)) or built[0]
+        )
         if self.registry.expired(session.accessed, now):
             self.registry.unpin(session)
             self._drop(graph_id, delete=True)
             raise GraphNotFound(graph_id)
-        if self.shared:
+        if self.shared and session not in built:  # one just loaded is the stored version
             session = self._current(session, now)
         session.accessed = now
         if now - session.touched > self.touch_interval:
