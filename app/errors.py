@@ -99,6 +99,14 @@ async def job_stopped(request: Request, exc: Exception) -> SafeJSONResponse:
     )
 
 
+STORE_DOWN = "The graph store (Redis) cannot be reached just now; try again shortly."
+
+
+async def store_unreachable(request: Request, exc: Exception) -> SafeJSONResponse:
+    logger.warning("the store is unreachable: %s", exc)
+    return SafeJSONResponse({"detail": STORE_DOWN}, status_code=503, headers={"Retry-After": "5"})
+
+
 async def pool_full(request: Request, exc: Exception) -> SafeJSONResponse:
     return SafeJSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "2"})
 
@@ -173,3 +181,8 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StoreFull, store_full)
     app.add_exception_handler(JobStopped, job_stopped)
     app.add_exception_handler(PoolFull, pool_full)
+    if app.state.settings.store:  # Redis: an outage is a 503 to retry, not a 500
+        from redis.exceptions import ConnectionError, TimeoutError
+
+        app.add_exception_handler(ConnectionError, store_unreachable)
+        app.add_exception_handler(TimeoutError, store_unreachable)

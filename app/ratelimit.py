@@ -13,6 +13,7 @@ rates there.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import threading
@@ -25,6 +26,8 @@ from limits.strategies import MovingWindowRateLimiter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .settings import Settings
+
+logger = logging.getLogger(__name__)
 
 # (kind, method, path): the calls each rate counts
 RULES = (
@@ -74,7 +77,15 @@ class RateLimitMiddleware:
         if kind is not None:
             address = client_address(scope)
             for item in self.rates[kind]:
-                if not self.limiter.hit(item, kind, address):
+                try:
+                    allowed = self.limiter.hit(item, kind, address)
+                except Exception:  # the shared counters (Redis) are unreachable
+                    from .errors import STORE_DOWN
+
+                    logger.warning("rate limit counters unreachable", exc_info=True)
+                    await _refuse(scope, receive, send, 503, STORE_DOWN, 5)
+                    return
+                if not allowed:
                     reset = self.limiter.get_window_stats(item, kind, address).reset_time
                     wait = max(1, math.ceil(reset - time.time()))
                     await _refuse(

@@ -45,3 +45,21 @@ def app_client(redis_url):
     settings = Settings(db=":memory:", store=redis_url, rate_create="100000/minute")
     with TestClient(create_app(settings)) as client:
         yield client
+
+
+def test_an_unreachable_redis_is_a_503_to_retry_not_a_500():
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+    from app.settings import Settings
+    from bench.harness import free_port
+
+    url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    client = TestClient(create_app(Settings(db=":memory:", store=url)))  # no lifespan
+    for r in (
+        client.get("/api/graphs/abc"),
+        client.post("/api/graphs", json={"example": "seed"}),
+        client.post("/api/graphs/abc/forward", headers={"Authorization": "Bearer x"}),
+    ):
+        assert r.status_code == 503, r.text
+        assert "cannot be reached" in r.json()["detail"] and r.headers["retry-after"] == "5"
