@@ -49,7 +49,9 @@ def put_spec(
     ] = None,
 ) -> Response:
     spec = spec_from(body, settings)
-    done = editing.replace_graph(graphs, session, spec, body.layout == "auto", if_match)
+    done = editing.replace_graph(
+        graphs, session, spec, body.layout == "auto", if_match, body.keep_params
+    )
     return changed_response(done, patch)
 
 
