@@ -332,3 +332,50 @@ def test_followers_get_the_new_graph_and_the_moves(live_server):
         assert event == "patch" and got["nodes"] == [
             {"id": "sq", "x": 5.0, "y": 6.0, "pinned": True}
         ]
+
+
+def test_a_large_value_is_left_out_of_the_source_and_kept_when_put_back(client):
+    big = np.arange(100.0).reshape(10, 10).tolist()
+    body = {"expression": "loss = mean(W * x)", "inputs": {"x": 2.0}, "params": {"W": big}}
+    state, h = create(client, body)
+    gid = state["id"]
+    assert state["source"]["params"] == {"W": None} and state["source"]["inputs"] == {"x": 2.0}
+    source = state["source"]
+    new = put_spec(client, gid, h, {**source, "expression": "loss = sum(W * x)"}).json()
+    full = client.get(f"/api/graphs/{gid}?full=true").json()
+    assert node(full, "W")["fed"] == big
+    assert node(new, "loss")["op"] == "sum"
+    # the same nodes and edges with another op: a field-level patch, not the whole state
+    since = client.get(f"/api/graphs/{gid}?since={state['version']}").json()
+    assert "full" not in since and since["version"] == new["version"]
+    assert node(since, "loss")["op"] == "sum"
+    # a new structure: the whole state
+    put_spec(client, gid, h, {**source, "expression": "s = W * x\nloss = sum(s)"})
+    since = client.get(f"/api/graphs/{gid}?since={new['version']}").json()
+    assert since["full"] is True
+    # a new graph cannot start from a null value
+    r = client.post("/api/graphs", json=source)
+    assert r.status_code == 422 and "'W'" in r.json()["detail"]
+
+
+def test_positions_and_source_round_trip_through_the_engine():
+    from engine.graph import Graph
+
+    spec = copy.deepcopy(SEED_SPEC)
+    spec["nodes"][0].update(x=1.5, y=-2)
+    spec["source"] = {"expression": "loss = x", "inputs": {"x": 1}, "params": {}}
+    graph = Graph.from_spec(spec)
+    assert graph.nodes["x"].position == (1.5, -2.0) and graph.nodes["k"].position is None
+    again = Graph.from_spec(graph.to_spec())
+    assert again.to_spec() == graph.to_spec() and again.source == spec["source"]
+    moved = graph.with_positions({"x": None, "k": (3.0, 4.0)})
+    assert moved.nodes["x"].position is None and moved.nodes["k"].position == (3.0, 4.0)
+    assert moved.nodes["k"].value is graph.nodes["k"].value  # the same arrays
+    assert graph.nodes["x"].position == (1.5, -2.0)  # unchanged
+    for bad in ({"x": 1.0}, {"x": True, "y": 1.0}, {"x": 1e8, "y": 0.0}):
+        wrong = copy.deepcopy(SEED_SPEC)
+        wrong["nodes"][2].update(bad)
+        with pytest.raises(Exception, match="'k'"):
+            Graph.from_spec(wrong)
+    with pytest.raises(Exception, match="source"):
+        Graph.from_spec({**SEED_SPEC, "source": {"x": float("nan")}})

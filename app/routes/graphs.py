@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from typing import Annotated, Literal
 
+import numpy as np
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
@@ -104,6 +105,23 @@ def json_response(data: object, status_code: int = 200, version: int | None = No
     )
 
 
+SOURCE_MAX_ELEMENTS = 64  # a larger value is not copied into a graph's source
+
+
+def source_values(values: dict | None) -> dict:
+    """An expression's values as its source keeps them: a tensor of more than
+    SOURCE_MAX_ELEMENTS elements as null, which PUT .../spec fills with the graph's current
+    value (the nodes hold it already; the source need not carry it into every state)."""
+    out = {}
+    for name, value in (values or {}).items():
+        try:
+            size = np.asarray(value, dtype=np.float64).size
+        except (TypeError, ValueError):
+            size = 0  # malformed: the engine refuses it with a sentence
+        out[name] = value if size <= SOURCE_MAX_ELEMENTS else None
+    return out
+
+
 def spec_from(body: GraphCreate, settings: Settings) -> dict:
     if body.nodes is not None:
         spec: dict = {
@@ -126,8 +144,8 @@ def spec_from(body: GraphCreate, settings: Settings) -> dict:
         # kept with the graph, so that an editor can reopen the expression that made it
         spec["source"] = {
             "expression": body.expression,
-            "inputs": body.inputs or {},
-            "params": body.params or {},
+            "inputs": source_values(body.inputs),
+            "params": source_values(body.params),
         }
         return spec
     if body.network is not None:
