@@ -120,6 +120,22 @@ def build_replacement(
     return new.with_values(kept) if kept else new
 
 
+def check_replacement(graphs: GraphManager, session: Session, spec: dict, body) -> dict:
+    """What `replace_graph` would make of the spec, from the current graph; nothing changes
+    (an error is raised as the PUT would raise it)."""
+    old = session.snapshot.graph
+    keep = body.keep_params
+    new = build_replacement(graphs, spec, old, body.layout == "auto", keep)
+    return {
+        "ok": True,
+        "name": new.name,
+        "output": new.output,
+        "order": list(new.order),
+        "shapes": {nid: list(shape) for nid, shape in new.shapes.items()},
+        "kept": sorted(kept_params(old, new)) if keep else [],
+    }
+
+
 def replace_graph(
     graphs: GraphManager,
     session: Session,

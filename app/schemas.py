@@ -952,3 +952,16 @@ class PositionsUpdate(Request):
         description="Node id -> where it was placed by hand, or null to give it back to the "
         "automatic layout.",
     )
+
+
+class SpecCheck(BaseModel):
+    """What PUT .../spec would make of a body, without changing the graph."""
+
+    ok: bool = Field(description="Always true: a body the graph would refuse is a 4xx.")
+    name: str
+    output: str
+    order: list[str] = Field(description="The new graph's topological order.")
+    shapes: dict[str, list[int]] = Field(description="Node id -> shape of its value.")
+    kept: list[str] = Field(
+        description="The params that would keep their current value and optimizer state."
+    )

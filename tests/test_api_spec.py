@@ -379,3 +379,27 @@ def test_positions_and_source_round_trip_through_the_engine():
             Graph.from_spec(wrong)
     with pytest.raises(Exception, match="source"):
         Graph.from_spec({**SEED_SPEC, "source": {"x": float("nan")}})
+
+
+def test_check_validates_without_changing_the_graph(client):
+    state, h = create(client)
+    gid = state["id"]
+    post(client, gid, "forward", h, {"steps": 2})
+    before = snapshot_of(client, gid)
+    url = f"/api/graphs/{gid}/spec/check"
+    r = client.post(url, json=FANOUT, headers=h)
+    assert r.status_code == 200, r.text
+    data = r.json()
+    assert data["ok"] is True and data["output"] == "loss"
+    assert data["order"] == [n["id"] for n in FANOUT["nodes"]]
+    assert data["shapes"]["sq"] == [] and data["kept"] == ["b", "k"]
+    spec = copy.deepcopy(FANOUT)
+    spec["nodes"][4]["inputs"] = ["x", "k", "sigmoid"]
+    r = client.post(url, json=spec, headers=h)
+    assert r.status_code == 422 and "cycle" in r.json()
+    spec = copy.deepcopy(FANOUT)
+    spec["nodes"][2]["value"] = [1.0, 2.0]
+    data = client.post(url, json={**spec, "keep_params": True}, headers=h).json()
+    assert data["kept"] == ["b"] and data["shapes"]["linear"] == [2]
+    assert client.post(url, json=FANOUT, headers={}).status_code == 401
+    assert snapshot_of(client, gid) == before
