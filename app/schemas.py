@@ -154,6 +154,12 @@ class GraphCreate(Request):
     network: NetworkSpec | None = Field(
         None, description="A fully connected network built from layer sizes (see NetworkSpec)."
     )
+    source: dict[str, Any] | None = Field(
+        None,
+        description="With nodes: the `source` an export carries (what made the graph), so "
+        "an export round-trips. PUT .../spec keeps it only while the nodes, ops and edges "
+        "stay those of the graph it replaces (it describes a structure).",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> GraphCreate:
@@ -171,6 +177,8 @@ class GraphCreate(Request):
             raise ValueError("inputs and params go with an expression only")
         if given != ["nodes"] and self.output is not None:
             raise ValueError("output goes with nodes only")
+        if given != ["nodes"] and self.source is not None:
+            raise ValueError("source goes with nodes only")
         return self
 
 

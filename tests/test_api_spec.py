@@ -403,3 +403,23 @@ def test_check_validates_without_changing_the_graph(client):
     assert data["kept"] == ["b"] and data["shapes"]["linear"] == [2]
     assert client.post(url, json=FANOUT, headers={}).status_code == 401
     assert snapshot_of(client, gid) == before
+
+
+def test_an_export_round_trips_through_post_and_put_with_its_source(client):
+    body = {"expression": "h = sigmoid(k*x + b)\nloss = mse(y, h)", "inputs": {"x": 3.0, "y": 0.7}}
+    body["params"] = {"k": 0.1, "b": 0.5}
+    state, h = create(client, body)
+    gid = state["id"]
+    exported = client.get(f"/api/graphs/{gid}/export").json()
+    copy_state, _ = create(client, exported)
+    assert copy_state["source"] == state["source"]
+    assert client.get(f"/api/graphs/{copy_state['id']}/export").json() == exported
+    # sent back with other values or positions only: the source still describes it
+    exported["nodes"][0].update(x=40.0, y=0.0)
+    assert put_spec(client, gid, h, exported).json()["source"] == state["source"]
+    # sent back with a node more: the expression no longer makes it, so it is dropped
+    exported["nodes"].append({"id": "extra", "op": "mul", "inputs": ["loss", "loss"]})
+    new = put_spec(client, gid, h, exported).json()
+    assert new["source"] is None and new["output"] == "extra"
+    r = client.post("/api/graphs", json={"example": "seed", "source": {"a": 1}})
+    assert r.status_code == 422

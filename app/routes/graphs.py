@@ -130,6 +130,8 @@ def spec_from(body: GraphCreate, settings: Settings) -> dict:
         }
         if body.output is not None:
             spec["output"] = body.output
+        if body.source is not None:
+            spec["source"] = body.source
         return spec
     if body.expression is not None:
         from engine.parser import ParseLimits, parse_expression

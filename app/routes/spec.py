@@ -58,7 +58,13 @@ def put_spec(
 ) -> Response:
     spec = spec_from(body, settings)
     done = editing.replace_graph(
-        graphs, session, spec, body.layout == "auto", if_match, body.keep_params
+        graphs,
+        session,
+        spec,
+        body.layout == "auto",
+        if_match,
+        body.keep_params,
+        given_source=body.nodes is not None,
     )
     return changed_response(done, patch)
 
