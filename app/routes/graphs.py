@@ -16,6 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from engine.errors import LimitError
 from engine.examples import load_example, training_settings
 from engine.gradcheck import gradcheck
+from engine.graph import Limits
 
 from .. import jsonio, render
 from ..deps import EditableSession, GraphId, Graphs, Jobs, SettingsDep, get_bus
@@ -153,7 +154,12 @@ def spec_from(body: GraphCreate, settings: Settings) -> dict:
     if body.network is not None:
         from engine.builder import build_network
 
-        return build_network(body.network.model_dump(exclude_none=True), body.name)
+        limits = Limits(
+            max_nodes=settings.max_nodes,
+            max_elements=settings.max_elements,
+            max_total_elements=settings.max_total_elements,
+        )
+        return build_network(body.network.model_dump(exclude_none=True), body.name, limits)
     spec = load_example(body.example or "")
     if body.name is not None:
         spec["name"] = body.name
