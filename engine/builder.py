@@ -85,6 +85,8 @@ def normalize(raw: object) -> dict:
         out["dataset_params"] = dict(params)
     else:
         out["inputs"] = _count(raw["inputs"], "inputs", 1, MAX_INPUTS)
+        if raw.get("dataset_params"):
+            raise GraphError("The network's dataset_params go with a dataset, not with inputs.")
     hidden = raw.get("hidden", [])
     if not isinstance(hidden, list) or len(hidden) > MAX_LAYERS:
         raise GraphError(

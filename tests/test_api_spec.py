@@ -423,3 +423,59 @@ def test_an_export_round_trips_through_post_and_put_with_its_source(client):
     assert new["source"] is None and new["output"] == "extra"
     r = client.post("/api/graphs", json={"example": "seed", "source": {"a": 1}})
     assert r.status_code == 422
+
+
+BAD_BODIES = [
+    {},
+    {"nodes": []},
+    {"nodes": [{"id": "z", "op": "input"}]},
+    {"nodes": SEED_SPEC["nodes"], "expression": "loss = x"},
+    {"expression": "loss = x", "inputs": {"x": None}},
+    {"expression": "loss = x", "inputs": {"x": [[1.0], [2.0, 3.0]]}},
+    {"expression": "loss = (", "inputs": {"x": 1.0}},
+    {"network": {"inputs": 2, "hidden": [3], "dataset_params": {"noise": 1.0}}},
+    {"network": {"dataset": "moons", "dataset_params": {"noise": "a lot"}}},
+    {"network": {"dataset": "moons", "dataset_params": {"noise": [1]}}},
+    {"network": {"dataset": "moons", "form": "scalar", "dataset_params": {"n_samples": 3}}},
+    {"network": {"dataset": "boston", "loss": "cross_entropy"}},
+    {"network": {"inputs": 2, "hidden": [3] * 9}},
+    {"network": {"inputs": 2, "bogus": 1}},
+    {"example": "nope"},
+    {"nodes": SEED_SPEC["nodes"], "layout": "sideways"},
+    {"nodes": SEED_SPEC["nodes"], "keep_params": "yes"},
+    {"nodes": [{**n, "x": "1"} for n in SEED_SPEC["nodes"]]},
+    {"nodes": SEED_SPEC["nodes"], "source": "text"},
+    {"nodes": SEED_SPEC["nodes"], "output": "nobody"},
+]
+
+
+@pytest.mark.parametrize("body", BAD_BODIES)
+def test_bad_bodies_are_4xx_sentences_and_change_nothing(client, body):
+    state, h = create(client)
+    gid = state["id"]
+    before = snapshot_of(client, gid)
+    for url in (f"/api/graphs/{gid}/spec", f"/api/graphs/{gid}/spec/check"):
+        method = client.put if url.endswith("spec") else client.post
+        r = method(url, json=body, headers=h)
+        assert 400 <= r.status_code < 500, (url, r.status_code, r.text)
+        assert r.json()["detail"]
+    assert snapshot_of(client, gid) == before
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"positions": {"x": {"x": 1.0}}},
+        {"positions": {"x": {"x": 1.0, "y": 1e300}}},
+        {"positions": {"x": [1.0, 2.0]}},
+        {"positions": {"nobody": None}},
+        {"positions": "all"},
+    ],
+)
+def test_bad_positions_are_4xx_and_change_nothing(client, body):
+    state, h = create(client)
+    gid = state["id"]
+    before = snapshot_of(client, gid)
+    r = client.put(f"/api/graphs/{gid}/positions", json=body, headers=h)
+    assert r.status_code == 422, r.text
+    assert snapshot_of(client, gid) == before
