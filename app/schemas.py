@@ -164,9 +164,7 @@ class GraphCreate(Request):
     @model_validator(mode="after")
     def _one_source(self) -> GraphCreate:
         given = [
-            k
-            for k in ("nodes", "expression", "example", "network")
-            if getattr(self, k) is not None
+            k for k in ("nodes", "expression", "example", "network") if getattr(self, k) is not None
         ]
         if len(given) != 1:
             raise ValueError(

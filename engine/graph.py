@@ -142,8 +142,7 @@ def _source(raw: object) -> dict | None:
         raise GraphError("The spec's source must be plain JSON with finite numbers.") from None
     if len(text) > MAX_SOURCE_TEXT:
         raise GraphError(
-            f"The spec's source is {len(text):,} characters long; the limit is "
-            f"{MAX_SOURCE_TEXT:,}."
+            f"The spec's source is {len(text):,} characters long; the limit is {MAX_SOURCE_TEXT:,}."
         )
     return json.loads(text)  # a private copy
 
