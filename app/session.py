@@ -104,6 +104,7 @@ class Session:
             "optimizer_state": self._optimizer[1],
             "training": self.training,
             "forked_from": self.forked_from,
+            "target": run.target,
         }
 
     def catch_up(self, fresh: Session) -> None:
@@ -143,8 +144,13 @@ class Change:
 
 
 def run_for(graph: Graph, state: dict) -> Run:
-    """A run of the graph with the stored options (evaluation order, fan-out bug)."""
-    return Run(graph, order=state.get("order"), fanout_bug=bool(state.get("fanout_bug")))
+    """A run of the graph with the stored options (evaluation order, fan-out bug, target)."""
+    return Run(
+        graph,
+        order=state.get("order"),
+        fanout_bug=bool(state.get("fanout_bug")),
+        target=state.get("target"),
+    )
 
 
 def restore_optimizer(state: dict):

@@ -39,6 +39,7 @@ from engine.graph import Graph, Limits
 
 from . import jsonio, patches, render
 from .events import EventBus, sse
+from .layout import graph_layout
 from .publisher import Publisher
 from .registry import Registry
 from .session import (
@@ -360,6 +361,17 @@ class GraphManager:
             # under the lock: followers on every process get the versions in order
             self.publisher.publish(done)
             return done
+
+    def replace(self, session: Session, change: Callable[[Session], object]) -> Change:
+        """`mutate` for a change that puts a new graph in the run (PUT .../spec, hand
+        positions): the layout follows the new graph (`mutate` puts it back on failure)."""
+
+        def apply(s: Session) -> object:
+            out = change(s)
+            s.layout = graph_layout(s.run.graph)
+            return out
+
+        return self.mutate(session, apply)
 
     def since(self, snapshot: Snapshot, version: int, full: bool = False) -> dict:
         """The patch from `version` to `snapshot`, or its whole state with `"full": true`

@@ -9,12 +9,14 @@ from __future__ import annotations
 import time
 from typing import Annotated, Literal
 
+import numpy as np
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from engine.errors import LimitError
 from engine.examples import load_example, training_settings
 from engine.gradcheck import gradcheck
+from engine.graph import Limits
 
 from .. import jsonio, render
 from ..deps import EditableSession, GraphId, Graphs, Jobs, SettingsDep, get_bus
@@ -46,6 +48,18 @@ from ..work import gradcheck_work, train_work
 router = APIRouter(prefix="/api/graphs", tags=["graphs"])
 
 READ = {**NOT_FOUND, **ERROR_RESPONSES}
+# every state answer names its version, for If-Match on PUT .../spec
+ETAG = {
+    200: {
+        "headers": {
+            "ETag": {
+                "description": 'The graph\'s version, quoted: "7". Send it back as If-Match '
+                "with PUT /api/graphs/{id}/spec.",
+                "schema": {"type": "string"},
+            }
+        }
+    }
+}
 CHANGE = {**NOT_FOUND, **AUTH_RESPONSES, **CONFLICT, **ERROR_RESPONSES}
 # a change answers with the whole state, or with ?return=patch the patch (contract v1.1)
 StateOrPatch = GraphState | GraphPatch
@@ -84,8 +98,29 @@ def version_number(text: str, name: str) -> int:
     return int(text)
 
 
-def json_response(data: object, status_code: int = 200) -> Response:
-    return Response(jsonio.dumps(data), status_code=status_code, media_type="application/json")
+def json_response(data: object, status_code: int = 200, version: int | None = None) -> Response:
+    """JSON; with `version`, the state's `ETag: "<version>"` (If-Match of PUT .../spec)."""
+    headers = None if version is None else {"ETag": f'"{version}"'}
+    return Response(
+        jsonio.dumps(data), status_code=status_code, media_type="application/json", headers=headers
+    )
+
+
+SOURCE_MAX_ELEMENTS = 64  # a larger value is not copied into a graph's source
+
+
+def source_values(values: dict | None) -> dict:
+    """An expression's values as its source keeps them: a tensor of more than
+    SOURCE_MAX_ELEMENTS elements as null, which PUT .../spec fills with the graph's current
+    value (the nodes hold it already; the source need not carry it into every state)."""
+    out = {}
+    for name, value in (values or {}).items():
+        try:
+            size = np.asarray(value, dtype=np.float64).size
+        except (TypeError, ValueError):
+            size = 0  # malformed: the engine refuses it with a sentence
+        out[name] = value if size <= SOURCE_MAX_ELEMENTS else None
+    return out
 
 
 def spec_from(body: GraphCreate, settings: Settings) -> dict:
@@ -96,6 +131,8 @@ def spec_from(body: GraphCreate, settings: Settings) -> dict:
         }
         if body.output is not None:
             spec["output"] = body.output
+        if body.source is not None:
+            spec["source"] = body.source
         return spec
     if body.expression is not None:
         from engine.parser import ParseLimits, parse_expression
@@ -106,7 +143,23 @@ def spec_from(body: GraphCreate, settings: Settings) -> dict:
             max_nodes=settings.max_nodes,
         )
         name = body.name if body.name is not None else "expression"
-        return parse_expression(body.expression, body.inputs, body.params, name, limits)
+        spec = parse_expression(body.expression, body.inputs, body.params, name, limits)
+        # kept with the graph, so that an editor can reopen the expression that made it
+        spec["source"] = {
+            "expression": body.expression,
+            "inputs": source_values(body.inputs),
+            "params": source_values(body.params),
+        }
+        return spec
+    if body.network is not None:
+        from engine.builder import build_network
+
+        limits = Limits(
+            max_nodes=settings.max_nodes,
+            max_elements=settings.max_elements,
+            max_total_elements=settings.max_total_elements,
+        )
+        return build_network(body.network.model_dump(exclude_none=True), body.name, limits)
     spec = load_example(body.example or "")
     if body.name is not None:
         spec["name"] = body.name
@@ -131,13 +184,16 @@ def create_graph(body: GraphCreate, graphs: Graphs, settings: SettingsDep) -> Re
         train = training_settings(body.example)
         state = {"optimizer": {"name": train["optimizer"], "learning_rate": train["learning_rate"]}}
     session, token = graphs.create(graph, state)
-    return json_response({**graphs.render(session.snapshot), "edit_token": token}, 201)
+    snapshot = session.snapshot
+    return json_response(
+        {**graphs.render(snapshot), "edit_token": token}, 201, version=snapshot.version
+    )
 
 
 @router.get(
     "/{graph_id}",
     response_model=StateOrPatch,
-    responses=READ,
+    responses={**READ, **ETAG},
     summary="The graph state, or what changed since a version",
 )
 def get_graph(
@@ -162,10 +218,14 @@ def get_graph(
                 422,
                 f"since={base} is ahead of the graph, which is at version {snapshot.version}.",
             )
-        return json_response(graphs.since(snapshot, base, full))
+        return json_response(graphs.since(snapshot, base, full), version=snapshot.version)
     if full:
-        return json_response(graphs.render(snapshot, full=True))
-    return Response(graphs.state_text(snapshot), media_type="application/json")
+        return json_response(graphs.render(snapshot, full=True), version=snapshot.version)
+    return Response(
+        graphs.state_text(snapshot),
+        media_type="application/json",
+        headers={"ETag": f'"{snapshot.version}"'},
+    )
 
 
 @router.get(
@@ -202,15 +262,22 @@ def delete_graph(session: EditableSession, graphs: Graphs) -> Response:
 )
 def fork_graph(graph_id: GraphId, graphs: Graphs) -> Response:
     session, token = graphs.fork(graphs.snapshot(graph_id))
-    return json_response({**graphs.render(session.snapshot), "edit_token": token}, 201)
+    snapshot = session.snapshot
+    return json_response(
+        {**graphs.render(snapshot), "edit_token": token}, 201, version=snapshot.version
+    )
 
 
 # ---- the timeline -----------------------------------------------------------------------
 
 
+def changed_response(done, patch: bool) -> Response:
+    """A change's answer: its patch or whole state, with the new version as ETag."""
+    return json_response(done.patch if patch else done.state, version=done.snapshot.version)
+
+
 def _changed(graphs, session: Session, change, patch: bool) -> Response:
-    done = graphs.mutate(session, change)
-    return json_response(done.patch if patch else done.state)
+    return changed_response(graphs.mutate(session, change), patch)
 
 
 @router.put(
@@ -378,7 +445,10 @@ async def train(
         return graphs.mutate(session, change)
 
     change = await jobs.run(request, "Training", task)
-    return json_response({**change.result, "state": change.patch if patch else change.state})
+    return json_response(
+        {**change.result, "state": change.patch if patch else change.state},
+        version=change.snapshot.version,
+    )
 
 
 @router.get(
