@@ -710,7 +710,11 @@ export class Editor {
     const b = (action, key, title) => el("button", { type: "button", class: "btn", "data-edit-action": action, title: t(title) }, t(key));
     const bar = el("div", { class: "edit-bar", "data-role": "edit-bar", hidden: true },
       b("add", "editor.add", "editor.addKey"),
+      b("op", "editor.op", "editor.opKey"),
+      b("rename", "editor.rename", "editor.renameKey"),
+      b("value", "editor.valueButton", "editor.valueKey"),
       b("connect", "editor.connect", "editor.connectKey"),
+      b("delete", "editor.delete", "editor.deleteKey"),
       b("undo", "editor.undo", "editor.undoKey"),
       b("redo", "editor.redo", "editor.redoKey"),
       b("layout", "editor.layout", "editor.layoutKey"),
@@ -726,15 +730,21 @@ export class Editor {
 
   renderBar() {
     this.bar.hidden = !this.on;
-    const undo = this.bar.querySelector("[data-edit-action=undo]");
-    const redo = this.bar.querySelector("[data-edit-action=redo]");
-    undo.disabled = !this.undo.length;
-    redo.disabled = !this.redo.length;
+    const keys = {
+      add: ["editor.add", "editor.addKey"], op: ["editor.op", "editor.opKey"], rename: ["editor.rename", "editor.renameKey"],
+      value: ["editor.valueButton", "editor.valueKey"], connect: ["editor.connect", "editor.connectKey"],
+      delete: ["editor.delete", "editor.deleteKey"], undo: ["editor.undo", "editor.undoKey"], redo: ["editor.redo", "editor.redoKey"],
+      layout: ["editor.layout", "editor.layoutKey"], expression: ["editor.expression", "editor.expressionKey"],
+      network: ["editor.network", "editor.networkKey"], done: ["editor.done", "editor.toggleKey"],
+    };
+    const sel = Boolean(this.state.selected);
+    const off = { undo: !this.undo.length, redo: !this.redo.length, op: !sel, rename: !sel, value: !sel, connect: !sel, delete: !sel };
     for (const btn of this.bar.querySelectorAll("[data-edit-action]")) {
       const a = btn.getAttribute("data-edit-action");
-      const keys = { add: "editor.add", connect: "editor.connect", undo: "editor.undo", redo: "editor.redo", layout: "editor.layout", expression: "editor.expression", network: "editor.network", done: "editor.done" };
-      const text = this.t(keys[a]);
+      btn.disabled = Boolean(off[a]);
+      const [text, title] = keys[a].map((k) => this.t(k));
       if (btn.textContent !== text) btn.textContent = text;
+      if (btn.title !== title) btn.title = title;
     }
   }
 
@@ -747,8 +757,7 @@ export class Editor {
     this.wire = null;
     this.moving = null;
     if (!on) this.error = null;
-    if (on) this.view.svg.focus?.();
-    this.store.set({});
+    this.store.set({ editing: on });
   }
 
   /** Keyboard actions (edit mode) and the bar's buttons. */

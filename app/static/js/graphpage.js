@@ -91,7 +91,9 @@ const OVERLAY_WIDTH = 440; // the inspector over the drawing in presentation mod
 function updatePadding() {
   const base = state.presentation ? PRESENT_PADDING : NORMAL_PADDING;
   const right = state.presentation && state.overlay ? OVERLAY_WIDTH + 24 : base.right;
-  const next = { ...base, right };
+  // edit mode's bar of buttons lies over the top of the drawing
+  const top = base.top + (state.editing ? 52 : 0);
+  const next = { ...base, right, top };
   const changed = JSON.stringify(next) !== JSON.stringify(view.overlayPadding);
   view.overlayPadding = next;
   // the box of the drawing changes with the panels: the view's ResizeObserver refits it
@@ -740,5 +742,5 @@ async function start() {
   if (mode === "edit" && state.editable) editor.toggle(true);
 }
 
-window.stepgrad = { state, store, session, view, actions, render: () => store.flush() };
+window.stepgrad = { state, store, session, view, actions, editor, render: () => store.flush() };
 start();

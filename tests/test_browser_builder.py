@@ -1,0 +1,67 @@
+"""The network builder in Chromium: a 2-16-16-1 tanh network on the moons, made from the
+start page's dataset card with + and - for layers and neurons, then trained in the page."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.conftest import browser_stack
+
+pytestmark = pytest.mark.browser
+
+expect = browser_stack()  # skips without Playwright; fails under CI=true
+
+
+def test_moons_network_built_and_trained(page, page_server, page_api, screenshots):
+    page.goto(page_server + "/")
+    expect(page.locator("[data-role=build-section]")).to_have_attribute("data-ready", "true")
+    page.locator("[data-build=moons]").click()
+    dialog = page.locator("[data-role=builder]")
+    expect(dialog).to_be_visible()
+    sizes = dialog.locator("[data-role=builder-sizes]")
+    expect(sizes).to_have_text("2\u201316\u201316\u20131")
+    # + and - for layers and for neurons
+    dialog.locator("[data-builder=add-layer]").click()
+    expect(sizes).to_have_text("2\u201316\u201316\u201316\u20131")
+    dialog.locator("[data-builder=remove-layer]").click()
+    dialog.locator('[data-builder=neurons][data-index="1"][data-delta="1"]').click()
+    expect(sizes).to_have_text("2\u201316\u201317\u20131")
+    dialog.locator('[data-builder=neurons][data-index="1"][data-delta="-1"]').click()
+    expect(sizes).to_have_text("2\u201316\u201316\u20131")
+    expect(dialog.locator("[data-builder=activation]")).to_have_value("tanh")
+    page.screenshot(path=str(screenshots / "builder-dialog.png"))
+    dialog.locator("[data-builder=create]").click()
+    page.wait_for_url(re.compile(r"/g/[^/?#]+$"))
+    expect(page.locator("#app")).to_have_attribute("data-ready", "true")
+    graph_id = page.url.split("/g/")[1]
+    state = page_api.state(graph_id)
+    shapes = {n["id"]: n["shape"] for n in state["nodes"] if n["op"] == "param"}
+    assert sorted(shapes.values()) == sorted([[2, 16], [16], [16, 16], [16], [16, 1], [1]])
+
+    page.locator("[data-tab-button=train]").click()
+    page.locator("#epochs-input").fill("40")
+    page.locator("#train-lr-input").fill("0.05")
+    page.locator("#optimizer-select").select_option("adam")
+    page.locator("#train-form [data-action=train]").click()
+    page.wait_for_function(
+        "() => { const tr = window.stepgrad.state.training;"
+        " return !tr.running && tr.rows.length >= 40; }",
+        timeout=60_000,
+    )
+    rows = page.evaluate("() => window.stepgrad.state.training.rows.map((r) => r.loss)")
+    assert rows[-1] < 0.7 * rows[0]
+    page.screenshot(path=str(screenshots / "builder-trained.png"))
+
+
+def test_scalar_form_too_large_shows_the_engines_sentence(page, page_server):
+    page.goto(page_server + "/")
+    expect(page.locator("[data-role=build-section]")).to_have_attribute("data-ready", "true")
+    page.locator("[data-build=network]").click()
+    dialog = page.locator("[data-role=builder]")
+    dialog.locator("[data-builder=form][value=scalar]").check()
+    dialog.locator("[data-builder=create]").click()
+    error = dialog.locator("[data-role=builder-error]")
+    expect(error).to_contain_text("tensor")
+    assert "/g/" not in page.url
