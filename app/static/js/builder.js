@@ -160,7 +160,7 @@ export class NetworkBuilder {
       const g = res.state || res;
       setToken(g.id, res.edit_token);
       rememberGraph(g.id, g.name);
-      location.assign(`/g/${encodeURIComponent(g.id)}`);
+      location.assign(`/g/${encodeURIComponent(g.id)}?tab=train`);
     } catch (err) {
       this.fail(err);
     }

@@ -391,7 +391,7 @@ export class Editor {
       this.redo = [];
       this.store.set({});
     }).catch((err) => {
-      this.store.set({});
+      this.redraw();
       this.say.error(err);
     });
     return this.pending;
@@ -483,6 +483,11 @@ export class Editor {
     const draftIds = new Set(this.drafts().map((d) => d.id));
     for (const id of [...this.draftPos.keys()]) if (!draftIds.has(id)) this.draftPos.delete(id);
     this.view.svg.classList.toggle("is-editing", this.on);
+    const toggle = document.querySelector("[data-action=edit-mode]");
+    if (toggle) {
+      toggle.classList.toggle("is-on", this.on);
+      toggle.setAttribute("aria-pressed", String(this.on));
+    }
     this.renderBar();
     clear(this.layer);
     const g = st.graph;
@@ -496,10 +501,7 @@ export class Editor {
     const nodes = this.allNodes();
     for (const d of nodes.filter((n) => n.draft)) this.drawDraft(d);
     for (const n of nodes) this.drawPorts(n);
-    if (this.moving && !this.moving.draft) {
-      const rec = this.view.nodes.get(this.moving.id);
-      if (rec && rec.g) rec.g.setAttribute("transform", `translate(${(rec.box.x + this.moving.dx).toFixed(1)} ${(rec.box.y + this.moving.dy).toFixed(1)})`);
-    }
+    if (this.moving && !this.moving.draft) this.dragNodeDrawing(this.moving);
     if (this.wire) {
       const { from, to } = this.wire;
       const dx = Math.max(30, Math.abs(to.x - from.x) / 2);
@@ -509,6 +511,37 @@ export class Editor {
       }));
     }
     if (this.error) this.drawError();
+  }
+
+  /** A node being moved, and its edges, drawn where it is going (the server lays it out on drop). */
+  dragNodeDrawing(m) {
+    const rec = this.view.nodes.get(m.id);
+    if (!rec || !rec.g) return;
+    const box = { ...rec.box, x: rec.box.x + m.dx, y: rec.box.y + m.dy };
+    rec.g.setAttribute("transform", `translate(${box.x.toFixed(1)} ${box.y.toFixed(1)})`);
+    const curve = (a, b) => {
+      const dx = Math.max(30, Math.abs(b.x - a.x) / 2);
+      return `M${a.x.toFixed(1)},${a.y.toFixed(1)} C${(a.x + dx).toFixed(1)},${a.y.toFixed(1)} ${(b.x - dx).toFixed(1)},${b.y.toFixed(1)} ${b.x.toFixed(1)},${b.y.toFixed(1)}`;
+    };
+    for (const e of rec.inEdges) {
+      const s = this.view.nodes.get(e.source);
+      if (!s || !e.path) continue;
+      e.path.setAttribute("d", curve({ x: s.box.x + s.box.w, y: s.box.y + s.box.h / 2 }, this.slotPoint(box, e.slot, rec.inEdges.length)));
+      if (e.label) e.label.setAttribute("visibility", "hidden");
+    }
+    for (const e of rec.outEdges) {
+      const tg = this.view.nodes.get(e.target);
+      if (!tg || !e.path) continue;
+      e.path.setAttribute("d", curve({ x: box.x + box.w, y: box.y + box.h / 2 }, this.slotPoint(tg.box, e.slot, tg.inEdges.length)));
+      if (e.label) e.label.setAttribute("visibility", "hidden");
+    }
+  }
+
+  /** Draw the graph again from the state (a move that did not go through). */
+  redraw() {
+    this.moving = null;
+    this.view.structure = null;
+    this.store.set({});
   }
 
   drawTarget(id) {
@@ -834,10 +867,7 @@ export class Editor {
         return true;
       }
       if (ev.key === "Escape") {
-        this.moving = null;
-        this.store.set({ graph: this.state.graph });
-        this.view.structure = null; // draw the node back where it was
-        this.store.set({});
+        this.redraw(); // the node back where it was
         return true;
       }
       return true; // other keys wait until the move is done

@@ -112,7 +112,7 @@ const inspector = new Inspector($("#inspector"), {
 // editing the graph in the page (editor.js): edit mode, the palette, drafts, undo
 const editor = new Editor({ graphId, token, store, session, view, say, t, select: (id) => select(id), canvas: $(".canvas") });
 const expressionPanel = new ExpressionPanel({ t, apply: (body) => editor.applyBody(body) });
-const builder = new NetworkBuilder({ t, onApply: (body) => editor.applyBody(body) });
+const builder = new NetworkBuilder({ t, onApply: (body) => editor.applyBody(body).then(() => store.set({ tab: "train" })) });
 editor.onExpression = async () => {
   const { spec } = await readSpec(graphId).catch(() => ({ spec: null }));
   expressionPanel.open(state.graph ? state.graph.source : null, spec);
@@ -738,8 +738,9 @@ async function start() {
   }
   session.connect({ onLive: (live) => store.set({ live }), onProgress });
   // a graph made to be built in the page (the start page's "new graph") opens in edit mode
-  const mode = new URLSearchParams(location.search).get("mode");
-  if (mode === "edit" && state.editable) editor.toggle(true);
+  const query = new URLSearchParams(location.search);
+  if (query.get("mode") === "edit" && state.editable) editor.toggle(true);
+  if (query.get("tab") === "train") store.set({ tab: "train" }); // a network just built: train it next
 }
 
 window.stepgrad = { state, store, session, view, actions, editor, render: () => store.flush() };
