@@ -105,7 +105,7 @@ export class NetworkBuilder {
         el("label", { text: t("builder.activationLabel") }), select("activation", ACTIVATIONS, n.activation, t("builder.activationLabel")),
         el("label", { text: t("builder.lossLabel") }), select("loss", LOSSES, n.loss, t("builder.lossLabel")),
         el("label", { text: t("builder.formLabel") }),
-        el("div", { class: "row" }, radio("form", "tensor", n.form === "tensor", t("builder.form.tensor")), radio("form", "scalar", n.form === "scalar", t("builder.form.scalar")))),
+        el("div", { class: "builder-choices" }, radio("form", "tensor", n.form === "tensor", t("builder.form.tensor")), radio("form", "scalar", n.form === "scalar", t("builder.form.scalar")))),
       el("p", { class: "hint", text: t(n.form === "scalar" ? "builder.scalarHint" : "builder.tensorHint") }),
       el("p", { class: "form-error", role: "alert", "data-role": "builder-error", text: this.error || "" }),
       el("div", { class: "row builder-actions" },
