@@ -18,7 +18,7 @@ the same nodes and edges in the same order give the same layout.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -228,5 +228,17 @@ def layered_layout(
 
 
 def graph_layout(graph, **options) -> Layout:
-    """The layout of an engine Graph (its order, edges and layers)."""
-    return layered_layout(graph.order, [(s, t) for s, t, _ in graph.edges], graph.layers, **options)
+    """The layout of an engine Graph (its order, edges and layers). Nodes placed by hand
+    (`position` in the spec) keep their place; an edge touching one is drawn straight, as
+    its waypoints were laid out for the automatic places."""
+    layout = layered_layout(
+        graph.order, [(s, t) for s, t, _ in graph.edges], graph.layers, **options
+    )
+    pinned = {nid: n.position for nid, n in graph.nodes.items() if n.position is not None}
+    if not pinned:
+        return layout
+    x, y = dict(layout.x), dict(layout.y)
+    for nid, (px, py) in pinned.items():
+        x[nid], y[nid] = px, py
+    points = {e: p for e, p in layout.points.items() if e[0] not in pinned and e[1] not in pinned}
+    return replace(layout, x=x, y=y, points=points)

@@ -31,6 +31,7 @@ from .routes import (
     pages,
     race,
     server,
+    spec,
     toposort,
 )
 from .sessions import GraphManager
@@ -98,7 +99,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.add_middleware(RequestLogMiddleware)  # outside the body checks: logs their 413/415
     guards.install(app, settings)
-    for module in (health, ops, examples, lessons, graphs, events, toposort, datasets, race):
+    for module in (
+        health, ops, examples, lessons, graphs, spec, events, toposort, datasets, race
+    ):
         app.include_router(module.router)
     app.include_router(server.router)
     app.include_router(pages.router)

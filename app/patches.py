@@ -37,18 +37,18 @@ from . import render
 
 NODE_DYNAMIC = ("value", "fed", "grad")
 NODE_STATIC = ("op", "label", "inputs", "trainable", "shape", "attrs", "bind")
-NODE_LAYOUT = ("layer", "x", "y")
+NODE_LAYOUT = ("layer", "x", "y", "pinned")
 # the order fields are listed in a node or an edge of the state
 NODE_FIELDS = (
     "op", "label", "inputs", "trainable", "shape", "value", "grad", "layer", "x", "y",
-    "attrs", "bind", "fed",
+    "attrs", "bind", "fed", "pinned",
 )  # fmt: skip
 EDGE_FIELDS = ("grad", "points", "local")
 # the top-level fields a patch lists only when they changed (id, version, cursor, nodes,
 # edges and events are always there)
 TOP_OPTIONAL = (
     "name", "output", "created", "order", "fanout_bug", "params", "optimizer", "training",
-    "forked_from",
+    "forked_from", "target", "gradient_of", "source",
 )  # fmt: skip
 
 
@@ -90,7 +90,7 @@ def same_structure(g, h) -> bool:
 def _top(before, after) -> set[str]:
     changed = set()
     if before.graph is not after.graph:
-        for name in ("name", "output", "params"):
+        for name in ("name", "output", "params", "source"):
             if render.top_field(before, name) != render.top_field(after, name):
                 changed.add(name)
     a, b = before.state, after.state
@@ -108,6 +108,12 @@ def _top(before, after) -> set[str]:
         changed.add("training")
     if a.get("forked_from") != b.get("forked_from"):
         changed.add("forked_from")
+    if a.get("target") != b.get("target"):
+        changed.add("target")
+    if (a.get("target") != b.get("target") or before.graph is not after.graph) and (
+        render.gradient_of(before) != render.gradient_of(after)
+    ):
+        changed.add("gradient_of")
     if before.created != after.created:
         changed.add("created")
     return changed
@@ -120,6 +126,8 @@ def _stepped(before, after, events) -> bool:
     if before.state.get("order") is not after.state.get("order"):
         return False
     if bool(before.state.get("fanout_bug")) != bool(after.state.get("fanout_bug")):
+        return False
+    if before.state.get("target") != after.state.get("target"):
         return False
     if after.position - before.position != len(events):
         return False
@@ -167,8 +175,8 @@ def diff(before, after, events=()) -> Diff:
                 for c in event["contributions"]:
                     nodes.add(index[c["input"]])
                     edges.add((i, c["slot"]))
-        if before.position <= n < after.position:  # the first backward step seeds the output
-            nodes.add(index[after.graph.output])
+        if before.position <= n < after.position:  # the first backward step seeds the target
+            nodes.add(index[after.state.get("target") or after.graph.output])
         for i in sorted(nodes):
             _compare_node(out, before, after, i)
         for key in edges:

@@ -36,15 +36,34 @@ def number_or_none(arr) -> float | str | None:
     return None if arr is None else number(float(np.asarray(arr).reshape(())))
 
 
-def cursor(order: list[str], position: int) -> dict:
+def cursor(order: list[str], position: int, back: list[str] | None = None) -> dict:
+    """`back`: the nodes backward visits when a target is chosen (None: all, reversed)."""
     n = len(order)
+    total = 2 * n if back is None else n + len(back)
     if position < n:
         phase, node = "forward", order[position]
-    elif position < 2 * n:
-        phase, node = "backward", order[2 * n - 1 - position]
+    elif position < total:
+        phase = "backward"
+        node = order[2 * n - 1 - position] if back is None else back[position - n]
     else:
         phase, node = "done", None
-    return {"position": position, "phase": phase, "node": node, "total": 2 * n}
+    return {"position": position, "phase": phase, "node": node, "total": total}
+
+
+def backward_order(snapshot) -> list[str] | None:
+    """The nodes backward visits, when a target is chosen; None when it visits them all."""
+    target = snapshot.state.get("target")
+    if target is None:
+        return None
+    return snapshot.graph.backward_order(target, snapshot.state.get("order"))
+
+
+def gradient_of(snapshot) -> str:
+    """What the gradients are of: the seed node, or sum(node) for a tensor (seeded with
+    ones, as PyTorch's backward(torch.ones_like(t)))."""
+    graph = snapshot.graph
+    node = snapshot.state.get("target") or graph.output
+    return node if graph.shapes[node] == () else f"sum({node})"
 
 
 def static_nodes(graph: Graph, layout: Layout) -> list[dict]:
@@ -67,6 +86,7 @@ def static_nodes(graph: Graph, layout: Layout) -> list[dict]:
                 "y": layout.y[nid],
                 "attrs": json_safe(node.attrs),
                 "bind": dict(node.bind) if node.bind is not None else None,
+                "pinned": node.position is not None,
             }
         )
     return out
@@ -153,7 +173,7 @@ def top_field(snapshot, name: str) -> object:
     if name == "order":
         return list(run_order(snapshot))
     if name == "cursor":
-        return cursor(run_order(snapshot), snapshot.position)
+        return cursor(run_order(snapshot), snapshot.position, backward_order(snapshot))
     if name == "fanout_bug":
         return bool(state.get("fanout_bug"))
     if name == "params":
@@ -165,6 +185,12 @@ def top_field(snapshot, name: str) -> object:
         return training_summary(training) if training else None
     if name == "forked_from":
         return state.get("forked_from")
+    if name == "target":
+        return state.get("target")
+    if name == "gradient_of":
+        return gradient_of(snapshot)
+    if name == "source":
+        return graph.source
     raise KeyError(name)
 
 
@@ -200,7 +226,9 @@ def render_state(snapshot, threshold: int, full: bool = False, events=()) -> dic
 
 # the top-level fields of the state, in the order the state lists them
 TOP_BEFORE_NODES = ("id", "name", "output", "version", "created", "order", "cursor", "fanout_bug")
-TOP_AFTER_NODES = ("params", "optimizer", "training", "forked_from")
+TOP_AFTER_NODES = (
+    "params", "optimizer", "training", "forked_from", "target", "gradient_of", "source",
+)  # fmt: skip
 
 
 def render_node(snapshot, node_id: str) -> dict:

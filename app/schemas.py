@@ -112,6 +112,10 @@ class NodeSpec(Request):
     bind: dict[str, Any] | None = Field(
         None, description="An input fed from a dataset instead of a value (see README)."
     )
+    x: Finite | None = Field(
+        None, description="A position placed by hand (with `y`): the layout keeps it."
+    )
+    y: Finite | None = Field(None, description="See `x`.")
 
 
 class GraphCreate(Request):
@@ -147,13 +151,20 @@ class GraphCreate(Request):
         None, description="Expression params (trained): name -> value."
     )
     example: str | None = Field(None, description="An id from GET /api/examples.")
+    network: NetworkSpec | None = Field(
+        None, description="A fully connected network built from layer sizes (see NetworkSpec)."
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> GraphCreate:
-        given = [k for k in ("nodes", "expression", "example") if getattr(self, k) is not None]
+        given = [
+            k
+            for k in ("nodes", "expression", "example", "network")
+            if getattr(self, k) is not None
+        ]
         if len(given) != 1:
             raise ValueError(
-                "give exactly one of nodes (a spec), expression or example"
+                "give exactly one of nodes (a spec), expression, example or network"
                 + (f"; got {', '.join(given)}" if given else "")
             )
         if given != ["expression"] and (self.inputs is not None or self.params is not None):
@@ -301,7 +312,10 @@ class Cursor(BaseModel):
     position: int = Field(description="Steps done, 0..total.")
     phase: Literal["forward", "backward", "done"]
     node: str | None = Field(description="The node the next step visits (null at the end).")
-    total: int = Field(description="2N for N nodes.")
+    total: int = Field(
+        description="N forward steps plus the backward steps: 2N for N nodes, or N plus the "
+        "target and its ancestors when a target is chosen (PUT /options)."
+    )
 
 
 class NodeState(BaseModel):
@@ -322,6 +336,9 @@ class NodeState(BaseModel):
         None,
         description="A leaf's value before its forward step has shown it (null otherwise, "
         "and for computed nodes).",
+    )
+    pinned: bool = Field(
+        False, description="Placed by hand (x, y kept by the layout; POST /layout frees it)."
     )
 
 
@@ -405,6 +422,22 @@ class GraphState(BaseModel):
     optimizer: OptimizerConfig | None = Field(description="The optimizer `update` uses.")
     training: TrainingSummary | None = Field(description="The last training run, if any.")
     forked_from: str | None
+    target: str | None = Field(
+        None,
+        description="The node whose gradient backward computes (PUT /options); null: the "
+        "output. Only the target and its ancestors get a gradient.",
+    )
+    gradient_of: str | None = Field(
+        None,
+        description="What the gradients are of: the target's (or output's) id, or `sum(id)` "
+        "when it is a tensor (backward seeds it with ones, as PyTorch's "
+        "`t.backward(torch.ones_like(t))`).",
+    )
+    source: dict[str, Any] | None = Field(
+        None,
+        description="What made the graph, for an editor to reopen: `{expression, inputs, "
+        "params}` or `{network}`; null for a spec.",
+    )
 
 
 class NodePatch(BaseModel):
@@ -424,6 +457,7 @@ class NodePatch(BaseModel):
     attrs: dict[str, Any] | None = None
     bind: dict[str, Any] | None = None
     fed: TensorOut = None
+    pinned: bool | None = None
 
 
 class EdgePatch(BaseModel):
@@ -468,6 +502,9 @@ class GraphPatch(BaseModel):
     optimizer: OptimizerConfig | None = None
     training: TrainingSummary | None = None
     forked_from: str | None = None
+    target: str | None = None
+    gradient_of: str | None = None
+    source: dict[str, Any] | None = None
 
 
 class CreatedGraph(GraphState):
@@ -582,7 +619,18 @@ class GraphOptions(Request):
     model_config = ConfigDict(
         extra="forbid",
         strict=True,
-        json_schema_extra={"examples": [{"fanout_bug": True}, {"order": ["b", "k", "x"]}]},
+        json_schema_extra={
+            "examples": [{"fanout_bug": True}, {"order": ["b", "k", "x"]}, {"target": "linear"}]
+        },
+    )
+    target: str | None = Field(
+        None,
+        max_length=64,
+        description="The node to differentiate: backward seeds d target / d target = 1 (ones "
+        "of its shape for a tensor, so the gradients are of sum(target)) and visits only the "
+        "target and its ancestors. null: the output again. Leave it out to keep it as it is. "
+        "Update refuses (409) while the target is not the output; train always trains the "
+        "output (the loss).",
     )
 
 
@@ -637,6 +685,11 @@ class DatasetInfoOut(BaseModel):
     feature_names: list[str]
     target_name: str
     params: list[DatasetParam]
+    inputs: int = Field(description="Number of feature columns (a network's input size).")
+    classes: int | None = Field(
+        description="Number of classes (labels 0..classes-1) for classification; null for "
+        "regression."
+    )
 
 
 class DatasetView(BaseModel):
@@ -809,3 +862,88 @@ class Lesson(LessonInfo):
     model_config = ConfigDict(extra="forbid")
     graphs: dict[str, str] = Field(description="Key -> example id.")
     steps: list[LessonStep] = Field(min_length=1)
+
+
+# ---- editing, the network builder (issue 14) -----------------------------------------
+
+
+class NetworkSpec(Request):
+    """A fully connected network from layer sizes (engine.builder): `inputs` or a
+    `dataset`, hidden layer sizes, activation, loss, and the tensor or unrolled scalar form."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "dataset": "moons",
+                    "hidden": [16, 16],
+                    "activation": "tanh",
+                    "loss": "bce",
+                    "form": "tensor",
+                    "seed": 0,
+                },
+                {"inputs": 2, "hidden": [3], "loss": "bce", "form": "scalar"},
+            ]
+        }
+    )
+
+    inputs: int | None = Field(
+        None, ge=1, le=512, description="Number of input features (sample data is made up)."
+    )
+    dataset: str | None = Field(
+        None, description="A dataset from GET /api/datasets: X and y are bound to it."
+    )
+    dataset_params: dict[str, Any] | None = Field(
+        None, description="The dataset's parameters (n_samples, noise, seed, ...)."
+    )
+    hidden: list[int] = Field(
+        default_factory=list, max_length=8, description="Hidden layer sizes (1..512 each)."
+    )
+    activation: Literal["tanh", "relu", "sigmoid"] = "tanh"
+    loss: Literal["mse", "bce", "cross_entropy"] = Field(
+        "mse",
+        description="mse(y, z); bce(y, sigmoid(z)) for labels 0/1; cross_entropy over two "
+        "logits with one-hot labels (tensor form only).",
+    )
+    form: Literal["tensor", "scalar"] = Field(
+        "tensor",
+        description="tensor: one matmul per layer; scalar: one node per weight and neuron "
+        "(at most 150 nodes; with a dataset it computes its first training row).",
+    )
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="Seed of the Xavier/He initial weights.")
+    batch_size: int | None = Field(
+        None, ge=1, le=4096, description="Rows per mini-batch of the bound dataset (32)."
+    )
+    test_fraction: Finite | None = Field(None, ge=0, le=0.9, description="Held-out share (0.2).")
+
+
+GraphCreate.model_rebuild()
+
+
+class SpecReplace(GraphCreate):
+    """PUT /api/graphs/{id}/spec: the new graph, in any form POST /api/graphs takes, plus
+    `layout`. Params with the same id and shape keep their value and optimizer state; an
+    input or const may leave out `value` to keep its current one."""
+
+    layout: Literal["keep", "auto"] = Field(
+        "keep",
+        description="keep: nodes with x and y stay where they were placed; auto: drop every "
+        "hand position and lay the graph out again.",
+    )
+
+
+class Position(Request):
+    x: Finite
+    y: Finite
+
+
+class PositionsUpdate(Request):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"positions": {"k": {"x": 10.0, "y": 20.0}, "b": None}}]}
+    )
+
+    positions: dict[str, Position | None] = Field(
+        max_length=10_000,
+        description="Node id -> where it was placed by hand, or null to give it back to the "
+        "automatic layout.",
+    )

@@ -141,6 +141,7 @@ class Session:
             "optimizer_state": self._optimizer[1],
             "training": self.training,
             "forked_from": self.forked_from,
+            "target": run.target,
         }
 
 
@@ -172,7 +173,12 @@ class Change:
 
 def run_for(graph: Graph, state: dict) -> Run:
     """A run of the graph with the stored options (evaluation order, fan-out bug)."""
-    return Run(graph, order=state.get("order"), fanout_bug=bool(state.get("fanout_bug")))
+    return Run(
+        graph,
+        order=state.get("order"),
+        fanout_bug=bool(state.get("fanout_bug")),
+        target=state.get("target"),
+    )
 
 
 def restore_optimizer(state: dict):
@@ -489,6 +495,22 @@ class GraphManager:
             return done
         finally:
             session.lock.release()
+
+    def replace(self, session: Session, change: Callable[[Session], object]) -> Change:
+        """`mutate` for a change that puts a new graph in the run (PUT .../spec, hand
+        positions): the layout follows the new graph, and is put back if the change fails."""
+        layout = session.layout
+
+        def apply(s: Session) -> object:
+            out = change(s)
+            s.layout = graph_layout(s.run.graph)
+            return out
+
+        try:
+            return self.mutate(session, apply)
+        except BaseException:
+            session.layout = layout
+            raise
 
     def _publish(self, change: Change) -> None:
         """Hand the change to its followers: each format rendered and encoded once, for all."""

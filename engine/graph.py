@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import networkx as nx
 import numpy as np
@@ -17,8 +18,10 @@ ID_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 MAX_ID_LENGTH = 64
 MAX_NAME_LENGTH = 200
 MAX_LABEL_LENGTH = 200
-NODE_KEYS = {"id", "op", "inputs", "attrs", "value", "label", "bind"}
-SPEC_KEYS = {"name", "nodes", "output"}
+NODE_KEYS = {"id", "op", "inputs", "attrs", "value", "label", "bind", "x", "y"}
+SPEC_KEYS = {"name", "nodes", "output", "source"}
+MAX_POSITION = 1e7  # |x|, |y| of a node placed by hand
+MAX_SOURCE_TEXT = 100_000  # characters of the stored source of a graph (see `source`)
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,8 @@ class GraphNode:
     value: np.ndarray | None = None  # leaves only
     label: str = ""
     bind: dict | None = None  # an input fed from a dataset (see engine.data)
+    # where a user placed the node by hand (drawing only: the maths never reads it)
+    position: tuple[float, float] | None = None
 
     @property
     def trainable(self) -> bool:
@@ -106,14 +111,56 @@ def _node_from_spec(raw: object, index: int, limits: Limits, resolve_bind) -> Gr
             raise GraphError(f"Node {node_id!r} ({op_name}) is computed; it cannot take a value.")
         if bind is not None:
             raise GraphError(f"Node {node_id!r} ({op_name}) is computed; it cannot be bound.")
-    return GraphNode(node_id, op, tuple(inputs), attrs, value, label, bind)
+    return GraphNode(node_id, op, tuple(inputs), attrs, value, label, bind, _position(raw, node_id))
+
+
+def _position(raw: dict, node_id: str) -> tuple[float, float] | None:
+    """A hand-placed position: both of x and y, finite numbers, or neither."""
+    x, y = raw.get("x"), raw.get("y")
+    if x is None and y is None:
+        return None
+    for v in (x, y):
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            raise GraphError(f"Node {node_id!r}: x and y must both be finite numbers.")
+        if abs(v) > MAX_POSITION:
+            raise GraphError(f"Node {node_id!r}: x and y must be within +-{MAX_POSITION:g}.")
+    return float(x), float(y)
+
+
+def _source(raw: object) -> dict | None:
+    """What made the graph (an expression with its inputs and params, or a network
+    description), kept so an editor can reopen it; never read by the maths."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise GraphError("The spec's source must be an object.")
+    import json
+
+    try:
+        text = json.dumps(raw, allow_nan=False)
+    except (TypeError, ValueError):
+        raise GraphError("The spec's source must be plain JSON with finite numbers.") from None
+    if len(text) > MAX_SOURCE_TEXT:
+        raise GraphError(
+            f"The spec's source is {len(text):,} characters long; the limit is "
+            f"{MAX_SOURCE_TEXT:,}."
+        )
+    return json.loads(text)  # a private copy
 
 
 class Graph:
     """Immutable once built; `with_values` returns a new graph."""
 
-    def __init__(self, name: str, nodes: list[GraphNode], output: str | None, limits: Limits):
+    def __init__(
+        self,
+        name: str,
+        nodes: list[GraphNode],
+        output: str | None,
+        limits: Limits,
+        source: dict | None = None,
+    ):
         self.name = name
+        self.source = source
         self.limits = limits
         self.nodes: dict[str, GraphNode] = {}
         for node in nodes:
@@ -194,7 +241,7 @@ class Graph:
         output = spec.get("output")
         if output is not None and not isinstance(output, str):
             raise GraphError("The output must be a node id.")
-        return cls(name, nodes, output, limits)
+        return cls(name, nodes, output, limits, _source(spec.get("source")))
 
     def to_spec(self) -> dict:
         """The spec that rebuilds this graph (same ids, ops, values, order)."""
@@ -212,11 +259,15 @@ class Graph:
                 item["value"] = to_json(node.value)
             if node.label != node.id:
                 item["label"] = node.label
+            if node.position is not None:
+                item["x"], item["y"] = node.position
             nodes.append(item)
         spec: dict = {"name": self.name, "nodes": nodes}
         sinks = [n for n in self.order if self.nx.out_degree(n) == 0]
         if sinks != [self.output]:
             spec["output"] = self.output
+        if self.source is not None:
+            spec["source"] = self.source
         return spec
 
     def with_values(self, values: dict[str, object]) -> Graph:
@@ -230,9 +281,25 @@ class Graph:
         for node in self.nodes.values():
             if node.id in values:
                 arr = as_tensor(values[node.id], node.id, self.limits.max_elements)
-                node = GraphNode(node.id, node.op, node.inputs, node.attrs, arr, node.label, None)
+                node = replace(node, value=arr, bind=None)
             nodes.append(node)
-        return Graph(self.name, nodes, self.output, self.limits)
+        return Graph(self.name, nodes, self.output, self.limits, self.source)
+
+    def with_positions(self, positions: dict[str, tuple[float, float] | None]) -> Graph:
+        """A copy with nodes placed by hand (None: back to the automatic layout); the
+        values and the maths are the same objects, this graph is unchanged."""
+        for nid, pos in positions.items():
+            if nid not in self.nodes:
+                raise GraphError(f"There is no node {nid!r}.")
+            if pos is not None:
+                _position({"x": pos[0], "y": pos[1]}, nid)
+        nodes = []
+        for n in self.nodes.values():
+            if n.id in positions:
+                pos = positions[n.id]
+                n = replace(n, position=None if pos is None else (float(pos[0]), float(pos[1])))
+            nodes.append(n)
+        return Graph(self.name, nodes, self.output, self.limits, self.source)
 
     # ---- shapes and the plan -----------------------------------------------------------
 
@@ -296,6 +363,29 @@ class Graph:
         self.leaf_values = [self.nodes[nid].value for nid in self.order]
         self.params = [nid for nid in self.order if self.nodes[nid].op.trainable]
         self.ancestors_of_output = nx.ancestors(self.nx, self.output) | {self.output}
+
+    def ancestors(self, node_id: str) -> frozenset[str]:
+        """The node and every node it depends on (cached per node: the graph never changes)."""
+        cache = self.__dict__.setdefault("_ancestors", {})
+        found = cache.get(node_id)
+        if found is None:
+            if node_id not in self.nodes:
+                raise GraphError(f"There is no node {node_id!r}.")
+            found = cache[node_id] = frozenset(nx.ancestors(self.nx, node_id) | {node_id})
+        return found
+
+    def backward_order(self, target: str, order: list[str] | None = None) -> list[str]:
+        """The nodes a backward pass from `target` visits: its ancestors, in reverse of
+        `order` (the graph's own by default). Cached for the last order object given, so
+        a caller asking at every step pays O(graph) once."""
+        cache = self.__dict__.setdefault("_backward_orders", {})
+        hit = cache.get(target)
+        if hit is not None and hit[0] is order:
+            return hit[1]
+        wanted = self.ancestors(target)
+        back = [nid for nid in reversed(order or self.order) if nid in wanted]
+        cache[target] = (order, back)
+        return back
 
     def __len__(self) -> int:
         return len(self.order)

@@ -4,6 +4,11 @@ Steps 1..N evaluate one node each in topological order; steps N+1..2N visit one 
 each in reverse order and push `grad * local derivative` to its inputs, where
 contributions from several consumers add up. Every step returns an event record.
 The arithmetic of a backward step is `passes.node_backward`, shared with the fast passes.
+
+Any node can be the `target` of the backward pass instead of the output: backward then
+seeds d target / d target = 1 (ones of its shape for a tensor, so the gradients are those
+of sum(target)) and visits only the target and its ancestors, so the timeline has
+N + (number of those) steps; every other node keeps no gradient.
 """
 
 from __future__ import annotations
@@ -19,13 +24,40 @@ class Run:
     """`order` replaces the graph's topological order with another valid one (any valid
     order gives the same gradients). `fanout_bug=True` makes backward overwrite a node's
     gradient instead of adding up its consumers' contributions: the classic mistake,
-    kept so a class can watch it give wrong gradients."""
+    kept so a class can watch it give wrong gradients. `target` names the node whose
+    gradient backward computes (None: the graph's output, visiting every node)."""
 
-    def __init__(self, graph: Graph, order: list[str] | None = None, fanout_bug: bool = False):
+    def __init__(
+        self,
+        graph: Graph,
+        order: list[str] | None = None,
+        fanout_bug: bool = False,
+        target: str | None = None,
+    ):
         self.graph = graph
         self.fanout_bug = bool(fanout_bug)
         self._set_order(order)
+        self._set_target(target)
         self.reset()
+
+    def _set_target(self, target: str | None) -> None:
+        graph = self.graph
+        if target is not None and (not isinstance(target, str) or target not in graph.nodes):
+            raise GraphError(
+                f"The target {str(target)[:64]!r} is not a node of the graph; pick one of its "
+                "nodes, or null for the output."
+            )
+        self.target = target
+        if target is None:
+            self.back = self.sequence[::-1]
+        else:
+            wanted = graph.ancestors(target)
+            self.back = [i for i in reversed(self.sequence) if graph.order[i] in wanted]
+
+    @property
+    def seed_node(self) -> str:
+        """The node backward starts from, seeded with ones: the target, else the output."""
+        return self.target if self.target is not None else self.graph.output
 
     def _set_order(self, order: list[str] | None) -> None:
         graph = self.graph
@@ -71,14 +103,14 @@ class Run:
 
     @property
     def total(self) -> int:
-        return 2 * len(self.graph)
+        return len(self.graph) + len(self.back)
 
     @property
     def phase(self) -> str:
         n = len(self.graph)
         if self.position < n:
             return "forward"
-        return "backward" if self.position < 2 * n else "done"
+        return "backward" if self.position < self.total else "done"
 
     @property
     def cursor_node(self) -> str | None:
@@ -87,8 +119,8 @@ class Run:
         p = self.position
         if p < n:
             return self.graph.order[self.sequence[p]]
-        if p < 2 * n:
-            return self.graph.order[self.sequence[2 * n - 1 - p]]
+        if p < self.total:
+            return self.graph.order[self.back[p - n]]
         return None
 
     @property
@@ -128,11 +160,11 @@ class Run:
     def _backward_step(self) -> dict:
         graph = self.graph
         n = len(graph)
-        i = self.sequence[2 * n - 1 - self.position]
+        i = self.back[self.position - n]
         old_grads: dict[int, np.ndarray | None] = {}
         old_edges: dict[tuple[int, int], tuple] = {}
         if self.position == n:
-            out = graph.index[graph.output]
+            out = graph.index[self.seed_node]
             old_grads[out] = self.grads[out]
             self.grads[out] = np.ones_like(self.values[out])
         self._undo.append((None, None, old_grads, old_edges))
@@ -251,9 +283,26 @@ class Run:
         order = self.custom_order
         self.graph = graph
         self._set_order(order)
+        self._set_target(self.target if self.target in graph.nodes else None)
         self.reset()
 
+    def swap_graph(self, graph: Graph) -> None:
+        """Put in a graph that computes the same (same nodes, order and edges; only what
+        is drawn differs, such as hand positions): the timeline and its values stay."""
+        if graph.order != self.graph.order or any(
+            graph.nodes[n].inputs != self.graph.nodes[n].inputs for n in graph.order
+        ):
+            raise GraphError("swap_graph needs a graph with the same nodes and edges.")
+        self.graph = graph
+
     def param_grads(self) -> dict[str, np.ndarray]:
+        if self.target is not None and self.target != self.graph.output:
+            target, output = self.target, self.graph.output
+            raise PhaseError(
+                f"The gradients shown are of the target {target!r}, not of the output "
+                f"{output!r}, and a descent step follows the output's (the loss's) gradients. "
+                "Make the output the target again (null) and run backward, or train."
+            )
         if not self.backward_done:
             raise PhaseError(
                 "There are no gradients yet; run forward and backward to the end before updating."

@@ -84,8 +84,12 @@ def version_number(text: str, name: str) -> int:
     return int(text)
 
 
-def json_response(data: object, status_code: int = 200) -> Response:
-    return Response(jsonio.dumps(data), status_code=status_code, media_type="application/json")
+def json_response(data: object, status_code: int = 200, version: int | None = None) -> Response:
+    """JSON; with `version`, the state's `ETag: "<version>"` (If-Match of PUT .../spec)."""
+    headers = None if version is None else {"ETag": f'"{version}"'}
+    return Response(
+        jsonio.dumps(data), status_code=status_code, media_type="application/json", headers=headers
+    )
 
 
 def spec_from(body: GraphCreate, settings: Settings) -> dict:
@@ -106,7 +110,18 @@ def spec_from(body: GraphCreate, settings: Settings) -> dict:
             max_nodes=settings.max_nodes,
         )
         name = body.name if body.name is not None else "expression"
-        return parse_expression(body.expression, body.inputs, body.params, name, limits)
+        spec = parse_expression(body.expression, body.inputs, body.params, name, limits)
+        # kept with the graph, so that an editor can reopen the expression that made it
+        spec["source"] = {
+            "expression": body.expression,
+            "inputs": body.inputs or {},
+            "params": body.params or {},
+        }
+        return spec
+    if body.network is not None:
+        from engine.builder import build_network
+
+        return build_network(body.network.model_dump(exclude_none=True), body.name)
     spec = load_example(body.example or "")
     if body.name is not None:
         spec["name"] = body.name
@@ -131,7 +146,10 @@ def create_graph(body: GraphCreate, graphs: Graphs, settings: SettingsDep) -> Re
         train = training_settings(body.example)
         state = {"optimizer": {"name": train["optimizer"], "learning_rate": train["learning_rate"]}}
     session, token = graphs.create(graph, state)
-    return json_response({**graphs.render(session.snapshot), "edit_token": token}, 201)
+    snapshot = session.snapshot
+    return json_response(
+        {**graphs.render(snapshot), "edit_token": token}, 201, version=snapshot.version
+    )
 
 
 @router.get(
@@ -162,10 +180,14 @@ def get_graph(
                 422,
                 f"since={base} is ahead of the graph, which is at version {snapshot.version}.",
             )
-        return json_response(graphs.since(snapshot, base, full))
+        return json_response(graphs.since(snapshot, base, full), version=snapshot.version)
     if full:
-        return json_response(graphs.render(snapshot, full=True))
-    return Response(graphs.state_text(snapshot), media_type="application/json")
+        return json_response(graphs.render(snapshot, full=True), version=snapshot.version)
+    return Response(
+        graphs.state_text(snapshot),
+        media_type="application/json",
+        headers={"ETag": f'"{snapshot.version}"'},
+    )
 
 
 @router.get(
@@ -202,15 +224,22 @@ def delete_graph(session: EditableSession, graphs: Graphs) -> Response:
 )
 def fork_graph(graph_id: GraphId, graphs: Graphs) -> Response:
     session, token = graphs.fork(graphs.snapshot(graph_id))
-    return json_response({**graphs.render(session.snapshot), "edit_token": token}, 201)
+    snapshot = session.snapshot
+    return json_response(
+        {**graphs.render(snapshot), "edit_token": token}, 201, version=snapshot.version
+    )
 
 
 # ---- the timeline -----------------------------------------------------------------------
 
 
+def changed_response(done, patch: bool) -> Response:
+    """A change's answer: its patch or whole state, with the new version as ETag."""
+    return json_response(done.patch if patch else done.state, version=done.snapshot.version)
+
+
 def _changed(graphs, session: Session, change, patch: bool) -> Response:
-    done = graphs.mutate(session, change)
-    return json_response(done.patch if patch else done.state)
+    return changed_response(graphs.mutate(session, change), patch)
 
 
 @router.put(
@@ -378,7 +407,10 @@ async def train(
         return graphs.mutate(session, change)
 
     change = await jobs.run(request, "Training", task)
-    return json_response({**change.result, "state": change.patch if patch else change.state})
+    return json_response(
+        {**change.result, "state": change.patch if patch else change.state},
+        version=change.snapshot.version,
+    )
 
 
 @router.get(

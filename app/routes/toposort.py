@@ -16,7 +16,7 @@ from ..jobs import JobPool
 from ..schemas import ERROR_RESPONSES, GraphOptions, ToposortRequest, ToposortResult
 from ..sessions import Session, run_for
 from ..work import toposort_size
-from .graphs import CHANGE, READ, ReturnPatch, StateOrPatch, json_response
+from .graphs import CHANGE, READ, ReturnPatch, StateOrPatch, changed_response, json_response
 
 router = APIRouter(tags=["topological sort"])
 
@@ -83,7 +83,7 @@ async def toposort_graph(
     "/api/graphs/{graph_id}/options",
     response_model=StateOrPatch,
     responses=CHANGE,
-    summary="Evaluation order and the fan-out-bug toggle; the timeline starts again",
+    summary="Evaluation order, the fan-out-bug toggle and the target; the timeline starts again",
 )
 def set_options(
     body: GraphOptions, session: EditableSession, graphs: Graphs, patch: ReturnPatch
@@ -94,8 +94,9 @@ def set_options(
             state["order"] = body.order or None
         if body.fanout_bug is not None:
             state["fanout_bug"] = body.fanout_bug
+        if "target" in body.model_fields_set:
+            state["target"] = body.target
         s.run = run_for(s.run.graph, state)
         return []
 
-    done = graphs.mutate(session, change)
-    return json_response(done.patch if patch else done.state)
+    return changed_response(graphs.mutate(session, change), patch)

@@ -270,8 +270,9 @@ def load(name: str, **params) -> Dataset:
 
 
 def list_datasets() -> list[dict]:
-    """Every data set: name, title, task, description, feature and target names, and its
-    parameters (name, type, default, min, max, description)."""
+    """Every data set: name, title, task, description, feature and target names, its
+    parameters (name, type, default, min, max, description), its number of `inputs`
+    (features) and of `classes` (None for regression)."""
     return [
         {
             "name": info.name,
@@ -281,6 +282,9 @@ def list_datasets() -> list[dict]:
             "feature_names": list(info.feature_names),
             "target_name": info.target_name,
             "params": [spec.to_dict() for spec in info.params],
+            "inputs": len(info.feature_names),
+            # every classification set here has labels 0 and 1
+            "classes": 2 if info.task == CLASSIFICATION else None,
         }
         for info in DATASETS.values()
     ]
