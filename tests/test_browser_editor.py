@@ -89,6 +89,8 @@ def new_graph_from_start_page(page, page_server) -> str:
 
 
 def center(page, selector: str) -> tuple[float, float]:
+    # the editor draws its layer again after each change: wait for the element in place
+    page.locator(selector).wait_for(state="visible")
     box = page.locator(selector).bounding_box()
     assert box, selector
     return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2

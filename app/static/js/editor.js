@@ -207,6 +207,7 @@ export class Editor {
     this.working = after;
     this.error = null;
     this.store.set({});
+    requestAnimationFrame(() => this.showDrafts());
     return true;
   }
 
@@ -338,6 +339,7 @@ export class Editor {
   }
 
   rename(id, newId, label) {
+    const wasSelected = this.state.selected === id;
     return this.edit((w) => {
       const node = w.nodes.find((n) => n.id === id);
       if (!node) return null;
@@ -351,7 +353,7 @@ export class Editor {
       else delete node.label;
       return w;
     }).then((ok) => {
-      if (ok && this.state.selected === id) this.select(newId);
+      if (ok && wasSelected) this.select(newId);
     });
   }
 
@@ -442,14 +444,67 @@ export class Editor {
 
   /** Where a draft appears: right of the node it was made near, else in the middle of view. */
   placeFor(id, near = null) {
+    // a node that was drawn (a consumer of a deleted node) stays where it was
+    const own = this.view.nodes.get(id);
+    if (own) return { x: own.box.x + own.box.w / 2, y: own.box.y + own.box.h / 2 };
     const rec = near ? this.view.nodes.get(near) : null;
     const pos = near ? this.draftPos.get(near) : null;
-    const count = this.drafts().length;
-    if (rec) return { x: rec.box.x + rec.box.w * 1.5 + 120, y: rec.box.y + rec.box.h / 2 + count * 24 };
-    if (pos) return { x: pos.x + DRAFT.w + 120, y: pos.y };
+    const b = this.view.bounds;
+    let want;
+    if (rec) want = { x: rec.box.x + rec.box.w + 90 + DRAFT.w / 2, y: rec.box.y + rec.box.h / 2 };
+    else if (pos) want = { x: pos.x + DRAFT.w + 90, y: pos.y };
+    else want = { x: b.x + b.w + 90 + DRAFT.w / 2, y: b.y + b.h / 2 };
+    return this.freeSpot(want, id);
+  }
+
+  /** The point nearest to `want` where a draft overlaps no node and no other draft. */
+  freeSpot(want, id) {
+    const boxes = [];
+    for (const rec of this.view.nodes.values()) boxes.push(rec.box);
+    for (const [other, p] of this.draftPos) if (other !== id) boxes.push({ x: p.x - DRAFT.w / 2, y: p.y - DRAFT.h / 2, w: DRAFT.w, h: DRAFT.h });
+    const m = 24;
+    const free = (c) => boxes.every((q) =>
+      c.x + DRAFT.w / 2 + m <= q.x || c.x - DRAFT.w / 2 - m >= q.x + q.w || c.y + DRAFT.h / 2 + m <= q.y || c.y - DRAFT.h / 2 - m >= q.y + q.h);
+    if (free(want)) return want;
+    const step = 40;
+    for (let r = 1; r <= 40; r++) {
+      let best = null;
+      for (let i = -r; i <= r; i++) {
+        for (const c of [{ x: want.x + i * step, y: want.y - r * step }, { x: want.x + i * step, y: want.y + r * step },
+          { x: want.x - r * step, y: want.y + i * step }, { x: want.x + r * step, y: want.y + i * step }]) {
+          if (c.x - DRAFT.w / 2 < 0) continue; // not left of the inputs' column
+          if (free(c) && (!best || Math.hypot(c.x - want.x, c.y - want.y) < Math.hypot(best.x - want.x, best.y - want.y))) best = c;
+        }
+      }
+      if (best) return best;
+    }
+    return want;
+  }
+
+  /** Fit the drawing to the graph and its drafts when a draft lies outside the view. */
+  showDrafts() {
+    if (!this.draftPos.size) return;
     const { k, x, y } = this.view.view;
     const size = this.view.size();
-    return { x: (size.w / 2 - x) / k + count * 30, y: (size.h * 0.7 - y) / k + count * 30 };
+    const pad = this.view.padding();
+    let out = false;
+    const b = { ...this.view.bounds };
+    let right = b.x + b.w;
+    let bottom = b.y + b.h;
+    for (const p of this.draftPos.values()) {
+      const l = p.x - DRAFT.w / 2;
+      const t = p.y - DRAFT.h / 2;
+      b.x = Math.min(b.x, l);
+      b.y = Math.min(b.y, t);
+      right = Math.max(right, l + DRAFT.w);
+      bottom = Math.max(bottom, t + DRAFT.h);
+      const sx = l * k + x;
+      const sy = t * k + y;
+      if (sx < pad.left || sy < pad.top || sx + DRAFT.w * k > size.w - pad.right || sy + DRAFT.h * k > size.h - pad.bottom) out = true;
+    }
+    if (!out) return;
+    this.view.bounds = { x: b.x, y: b.y, w: right - b.x, h: bottom - b.y };
+    this.view.fit();
   }
 
   /** The box of a node (drawn by the view) or of a draft (drawn here), in world units. */
@@ -489,8 +544,13 @@ export class Editor {
       toggle.setAttribute("aria-pressed", String(this.on));
     }
     this.renderBar();
-    clear(this.layer);
     const g = st.graph;
+    // drawn again only when something it shows changed (hover and pointer targets stay put)
+    const key = JSON.stringify([this.on, g && g.id, g && g.version, g && g.target, this.view.structure, st.selected, st.lang,
+      this.working && this.drafts(), [...this.draftPos], this.error, this.wire, this.moving]);
+    if (key === this.drawnKey) return;
+    this.drawnKey = key;
+    clear(this.layer);
     if (!g) return;
     const target = g.target && g.target !== g.output ? g.target : null;
     if (target) this.drawTarget(target);
@@ -752,7 +812,6 @@ export class Editor {
       b("redo", "editor.redo", "editor.redoKey"),
       b("layout", "editor.layout", "editor.layoutKey"),
       b("expression", "editor.expression", "editor.expressionKey"),
-      b("network", "editor.network", "editor.networkKey"),
       b("done", "editor.done", "editor.toggleKey"));
     bar.addEventListener("click", (ev) => {
       const btn = ev.target.closest("[data-edit-action]");

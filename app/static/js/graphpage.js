@@ -92,7 +92,7 @@ function updatePadding() {
   const base = state.presentation ? PRESENT_PADDING : NORMAL_PADDING;
   const right = state.presentation && state.overlay ? OVERLAY_WIDTH + 24 : base.right;
   // edit mode's bar of buttons lies over the top of the drawing
-  const top = base.top + (state.editing ? 52 : 0);
+  const top = base.top + (state.editing ? 56 : 0);
   const next = { ...base, right, top };
   const changed = JSON.stringify(next) !== JSON.stringify(view.overlayPadding);
   view.overlayPadding = next;
