@@ -23,22 +23,23 @@ const ID_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 const clone = (x) => JSON.parse(JSON.stringify(x));
 
-/** The nodes of a working spec that form a valid spec: every input filled and sent. */
+/** The nodes of a working spec that are sent: every input filled, by a node that is sent
+ * too (the largest such set). A loop closed by the last edge is sent as well, so that the
+ * engine refuses it and names it, rather than the loop's nodes silently becoming drafts. */
 export function committedIds(nodes) {
-  const done = new Set();
-  let grew = true;
-  while (grew) {
-    grew = false;
-    for (const n of nodes) {
-      if (done.has(n.id)) continue;
-      const ins = n.inputs || [];
-      if (ins.every((i) => i !== null && done.has(i))) {
-        done.add(n.id);
-        grew = true;
+  const byId = new Map(nodes.map((n) => [n.id, n]));
+  const keep = new Set(nodes.filter((n) => (n.inputs || []).every((i) => i !== null && byId.has(i))).map((n) => n.id));
+  let changed = true;
+  while (changed) {
+    changed = false;
+    for (const id of [...keep]) {
+      if ((byId.get(id).inputs || []).some((i) => !keep.has(i))) {
+        keep.delete(id);
+        changed = true;
       }
     }
   }
-  return done;
+  return keep;
 }
 
 /** The output of the sent part: the old one while it has no consumer, else a sink below it. */
@@ -641,13 +642,14 @@ export class Editor {
     const box = this.boxOf(n.id);
     if (!box) return;
     const arity = n.inputs.length;
+    const names = this.argNames(n.op);
     for (let slot = 0; slot < arity; slot++) {
       const p = this.slotPoint(box, slot, arity);
       const empty = n.inputs[slot] === null || n.inputs[slot] === undefined;
       this.layer.appendChild(svgEl("circle", {
         class: `port port--in${empty ? " is-empty" : ""}`, cx: p.x, cy: p.y, r: PORT_R,
         "data-port": "in", "data-node": n.id, "data-slot": slot,
-      }, svgEl("title", { text: this.t("editor.slot", { slot: slot + 1, node: n.id }) })));
+      }, svgEl("title", { text: `${this.t("editor.slot", { slot: slot + 1, node: n.id })}${names[slot] ? ` (${names[slot]})` : ""}` })));
     }
     this.layer.appendChild(svgEl("circle", {
       class: "port port--out", cx: box.x + box.w + 2, cy: box.y + box.h / 2, r: PORT_R + 2,
@@ -1014,14 +1016,22 @@ export class Editor {
     });
   }
 
+  /** The names of an op's arguments, from its formula: "mse(y, yhat) = ..." -> [y, yhat]. */
+  argNames(op) {
+    const info = this.state.ops ? this.state.ops[op] : null;
+    const m = info && info.formula ? /^\s*[\w.]+\(([^)]*)\)/.exec(info.formula) : null;
+    return m ? m[1].split(",").map((a) => a.trim()) : [];
+  }
+
   openConnect(source) {
     // keyboard wiring: the selected node feeds the chosen slot of another node
     const items = [];
     for (const n of this.allNodes()) {
       if (n.id === source) continue;
+      const names = this.argNames(n.op);
       n.inputs.forEach((cur, slot) => items.push({
         key: `${n.id}:${slot + 1}`,
-        title: `${n.id} \u00b7 ${this.t("editor.slotShort", { slot: slot + 1 })}`,
+        title: `${n.id} \u00b7 ${this.t("editor.slotShort", { slot: slot + 1 })}${names[slot] ? ` (${names[slot]})` : ""}`,
         detail: cur === null ? this.t("editor.free") : `\u2190 ${cur}`,
         search: n.op,
         target: n.id,
