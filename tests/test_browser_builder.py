@@ -55,7 +55,7 @@ def test_moons_network_built_and_trained(page, page_server, page_api, screenshot
         " return !tr.running && tr.rows.length >= 40; }",
         timeout=60_000,
     )
-    rows = page.evaluate("() => window.stepgrad.state.training.rows.map((r) => r.loss)")
+    rows = page.evaluate("() => window.stepgrad.state.training.rows.map((r) => r.train_loss)")
     assert rows[-1] < 0.7 * rows[0]
     page.screenshot(path=str(screenshots / "builder-trained.png"))
 
