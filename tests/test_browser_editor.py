@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from tests.conftest import browser_stack
+from tests.conftest import CONTEXT_ARGS, browser_stack
 from tests.test_browser_stepping import open_editable, wait_position
 
 pytestmark = pytest.mark.browser
@@ -312,3 +312,92 @@ def test_a_middle_node_as_the_target(page, page_server, page_api, screenshots):
     page.keyboard.press("t")
     page.wait_for_function("() => !window.stepgrad.state.graph.target")
     expect(page.locator("[data-role=target-ring]")).to_have_count(0)
+
+
+def test_delete_change_op_layout_and_a_follower_sees_each_edit(
+    browser, page, page_server, page_api, screenshots
+):
+    graph, token = page_api.create({"example": "seed"})
+    student_context = browser.new_context(**CONTEXT_ARGS)
+    try:
+        student = student_context.new_page()
+        student.goto(f"{page_server}/g/{graph['id']}")
+        expect(student.locator("[data-role=live]")).to_have_text("live")
+        open_editable(page, page_server, graph, token)
+        page.keyboard.press("e")
+
+        # sigmoid becomes tanh: the follower sees the new op
+        click_node(page, "sigmoid")
+        key_pick(page, "o", "tanh")
+        assert (
+            next(n for n in page_api.state(graph["id"])["nodes"] if n["id"] == "sigmoid")["op"]
+            == "tanh"
+        )
+        expect(student.locator('#graph-svg [data-node-id="sigmoid"] .node-op')).to_have_text("tanh")
+
+        # deleting linear leaves its consumers waiting as drafts; the sent graph keeps the leaves
+        click_node(page, "linear")
+        page.keyboard.press("Delete")
+        settled(page)
+        expect(page.locator("[data-draft-id=sigmoid]")).to_be_visible()
+        expect(page.locator("[data-draft-id=loss]")).to_be_visible()
+        ids = {n["id"] for n in page_api.state(graph["id"])["nodes"]}
+        assert ids == {"x", "y", "k", "b"}
+        expect(student.locator("#graph-svg [data-node-id]")).to_have_count(4)
+        page.keyboard.press("Control+z")
+        settled(page)
+        assert len(page_api.state(graph["id"])["nodes"]) == 7
+        expect(student.locator("#graph-svg [data-node-id]")).to_have_count(7)
+
+        # a node moved by hand, then the layout on demand puts it back
+        sx, sy = center(page, '#graph-svg [data-node-id="y"] .node-label')
+        page.mouse.move(sx, sy)
+        page.mouse.down()
+        page.mouse.move(sx + 80, sy + 160, steps=6)
+        page.mouse.up()
+        settled(page)
+        page.wait_for_function(
+            "() => window.stepgrad.state.graph.nodes.find((n) => n.id === 'y').pinned"
+        )
+        page.locator("[data-edit-action=layout]").click()
+        settled(page)
+        page.wait_for_function(
+            "() => !window.stepgrad.state.graph.nodes.find((n) => n.id === 'y').pinned"
+        )
+    finally:
+        student_context.close()
+
+
+def test_the_expression_reopened_edited_and_applied(page, page_server, page_api, screenshots):
+    graph, token = page_api.create(
+        {
+            "expression": "loss = mse(y, sigmoid(k*x + b))",
+            "inputs": {"x": 3.0, "y": 0.71},
+            "params": {"k": 0.09, "b": 0.5},
+        }
+    )
+    open_editable(page, page_server, graph, token)
+    page.keyboard.press("e")
+    page.keyboard.press("x")
+    source = page.locator("[data-role=expr-source]")
+    expect(source).to_have_value("loss = mse(y, sigmoid(k*x + b))")
+    source.fill("h = tanh(k*x + b)\nloss = mse(y, h)")
+    page.screenshot(path=str(screenshots / "editor-expression.png"))
+    page.locator("[data-role=expr-apply]").click()
+    expect(page.locator("[data-role=expr-dialog]")).to_be_hidden()
+    settled(page)
+    state = page_api.state(graph["id"])
+    assert {n["op"] for n in state["nodes"]} >= {"tanh", "mse"}
+    assert any(n["id"] == "h" for n in state["nodes"])
+    # a mistake in the expression: the engine's sentence in the dialog, the graph unchanged
+    page.keyboard.press("x")
+    source.fill("loss = mse(y, nosuch(k))")
+    page.locator("[data-role=expr-apply]").click()
+    expect(page.locator("[data-role=expr-error]")).to_contain_text("nosuch")
+    assert page_api.state(graph["id"])["version"] == state["version"]
+    page.keyboard.press("Escape")
+    # undo brings the sigmoid back
+    page.keyboard.press("Control+z")
+    settled(page)
+    assert any(n["op"] == "sigmoid" for n in page_api.state(graph["id"])["nodes"])
+    assert_gradients_match_engine(page, page_api, graph["id"])
