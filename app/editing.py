@@ -102,7 +102,9 @@ def keep_optimizer(optimizer, kept: set[str]):
     return copy
 
 
-def build_replacement(graphs: GraphManager, spec: dict, old: Graph, auto_layout: bool) -> Graph:
+def build_replacement(
+    graphs: GraphManager, spec: dict, old: Graph, auto_layout: bool, keep_params: bool = True
+) -> Graph:
     """The new graph from a spec, with the old graph's kept values in (see the module)."""
     spec = fill_leaf_values(spec, old)
     if auto_layout:
@@ -114,20 +116,25 @@ def build_replacement(graphs: GraphManager, spec: dict, old: Graph, auto_layout:
             ],
         }
     new = graphs.build_graph(spec)
-    kept = kept_params(old, new)
+    kept = kept_params(old, new) if keep_params else {}
     return new.with_values(kept) if kept else new
 
 
 def replace_graph(
-    graphs: GraphManager, session: Session, spec: dict, auto_layout: bool, if_match: str | None
+    graphs: GraphManager,
+    session: Session,
+    spec: dict,
+    auto_layout: bool,
+    if_match: str | None,
+    keep_params: bool = True,
 ):
     """Put the graph `spec` describes in place of the session's graph (one change)."""
 
     def change(s: Session) -> list:
         check_if_match(if_match, s.version)
         old = s.run.graph
-        new = build_replacement(graphs, spec, old, auto_layout)
-        kept = set(kept_params(old, new))
+        new = build_replacement(graphs, spec, old, auto_layout, keep_params)
+        kept = set(kept_params(old, new)) if keep_params else set()
         state = s.run_state()
         state["order"] = None
         if state.get("target") not in new.nodes:

@@ -930,6 +930,11 @@ class SpecReplace(GraphCreate):
         description="keep: nodes with x and y stay where they were placed; auto: drop every "
         "hand position and lay the graph out again.",
     )
+    keep_params: bool = Field(
+        True,
+        description="false: every param takes the body's value and the optimizer starts "
+        "afresh (a new initialisation, say a network built again with another seed).",
+    )
 
 
 class Position(Request):

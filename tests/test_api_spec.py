@@ -293,3 +293,42 @@ def test_placing_nodes_keeps_the_timeline_and_patches_only_layout(client):
     assert node(r.json(), "b")["y"] == node(done, "b")["y"]
     r = client.put(f"/api/graphs/{gid}/positions", json={"positions": {"ghost": None}}, headers=h)
     assert r.status_code == 422 and "'ghost'" in r.json()["detail"]
+
+
+def test_followers_get_the_new_graph_and_the_moves(live_server):
+    import httpx
+
+    from .test_app_events import live, read_event
+
+    _, base = live(live_server)
+    state = httpx.post(f"{base}/api/graphs", json={"example": "seed"}).json()
+    gid, h = state["id"], {"Authorization": f"Bearer {state['edit_token']}"}
+    with (
+        httpx.stream("GET", f"{base}/api/graphs/{gid}/events", timeout=5) as plain,
+        httpx.stream("GET", f"{base}/api/graphs/{gid}/events?format=patch", timeout=5) as patch,
+    ):
+        streams = [plain.iter_lines(), patch.iter_lines()]
+        for lines in streams:
+            assert read_event(lines)[0] == "state"
+        with httpx.Client() as other:
+            r = other.put(f"{base}/api/graphs/{gid}/spec", json=FANOUT, headers=h)
+            assert r.status_code == 200, r.text
+            r = other.put(
+                f"{base}/api/graphs/{gid}/positions",
+                json={"positions": {"sq": {"x": 5.0, "y": 6.0}}},
+                headers=h,
+            )
+            assert r.status_code == 200, r.text
+        # the new structure reaches both as a whole state
+        for lines in streams:
+            event, data = read_event(lines)
+            got = httpx.Response(200, content=data).json()
+            assert event == "state" and [n["id"] for n in got["nodes"]][5] == "sq"
+        event, data = read_event(streams[0])
+        assert event == "state"
+        assert node(httpx.Response(200, content=data).json(), "sq")["x"] == 5.0
+        event, data = read_event(streams[1])
+        got = httpx.Response(200, content=data).json()
+        assert event == "patch" and got["nodes"] == [
+            {"id": "sq", "x": 5.0, "y": 6.0, "pinned": True}
+        ]

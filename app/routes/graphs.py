@@ -46,6 +46,18 @@ from ..work import gradcheck_work, train_work
 router = APIRouter(prefix="/api/graphs", tags=["graphs"])
 
 READ = {**NOT_FOUND, **ERROR_RESPONSES}
+# every state answer names its version, for If-Match on PUT .../spec
+ETAG = {
+    200: {
+        "headers": {
+            "ETag": {
+                "description": 'The graph\'s version, quoted: "7". Send it back as If-Match '
+                "with PUT /api/graphs/{id}/spec.",
+                "schema": {"type": "string"},
+            }
+        }
+    }
+}
 CHANGE = {**NOT_FOUND, **AUTH_RESPONSES, **CONFLICT, **ERROR_RESPONSES}
 # a change answers with the whole state, or with ?return=patch the patch (contract v1.1)
 StateOrPatch = GraphState | GraphPatch
@@ -155,7 +167,7 @@ def create_graph(body: GraphCreate, graphs: Graphs, settings: SettingsDep) -> Re
 @router.get(
     "/{graph_id}",
     response_model=StateOrPatch,
-    responses=READ,
+    responses={**READ, **ETAG},
     summary="The graph state, or what changed since a version",
 )
 def get_graph(

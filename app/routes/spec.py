@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, Response
 from .. import editing
 from ..deps import EditableSession, Graphs, SettingsDep
 from ..schemas import ErrorResponse, PositionsUpdate, SpecReplace
-from .graphs import CHANGE, ReturnPatch, StateOrPatch, changed_response, spec_from
+from .graphs import CHANGE, ETAG, ReturnPatch, StateOrPatch, changed_response, spec_from
 
 router = APIRouter(prefix="/api/graphs", tags=["editing"])
 
@@ -25,7 +25,7 @@ PRECONDITION = {
 @router.put(
     "/{graph_id}/spec",
     response_model=StateOrPatch,
-    responses={**CHANGE, **PRECONDITION},
+    responses={**CHANGE, **PRECONDITION, **ETAG},
     summary="Replace the graph (spec, expression, network or example); params kept",
     description="The body takes any form POST /api/graphs takes, with the same validation "
     "(422 naming the node, `cycle` for a cycle; 413 over a limit); on any error the graph "
@@ -49,7 +49,9 @@ def put_spec(
     ] = None,
 ) -> Response:
     spec = spec_from(body, settings)
-    done = editing.replace_graph(graphs, session, spec, body.layout == "auto", if_match)
+    done = editing.replace_graph(
+        graphs, session, spec, body.layout == "auto", if_match, body.keep_params
+    )
     return changed_response(done, patch)
 
 

@@ -1,0 +1,208 @@
+"""Any node as the target of backward (PUT /options {"target"}): d target / d node for its
+ancestors, against central differences and PyTorch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.schemas import SEED_SPEC, GraphPatch
+from engine.examples import load_example
+from engine.graph import Graph
+from engine.passes import forward_pass
+
+from .graphgen import assert_same, torch_reference
+from .test_api_graphs import create, post
+from .test_api_spec import FANOUT, node
+
+
+def set_target(client, gid, headers, target, status=200):
+    r = client.put(f"/api/graphs/{gid}/options", json={"target": target}, headers=headers)
+    assert r.status_code == status, r.text
+    return r.json()
+
+
+def gradients_for(client, spec: dict, target: str | None) -> dict:
+    """The whole state after forward and backward with that target."""
+    state, h = create(client, spec)
+    gid = state["id"]
+    set_target(client, gid, h, target)
+    post(client, gid, "forward", h, {"all": True})
+    post(client, gid, "backward", h, {"all": True})
+    return client.get(f"/api/graphs/{gid}?full=true").json()
+
+
+def central_differences(spec: dict, target: str, eps: float = 1e-6) -> dict[str, np.ndarray]:
+    """d sum(target) / d leaf for every input and param leaf, by central differences."""
+    graph = Graph.from_spec(spec)
+    t = graph.index[target]
+    out = {}
+    for nid in graph.order:
+        n = graph.nodes[nid]
+        if n.op.name not in ("input", "param"):
+            continue
+        base = n.value
+        grad = np.zeros_like(base)
+        for idx in np.ndindex(base.shape):
+            vals = []
+            for sign in (1, -1):
+                leaves = list(graph.leaf_values)
+                bumped = base.copy()
+                bumped[idx] += sign * eps
+                leaves[graph.index[nid]] = bumped
+                vals.append(float(np.sum(forward_pass(graph, leaves)[t])))
+            grad[idx] = (vals[0] - vals[1]) / (2 * eps)
+        out[nid] = grad
+    return out
+
+
+def test_seed_graph_with_linear_as_the_target(client):
+    state, h = create(client, SEED_SPEC)
+    gid = state["id"]
+    data = set_target(client, gid, h, "linear")
+    assert data["target"] == "linear" and data["gradient_of"] == "linear"
+    assert data["cursor"]["total"] == 7 + 4  # linear and its inputs x, k, b
+    post(client, gid, "forward", h, {"all": True})
+    visited = []
+    while True:
+        r = client.post(f"/api/graphs/{gid}/backward?return=patch", json={}, headers=h)
+        if r.status_code == 409:
+            break
+        patch = r.json()
+        GraphPatch.model_validate(patch)
+        visited.append(patch["events"][0]["node"])
+        if len(visited) == 1:  # the first step seeds the target with 1
+            assert {"id": "linear", "grad": 1.0} in patch["nodes"]
+    assert visited == ["linear", "b", "k", "x"]
+    done = client.get(f"/api/graphs/{gid}").json()
+    assert done["cursor"] == {"position": 11, "phase": "done", "node": None, "total": 11}
+    grads = {n["id"]: n["grad"] for n in done["nodes"]}
+    assert grads == {
+        "x": 0.09, "y": None, "k": 3.0, "b": 1.0, "linear": 1.0, "sigmoid": None, "loss": None,
+    }  # fmt: skip
+    numeric = central_differences(SEED_SPEC, "linear")
+    for nid in ("x", "k", "b"):
+        assert grads[nid] == pytest.approx(float(numeric[nid]), rel=1e-8)
+    assert float(numeric["y"]) == 0.0  # y is no ancestor: no gradient at all
+    # the chain-rule factors on the edges are the local derivatives of linear
+    locals_ = {(e["source"], e["target"]): e["local"] for e in done["edges"]}
+    assert locals_[("x", "linear")] == 0.09 and locals_[("sigmoid", "loss")] is None
+
+
+def test_null_target_is_the_output_again_and_a_bad_one_is_refused(client):
+    state, h = create(client, SEED_SPEC)
+    gid = state["id"]
+    set_target(client, gid, h, "sigmoid")
+    data = set_target(client, gid, h, None)
+    assert data["target"] is None and data["gradient_of"] == "loss"
+    assert data["cursor"]["total"] == 14
+    before = client.get(f"/api/graphs/{gid}").json()["version"]
+    r = client.put(f"/api/graphs/{gid}/options", json={"target": "ghost"}, headers=h)
+    assert r.status_code == 422 and "'ghost'" in r.json()["detail"]
+    assert client.get(f"/api/graphs/{gid}").json()["version"] == before
+    # leaving target out keeps it
+    set_target(client, gid, h, "linear")
+    r = client.put(f"/api/graphs/{gid}/options", json={"fanout_bug": True}, headers=h)
+    assert r.json()["target"] == "linear"
+
+
+def test_update_refuses_a_middle_target_and_train_trains_the_loss(client):
+    state, h = create(client, SEED_SPEC)
+    gid = state["id"]
+    set_target(client, gid, h, "sigmoid")
+    post(client, gid, "forward", h, {"all": True})
+    post(client, gid, "backward", h, {"all": True})
+    r = client.post(f"/api/graphs/{gid}/update", json={"learning_rate": 0.1}, headers=h)
+    assert r.status_code == 409 and "'sigmoid'" in r.json()["detail"]
+    r = client.post(
+        f"/api/graphs/{gid}/train", json={"epochs": 50, "learning_rate": 1.0}, headers=h
+    )
+    assert r.status_code == 200, r.text
+    history = r.json()["history"]["train_loss"]
+    assert history[-1] < 0.5 * history[0]
+    assert r.json()["state"]["target"] == "sigmoid"
+    # the output as an explicit target updates as usual
+    set_target(client, gid, h, "loss")
+    post(client, gid, "forward", h, {"all": True})
+    post(client, gid, "backward", h, {"all": True})
+    post(client, gid, "update", h, {"learning_rate": 0.1})
+
+
+def test_fanout_graph_middle_targets_against_central_differences(client):
+    for target, expect_x in (("both", lambda x, k: k + 2 * x), ("sq", lambda x, k: 2 * x)):
+        full = gradients_for(client, FANOUT, target)
+        assert node(full, "x")["grad"] == pytest.approx(expect_x(3.0, 0.09), rel=1e-12)
+        numeric = central_differences(FANOUT, target)
+        for nid, g in numeric.items():
+            mine = node(full, nid)["grad"]
+            if not np.any(g):
+                assert mine is None or mine == 0.0
+            else:
+                assert mine == pytest.approx(float(g), rel=1e-7)
+        assert node(full, "sigmoid")["grad"] is None
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("example", ["seed", "fanout", "diamond", "chain_rule", "two_layer"])
+def test_every_middle_node_as_target_matches_pytorch(client, torch, example):
+    spec = load_example(example)
+    graph = Graph.from_spec(spec)
+    middles = [nid for nid in graph.order if not graph.nodes[nid].op.leaf]
+    for target in middles:
+        full = gradients_for(client, spec, target)
+        _, ref_grads = torch_reference(torch, {**spec, "output": target})
+        ancestors = graph.ancestors(target)
+        sum_of = target if graph.shapes[target] == () else f"sum({target})"
+        assert full["gradient_of"] == sum_of
+        assert full["cursor"]["total"] == len(graph) + len(ancestors)
+        for n in full["nodes"]:
+            nid = n["id"]
+            if nid not in ancestors:
+                assert n["grad"] is None, f"{example}: {nid} is no ancestor of {target}"
+            elif nid in ref_grads:
+                assert_same(n["grad"], ref_grads[nid], f"{example}: d {target} / d {nid}")
+        numeric = central_differences(spec, target)
+        for nid, g in numeric.items():
+            if nid in ancestors:
+                np.testing.assert_allclose(
+                    node(full, nid)["grad"], g, rtol=1e-6, atol=1e-8, err_msg=f"{nid}"
+                )
+
+
+@pytest.mark.torch
+def test_a_tensor_target_in_a_network_is_seeded_with_ones(client, torch):
+    body = {"network": {"inputs": 3, "hidden": [4, 3], "activation": "tanh", "loss": "mse"}}
+    state, h = create(client, body)
+    gid = state["id"]
+    set_target(client, gid, h, "a1")
+    post(client, gid, "forward", h, {"all": True})
+    post(client, gid, "backward", h, {"all": True})
+    full = client.get(f"/api/graphs/{gid}?full=true").json()
+    assert full["gradient_of"] == "sum(a1)"
+    spec = client.get(f"/api/graphs/{gid}/export").json()
+    _, ref = torch_reference(torch, {**spec, "output": "a1"})
+    for nid in ("X", "W1", "b1", "h1", "a1"):
+        assert_same(node(full, nid)["grad"], ref[nid], f"d sum(a1) / d {nid}")
+    for nid in ("W2", "a2", "Wout", "z", "loss"):
+        assert node(full, nid)["grad"] is None
+
+
+def test_seeking_and_reloading_keep_the_target(client):
+    state, h = create(client, FANOUT)
+    gid = state["id"]
+    set_target(client, gid, h, "both")
+    post(client, gid, "forward", h, {"all": True})
+    done = post(client, gid, "backward", h, {"all": True})
+    total = done["cursor"]["total"]
+    assert total == 9 + 6
+    for position in (11, 9, total):
+        post(client, gid, "seek", h, {"position": position})
+    again = client.get(f"/api/graphs/{gid}").json()
+    assert [n["grad"] for n in again["nodes"]] == [n["grad"] for n in done["nodes"]]
+    # a graph loaded again from the store keeps its target and timeline
+    graphs = client.app.state.graphs
+    with graphs._lock:
+        graphs._sessions.clear()
+    reloaded = client.get(f"/api/graphs/{gid}").json()
+    assert reloaded["target"] == "both" and reloaded["cursor"] == done["cursor"]
+    assert [n["grad"] for n in reloaded["nodes"]] == [n["grad"] for n in done["nodes"]]
