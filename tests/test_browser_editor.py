@@ -90,8 +90,13 @@ def new_graph_from_start_page(page, page_server) -> str:
 
 def center(page, selector: str) -> tuple[float, float]:
     # the editor draws its layer again after each change: wait for the element in place
-    page.locator(selector).wait_for(state="visible")
-    box = page.locator(selector).bounding_box()
+    box = None
+    for _ in range(40):
+        page.locator(selector).wait_for(state="visible")
+        box = page.locator(selector).bounding_box()
+        if box:
+            break
+        page.wait_for_timeout(50)
     assert box, selector
     return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
 
