@@ -31,6 +31,10 @@ export class Picker {
       } else if (ev.key === "Enter") {
         ev.preventDefault();
         this.choose(this.shown[this.active]);
+      } else if (ev.key === "Escape") {
+        // one Esc closes (a search field would first only clear itself)
+        ev.preventDefault();
+        this.close();
       }
     });
     this.list.addEventListener("click", (ev) => {
