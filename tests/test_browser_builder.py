@@ -59,6 +59,34 @@ def test_moons_network_built_and_trained(page, page_server, page_api, screenshot
     assert rows[-1] < 0.7 * rows[0]
     page.screenshot(path=str(screenshots / "builder-trained.png"))
 
+    # one neuron more in the second layer, applied to this graph: the first layer keeps its
+    # trained weights (same id, same shape), the changed ones take the new shape
+    trained = page_api.state(graph_id)
+    page.keyboard.press("Shift+N")
+    expect(dialog).to_be_visible()
+    expect(sizes).to_have_text("2\u201316\u201316\u20131")  # reopened on this network
+    dialog.locator('[data-builder=neurons][data-index="1"][data-delta="1"]').click()
+    dialog.locator("[data-builder=apply]").click()
+    expect(dialog).to_be_hidden()
+    page.wait_for_function("v => window.stepgrad.state.graph.version > v", arg=trained["version"])
+    after = page_api.state(graph_id)
+    before_params = {n["id"]: n for n in trained["nodes"] if n["op"] == "param"}
+    after_params = {n["id"]: n for n in after["nodes"] if n["op"] == "param"}
+    kept = [
+        i
+        for i, n in after_params.items()
+        if i in before_params and n["shape"] == before_params[i]["shape"]
+    ]
+    changed = [
+        i
+        for i, n in after_params.items()
+        if i in before_params and n["shape"] != before_params[i]["shape"]
+    ]
+    assert kept and changed
+    for nid in kept:
+        assert after_params[nid]["value"] == before_params[nid]["value"], nid
+    assert any(n["shape"] == [16, 17] for n in after_params.values())
+
 
 def test_scalar_form_too_large_shows_the_engines_sentence(page, page_server):
     page.goto(page_server + "/")

@@ -909,6 +909,12 @@ export class Editor {
       this.toggle();
       return true;
     }
+    // the expression and the network builder replace the whole graph: no need for edit mode
+    if ((ev.key === "x" || ev.key === "N") && this.state.editable && !this.moving) {
+      ev.preventDefault();
+      this.run(ev.key === "x" ? "expression" : "network");
+      return true;
+    }
     if (!this.on) return false;
     if (this.moving && this.moving.keys) {
       const step = ev.shiftKey ? 4 : 24;
