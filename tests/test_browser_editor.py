@@ -101,7 +101,7 @@ def center(page, selector: str) -> tuple[float, float]:
     return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
 
 
-def drag_wire(page, source: str, target: str, slot: int) -> None:
+def drag_wire(page, source: str, target: str, slot: int, shot=None) -> None:
     """Drag from a node's output port to another node's input slot (ports drawn in edit mode)."""
     sx, sy = center(page, f'[data-port=out][data-node="{source}"]')
     tx, ty = center(page, f'[data-port=in][data-node="{target}"][data-slot="{slot}"]')
@@ -109,6 +109,8 @@ def drag_wire(page, source: str, target: str, slot: int) -> None:
     page.mouse.down()
     page.mouse.move((sx + tx) / 2, (sy + ty) / 2, steps=4)
     expect(page.locator("[data-role=wire]")).to_have_count(1)  # the rubber band
+    if shot:
+        page.screenshot(path=str(shot))
     page.mouse.move(tx, ty, steps=4)
     page.mouse.up()
     settled(page)
@@ -258,8 +260,7 @@ def test_fan_out_edge_undo_redo_and_a_cycle_refused_in_place(
     deselect_ok = page.evaluate("() => window.stepgrad.state.selected")
     assert deselect_ok is None
     mouse_add(page, "mul")
-    drag_wire(page, "x", "mul", 0)
-    page.screenshot(path=str(screenshots / "editor-connecting.png"))
+    drag_wire(page, "x", "mul", 0, shot=screenshots / "editor-connecting.png")
     drag_wire(page, "x", "mul", 1)  # x now feeds linear and mul twice: a fan-out
     assert edges() == start + 2
     sent = page_api.state(graph["id"])

@@ -646,8 +646,9 @@ export class Editor {
     for (let slot = 0; slot < arity; slot++) {
       const p = this.slotPoint(box, slot, arity);
       const empty = n.inputs[slot] === null || n.inputs[slot] === undefined;
+      const hot = this.wire && this.wire.hit && this.wire.hit.id === n.id && this.wire.hit.slot === slot;
       this.layer.appendChild(svgEl("circle", {
-        class: `port port--in${empty ? " is-empty" : ""}`, cx: p.x, cy: p.y, r: PORT_R,
+        class: `port port--in${empty ? " is-empty" : ""}${hot ? " is-hot" : ""}`, cx: p.x, cy: p.y, r: hot ? PORT_R * 1.7 : PORT_R,
         "data-port": "in", "data-node": n.id, "data-slot": slot,
       }, svgEl("title", { text: `${this.t("editor.slot", { slot: slot + 1, node: n.id })}${names[slot] ? ` (${names[slot]})` : ""}` })));
     }
@@ -741,7 +742,10 @@ export class Editor {
       const k = this.view.view.k;
       if (!drag.moved && Math.hypot(p.x - drag.start.x, p.y - drag.start.y) > 4) drag.moved = true;
       if (!drag.moved) return;
-      if (drag.kind === "wire") this.wire.to = this.toWorld(p);
+      if (drag.kind === "wire") {
+        this.wire.to = this.toWorld(p);
+        this.wire.hit = this.slotNear(this.wire.to, drag.source); // the slot a drop here would fill
+      }
       else if (drag.draft) {
         const w = this.toWorld(p);
         this.draftPos.set(drag.id, w);
