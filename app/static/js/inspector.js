@@ -198,6 +198,11 @@ export class Inspector {
       return box;
     }
     const { paths, more } = pathsToOutput(graph, node.id, consumers);
+    if (!paths.length && !more) {
+      // feeds something, but not the target chosen for backward
+      box.appendChild(el("p", { class: "hint", text: t("chain.unused") }));
+      return box;
+    }
     const factorsOf = (path) => {
       const factors = [];
       for (let i = path.length - 1; i >= 0; i--) {
