@@ -102,10 +102,29 @@ def keep_optimizer(optimizer, kept: set[str]):
     return copy
 
 
+def _structure(nodes: object) -> list | None:
+    """(id, op, inputs) of each raw node, or None for a malformed list."""
+    if not isinstance(nodes, list) or not all(isinstance(n, dict) for n in nodes):
+        return None
+    return [(n.get("id"), n.get("op"), list(n.get("inputs") or [])) for n in nodes]
+
+
 def build_replacement(
-    graphs: GraphManager, spec: dict, old: Graph, auto_layout: bool, keep_params: bool = True
+    graphs: GraphManager,
+    spec: dict,
+    old: Graph,
+    auto_layout: bool,
+    keep_params: bool = True,
+    given_source: bool = False,
 ) -> Graph:
-    """The new graph from a spec, with the old graph's kept values in (see the module)."""
+    """The new graph from a spec, with the old graph's kept values in (see the module).
+    `given_source`: the spec's source came with its nodes (an export sent back)."""
+    if given_source and spec.get("source") is not None:
+        # it describes a structure: it stays only while the nodes, ops and edges are those
+        # of the graph it replaces
+        before = [(nid, n.op.name, list(n.inputs)) for nid, n in old.nodes.items()]
+        if _structure(spec.get("nodes")) != before:
+            spec = {k: v for k, v in spec.items() if k != "source"}
     spec = fill_leaf_values(spec, old)
     if auto_layout:
         spec = {
@@ -120,6 +139,22 @@ def build_replacement(
     return new.with_values(kept) if kept else new
 
 
+def check_replacement(graphs: GraphManager, session: Session, spec: dict, body) -> dict:
+    """What `replace_graph` would make of the spec, from the current graph; nothing changes
+    (an error is raised as the PUT would raise it)."""
+    old = session.snapshot.graph
+    keep = body.keep_params
+    new = build_replacement(graphs, spec, old, body.layout == "auto", keep, body.nodes is not None)
+    return {
+        "ok": True,
+        "name": new.name,
+        "output": new.output,
+        "order": list(new.order),
+        "shapes": {nid: list(shape) for nid, shape in new.shapes.items()},
+        "kept": sorted(kept_params(old, new)) if keep else [],
+    }
+
+
 def replace_graph(
     graphs: GraphManager,
     session: Session,
@@ -127,13 +162,14 @@ def replace_graph(
     auto_layout: bool,
     if_match: str | None,
     keep_params: bool = True,
+    given_source: bool = False,
 ):
     """Put the graph `spec` describes in place of the session's graph (one change)."""
 
     def change(s: Session) -> list:
         check_if_match(if_match, s.version)
         old = s.run.graph
-        new = build_replacement(graphs, spec, old, auto_layout, keep_params)
+        new = build_replacement(graphs, spec, old, auto_layout, keep_params, given_source)
         kept = set(kept_params(old, new)) if keep_params else set()
         state = s.run_state()
         state["order"] = None

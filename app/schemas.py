@@ -154,6 +154,12 @@ class GraphCreate(Request):
     network: NetworkSpec | None = Field(
         None, description="A fully connected network built from layer sizes (see NetworkSpec)."
     )
+    source: dict[str, Any] | None = Field(
+        None,
+        description="With nodes: the `source` an export carries (what made the graph), so "
+        "an export round-trips. PUT .../spec keeps it only while the nodes, ops and edges "
+        "stay those of the graph it replaces (it describes a structure).",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> GraphCreate:
@@ -171,6 +177,8 @@ class GraphCreate(Request):
             raise ValueError("inputs and params go with an expression only")
         if given != ["nodes"] and self.output is not None:
             raise ValueError("output goes with nodes only")
+        if given != ["nodes"] and self.source is not None:
+            raise ValueError("source goes with nodes only")
         return self
 
 
@@ -951,4 +959,17 @@ class PositionsUpdate(Request):
         max_length=10_000,
         description="Node id -> where it was placed by hand, or null to give it back to the "
         "automatic layout.",
+    )
+
+
+class SpecCheck(BaseModel):
+    """What PUT .../spec would make of a body, without changing the graph."""
+
+    ok: bool = Field(description="Always true: a body the graph would refuse is a 4xx.")
+    name: str
+    output: str
+    order: list[str] = Field(description="The new graph's topological order.")
+    shapes: dict[str, list[int]] = Field(description="Node id -> shape of its value.")
+    kept: list[str] = Field(
+        description="The params that would keep their current value and optimizer state."
     )

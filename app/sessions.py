@@ -172,7 +172,7 @@ class Change:
 
 
 def run_for(graph: Graph, state: dict) -> Run:
-    """A run of the graph with the stored options (evaluation order, fan-out bug)."""
+    """A run of the graph with the stored options (evaluation order, fan-out bug, target)."""
     return Run(
         graph,
         order=state.get("order"),

@@ -26,9 +26,11 @@ constants E = [[-1, 1]] and e0 = [1, 0] (so Y = [1 - y, y]).
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
-from .errors import GraphError
+from .errors import GraphError, LimitError
 
 ACTIVATIONS = ("tanh", "relu", "sigmoid")
 LOSSES = ("mse", "bce", "cross_entropy")
@@ -83,6 +85,8 @@ def normalize(raw: object) -> dict:
         out["dataset_params"] = dict(params)
     else:
         out["inputs"] = _count(raw["inputs"], "inputs", 1, MAX_INPUTS)
+        if raw.get("dataset_params"):
+            raise GraphError("The network's dataset_params go with a dataset, not with inputs.")
     hidden = raw.get("hidden", [])
     if not isinstance(hidden, list) or len(hidden) > MAX_LAYERS:
         raise GraphError(
@@ -141,10 +145,32 @@ def _made_up(net: dict, n_in: int) -> tuple[np.ndarray, np.ndarray]:
     return x, labels
 
 
-def build_network(raw: object, name: str | None = None) -> dict:
+def _check_size(net: dict, limits) -> None:
+    """LimitError before any weight is drawn when a weight matrix or all of them together
+    would pass the graph limits (the graph would refuse them anyway, after the work)."""
+    n_in, n_out = _sizes(net)
+    widths = [n_in, *net["hidden"], n_out]
+    sizes = [a * b for a, b in itertools.pairwise(widths)]
+    if max(sizes) > limits.max_elements:
+        raise LimitError(
+            f"A weight matrix of this network would hold {max(sizes):,} elements; the limit is "
+            f"{limits.max_elements:,} per tensor. Use smaller layers."
+        )
+    if sum(sizes) > limits.max_total_elements:
+        raise LimitError(
+            f"The weights of this network would hold {sum(sizes):,} elements; the limit is "
+            f"{limits.max_total_elements:,} for a graph. Use fewer or smaller layers."
+        )
+
+
+def build_network(raw: object, name: str | None = None, limits=None) -> dict:
     """The graph spec of the network `raw` describes (see the module's docstring); its
-    `source` holds the checked description, for an editor to reopen."""
+    `source` holds the checked description, for an editor to reopen. `limits` (an
+    engine.graph.Limits) bounds the weights before they are drawn."""
+    from .graph import Limits
+
     net = normalize(raw)
+    _check_size(net, limits or Limits())
     nodes = _scalar(net) if net["form"] == "scalar" else _tensor(net)
     sizes = "-".join(str(s) for s in (_sizes(net)[0], *net["hidden"], _sizes(net)[1]))
     title = name or (

@@ -21,7 +21,7 @@ MAX_LABEL_LENGTH = 200
 NODE_KEYS = {"id", "op", "inputs", "attrs", "value", "label", "bind", "x", "y"}
 SPEC_KEYS = {"name", "nodes", "output", "source"}
 MAX_POSITION = 1e7  # |x|, |y| of a node placed by hand
-MAX_SOURCE_TEXT = 100_000  # characters of the stored source of a graph (see `source`)
+MAX_SOURCE_TEXT = 1_000_000  # characters of the stored source of a graph (see `source`)
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ PATHS = {
     "/api/graphs/{graph_id}/toposort": {"get"},
     "/api/graphs/{graph_id}/options": {"put"},
     "/api/graphs/{graph_id}/spec": {"put"},
+    "/api/graphs/{graph_id}/spec/check": {"post"},
     "/api/graphs/{graph_id}/positions": {"put"},
     "/api/graphs/{graph_id}/layout": {"post"},
     "/api/toposort": {"post"},

@@ -332,3 +332,150 @@ def test_followers_get_the_new_graph_and_the_moves(live_server):
         assert event == "patch" and got["nodes"] == [
             {"id": "sq", "x": 5.0, "y": 6.0, "pinned": True}
         ]
+
+
+def test_a_large_value_is_left_out_of_the_source_and_kept_when_put_back(client):
+    big = np.arange(100.0).reshape(10, 10).tolist()
+    body = {"expression": "loss = mean(W * x)", "inputs": {"x": 2.0}, "params": {"W": big}}
+    state, h = create(client, body)
+    gid = state["id"]
+    assert state["source"]["params"] == {"W": None} and state["source"]["inputs"] == {"x": 2.0}
+    source = state["source"]
+    new = put_spec(client, gid, h, {**source, "expression": "loss = sum(W * x)"}).json()
+    full = client.get(f"/api/graphs/{gid}?full=true").json()
+    assert node(full, "W")["fed"] == big
+    assert node(new, "loss")["op"] == "sum"
+    # the same nodes and edges with another op: a field-level patch, not the whole state
+    since = client.get(f"/api/graphs/{gid}?since={state['version']}").json()
+    assert "full" not in since and since["version"] == new["version"]
+    assert node(since, "loss")["op"] == "sum"
+    # a new structure: the whole state
+    put_spec(client, gid, h, {**source, "expression": "s = W * x\nloss = sum(s)"})
+    since = client.get(f"/api/graphs/{gid}?since={new['version']}").json()
+    assert since["full"] is True
+    # a new graph cannot start from a null value
+    r = client.post("/api/graphs", json=source)
+    assert r.status_code == 422 and "'W'" in r.json()["detail"]
+
+
+def test_positions_and_source_round_trip_through_the_engine():
+    from engine.graph import Graph
+
+    spec = copy.deepcopy(SEED_SPEC)
+    spec["nodes"][0].update(x=1.5, y=-2)
+    spec["source"] = {"expression": "loss = x", "inputs": {"x": 1}, "params": {}}
+    graph = Graph.from_spec(spec)
+    assert graph.nodes["x"].position == (1.5, -2.0) and graph.nodes["k"].position is None
+    again = Graph.from_spec(graph.to_spec())
+    assert again.to_spec() == graph.to_spec() and again.source == spec["source"]
+    moved = graph.with_positions({"x": None, "k": (3.0, 4.0)})
+    assert moved.nodes["x"].position is None and moved.nodes["k"].position == (3.0, 4.0)
+    assert moved.nodes["k"].value is graph.nodes["k"].value  # the same arrays
+    assert graph.nodes["x"].position == (1.5, -2.0)  # unchanged
+    for bad in ({"x": 1.0}, {"x": True, "y": 1.0}, {"x": 1e8, "y": 0.0}):
+        wrong = copy.deepcopy(SEED_SPEC)
+        wrong["nodes"][2].update(bad)
+        with pytest.raises(Exception, match="'k'"):
+            Graph.from_spec(wrong)
+    with pytest.raises(Exception, match="source"):
+        Graph.from_spec({**SEED_SPEC, "source": {"x": float("nan")}})
+
+
+def test_check_validates_without_changing_the_graph(client):
+    state, h = create(client)
+    gid = state["id"]
+    post(client, gid, "forward", h, {"steps": 2})
+    before = snapshot_of(client, gid)
+    url = f"/api/graphs/{gid}/spec/check"
+    r = client.post(url, json=FANOUT, headers=h)
+    assert r.status_code == 200, r.text
+    data = r.json()
+    assert data["ok"] is True and data["output"] == "loss"
+    assert data["order"] == [n["id"] for n in FANOUT["nodes"]]
+    assert data["shapes"]["sq"] == [] and data["kept"] == ["b", "k"]
+    spec = copy.deepcopy(FANOUT)
+    spec["nodes"][4]["inputs"] = ["x", "k", "sigmoid"]
+    r = client.post(url, json=spec, headers=h)
+    assert r.status_code == 422 and "cycle" in r.json()
+    spec = copy.deepcopy(FANOUT)
+    spec["nodes"][2]["value"] = [1.0, 2.0]
+    data = client.post(url, json={**spec, "keep_params": True}, headers=h).json()
+    assert data["kept"] == ["b"] and data["shapes"]["linear"] == [2]
+    assert client.post(url, json=FANOUT, headers={}).status_code == 401
+    assert snapshot_of(client, gid) == before
+
+
+def test_an_export_round_trips_through_post_and_put_with_its_source(client):
+    body = {"expression": "h = sigmoid(k*x + b)\nloss = mse(y, h)", "inputs": {"x": 3.0, "y": 0.7}}
+    body["params"] = {"k": 0.1, "b": 0.5}
+    state, h = create(client, body)
+    gid = state["id"]
+    exported = client.get(f"/api/graphs/{gid}/export").json()
+    copy_state, _ = create(client, exported)
+    assert copy_state["source"] == state["source"]
+    assert client.get(f"/api/graphs/{copy_state['id']}/export").json() == exported
+    # sent back with other values or positions only: the source still describes it
+    exported["nodes"][0].update(x=40.0, y=0.0)
+    assert put_spec(client, gid, h, exported).json()["source"] == state["source"]
+    # sent back with a node more: the expression no longer makes it, so it is dropped
+    exported["nodes"].append({"id": "extra", "op": "mul", "inputs": ["loss", "loss"]})
+    new = put_spec(client, gid, h, exported).json()
+    assert new["source"] is None and new["output"] == "extra"
+    r = client.post("/api/graphs", json={"example": "seed", "source": {"a": 1}})
+    assert r.status_code == 422
+
+
+BAD_BODIES = [
+    {},
+    {"nodes": []},
+    {"nodes": [{"id": "z", "op": "input"}]},
+    {"nodes": SEED_SPEC["nodes"], "expression": "loss = x"},
+    {"expression": "loss = x", "inputs": {"x": None}},
+    {"expression": "loss = x", "inputs": {"x": [[1.0], [2.0, 3.0]]}},
+    {"expression": "loss = (", "inputs": {"x": 1.0}},
+    {"network": {"inputs": 2, "hidden": [3], "dataset_params": {"noise": 1.0}}},
+    {"network": {"dataset": "moons", "dataset_params": {"noise": "a lot"}}},
+    {"network": {"dataset": "moons", "dataset_params": {"noise": [1]}}},
+    {"network": {"dataset": "moons", "form": "scalar", "dataset_params": {"n_samples": 3}}},
+    {"network": {"dataset": "boston", "loss": "cross_entropy"}},
+    {"network": {"inputs": 2, "hidden": [3] * 9}},
+    {"network": {"inputs": 2, "bogus": 1}},
+    {"example": "nope"},
+    {"nodes": SEED_SPEC["nodes"], "layout": "sideways"},
+    {"nodes": SEED_SPEC["nodes"], "keep_params": "yes"},
+    {"nodes": [{**n, "x": "1"} for n in SEED_SPEC["nodes"]]},
+    {"nodes": SEED_SPEC["nodes"], "source": "text"},
+    {"nodes": SEED_SPEC["nodes"], "output": "nobody"},
+]
+
+
+@pytest.mark.parametrize("body", BAD_BODIES)
+def test_bad_bodies_are_4xx_sentences_and_change_nothing(client, body):
+    state, h = create(client)
+    gid = state["id"]
+    before = snapshot_of(client, gid)
+    for url in (f"/api/graphs/{gid}/spec", f"/api/graphs/{gid}/spec/check"):
+        method = client.put if url.endswith("spec") else client.post
+        r = method(url, json=body, headers=h)
+        assert 400 <= r.status_code < 500, (url, r.status_code, r.text)
+        assert r.json()["detail"]
+    assert snapshot_of(client, gid) == before
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"positions": {"x": {"x": 1.0}}},
+        {"positions": {"x": {"x": 1.0, "y": 1e300}}},
+        {"positions": {"x": [1.0, 2.0]}},
+        {"positions": {"nobody": None}},
+        {"positions": "all"},
+    ],
+)
+def test_bad_positions_are_4xx_and_change_nothing(client, body):
+    state, h = create(client)
+    gid = state["id"]
+    before = snapshot_of(client, gid)
+    r = client.put(f"/api/graphs/{gid}/positions", json=body, headers=h)
+    assert r.status_code == 422, r.text
+    assert snapshot_of(client, gid) == before

@@ -219,3 +219,15 @@ def test_datasets_list_inputs_and_classes(client):
     for name in ("xor", "moons", "circles", "spiral"):
         full, _, _ = backward_all(client, {"network": {"dataset": name, "hidden": [4]}})
         assert np.isfinite(node(full, "loss")["value"])
+
+
+def test_a_network_over_the_limits_is_refused_before_its_weights_are_drawn(make_client):
+    import time
+
+    client = make_client(max_elements=10_000, max_total_elements=50_000)
+    start = time.perf_counter()
+    r = client.post("/api/graphs", json={"network": {"inputs": 512, "hidden": [512] * 8}})
+    assert r.status_code == 413 and "10,000 per tensor" in r.json()["detail"]
+    r = client.post("/api/graphs", json={"network": {"inputs": 90, "hidden": [100] * 8}})
+    assert r.status_code == 413 and "50,000 for a graph" in r.json()["detail"]
+    assert time.perf_counter() - start < 1.0

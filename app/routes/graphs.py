@@ -9,12 +9,14 @@ from __future__ import annotations
 import time
 from typing import Annotated, Literal
 
+import numpy as np
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from engine.errors import LimitError
 from engine.examples import load_example, training_settings
 from engine.gradcheck import gradcheck
+from engine.graph import Limits
 
 from .. import jsonio, render
 from ..deps import EditableSession, GraphId, Graphs, Jobs, SettingsDep, get_bus
@@ -104,6 +106,23 @@ def json_response(data: object, status_code: int = 200, version: int | None = No
     )
 
 
+SOURCE_MAX_ELEMENTS = 64  # a larger value is not copied into a graph's source
+
+
+def source_values(values: dict | None) -> dict:
+    """An expression's values as its source keeps them: a tensor of more than
+    SOURCE_MAX_ELEMENTS elements as null, which PUT .../spec fills with the graph's current
+    value (the nodes hold it already; the source need not carry it into every state)."""
+    out = {}
+    for name, value in (values or {}).items():
+        try:
+            size = np.asarray(value, dtype=np.float64).size
+        except (TypeError, ValueError):
+            size = 0  # malformed: the engine refuses it with a sentence
+        out[name] = value if size <= SOURCE_MAX_ELEMENTS else None
+    return out
+
+
 def spec_from(body: GraphCreate, settings: Settings) -> dict:
     if body.nodes is not None:
         spec: dict = {
@@ -112,6 +131,8 @@ def spec_from(body: GraphCreate, settings: Settings) -> dict:
         }
         if body.output is not None:
             spec["output"] = body.output
+        if body.source is not None:
+            spec["source"] = body.source
         return spec
     if body.expression is not None:
         from engine.parser import ParseLimits, parse_expression
@@ -126,14 +147,19 @@ def spec_from(body: GraphCreate, settings: Settings) -> dict:
         # kept with the graph, so that an editor can reopen the expression that made it
         spec["source"] = {
             "expression": body.expression,
-            "inputs": body.inputs or {},
-            "params": body.params or {},
+            "inputs": source_values(body.inputs),
+            "params": source_values(body.params),
         }
         return spec
     if body.network is not None:
         from engine.builder import build_network
 
-        return build_network(body.network.model_dump(exclude_none=True), body.name)
+        limits = Limits(
+            max_nodes=settings.max_nodes,
+            max_elements=settings.max_elements,
+            max_total_elements=settings.max_total_elements,
+        )
+        return build_network(body.network.model_dump(exclude_none=True), body.name, limits)
     spec = load_example(body.example or "")
     if body.name is not None:
         spec["name"] = body.name

@@ -9,8 +9,16 @@ from fastapi import APIRouter, Header, Response
 
 from .. import editing
 from ..deps import EditableSession, Graphs, SettingsDep
-from ..schemas import ErrorResponse, PositionsUpdate, SpecReplace
-from .graphs import CHANGE, ETAG, ReturnPatch, StateOrPatch, changed_response, spec_from
+from ..schemas import ErrorResponse, PositionsUpdate, SpecCheck, SpecReplace
+from .graphs import (
+    CHANGE,
+    ETAG,
+    ReturnPatch,
+    StateOrPatch,
+    changed_response,
+    json_response,
+    spec_from,
+)
 
 router = APIRouter(prefix="/api/graphs", tags=["editing"])
 
@@ -50,9 +58,32 @@ def put_spec(
 ) -> Response:
     spec = spec_from(body, settings)
     done = editing.replace_graph(
-        graphs, session, spec, body.layout == "auto", if_match, body.keep_params
+        graphs,
+        session,
+        spec,
+        body.layout == "auto",
+        if_match,
+        body.keep_params,
+        given_source=body.nodes is not None,
     )
     return changed_response(done, patch)
+
+
+@router.post(
+    "/{graph_id}/spec/check",
+    response_model=SpecCheck,
+    responses={**CHANGE},
+    summary="Check a body of PUT .../spec without applying it (live validation)",
+    description="The same validation as PUT .../spec, with the same 422 sentences (the node "
+    "named, `cycle` for a cycle) and 413 limits, but the graph is not changed: for an editor "
+    "that shows the engine's verdict while a user edits. Answers the new graph's order, the "
+    "shape of every node and the params that would keep their values.",
+)
+def check_spec(
+    body: SpecReplace, session: EditableSession, graphs: Graphs, settings: SettingsDep
+) -> Response:
+    spec = spec_from(body, settings)
+    return json_response(editing.check_replacement(graphs, session, spec, body))
 
 
 @router.put(
