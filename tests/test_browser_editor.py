@@ -101,7 +101,7 @@ def center(page, selector: str) -> tuple[float, float]:
     return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
 
 
-def drag_wire(page, source: str, target: str, slot: int, shot=None) -> None:
+def drag_wire(page, source: str, target: str, slot: int, shot=None, before_drop=None) -> None:
     """Drag from a node's output port to another node's input slot (ports drawn in edit mode)."""
     sx, sy = center(page, f'[data-port=out][data-node="{source}"]')
     tx, ty = center(page, f'[data-port=in][data-node="{target}"][data-slot="{slot}"]')
@@ -112,6 +112,8 @@ def drag_wire(page, source: str, target: str, slot: int, shot=None) -> None:
     if shot:
         page.screenshot(path=str(shot))
     page.mouse.move(tx, ty, steps=4)
+    if before_drop:
+        before_drop()
     page.mouse.up()
     settled(page)
 
@@ -281,7 +283,15 @@ def test_fan_out_edge_undo_redo_and_a_cycle_refused_in_place(
 
     # sigmoid into linear's first slot closes a loop: the engine's sentence next to the node
     version = page_api.state(graph["id"])["version"]
-    drag_wire(page, "sigmoid", "linear", 0)
+
+    def refused_while_dragging():
+        # live validation: before the drop, the slot turns red with the engine's sentence
+        problem = page.locator("[data-role=wire-problem]")
+        expect(problem).to_contain_text("cycle")
+        expect(page.locator(".port.is-hot.is-refused")).to_have_count(1)
+        page.screenshot(path=str(screenshots / "editor-cycle-while-dragging.png"))
+
+    drag_wire(page, "sigmoid", "linear", 0, before_drop=refused_while_dragging)
     err = page.locator("[data-role=edit-error]")
     expect(err).to_be_visible()
     expect(err).to_contain_text("cycle")

@@ -64,3 +64,9 @@ export async function putPositions(id, token, positions) {
   const { data } = await call("PUT", `/api/graphs/${enc(id)}/positions?return=patch`, { body: { positions }, token });
   return data;
 }
+
+/** POST /spec/check: what PUT /spec would say, without changing anything (live validation). */
+export async function checkSpec(id, token, body) {
+  const { data } = await call("POST", `/api/graphs/${enc(id)}/spec/check`, { body, token });
+  return data;
+}

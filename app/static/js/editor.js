@@ -10,7 +10,7 @@
 
 import { ApiError, detailMessage, errorNodeName } from "./api.js";
 import { svgEl, clear, el } from "./dom.js";
-import { putPositions, putSpec, readSpec, relayout, setTarget } from "./editapi.js";
+import { checkSpec, putPositions, putSpec, readSpec, relayout, setTarget } from "./editapi.js";
 import { FieldsForm, Picker } from "./palette.js";
 
 const LEAVES = new Set(["input", "param", "const"]);
@@ -570,6 +570,8 @@ export class Editor {
         class: "wire", "data-role": "wire",
         d: `M${from.x},${from.y} C${from.x + dx},${from.y} ${to.x - dx},${to.y} ${to.x},${to.y}`,
       }));
+      const v = this.wire.verdict;
+      if (v && !v.ok) this.drawNote(v.text, { x: to.x + 18, y: to.y + 18 }, "wire-problem");
     }
     if (this.error) this.drawError();
   }
@@ -647,8 +649,9 @@ export class Editor {
       const p = this.slotPoint(box, slot, arity);
       const empty = n.inputs[slot] === null || n.inputs[slot] === undefined;
       const hot = this.wire && this.wire.hit && this.wire.hit.id === n.id && this.wire.hit.slot === slot;
+      const verdict = hot && this.wire.verdict ? (this.wire.verdict.ok ? " is-ok" : " is-refused") : "";
       this.layer.appendChild(svgEl("circle", {
-        class: `port port--in${empty ? " is-empty" : ""}${hot ? " is-hot" : ""}`, cx: p.x, cy: p.y, r: hot ? PORT_R * 1.7 : PORT_R,
+        class: `port port--in${empty ? " is-empty" : ""}${hot ? " is-hot" : ""}${verdict}`, cx: p.x, cy: p.y, r: hot ? PORT_R * 1.7 : PORT_R,
         "data-port": "in", "data-node": n.id, "data-slot": slot,
       }, svgEl("title", { text: `${this.t("editor.slot", { slot: slot + 1, node: n.id })}${names[slot] ? ` (${names[slot]})` : ""}` })));
     }
@@ -662,6 +665,16 @@ export class Editor {
   drawError() {
     const { node, text } = this.error;
     const box = node ? this.boxOf(node) : null;
+    const { k, x, y } = this.view.view;
+    const at = box ? { x: box.x, y: box.y + box.h + 16 } : { x: (24 - x) / k, y: (120 - y) / k };
+    if (box) {
+      this.layer.insertBefore(svgEl("rect", { class: "error-ring", x: box.x - 8, y: box.y - 8, width: box.w + 16, height: box.h + 16, rx: 16 }), this.layer.firstChild);
+    }
+    this.drawNote(text, at, "edit-error", node, box ? Math.min(box.w / 2, 60) : null);
+  }
+
+  /** A sentence in a box at a world point, wrapped to lines; `tip` = where its arrow points up. */
+  drawNote(text, at, role, node = "", tip = null) {
     const words = String(text).split(/\s+/);
     const lines = [];
     let line = "";
@@ -674,15 +687,10 @@ export class Editor {
     if (line) lines.push(line);
     const width = 440;
     const height = 22 + lines.length * 24 + 8;
-    const { k, x, y } = this.view.view;
-    const at = box ? { x: box.x, y: box.y + box.h + 16 } : { x: (24 - x) / k, y: (70 - y) / k };
-    const g = svgEl("g", { class: "edit-error", "data-role": "edit-error", "data-node": node || "", transform: `translate(${at.x} ${at.y})` });
-    if (box) g.appendChild(svgEl("path", { class: "edit-error-tip", d: `M${Math.min(box.w / 2, 60)},-14 l14,14 h-28 z` }));
+    const g = svgEl("g", { class: "edit-error", "data-role": role, "data-node": node || "", transform: `translate(${at.x} ${at.y})` });
+    if (tip !== null) g.appendChild(svgEl("path", { class: "edit-error-tip", d: `M${tip},-14 l14,14 h-28 z` }));
     g.appendChild(svgEl("rect", { width, height, rx: 10 }));
     lines.forEach((l, i) => g.appendChild(svgEl("text", { x: 16, y: 30 + i * 24, text: l })));
-    if (box) {
-      this.layer.insertBefore(svgEl("rect", { class: "error-ring", x: box.x - 8, y: box.y - 8, width: box.w + 16, height: box.h + 16, rx: 16 }), this.layer.firstChild);
-    }
     this.layer.appendChild(g);
   }
 
@@ -717,7 +725,7 @@ export class Editor {
       const source = port.getAttribute("data-node");
       const box = this.boxOf(source);
       const from = { x: box.x + box.w + 2, y: box.y + box.h / 2 };
-      this.wire = { source, from, to: from };
+      this.wire = { source, from, to: from, base: this.base().catch(() => null) };
       this.track(ev, { kind: "wire", source, start: p });
     } else if (port) {
       // pulling from a connected slot starts from its source: re-wire it elsewhere or drop
@@ -744,7 +752,13 @@ export class Editor {
       if (!drag.moved) return;
       if (drag.kind === "wire") {
         this.wire.to = this.toWorld(p);
-        this.wire.hit = this.slotNear(this.wire.to, drag.source); // the slot a drop here would fill
+        const hit = this.slotNear(this.wire.to, drag.source); // the slot a drop here would fill
+        const key = hit ? `${hit.id}#${hit.slot}` : null;
+        if (key !== (this.wire.hit ? `${this.wire.hit.id}#${this.wire.hit.slot}` : null)) {
+          this.wire.hit = hit;
+          this.wire.verdict = null;
+          if (hit) this.checkWire(this.wire, hit);
+        }
       }
       else if (drag.draft) {
         const w = this.toWorld(p);
@@ -778,6 +792,28 @@ export class Editor {
     svg.addEventListener("pointermove", move);
     svg.addEventListener("pointerup", up);
     svg.addEventListener("pointercancel", up);
+  }
+
+  /** Live validation while an edge is dragged: would the engine take it? (POST /spec/check) */
+  async checkWire(wire, hit) {
+    const base = await wire.base;
+    if (!base || this.wire !== wire || wire.hit !== hit) return;
+    const after = clone(base);
+    const node = after.nodes.find((n) => n.id === hit.id);
+    if (!node) return;
+    node.inputs[hit.slot] = wire.source;
+    const spec = this.sendable(after);
+    let verdict = { ok: true };
+    if (JSON.stringify(spec) !== JSON.stringify(this.sendable(base))) {
+      try {
+        await checkSpec(this.graphId, this.token, spec);
+      } catch (err) {
+        verdict = { ok: false, text: err instanceof ApiError ? detailMessage(err.detail) : String(err.message || err) };
+      }
+    }
+    if (this.wire !== wire || wire.hit !== hit) return; // the pointer moved on
+    wire.verdict = verdict;
+    this.render();
   }
 
   /** The input slot a dropped edge ends on: the nearest slot, or the first free one of the node under it. */
