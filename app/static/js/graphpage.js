@@ -14,6 +14,10 @@ import {
 import { GraphView, graphIndex, lastStep } from "./graphview.js";
 import { applyI18n, currentLang, t } from "./i18n.js";
 import { Inspector } from "./inspector.js";
+import { NetworkBuilder } from "./builder.js";
+import { Editor } from "./editor.js";
+import { readSpec } from "./editapi.js";
+import { ExpressionPanel } from "./exprpanel.js";
 import { GraphSession } from "./session.js";
 import { createStore, messages } from "./store.js";
 
@@ -87,7 +91,9 @@ const OVERLAY_WIDTH = 440; // the inspector over the drawing in presentation mod
 function updatePadding() {
   const base = state.presentation ? PRESENT_PADDING : NORMAL_PADDING;
   const right = state.presentation && state.overlay ? OVERLAY_WIDTH + 24 : base.right;
-  const next = { ...base, right };
+  // edit mode's bar of buttons lies over the top of the drawing
+  const top = base.top + (state.editing ? 56 : 0);
+  const next = { ...base, right, top };
   const changed = JSON.stringify(next) !== JSON.stringify(view.overlayPadding);
   view.overlayPadding = next;
   // the box of the drawing changes with the panels: the view's ResizeObserver refits it
@@ -100,7 +106,29 @@ const inspector = new Inspector($("#inspector"), {
   onSelect: (id) => select(id),
   onSetValue: (id, value, showError) => setLeafValue(id, value, showError),
   leafValue: (id) => specLeafValue(id),
+  onTarget: (id) => editor.setTargetNode(id),
 });
+
+// editing the graph in the page (editor.js): edit mode, the palette, drafts, undo
+const editor = new Editor({ graphId, token, store, session, view, say, t, select: (id) => select(id), canvas: $(".canvas") });
+const expressionPanel = new ExpressionPanel({ t, apply: (body) => editor.applyBody(body) });
+const builder = new NetworkBuilder({ t, onApply: (body) => editor.applyBody(body).then(() => store.set({ tab: "train" })) });
+editor.onExpression = async () => {
+  const { spec } = await readSpec(graphId).catch(() => ({ spec: null }));
+  expressionPanel.open(state.graph ? state.graph.source : null, spec);
+};
+editor.onNetwork = () => {
+  const src = state.graph && state.graph.source && state.graph.source.network;
+  return builder.open(src ? networkPreset(src) : {});
+};
+
+/** The builder's fields from a graph's own network description. */
+function networkPreset(net) {
+  const p = { hidden: Array.isArray(net.hidden) ? net.hidden.slice() : undefined, activation: net.activation, loss: net.loss, form: net.form, seed: net.seed };
+  if (net.dataset) Object.assign(p, { source: "dataset", dataset: net.dataset });
+  else if (Number.isInteger(net.inputs)) Object.assign(p, { source: "inputs", inputs: net.inputs });
+  return Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined));
+}
 
 // the spec (GET export) gives the leaves' values before the forward pass computes them
 async function specLeafValue(id) {
@@ -129,6 +157,7 @@ function render() {
     return;
   }
   view.render(state);
+  editor.render();
   state.touched = { nodes: [], edges: [] }; // drawn: nothing is pending
   if (!state.firstRenderDone) firstRender();
   inspector.render(state);
@@ -351,6 +380,12 @@ const actions = {
   },
   "copy-view"() {
     copy(viewLink());
+  },
+  "edit-mode"() {
+    editor.toggle();
+  },
+  network() {
+    return editor.onNetwork();
   },
   "copy-edit"() {
     if (state.token) copy(editLink());
@@ -595,6 +630,14 @@ const KEYS = {
 
 listenKeys(KEYS, actions, {
   before(ev) {
+    if (editor.key(ev)) return true;
+    if (ev.key === "t" && state.editable && state.graph) {
+      // the chosen node becomes the target of backward; t again (or on the target) returns to the output
+      const g = state.graph;
+      const sel = state.selected;
+      editor.setTargetNode(!sel || g.target === sel || sel === g.output ? null : sel);
+      return true;
+    }
     if (ev.key === "Escape") {
       if (state.overlay) store.set({ overlay: false });
       else if (state.selected) store.set({ selected: null });
@@ -616,6 +659,7 @@ listenKeys(KEYS, actions, {
   },
 });
 
+document.addEventListener("keydown", (ev) => editor.ctrlKey(ev));
 listenClicks(actions, (ev) => {
   const tab = ev.target.closest("[data-tab-button]");
   if (tab) store.set({ tab: tab.getAttribute("data-tab-button") });
@@ -693,7 +737,11 @@ async function start() {
     return;
   }
   session.connect({ onLive: (live) => store.set({ live }), onProgress });
+  // a graph made to be built in the page (the start page's "new graph") opens in edit mode
+  const query = new URLSearchParams(location.search);
+  if (query.get("mode") === "edit" && state.editable) editor.toggle(true);
+  if (query.get("tab") === "train") store.set({ tab: "train" }); // a network just built: train it next
 }
 
-window.stepgrad = { state, store, session, view, actions, render: () => store.flush() };
+window.stepgrad = { state, store, session, view, actions, editor, render: () => store.flush() };
 start();

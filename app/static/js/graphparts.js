@@ -76,7 +76,7 @@ export function renderCaption(box, g, t) {
     }
     box.append(el("span", { class: "is-value num caption-result", text: fmtShort(node && node.value) }));
   } else {
-    const out = byId.get(g.output);
+    const out = byId.get(g.target || g.output); // the node backward differentiates
     box.append(" ", `\u2202${derivName(out ? out.label || out.id : "")}/\u2202`, el("strong", { text: derivName(name) }), " = ",
       el("span", { class: "is-grad num", text: fmtShort(node && node.grad) }));
     const sent = (inputs.get(step.node) || []).filter((e) => e.grad !== null && e.grad !== undefined);

@@ -196,6 +196,12 @@ export class GraphView {
     this.lang = null;
     this.prevPosition = null;
     this.framePending = false;
+    // the editor's hooks: `onPointerDown(ev, nodeId, point)` returning true takes the drag
+    // (moving a node, drawing an edge) instead of panning; `spacing` ({x, y} of the server's
+    // layout grid) scales by the grid rather than by the closest pair, which a node placed
+    // by hand would shrink
+    this.onPointerDown = null;
+    this.spacing = null;
     this.installPointer();
   }
 
@@ -334,12 +340,17 @@ export class GraphView {
       ys.sort((a, b) => a - b);
       for (let i = 1; i < ys.length; i++) if (ys[i] - ys[i - 1] > 1e-9) minDy = Math.min(minDy, ys[i] - ys[i - 1]);
     }
+    if (this.spacing) {
+      minDx = this.spacing.x;
+      minDy = this.spacing.y;
+    }
     const sx = Number.isFinite(minDx) && minDx > 0 ? (maxW + (this.compact ? COMPACT_GAP_X : GAP_X)) / minDx : 1;
     const sy = Number.isFinite(minDy) && minDy > 0 ? (maxH + GAP_Y) / minDy : 1;
     const minX = xs.length ? xs[0] : 0;
     let minY = Infinity;
     for (const p of [...pts.values(), ...waypoints]) minY = Math.min(minY, p.y);
     this.mapPoint = (x, y) => ({ x: (x - minX) * sx + maxW / 2, y: (y - minY) * sy + maxH / 2 });
+    this.unmapPoint = (x, y) => ({ x: (x - maxW / 2) / sx + minX, y: (y - maxH / 2) / sy + minY });
     const out = new Map();
     let right = 0;
     let bottom = 0;
@@ -965,6 +976,10 @@ export class GraphView {
         const p = local(ev);
         const nodeEl = ev.target.closest && ev.target.closest("[data-node-id]");
         const id = nodeEl ? nodeEl.getAttribute("data-node-id") : this.big ? this.nodeAt(p.x, p.y) : null;
+        if (this.onPointerDown && this.onPointerDown(ev, id, p)) {
+          pointers.delete(ev.pointerId);
+          return;
+        }
         drag = { start: p, last: p, moved: false, node: id };
       } else if (pointers.size === 2) {
         const [a, b] = [...pointers.values()];

@@ -51,9 +51,10 @@ function pathsToOutput(graph, from, consumers) {
   const paths = [];
   const stack = [[from, []]];
   let budget = 5000;
+  const goal = graph.target || graph.output; // the node backward differentiates
   while (stack.length && paths.length < MAX_PATHS && budget-- > 0) {
     const [id, path] = stack.pop();
-    if (id === graph.output) {
+    if (id === goal) {
       paths.push(path);
       continue;
     }
@@ -73,8 +74,9 @@ function partial(outNode, node) {
 }
 
 export class Inspector {
-  constructor(root, { t, onSelect, onSetValue, leafValue }) {
+  constructor(root, { t, onSelect, onSetValue, leafValue, onTarget = null }) {
     this.root = root;
+    this.onTarget = onTarget; // (id | null) => choose the node backward differentiates
     this.leafValue = leafValue; // async (id) => the leaf's value from the spec (before forward)
     this.t = t;
     this.onSelect = onSelect;
@@ -119,6 +121,17 @@ export class Inspector {
       el("h2", { class: "inspector-label", "data-role": "inspector-label", text: node.label || node.id }),
       el("span", { class: `badge badge--${node.op}`, text: node.op }));
     this.info.appendChild(title);
+    if (this.onTarget && state.editable) {
+      const isTarget = (graph.target || graph.output) === node.id;
+      const back = isTarget && graph.target && graph.target !== graph.output;
+      if (!isTarget || back) {
+        this.info.appendChild(el("button", {
+          type: "button", class: "btn btn--small target-button", "data-role": "set-target", title: t("target.key"),
+          text: back ? t("target.reset") : t("target.set"),
+          on: { click: () => this.onTarget(back ? null : node.id) },
+        }));
+      }
+    }
     if (node.label && node.label !== node.id) {
       this.info.appendChild(el("div", { class: "muted small" }, `${t("inspector.id")}: `, el("code", { text: node.id })));
     }
@@ -171,8 +184,9 @@ export class Inspector {
     const t = this.t;
     const box = el("section", { class: "chain", "data-role": "chain-rule" });
     box.appendChild(el("h3", { text: t("chain.title") }));
-    const out = byId.get(graph.output);
-    if (node.id === graph.output) {
+    const goal = graph.target || graph.output;
+    const out = byId.get(goal);
+    if (node.id === goal) {
       box.appendChild(el("div", { class: "eq" }, `${partial(out, node)} = 1`));
       box.appendChild(el("p", { class: "hint", text: t("chain.output") }));
       return box;
@@ -184,6 +198,11 @@ export class Inspector {
       return box;
     }
     const { paths, more } = pathsToOutput(graph, node.id, consumers);
+    if (!paths.length && !more) {
+      // feeds something, but not the target chosen for backward
+      box.appendChild(el("p", { class: "hint", text: t("chain.unused") }));
+      return box;
+    }
     const factorsOf = (path) => {
       const factors = [];
       for (let i = path.length - 1; i >= 0; i--) {
@@ -227,7 +246,7 @@ export class Inspector {
         if (seen.has(key)) continue;
         seen.add(key);
         const c = f.consumer;
-        const up = c && c.id === graph.output ? null : c;
+        const up = c && c.id === goal ? null : c;
         const item = el("li", { class: "chain-step", "data-edge": key });
         const lhs = `${partial(out, f.input)}`;
         // "via c" where the input feeds several nodes: this is only c's share of its gradient

@@ -16,7 +16,9 @@ import { ApiError, GraphApi } from "./api.js";
 import { wantsFullValues } from "./graphparts.js";
 
 const QUEUE_MAX = 3; // a held key queues a few steps, not a flood
-const LAYOUT_FIELDS = ["layer", "x", "y", "points"];
+// fields that change the drawing's structure (a node's op or label changed by an edit): the
+// view builds again rather than updating values
+const LAYOUT_FIELDS = ["layer", "x", "y", "points", "op", "label", "inputs", "shape"];
 
 export const edgeKey = (e) => `${e.source}>${e.target}#${e.slot}`;
 
