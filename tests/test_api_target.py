@@ -200,9 +200,9 @@ def test_seeking_and_reloading_keep_the_target(client):
     again = client.get(f"/api/graphs/{gid}").json()
     assert [n["grad"] for n in again["nodes"]] == [n["grad"] for n in done["nodes"]]
     # a graph loaded again from the store keeps its target and timeline
-    graphs = client.app.state.graphs
-    with graphs._lock:
-        graphs._sessions.clear()
+    registry = client.app.state.graphs.registry
+    with registry._lock:
+        registry.sessions.clear()
     reloaded = client.get(f"/api/graphs/{gid}").json()
     assert reloaded["target"] == "both" and reloaded["cursor"] == done["cursor"]
     assert [n["grad"] for n in reloaded["nodes"]] == [n["grad"] for n in done["nodes"]]
