@@ -277,6 +277,11 @@ class OpInfo(BaseModel):
     formula: str = Field(description="The op as a formula.")
     derivatives: list[str] = Field(description="The local derivative for each input.")
     attrs: dict[str, Any] = Field(description="Attributes the op takes, with defaults.")
+    description_zh: str = Field("", description="The description in Simplified Chinese.")
+    formula_zh: str = Field("", description="The formula, its words in Chinese.")
+    derivatives_zh: list[str] = Field(
+        default_factory=list, description="The local derivatives, their words in Chinese."
+    )
 
 
 class ExampleInfo(BaseModel):
