@@ -541,6 +541,7 @@ class GradcheckNode(BaseModel):
     verdict: GradcheckVerdict
     analytic: TensorOut
     numeric: TensorOut
+    reason: str = Field("", description="Why this node's verdict is not agree (may be empty).")
 
 
 class GradcheckReport(BaseModel):

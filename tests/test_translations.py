@@ -116,3 +116,15 @@ def test_lesson_text_is_chinese_and_names_nodes_as_the_graph_shows_them(lesson_i
                 assert shown[token] == token, (
                     f"{lesson_id} step {k} names {token!r}, the graph shows {shown[token]!r}"
                 )
+
+
+def test_gradcheck_gives_each_nodes_reason(client):
+    """The page writes its own sentence per node (in Chinese) from the nodes' verdicts and
+    reasons; the API's summary sentence is the English one."""
+    created = client.post("/api/graphs", json={"example": "boston_line"}).json()
+    report = client.get(f"/api/graphs/{created['id']}/gradcheck").json()
+    assert report["verdict"] == "inconclusive"
+    unresolved = [row for row in report["nodes"] if row["reason"]]
+    assert unresolved and all(row["verdict"] == "inconclusive" for row in unresolved)
+    assert report["reason"].startswith(f"{unresolved[0]['node']}: {unresolved[0]['reason']}")
+    assert all(row["reason"] == "" for row in report["nodes"] if row["verdict"] == "agree")

@@ -39,6 +39,12 @@ export const STRINGS = {
     "legend.const": "const",
     "legend.op": "operation",
     "legend.output": "output",
+    "op.input": "input",
+    "op.param": "param",
+    "op.const": "const",
+    "stat.min": "min",
+    "stat.mean": "mean",
+    "stat.max": "max",
     "node.value": "value",
     "node.grad": "grad",
     "tab.node": "Node",
@@ -93,6 +99,7 @@ export const STRINGS = {
     "update.title": "Gradient descent",
     "update.hint": "After a full backward pass, one step moves every param against its gradient.",
     "update.done": "Updated the params (learning rate {lr}); the timeline starts again.",
+    "update.needGradients": "Run forward and backward to the end first: the update needs the gradients.",
     "form.lr": "Learning rate",
     "form.positive": "{field} must be a positive number.",
     "train.title": "Train",
@@ -123,6 +130,8 @@ export const STRINGS = {
     "check.ok": "The gradients agree.",
     "check.bad": "The gradients disagree!",
     "check.inconclusive": "Inconclusive: central differences cannot check these gradients.",
+    "check.reasonUnresolved": "{node}: near this point the output is too large or not finite, so central differences cannot resolve its gradient.",
+    "check.reasonNonFinite": "{node}: backpropagation gives a NaN or infinite gradient where the slope is finite.",
     "check.maxRel": "Largest relative error:",
     "check.node": "param",
     "check.analytic": "backprop",
@@ -331,6 +340,12 @@ export const STRINGS = {
     "legend.const": "常量",
     "legend.op": "运算",
     "legend.output": "输出",
+    "op.input": "输入",
+    "op.param": "参数",
+    "op.const": "常量",
+    "stat.min": "最小",
+    "stat.mean": "均值",
+    "stat.max": "最大",
     "node.value": "值",
     "node.grad": "梯度",
     "tab.node": "节点",
@@ -385,6 +400,7 @@ export const STRINGS = {
     "update.title": "梯度下降",
     "update.hint": "完整的反向传播之后，一步更新让每个参数沿梯度的反方向移动。",
     "update.done": "参数已更新（学习率 {lr}）；时间线重新开始。",
+    "update.needGradients": "请先把前向和反向传播运行到底：更新需要梯度。",
     "form.lr": "学习率",
     "form.positive": "{field} 必须是正数。",
     "train.title": "训练",
@@ -415,6 +431,8 @@ export const STRINGS = {
     "check.ok": "梯度一致。",
     "check.bad": "梯度不一致！",
     "check.inconclusive": "无法判断：中心差分无法检验这些梯度。",
+    "check.reasonUnresolved": "{node}：在这一点附近输出太大或不是有限值，中心差分的舍入误差盖过了梯度，无法检验它。",
+    "check.reasonNonFinite": "{node}：反向传播给出了 NaN 或无穷大的梯度，而这里的斜率是有限的。",
     "check.maxRel": "最大相对误差：",
     "check.node": "参数",
     "check.analytic": "反向传播",
@@ -490,7 +508,7 @@ export const STRINGS = {
     "error.line": "第 {line} 行",
     "error.lineColumn": "第 {line} 行，第 {column} 列",
     "error.node": "节点 {node}",
-    "error.json": "不是有效的 JSON：{message}",
+    "error.json": "这不是有效的 JSON：请看标出的位置。",
     "error.specObject": "规格是一个带有 \"nodes\" 的 JSON 对象。",
     "error.valueLine": "请每行写一个 名字 = 值。",
     "error.valueNumber": "{name} 的值必须是一个数或嵌套列表。",
@@ -624,6 +642,20 @@ export function t(key, params = {}, fallback = undefined) {
   if (s === undefined) s = STRINGS.en[key];
   if (s === undefined) s = fallback !== undefined ? fallback : key;
   return s.replace(/\{(\w+)\}/g, (m, name) => (params[name] !== undefined ? String(params[name]) : m));
+}
+
+/** The name on an op's badge: the leaf kinds (input, param, const) are words and are
+ * translated; every other op is a function name, written as in expressions (sigmoid, mse). */
+export function opLabel(op) {
+  return STRINGS.en[`op.${op}`] !== undefined ? t(`op.${op}`) : op;
+}
+
+/** An op's `description`, `formula` or `derivatives` from GET /api/ops, in the current
+ * language (the API sends the Chinese as description_zh, formula_zh, derivatives_zh). */
+export function opText(op, field) {
+  if (!op) return field === "derivatives" ? [] : "";
+  const zh = lang === "zh" ? op[`${field}_zh`] : undefined;
+  return zh && zh.length ? zh : op[field] || (field === "derivatives" ? [] : "");
 }
 
 /** Fill every data-i18n* attribute under `root` (text only, never HTML). */
