@@ -648,6 +648,7 @@ class DatasetInfoOut(BaseModel):
 class DatasetView(BaseModel):
     name: str
     description: str
+    description_zh: str = Field("", description="The description in Simplified Chinese.")
     n_rows: int
     columns: list[str] = Field(description="The features, then the target.")
     head: list[list[float]] = Field(description="The first rows, in `columns` order.")

@@ -1,9 +1,10 @@
-"""Chinese (zh) text of the ops, for GET /api/ops: presentation data, kept out of the engine.
+"""Chinese (zh) text of the ops (GET /api/ops) and of the datasets' descriptions (GET
+/api/datasets/{name}): presentation data, kept out of the engine.
 
 Each op's description is written again in Chinese; its formula and local derivatives are
 maths and are reused as they are, unless they hold words (then they are written here too,
-one per input). tests/test_translations.py fails when an op of the registry has no entry
-here, or when an entry has the wrong number of derivatives.
+one per input). tests/test_translations.py fails when an op of the registry or a dataset
+has no entry here, or when an entry has the wrong number of derivatives.
 """
 
 from __future__ import annotations
@@ -95,3 +96,24 @@ def op_in_chinese(op: dict) -> dict:
         "formula_zh": zh.get("formula", op["formula"]),
         "derivatives_zh": list(zh.get("derivatives", op["derivatives"])),
     }
+
+
+DATASETS_ZH: dict[str, str] = {
+    "boston": "波士顿房价数据（Harrison 和 Rubinfeld，1978）：波士顿地区 506 个城镇和郊区，"
+    "13 个特征（CRIM 犯罪率、ZN、INDUS、CHAS 是否临河、NOX 空气污染、RM 每户平均房间数、AGE、"
+    "DIS 到就业中心的距离、RAD、TAX、PTRATIO 师生比、B、LSTAT 低收入人口比例），目标是 MEDV，"
+    "即房价中位数（单位：千美元）。给课堂的提示：B 列是 1000(Bk - 0.63)^2，其中 Bk 是各城镇黑人"
+    "居民的比例，这种编码假设种族隔离会影响房价；因此 scikit-learn 在 1.0 版中弃用了这个数据集，"
+    "并在 1.2 版中将其移除，使用之前值得先讨论。来源：scikit-learn 1.1.3 附带的副本（BSD 3-Clause "
+    "许可证，(c) 2007-2021 scikit-learn 开发者），数据取自 StatLib 和 UCI 数据库。",
+    "line": "一个特征 x，在 [-1, 1] 上均匀分布，y = slope * x + intercept "
+    "再加上高斯噪声：最小的回归问题，一个 Linear 节点就够了。",
+    "xor": "正方形 [-1, 1]^2 中的点，x1 * x2 > 0（第一、三象限）处标签为 1，"
+    "其余为 0，再加上抖动：没有一条直线能把两类分开，所以需要一个隐藏层。",
+    "moons": "两个交错的半圆（scikit-learn 的 make_moons 公式），标签为 0 和 1，"
+    "加上高斯噪声的抖动。",
+    "circles": "两个同心圆（scikit-learn 的 make_circles 公式）：半径为 1 的外圆标签为 0，半径为 "
+    "`factor` 的内圆标签为 1。",
+    "spiral": "绕原点交错的两条螺旋臂，标签为 0 和 1：对小网络来说很难，是检验网络深度和训练时间的"
+    "好例子。",
+}

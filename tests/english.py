@@ -19,6 +19,7 @@ ALLOWED = frozenset(
     {
         "stepgrad",  # the product
         "numpy",  # libraries
+    "scikit",  # (scikit-learn)
         "logits",  # the technical term, as Chinese courses write it
         "keepdims",  # an op attribute, written as in code
         "one",  # "one-hot", written so in Chinese courses ("hot" is below)

@@ -128,3 +128,17 @@ def test_gradcheck_gives_each_nodes_reason(client):
     assert unresolved and all(row["verdict"] == "inconclusive" for row in unresolved)
     assert report["reason"].startswith(f"{unresolved[0]['node']}: {unresolved[0]['reason']}")
     assert all(row["reason"] == "" for row in report["nodes"] if row["verdict"] == "agree")
+
+
+def test_every_dataset_has_a_chinese_description(client):
+    from app.translations import DATASETS_ZH
+    from engine import datasets
+
+    assert set(DATASETS_ZH) == {d["name"] for d in datasets.list_datasets()}
+    names = names_of(*(c for d in datasets.list_datasets() for c in d.get("feature_names", [])))
+    for name, text in DATASETS_ZH.items():
+        assert re.search(r"[\u4e00-\u9fff]", text)
+        assert not english_runs(text, names), (name, english_runs(text, names))
+    view = client.get("/api/datasets/boston").json()
+    assert view["description_zh"] == DATASETS_ZH["boston"]
+    assert view["description"].startswith("Boston")
