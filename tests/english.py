@@ -5,8 +5,9 @@ A word is a run of two or more Latin letters, lower-case or capitalised ("forwar
 labels, op names, given by the caller), tokens with digits or underscores, all-capitals
 (MSE, RM, JSON), mixed case (PyTorch, dY), single letters, d + a name (dloss, dk1), and the
 short list ALLOWED below. English is two words in a row with only spaces or punctuation
-between them: "Run forward", "chain rule". One foreign word in a Chinese sentence (a
-function name, a product) is how Chinese courses write, and passes.
+between them: "Run forward", "chain rule", or one word standing alone with no Chinese
+around it ("scalar" as a label). One foreign word in a Chinese sentence (a function name,
+a product) is how Chinese courses write, and passes.
 """
 
 from __future__ import annotations
@@ -18,8 +19,12 @@ import re
 ALLOWED = frozenset(
     {
         "stepgrad",  # the product
-        "numpy",  # libraries
-    "scikit",  # (scikit-learn)
+        "English",  # the language's own name, on the button that switches to it
+        "Adam",  # an optimizer's name
+        "ms",  # milliseconds, as charts write them
+        "numpy",  # libraries and tools
+        "Graphviz",
+        "scikit",  # (scikit-learn)
         "logits",  # the technical term, as Chinese courses write it
         "keepdims",  # an op attribute, written as in code
         "one",  # "one-hot", written so in Chinese courses ("hot" is below)
@@ -58,6 +63,18 @@ def english_runs(text: str, names: frozenset[str] | set[str] = frozenset()) -> l
     if start is not None and start < len(tokens) - 1:
         runs.append(text[tokens[start][0] : tokens[-1][1]])
     return runs
+
+
+CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
+
+
+def lone_word(text: str, names: frozenset[str] | set[str] = frozenset()) -> str | None:
+    """The English word of a text that is that word alone, with no Chinese around it (a
+    label "scalar", a tooltip "graph"), or None."""
+    if CJK.search(text):
+        return None
+    words = [t for t in TOKEN.findall(text) if is_word(t, names)]
+    return words[0] if len(words) == 1 else None
 
 
 def names_of(*texts: str) -> set[str]:

@@ -8,7 +8,8 @@ and the document title. Code (pre, code, kbd, a textarea and its sample) is not 
 the API's own sentences (errors, the gradient check's detail) stay English and are shown
 marked lang="en". Any run of two or
 more English words left (tests/english.py: identifiers of the graphs and maths excepted)
-fails the test, naming the page and the text."""
+fails the test, naming the page and the text, and so does one English word standing
+alone (a label, a tooltip)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import pytest
 from engine.examples import list_examples, load_example
 from tests.conftest import CONTEXT_ARGS, browser_stack, csp_violations
 
-from .english import english_runs, names_of
+from .english import english_runs, lone_word, names_of
 
 pytestmark = pytest.mark.browser
 
@@ -81,8 +82,9 @@ NAMES = graph_names()
 def english_left(page) -> list[str]:
     found = []
     for text in page.evaluate(COLLECT):
-        runs = english_runs(text, NAMES)
-        if runs:
+        text = re.sub(r"https?://\S+", "", text)  # the share links
+        runs = english_runs(text, NAMES) or [lone_word(text, NAMES)]
+        if runs != [None]:
             found.append(f"{text!r}: {runs}")
     return sorted(set(found))
 
@@ -219,6 +221,14 @@ def test_training_share_keys_and_follower_in_chinese(browser, page, page_server,
     page.keyboard.press("u")  # needs gradients: the page's own message says so
     expect(page.locator("[data-role=message]")).to_contain_text("更新需要梯度")
     assert_chinese(page, f"{where}, asked to update without gradients")
+    # a leaf's value editor, and its own message for a value that is not JSON
+    page.locator("[data-tab-button=node]").click()
+    page.evaluate("() => window.stepgrad.store.set({ selected: 'x' })")
+    page.locator("[data-role=value-input]").fill("[1,")
+    page.locator("[data-role=value-input]").press("Enter")
+    expect(page.locator("[data-role=value-error]")).to_contain_text("嵌套列表")
+    assert_chinese(page, f"{where}, the value editor's message")
+    page.locator("[data-role=value-input]").blur()  # the keys step the graph again
     # the Share dialog and the key list
     page.locator("[data-action=share]").first.click()
     expect(page.locator("#share-dialog")).to_be_visible()
@@ -242,9 +252,8 @@ def test_training_share_keys_and_follower_in_chinese(browser, page, page_server,
         total = page_api.state(graph_id)["cursor"]["total"]
         page.keyboard.press("Home")
         for position in (1, 2, total // 2 + 1):
-            while page.locator("[data-role=position]").inner_text() != f"{position} / {total}":
-                page.keyboard.press("ArrowRight")
-                page.wait_for_timeout(50)
+            page.evaluate("(p) => window.stepgrad.actions.seek(p)", position)
+            wait_position(page, position, total)
             wait_position(student, position, total)
             assert_chinese(student, f"the follower's view at step {position}")
         student.keyboard.press("ArrowRight")  # a follower cannot step: the page says so

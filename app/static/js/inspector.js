@@ -315,12 +315,14 @@ export class Inspector {
       try {
         parsed = JSON.parse(input.value);
       } catch {
+        error.removeAttribute("lang");
         error.textContent = t("editor.notJson");
         return;
       }
       error.textContent = "";
       input.blur(); // the keyboard goes back to stepping
       this.onSetValue(node.id, parsed, (message) => {
+        error.setAttribute("lang", "en"); // the server's sentence, in English
         error.textContent = message;
       });
     };
