@@ -143,6 +143,15 @@ def test_start_page_in_chinese(page, page_server, screenshots):
     page.locator("#expr-form [type=submit]").click()
     expect(page.locator("[data-role=expr-error]")).to_be_visible()
     assert_chinese(page, "the start page's error messages")
+    # a graph from an expression, with no name given: named by its statements
+    page.locator("#expr-inputs").fill("x = 3.0\ny = 0.71")
+    page.locator("#expr-form [type=submit]").click()
+    page.wait_for_url(re.compile(r"/g/[^/#]+$"))
+    expect(page.locator("#app")).to_have_attribute("data-ready", "true")
+    expect(page.locator("[data-role=graph-name]")).to_have_text("loss = mse(y, sigmoid(k*x + b))")
+    page.keyboard.press("End")
+    expect(page.locator("[data-role=phase]")).to_have_text("完成")
+    inspect_each_kind(page, "a graph from an expression")
 
 
 # ---- the graph page of every example ----------------------------------------------------------

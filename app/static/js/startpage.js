@@ -281,7 +281,9 @@ $("#expr-form").addEventListener("submit", async (ev) => {
     return;
   }
   const body = { expression: $("#expr-text").value, inputs, params };
-  const name = $("#expr-name").value.trim();
+  // unnamed, the graph is named by its statements: maths reads the same in every language
+  const statements = body.expression.split("\n").map((s) => s.trim()).filter((s) => s && !s.startsWith("#"));
+  const name = $("#expr-name").value.trim() || Array.from(statements.join("; ")).slice(0, 200).join("");
   if (name) body.name = name;
   try {
     await create(body);
