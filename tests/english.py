@@ -48,8 +48,13 @@ def is_word(token: str, names: frozenset[str] | set[str]) -> bool:
     return not (token.startswith("d") and token[1:] in names)
 
 
+# a label cut short on a node ("mse(y, sigmo…") ends in a piece of a name, not a word
+CUT = re.compile(r"[A-Za-z0-9_]+\u2026")
+
+
 def english_runs(text: str, names: frozenset[str] | set[str] = frozenset()) -> list[str]:
     """Every run of two or more English words in `text` (empty when there is none)."""
+    text = CUT.sub("\u2026", text)
     tokens = [(m.start(), m.end(), m.group()) for m in TOKEN.finditer(text)]
     runs: list[str] = []
     start = None
@@ -73,6 +78,7 @@ def lone_word(text: str, names: frozenset[str] | set[str] = frozenset()) -> str 
     label "scalar", a tooltip "graph"), or None."""
     if CJK.search(text):
         return None
+    text = CUT.sub("\u2026", text)
     words = [t for t in TOKEN.findall(text) if is_word(t, names)]
     return words[0] if len(words) == 1 else None
 

@@ -143,21 +143,25 @@ def test_start_page_in_chinese(page, page_server, screenshots):
     page.locator("#expr-form [type=submit]").click()
     expect(page.locator("[data-role=expr-error]")).to_be_visible()
     assert_chinese(page, "the start page's error messages")
-    # a graph from an expression, with no name given: named by its statements
+    # a graph from an expression (with a constant), with no name given: named by its statements
+    page.locator("#expr-text").fill("loss = 0.5 * mse(y, sigmoid(k*x + b))")
     page.locator("#expr-inputs").fill("x = 3.0\ny = 0.71")
     page.locator("#expr-form [type=submit]").click()
     page.wait_for_url(re.compile(r"/g/[^/#]+$"))
     expect(page.locator("#app")).to_have_attribute("data-ready", "true")
-    expect(page.locator("[data-role=graph-name]")).to_have_text("loss = mse(y, sigmoid(k*x + b))")
+    expect(page.locator("[data-role=graph-name]")).to_have_text(
+        "loss = 0.5 * mse(y, sigmoid(k*x + b))"
+    )
     page.keyboard.press("End")
     expect(page.locator("[data-role=phase]")).to_have_text("完成")
-    inspect_each_kind(page, "a graph from an expression")
+    kinds = inspect_each_kind(page, "a graph from an expression")
+    assert kinds == {"input", "param", "const", "op", "output"}
 
 
 # ---- the graph page of every example ----------------------------------------------------------
 
 
-def inspect_each_kind(page, where: str) -> None:
+def inspect_each_kind(page, where: str) -> set[str]:
     """Click one node of each kind (input, param, const, op, output): its inspector."""
     seen = set()
     nodes = page.locator("#graph-svg [data-node-id]")
@@ -173,6 +177,7 @@ def inspect_each_kind(page, where: str) -> None:
         node.dispatch_event("pointerover")  # the node's tooltip is made on first hover
         assert_chinese(page, f"{where}, the inspector of {node_id} ({kind})")
     assert "output" in seen and len(seen) >= 3, seen
+    return seen
 
 
 @pytest.mark.parametrize("example", EXAMPLES)
