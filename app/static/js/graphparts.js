@@ -98,7 +98,13 @@ function checkReason(r, t, lang) {
   if (lang === "en") return r.reason;
   const rows = (r.nodes || []).filter((row) => row.reason);
   if (!rows.length) return r.reason;
-  return rows.map((row) => t(row.verdict === "disagree" ? "check.reasonNonFinite" : "check.reasonUnresolved", { node: row.node })).join(" ");
+  // one sentence per kind of reason, naming all of its nodes
+  const groups = new Map();
+  for (const row of rows) {
+    const key = row.verdict === "disagree" ? "check.reasonNonFinite" : "check.reasonUnresolved";
+    groups.set(key, [...(groups.get(key) || []), row.node]);
+  }
+  return [...groups].map(([key, nodes]) => t(key, { node: nodes.join(t("list.separator")) })).join(" ");
 }
 
 /** The gradient check as the server reports it: a verdict and one row per checked node.
