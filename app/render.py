@@ -283,6 +283,7 @@ def gradcheck_report(report: dict, threshold: int) -> dict:
                 "verdict": r["verdict"],
                 "analytic": tensor(r["analytic"], threshold),
                 "numeric": tensor(r["numeric"], threshold),
+                "reason": r.get("reason", ""),
             }
             for r in report["nodes"]
         ],

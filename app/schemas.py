@@ -294,6 +294,11 @@ class OpInfo(BaseModel):
     formula: str = Field(description="The op as a formula.")
     derivatives: list[str] = Field(description="The local derivative for each input.")
     attrs: dict[str, Any] = Field(description="Attributes the op takes, with defaults.")
+    description_zh: str = Field("", description="The description in Simplified Chinese.")
+    formula_zh: str = Field("", description="The formula, its words in Chinese.")
+    derivatives_zh: list[str] = Field(
+        default_factory=list, description="The local derivatives, their words in Chinese."
+    )
 
 
 class ExampleInfo(BaseModel):
@@ -579,6 +584,7 @@ class GradcheckNode(BaseModel):
     verdict: GradcheckVerdict
     analytic: TensorOut
     numeric: TensorOut
+    reason: str = Field("", description="Why this node's verdict is not agree (may be empty).")
 
 
 class GradcheckReport(BaseModel):
@@ -701,6 +707,7 @@ class DatasetInfoOut(BaseModel):
 class DatasetView(BaseModel):
     name: str
     description: str
+    description_zh: str = Field("", description="The description in Simplified Chinese.")
     n_rows: int
     columns: list[str] = Field(description="The features, then the target.")
     head: list[list[float]] = Field(description="The first rows, in `columns` order.")

@@ -18,6 +18,7 @@ from ..schemas import (
     KnnResult,
     Scatter,
 )
+from ..translations import DATASETS_ZH
 
 router = APIRouter(prefix="/api/datasets", tags=["datasets"])
 
@@ -39,6 +40,7 @@ def view(name: str, rows: Annotated[int, Query(ge=1, le=100)] = 10) -> dict:
     return {
         "name": ds.name,
         "description": ds.description,
+        "description_zh": DATASETS_ZH.get(ds.name, ds.description),
         "n_rows": ds.n_rows,
         "columns": head["columns"],
         "head": head["rows"],

@@ -6,6 +6,7 @@
 import { finite, frame, ticks } from "./charts.js";
 import { clear, el, svgEl } from "./dom.js";
 import { fmtNumber } from "./format.js";
+import { currentLang } from "./i18n.js";
 
 const W = 820;
 const H = 590;
@@ -60,7 +61,7 @@ export function drawTable(box, view, { t }) {
   box.append(
     el("p", { class: "data-caption", text: t("data.rowsShown", { shown: view.head.length, total: view.n_rows, target: view.columns[target] }) }),
     el("div", { class: "data-table-wrap" }, table),
-    el("p", { class: "data-description", text: view.description }),
+    el("p", { class: "data-description", text: (currentLang() === "zh" && view.description_zh) || view.description }),
   );
 }
 

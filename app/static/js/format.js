@@ -1,6 +1,8 @@
 // Display formatting of the numbers and tensors the API sends. Nothing here computes
 // model maths: it turns JSON values into short text and finds shapes for display.
 
+import { t } from "./i18n.js";
+
 const MINUS = "\u2212";
 
 /** A JSON scalar as sent by the API: a number, or "NaN" / "Infinity" / "-Infinity". */
@@ -66,7 +68,7 @@ export function shapeOf(v) {
 
 export function fmtShape(shape) {
   if (!shape) return "";
-  if (shape.length === 0) return "scalar";
+  if (shape.length === 0) return t("shape.scalar");
   return shape.join("\u00d7");
 }
 

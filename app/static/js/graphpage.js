@@ -317,6 +317,10 @@ const actions = {
   update: editing(() => {
     const lr = readNumber("#lr-input", 0.1);
     if (lr === null) return null;
+    if (state.graph.cursor && state.graph.cursor.phase !== "done") {
+      say.info(t("update.needGradients"));
+      return null;
+    }
     return session.update(lr).then((res) => {
       if (res) say.info(t("update.done", { lr: fmtNumber(lr) }));
       return res;

@@ -92,6 +92,21 @@ export function renderCaption(box, g, t) {
   }
 }
 
+/** Why the check could not agree. In English, the server's sentence (with its numbers); in
+ * other languages the page's own sentence for each node the server gives a reason for. */
+function checkReason(r, t, lang) {
+  if (lang === "en") return r.reason;
+  const rows = (r.nodes || []).filter((row) => row.reason);
+  if (!rows.length) return r.reason;
+  // one sentence per kind of reason, naming all of its nodes
+  const groups = new Map();
+  for (const row of rows) {
+    const key = row.verdict === "disagree" ? "check.reasonNonFinite" : "check.reasonUnresolved";
+    groups.set(key, [...(groups.get(key) || []), row.node]);
+  }
+  return [...groups].map(([key, nodes]) => t(key, { node: nodes.join(t("list.separator")) })).join(" ");
+}
+
 /** The gradient check as the server reports it: a verdict and one row per checked node.
  * `report` is GET /gradcheck's body plus `at` (when it was asked), or null. */
 export function renderGradcheck(box, report, g, t, lang) {
@@ -108,7 +123,7 @@ export function renderGradcheck(box, report, g, t, lang) {
   const key2 = { agree: "check.ok", disagree: "check.bad", inconclusive: "check.inconclusive" }[verdict];
   box.appendChild(el("p", { class: `verdict ${ok ? "verdict--ok" : "verdict--bad"}`, "data-verdict": ok ? "ok" : verdict === "disagree" ? "bad" : verdict },
     t(key2), " ", t("check.maxRel"), " ", el("span", { class: "num", text: fmtNumber(r.max_rel_error, 3) })));
-  if (r.reason) box.appendChild(el("p", { class: "hint", "data-role": "check-reason", text: r.reason }));
+  if (r.reason) box.appendChild(el("p", { class: "hint", "data-role": "check-reason", text: checkReason(r, t, lang) }));
   const table = el("table", { class: "check-table" });
   table.appendChild(el("tr", {}, ...["check.node", "check.analytic", "check.numeric", "check.relError"].map((k) => el("th", { text: t(k) }))));
   for (const row of r.nodes) {
@@ -127,6 +142,9 @@ export function renderMessage(box, message) {
   box.hidden = !message;
   if (!message) return;
   box.className = `message message--${message.kind}`;
+  // a sentence of the server is in English: say so, for screen readers (and the Chinese test)
+  if (message.server) box.setAttribute("lang", "en");
+  else box.removeAttribute("lang");
   setText(box, message.text);
 }
 

@@ -10,6 +10,7 @@
 
 import { clear, setText, svgEl } from "./dom.js";
 import { GraphCanvas, Minimap, readPalette } from "./graphcanvas.js";
+import { opLabel } from "./i18n.js";
 import {
   asMatrix,
   displayRange,
@@ -86,6 +87,12 @@ export function graphIndex(g) {
 export function nodeKind(node, graph) {
   if (node.op === "input" || node.op === "param" || node.op === "const") return node.op;
   return node.id === graph.output ? "output" : "op";
+}
+
+/** A node's tooltip, made on first hover (one element fewer per node when drawing). */
+function nodeTitle(rec) {
+  const op = opLabel(rec.op);
+  return rec.label === rec.id ? `${rec.label} (${op})` : `${rec.label} \u2014 ${rec.id} (${op})`;
 }
 
 function signature(graph) {
@@ -377,8 +384,6 @@ export class GraphView {
     return {
       id: node.id, op: node.op, label, g: null, box, kind, tensor, inEdges: [], outEdges: [],
       cls: "", valueKey: null, gradKey: null, node, hasValue: false, hasGrad: false,
-      // the tooltip, made on first hover (one element fewer per node when drawing)
-      title: label === node.id ? `${label} (${node.op})` : `${label} \u2014 ${node.id} (${node.op})`,
     };
   }
 
@@ -395,8 +400,8 @@ export class GraphView {
     const shown = truncate(label, tensor ? LABEL_CHARS + 2 : LABEL_CHARS);
     g.appendChild(svgEl("rect", { class: "node-box", width: box.w, height: box.h, rx: 11 }));
     g.appendChild(svgEl("text", { class: "node-label", x: 12, y: 26, "data-role": "label", text: shown }));
-    const opText = node.op === label ? "" : node.op;
-    if (opText) g.appendChild(svgEl("text", { class: "node-op", x: box.w - 12, y: 25, "text-anchor": "end", text: opText }));
+    rec.opEl = node.op === label ? null : svgEl("text", { class: "node-op", x: box.w - 12, y: 25, "text-anchor": "end", text: opLabel(node.op) });
+    if (rec.opEl) g.appendChild(rec.opEl);
     g.appendChild(svgEl("line", { class: "node-rule", x1: 8, x2: box.w - 8, y1: 36, y2: 36 }));
     rec.g = g;
     rec.titled = false;
@@ -428,7 +433,7 @@ export class GraphView {
     if (!rec.g) return;
     rec.g.remove();
     rec.g = null;
-    rec.valueCol = rec.gradCol = rec.valueText = rec.gradText = rec.captions = null;
+    rec.valueCol = rec.gradCol = rec.valueText = rec.gradText = rec.captions = rec.opEl = rec.titleEl = null;
     this.detail.delete(rec);
   }
 
@@ -525,9 +530,9 @@ export class GraphView {
     const summary = summaryOf(v);
     if (summary) {
       const lines = [
-        `min ${fmtNumber(summary.min, 3)}`,
-        `mean ${fmtNumber(summary.mean, 3)}`,
-        `max ${fmtNumber(summary.max, 3)}`,
+        `${this.t("stat.min")} ${fmtNumber(summary.min, 3)}`,
+        `${this.t("stat.mean")} ${fmtNumber(summary.mean, 3)}`,
+        `${this.t("stat.max")} ${fmtNumber(summary.max, 3)}`,
       ];
       lines.forEach((line, i) =>
         col.body.appendChild(svgEl("text", { class: "tensor-cell", x: col.w / 2, y: 22 + i * 22, "text-anchor": "middle", text: line })));
@@ -576,6 +581,9 @@ export class GraphView {
       for (const rec of this.detail) {
         setText(rec.captions[0], t("node.value"));
         setText(rec.captions[1], t("node.grad"));
+        if (rec.opEl) setText(rec.opEl, opLabel(rec.op));
+        if (rec.titleEl) setText(rec.titleEl, nodeTitle(rec));
+        if (rec.tensor) rec.valueKey = rec.gradKey = null; // summaries name min, mean, max
       }
     }
     // extra classes a page puts on nodes and edges (the lesson's highlight, Kahn's steps)
@@ -1026,7 +1034,8 @@ export class GraphView {
       const rec = nodeEl ? this.nodes.get(nodeEl.getAttribute("data-node-id")) : null;
       if (rec && !rec.titled) {
         rec.titled = true;
-        rec.g.insertBefore(svgEl("title", { text: rec.title }), rec.g.firstChild);
+        rec.titleEl = svgEl("title", { text: nodeTitle(rec) });
+        rec.g.insertBefore(rec.titleEl, rec.g.firstChild);
       }
     });
     svg.addEventListener("pointerup", end);

@@ -27,6 +27,9 @@ export const STRINGS = {
     "key.g": "Gradient check (g)",
     "key.space": "Play / pause (Space)",
     "graph.aria": "The computation graph",
+    "graph.canvasAria": "Graph",
+    "graph.panelAria": "Node, training, check and export",
+    "shape.scalar": "scalar",
     "graph.untitled": "Untitled graph",
     "graph.notFound": "There is no graph at this address (it may have expired).",
     "mode.edit": "Editing",
@@ -39,6 +42,12 @@ export const STRINGS = {
     "legend.const": "const",
     "legend.op": "operation",
     "legend.output": "output",
+    "op.input": "input",
+    "op.param": "param",
+    "op.const": "const",
+    "stat.min": "min",
+    "stat.mean": "mean",
+    "stat.max": "max",
     "node.value": "value",
     "node.grad": "grad",
     "tab.node": "Node",
@@ -93,6 +102,7 @@ export const STRINGS = {
     "update.title": "Gradient descent",
     "update.hint": "After a full backward pass, one step moves every param against its gradient.",
     "update.done": "Updated the params (learning rate {lr}); the timeline starts again.",
+    "update.needGradients": "Run forward and backward to the end first: the update needs the gradients.",
     "form.lr": "Learning rate",
     "form.positive": "{field} must be a positive number.",
     "train.title": "Train",
@@ -123,8 +133,11 @@ export const STRINGS = {
     "check.ok": "The gradients agree.",
     "check.bad": "The gradients disagree!",
     "check.inconclusive": "Inconclusive: central differences cannot check these gradients.",
+    "check.reasonUnresolved": "{node}: near this point the output is too large or not finite, so central differences cannot resolve its gradient.",
+    "check.reasonNonFinite": "{node}: backpropagation gives a NaN or infinite gradient where the slope is finite.",
+    "list.separator": ", ",
     "check.maxRel": "Largest relative error:",
-    "check.node": "param",
+    "check.node": "node",
     "check.analytic": "backprop",
     "check.numeric": "numerical",
     "check.relError": "rel. error",
@@ -441,6 +454,9 @@ export const STRINGS = {
     "key.g": "梯度检查 (g)",
     "key.space": "播放 / 暂停 (空格)",
     "graph.aria": "计算图",
+    "graph.canvasAria": "计算图",
+    "graph.panelAria": "节点、训练、检查与导出",
+    "shape.scalar": "标量",
     "graph.untitled": "未命名的图",
     "graph.notFound": "这个地址没有图（可能已过期）。",
     "mode.edit": "编辑中",
@@ -453,6 +469,12 @@ export const STRINGS = {
     "legend.const": "常量",
     "legend.op": "运算",
     "legend.output": "输出",
+    "op.input": "输入",
+    "op.param": "参数",
+    "op.const": "常量",
+    "stat.min": "最小",
+    "stat.mean": "均值",
+    "stat.max": "最大",
     "node.value": "值",
     "node.grad": "梯度",
     "tab.node": "节点",
@@ -479,7 +501,7 @@ export const STRINGS = {
     "caption.start": "按 \u2192 计算第一个节点。",
     "caption.update": "更新",
     "inspector.empty": "点击一个节点（或按 ] 和 [）查看它的公式、输入和链式法则。",
-    "inspector.id": "id",
+    "inspector.id": "编号",
     "inspector.following": "上一步所处理的节点。点击一个节点可固定显示它。",
     "inspector.value": "值",
     "inspector.grad": "梯度",
@@ -507,6 +529,7 @@ export const STRINGS = {
     "update.title": "梯度下降",
     "update.hint": "完整的反向传播之后，一步更新让每个参数沿梯度的反方向移动。",
     "update.done": "参数已更新（学习率 {lr}）；时间线重新开始。",
+    "update.needGradients": "请先把前向和反向传播运行到底：更新需要梯度。",
     "form.lr": "学习率",
     "form.positive": "{field} 必须是正数。",
     "train.title": "训练",
@@ -537,8 +560,11 @@ export const STRINGS = {
     "check.ok": "梯度一致。",
     "check.bad": "梯度不一致！",
     "check.inconclusive": "无法判断：中心差分无法检验这些梯度。",
+    "check.reasonUnresolved": "{node}：在这一点附近输出太大或不是有限值，中心差分的舍入误差盖过了梯度，无法检验它。",
+    "check.reasonNonFinite": "{node}：反向传播给出了 NaN 或无穷大的梯度，而这里的斜率是有限的。",
+    "list.separator": "、",
     "check.maxRel": "最大相对误差：",
-    "check.node": "参数",
+    "check.node": "节点",
     "check.analytic": "反向传播",
     "check.numeric": "数值",
     "check.relError": "相对误差",
@@ -612,7 +638,7 @@ export const STRINGS = {
     "error.line": "第 {line} 行",
     "error.lineColumn": "第 {line} 行，第 {column} 列",
     "error.node": "节点 {node}",
-    "error.json": "不是有效的 JSON：{message}",
+    "error.json": "这不是有效的 JSON：请看标出的位置。",
     "error.specObject": "规格是一个带有 \"nodes\" 的 JSON 对象。",
     "error.valueLine": "请每行写一个 名字 = 值。",
     "error.valueNumber": "{name} 的值必须是一个数或嵌套列表。",
@@ -868,6 +894,20 @@ export function t(key, params = {}, fallback = undefined) {
   if (s === undefined) s = STRINGS.en[key];
   if (s === undefined) s = fallback !== undefined ? fallback : key;
   return s.replace(/\{(\w+)\}/g, (m, name) => (params[name] !== undefined ? String(params[name]) : m));
+}
+
+/** The name on an op's badge: the leaf kinds (input, param, const) are words and are
+ * translated; every other op is a function name, written as in expressions (sigmoid, mse). */
+export function opLabel(op) {
+  return STRINGS.en[`op.${op}`] !== undefined ? t(`op.${op}`) : op;
+}
+
+/** An op's `description`, `formula` or `derivatives` from GET /api/ops, in the current
+ * language (the API sends the Chinese as description_zh, formula_zh, derivatives_zh). */
+export function opText(op, field) {
+  if (!op) return field === "derivatives" ? [] : "";
+  const zh = lang === "zh" ? op[`${field}_zh`] : undefined;
+  return zh && zh.length ? zh : op[field] || (field === "derivatives" ? [] : "");
 }
 
 /** Fill every data-i18n* attribute under `root` (text only, never HTML). */

@@ -4,6 +4,7 @@
 
 import { clear, el } from "./dom.js";
 import { graphIndex, lastStep } from "./graphview.js";
+import { opLabel, opText } from "./i18n.js";
 import {
   asMatrix,
   derivName,
@@ -31,7 +32,7 @@ export function valueBlock(v, t, cls = "") {
   const summary = summaryOf(v);
   if (summary) {
     return el("span", { class: `num ${cls}` },
-      `${fmtShape(shape)}: min ${fmtNumber(summary.min)}, mean ${fmtNumber(summary.mean)}, max ${fmtNumber(summary.max)}`);
+      `${fmtShape(shape)}: ${t("stat.min")} ${fmtNumber(summary.min)}, ${t("stat.mean")} ${fmtNumber(summary.mean)}, ${t("stat.max")} ${fmtNumber(summary.max)}`);
   }
   const m = asMatrix(v);
   if (m.cells.length > MAX_TABLE_CELLS) {
@@ -119,7 +120,7 @@ export class Inspector {
     const op = state.ops ? state.ops[node.op] : null;
     const title = el("div", { class: "inspector-title" },
       el("h2", { class: "inspector-label", "data-role": "inspector-label", text: node.label || node.id }),
-      el("span", { class: `badge badge--${node.op}`, text: node.op }));
+      el("span", { class: `badge badge--${node.op}`, "data-op": node.op, text: opLabel(node.op) }));
     this.info.appendChild(title);
     if (this.onTarget && state.editable) {
       const isTarget = (graph.target || graph.output) === node.id;
@@ -136,8 +137,8 @@ export class Inspector {
       this.info.appendChild(el("div", { class: "muted small" }, `${t("inspector.id")}: `, el("code", { text: node.id })));
     }
     if (op) {
-      this.info.appendChild(el("p", { class: "op-description", text: op.description }));
-      this.info.appendChild(el("div", { class: "formula", "data-role": "formula", text: op.formula }));
+      this.info.appendChild(el("p", { class: "op-description", text: opText(op, "description") }));
+      this.info.appendChild(el("div", { class: "formula", "data-role": "formula", text: opText(op, "formula") }));
     }
 
     const dl = el("dl", { class: "facts" });
@@ -154,7 +155,7 @@ export class Inspector {
       const list = el("ul", { class: "input-list" });
       node.inputs.forEach((inputId, slot) => {
         const input = byId.get(inputId);
-        const deriv = op && op.derivatives ? op.derivatives[slot] : null;
+        const deriv = op ? opText(op, "derivatives")[slot] : null;
         list.appendChild(el("li", {},
           el("button", { class: "link", type: "button", "data-select": inputId, text: input ? input.label || inputId : inputId,
             on: { click: () => this.onSelect(inputId) } }),
@@ -214,7 +215,7 @@ export class Inspector {
     };
     const formulaOf = (f) => {
       const cop = f.consumer ? ops[f.consumer.op] : null;
-      return cop && cop.derivatives ? cop.derivatives[f.edge.slot] : "";
+      return cop ? opText(cop, "derivatives")[f.edge.slot] || "" : "";
     };
 
     // 1. the chain: one product per path to the output (their sum when there are several)
@@ -333,12 +334,14 @@ export class Inspector {
       try {
         parsed = JSON.parse(input.value);
       } catch {
+        error.removeAttribute("lang");
         error.textContent = t("editor.notJson");
         return;
       }
       error.textContent = "";
       input.blur(); // the keyboard goes back to stepping
       this.onSetValue(node.id, parsed, (message) => {
+        error.setAttribute("lang", "en"); // the server's sentence, in English
         error.textContent = message;
       });
     };

@@ -56,6 +56,7 @@ const store = createStore({
   // the visit's own bookkeeping
   records: new Map(), // the lesson's graphs, by their key in the lesson
   cache: new Map(), // answers kept for the visit (datasets, examples, baselines)
+  examples: null, // id -> the example's title and description (GET /api/examples)
   entry: 0, // counts step changes: an older step's work stops touching the page
   raceRun: null,
   playTimer: null,
@@ -146,7 +147,10 @@ function recordFor(key) {
         return this.session.api;
       },
     };
-    rec.ready = api.create({ example }).then(async (res) => {
+    // named by the example's title in the page's language, as the graph page shows it
+    const info = state.examples && state.examples.get(example);
+    const body = info ? { example, name: (currentLang() === "zh" && info.title_zh) || info.title } : { example };
+    rec.ready = api.create(body).then(async (res) => {
       const id = res.id || (res.state && res.state.id);
       setToken(id, res.edit_token); // the graph page opens it editable ("open in the graph page")
       rec.session = new GraphSession(id, res.edit_token, {
@@ -878,7 +882,8 @@ async function start() {
   applyI18n(document);
   store.set({});
   try {
-    const [lesson, ops] = await Promise.all([api.lesson(lessonId), api.ops().catch(() => [])]);
+    const [lesson, ops, examples] = await Promise.all([api.lesson(lessonId), api.ops().catch(() => []), api.examples().catch(() => [])]);
+    state.examples = new Map((examples || []).map((ex) => [ex.id, ex]));
     store.set({ lesson, ops: Object.fromEntries((ops || []).map((op) => [op.name, op])), opsLoaded: true });
   } catch (err) {
     const loadError = err instanceof ApiError && err.status === 404 ? t("lesson.notFound", { id: lessonId }) : detailMessage(err.message);

@@ -19,7 +19,8 @@ export function drawRace(box, race, { t, onCopy }) {
     return;
   }
   if (race.status === "error") {
-    wrap.appendChild(el("p", { class: "form-error", text: race.error }));
+    // the server's sentence, in English whatever the page's language
+    wrap.appendChild(el("p", { class: "form-error", lang: "en", text: race.error }));
     return;
   }
   const r = race.result;

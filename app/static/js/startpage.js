@@ -3,7 +3,7 @@
 
 import { ApiError, api, errorLocation, errorNodeName, recentGraphs, rememberGraph, setToken } from "./api.js";
 import { $, clear, el, setText } from "./dom.js";
-import { applyI18n, currentLang, setLang, t } from "./i18n.js";
+import { applyI18n, currentLang, opText, setLang, t } from "./i18n.js";
 
 const root = $("#start");
 let examples = null;
@@ -62,7 +62,11 @@ function showError(box, editor, message, where) {
   const excerpt = box.querySelector("[data-role=error-excerpt]");
   // the location is shown on its own line; the sentence need not repeat it
   const sentence = where && where.line ? message.replace(/^line \d+(, column \d+)?:\s*/i, "") : message;
-  setText(box.querySelector("[data-role=error-text]"), sentence);
+  const text = box.querySelector("[data-role=error-text]");
+  setText(text, sentence);
+  // a sentence of the server is in English: say so, for screen readers (and the Chinese test)
+  if (where && where.server) text.setAttribute("lang", "en");
+  else text.removeAttribute("lang");
   clear(excerpt);
   whereEl.removeAttribute("data-line");
   whereEl.removeAttribute("data-column");
@@ -277,7 +281,9 @@ $("#expr-form").addEventListener("submit", async (ev) => {
     return;
   }
   const body = { expression: $("#expr-text").value, inputs, params };
-  const name = $("#expr-name").value.trim();
+  // unnamed, the graph is named by its statements: maths reads the same in every language
+  const statements = body.expression.split("\n").map((s) => s.trim()).filter((s) => s && !s.startsWith("#"));
+  const name = $("#expr-name").value.trim() || Array.from(statements.join("; ")).slice(0, 200).join("");
   if (name) body.name = name;
   try {
     await create(body);
@@ -287,7 +293,8 @@ $("#expr-form").addEventListener("submit", async (ev) => {
       return;
     }
     const where = errorLocation(err.body);
-    showError(box, exprEditor, err.message, where || (errorNodeName(err.detail) ? { node: errorNodeName(err.detail) } : null));
+    const node = errorNodeName(err.detail);
+    showError(box, exprEditor, err.message, { ...(where || (node ? { node } : {})), server: true });
   }
 });
 
@@ -316,7 +323,7 @@ $("#spec-form").addEventListener("submit", async (ev) => {
     }
     const node = errorNodeName(err.detail);
     const where = errorLocation(err.body) || (node && nodeLine(text, node)) || null;
-    showError(box, specEditor, err.message, where ? where : node ? { node } : null);
+    showError(box, specEditor, err.message, { ...(where || (node ? { node } : {})), server: true });
   }
 });
 
@@ -347,7 +354,8 @@ function renderExamples() {
     card.addEventListener("click", async () => {
       card.disabled = true;
       try {
-        await create({ example: ex.id });
+        // named by the card's title, in the language it was read in
+        await create({ example: ex.id, name: title });
       } catch (err) {
         setText($("[data-role=examples-error]"), err.message);
         card.disabled = false;
@@ -386,7 +394,8 @@ function renderRecent() {
 }
 
 /** The ops an expression can call, from GET /api/ops: name, arguments and keywords, with
- * the description and formula as the tooltip. Nothing here is written by hand. */
+ * the description and formula (in the page's language) as the tooltip. Nothing here is
+ * written by hand. */
 function renderOps() {
   const box = $("[data-role=ops]");
   clear(box);
@@ -395,7 +404,7 @@ function renderOps() {
     if (op.leaf) continue;
     const args = Array.from({ length: op.arity }, (_, i) => "abc"[i] || `x${i}`);
     const keywords = Object.keys(op.attrs || {}).map((k) => `${k}=`);
-    const tip = [op.description, op.formula, ...(op.derivatives || [])].join("\n");
+    const tip = [opText(op, "description"), opText(op, "formula"), ...opText(op, "derivatives")].join("\n");
     box.append(el("code", { "data-op": op.name, title: tip, text: `${op.name}(${[...args, ...keywords].join(", ")})` }), " ");
   }
   box.append(el("span", { text: t("start.operators") }));

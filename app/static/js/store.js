@@ -45,14 +45,15 @@ export function createStore(state, render) {
 /** A message under the top bar that clears itself: errors stay 6 s, notes 3 s. */
 export function messages(store) {
   let timer = null;
-  const show = (kind, text, ms) => {
-    store.set({ message: { kind, text } });
+  const show = (kind, text, ms, server = false) => {
+    store.set({ message: { kind, text, server } });
     clearTimeout(timer);
     timer = setTimeout(() => store.set({ message: null }), ms);
   };
   return {
     error(err) {
-      show("error", String(err && err.message ? err.message : err), 6000);
+      // the API's sentences are English whatever the page's language (ApiError has a status)
+      show("error", String(err && err.message ? err.message : err), 6000, Boolean(err && err.status));
     },
     info(text) {
       show("info", text, 3000);

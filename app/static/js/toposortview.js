@@ -333,7 +333,8 @@ export class ToposortView {
       return;
     }
     if (c.status === "error") {
-      box.appendChild(el("p", { class: "form-error", text: c.error }));
+      // the server's sentence, in English whatever the page's language
+      box.appendChild(el("p", { class: "form-error", lang: "en", text: c.error }));
       return;
     }
     box.append(
