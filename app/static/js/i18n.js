@@ -773,7 +773,7 @@ export const STRINGS = {
     "editor.selectFirst": "请先选择一个节点（点击它，或按 [ 和 ]）。",
     "editor.moving": "正在移动 {node}：方向键移动，Enter 放下，Esc 取消。",
     "editor.renameTitle": "重命名 {node}",
-    "editor.id": "Id",
+    "editor.id": "节点 id",
     "editor.label": "标签（显示用，可选）",
     "editor.badId": "id 由字母、数字和 _ 组成，不以数字开头，最多 64 个字符。",
     "editor.idTaken": "已经有一个节点 {node}。",
