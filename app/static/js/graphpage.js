@@ -15,6 +15,7 @@ import { GraphView, graphIndex, lastStep } from "./graphview.js";
 import { applyI18n, currentLang, t } from "./i18n.js";
 import { Inspector } from "./inspector.js";
 import { GraphSession } from "./session.js";
+import { installSheet } from "./sheet.js";
 import { createStore, messages } from "./store.js";
 
 const root = $("#app");
@@ -94,6 +95,8 @@ function updatePadding() {
   if (changed && view.autoFit) requestAnimationFrame(() => view.fit());
 }
 view.overlayPadding = NORMAL_PADDING;
+// on a narrow screen the panel is a bottom sheet under the drawing, closed at first
+installSheet($(".panel"));
 
 const inspector = new Inspector($("#inspector"), {
   t,

@@ -296,6 +296,7 @@ export const STRINGS = {
     "compare.legend": "{name}: {steps} loss evaluations, final {loss}",
     "compare.legendRunning": "{name}: training…",
     "help.lessonNotes": "fold the notes away, to draw the graph across the whole width / bring them back",
+    "sheet.toggle": "Show or hide the panel",
   },
   zh: {
     "nav.home": "首页",
@@ -588,6 +589,7 @@ export const STRINGS = {
     "compare.legend": "{name}：{steps} 次损失计算，最终 {loss}",
     "compare.legendRunning": "{name}：训练中…",
     "help.lessonNotes": "收起讲解栏，让计算图占满整个宽度 / 再次展开",
+    "sheet.toggle": "显示或隐藏面板",
   },
 };
 
