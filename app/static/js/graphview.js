@@ -919,8 +919,18 @@ export class GraphView {
     const ah = Math.max(h - pad.top - pad.bottom, 40);
     const whole = this.fitZoom();
     const k = this.big ? whole : Math.max(whole, this.readableZoom());
+    // what to keep in view: a path the page highlights (the lesson's point), else the step's node
     const m = this.marks || {};
-    const focus = this.nodes.get(m.current || m.next || m.selected || (m.highlight || [])[0]);
+    const lit = (m.highlight || []).map((id) => this.nodes.get(id)).filter(Boolean);
+    const one = this.nodes.get(m.current || m.next || m.selected);
+    let focus = one ? one.box : null;
+    if (lit.length) {
+      const x0 = Math.min(...lit.map((r) => r.box.x));
+      const y0 = Math.min(...lit.map((r) => r.box.y));
+      const x1 = Math.max(...lit.map((r) => r.box.x + r.box.w));
+      const y1 = Math.max(...lit.map((r) => r.box.y + r.box.h));
+      focus = { x: x0, y: y0, w: x1 - x0, h: y1 - y0 };
+    }
     const place = (size, avail, start, lead, centre) => {
       if (size * k <= avail) return lead + (avail - size * k) / 2 - start * k;
       // as near the focus as the drawing's edges allow
@@ -929,8 +939,8 @@ export class GraphView {
     };
     this.view = {
       k,
-      x: place(b.w, aw, b.x, pad.left, focus ? focus.box.x + focus.box.w / 2 : null),
-      y: place(b.h, ah, b.y, pad.top, focus ? focus.box.y + focus.box.h / 2 : b.y + b.h / 2),
+      x: place(b.w, aw, b.x, pad.left, focus ? focus.x + focus.w / 2 : null),
+      y: place(b.h, ah, b.y, pad.top, focus ? focus.y + focus.h / 2 : b.y + b.h / 2),
     };
     this.applyView();
   }
