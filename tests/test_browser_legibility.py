@@ -5,6 +5,8 @@ fit is drawn without its name; and no name runs into its node's op badge."""
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from tests.conftest import CONTEXT_ARGS, browser_stack, csp_violations
@@ -95,3 +97,45 @@ def test_every_lesson_step_is_legible(screen, page_api):
             expect(root).to_have_attribute("data-step-state", "ready", timeout=STEP_TIMEOUT)
             check(page, f"{info['id']} step {k}", min_px, problems)
     assert not problems, report(problems)
+
+
+def test_the_moving_dot_passes_under_the_edge_labels(page, page_api):
+    graph, token = page_api.create({"example": "chain_rule"})
+    page.goto(f"{page_api.base}/g/{graph['id']}#edit={token}")
+    expect(page.locator("#app")).to_have_attribute("data-ready", "true")
+    page.keyboard.press("f")
+    expect(page.locator("[data-role=phase]")).to_have_text("backward", ignore_case=True)
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    # while the dots travel, every edge label on show is on top at its own middle
+    expect(page.locator("#graph-svg .travel").first).to_be_attached()
+    hidden = page.evaluate(
+        """() => [...document.querySelectorAll('#graph-svg .edge-label.is-visible')].filter(l => {
+            const r = l.getBoundingClientRect();
+            const hit = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+            return !(hit && hit.closest('.edge-label') === l);
+        }).map(l => l.dataset.source + '>' + l.dataset.target)"""
+    )
+    assert page.locator("#graph-svg .edge-label.is-visible").count() >= 1
+    assert hidden == []
+    order = page.evaluate(
+        "() => [...document.querySelector('#graph-svg .viewport').children]"
+        ".map(g => g.getAttribute('class'))"
+    )
+    assert order.index("fx") < order.index("edge-labels")
+
+
+def test_the_random_search_chart_has_several_round_ticks(page, page_api):
+    page.goto(f"{page_api.base}/lessons/day1#step-7")
+    root = page.locator("#lesson")
+    expect(root).to_have_attribute("data-step-state", "ready", timeout=STEP_TIMEOUT)
+    chart = page.locator("#compare-chart")
+    expect(chart.locator("[data-role=series]").first).to_be_attached(timeout=STEP_TIMEOUT)
+    ys = chart.locator(".chart-tick[text-anchor=end]")
+    expect(ys.nth(2)).to_be_attached()
+    values = [float(t.replace("\u2212", "-")) for t in ys.all_text_contents()]
+    assert 3 <= len(values) <= 10
+    steps = {round(b - a, 9) for a, b in itertools.pairwise(values)}
+    assert len(steps) == 1 and all(v > 0 for v in steps)  # evenly spaced, increasing
+    mantissa = f"{steps.pop():.1e}".split("e")[0]
+    assert mantissa in {"1.0", "2.0", "5.0"}  # a round step
