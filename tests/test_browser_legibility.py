@@ -75,6 +75,12 @@ def test_every_example_is_legible(screen, page_api):
         expect(page.locator("[data-role=phase]")).to_have_text("done", ignore_case=True)
         page.keyboard.press("0")
         check(page, f"{example['id']} (done)", min_px, problems)
+        if presenting:
+            # the inspector over the drawing (i), on the output node
+            page.keyboard.press("i")
+            expect(page.locator("body")).to_have_class("page-graph presenting overlay-open")
+            check(page, f"{example['id']} (inspector)", min_px, problems)
+            page.keyboard.press("i")
     assert not problems, report(problems)
 
 
