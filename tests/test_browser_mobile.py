@@ -153,15 +153,17 @@ def test_pinch_zooms_and_a_drag_pans_on_a_touch_screen(browser, page_api):
         graph, token = page_api.create({"example": "chain_rule"})
         page.goto(f"{page_api.base}/g/{graph['id']}#edit={token}")
         expect(page.locator("#app")).to_have_attribute("data-ready", "true")
+        # connected: the top bar has its last width, the drawing its last box and fit
+        expect(page.locator("[data-role=live]")).to_have_text("live")
         settle(page)
         view = "() => ({...window.stepgrad.view.view})"
-        before = page.evaluate(view)
         box = page.locator("#graph-svg").bounding_box()
         cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
         cdp = context.new_cdp_session(page)
         # two fingers spread from 80 px apart to 240: three times the zoom, about the point
         # between them
         touch(cdp, "touchStart", [(cx - 40, cy), (cx + 40, cy)])
+        before = page.evaluate(view)
         for step in range(1, 6):
             touch(cdp, "touchMove", [(cx - 40 - 16 * step, cy), (cx + 40 + 16 * step, cy)])
         touch(cdp, "touchEnd", [])

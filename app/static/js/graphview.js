@@ -436,9 +436,11 @@ export class GraphView {
     rec.g = g;
     rec.titled = false;
     if (tensor) {
-      const half = (box.w - 30) / 2;
+      // two columns with a clear gap, so that the value's shape and the gradient's caption
+      // do not read as one line
+      const half = (box.w - 44) / 2;
       rec.valueCol = this.buildTensorColumn(g, 10, half, "value");
-      rec.gradCol = this.buildTensorColumn(g, 20 + half, half, "grad");
+      rec.gradCol = this.buildTensorColumn(g, 34 + half, half, "grad");
       rec.captions = [rec.valueCol.caption, rec.gradCol.caption];
     } else {
       const vCap = svgEl("text", { class: "node-caption", x: 12, y: 60 });
