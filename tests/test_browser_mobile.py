@@ -115,6 +115,25 @@ def test_editor_fills_a_small_screen_and_the_sheet_opens_under_it(device, page_a
     assert sheet["y"] >= svg["y"] + svg["h"] - 1  # under the drawing, not over it
     page.locator(".panel .sheet-handle").tap()
     expect(panel).not_to_have_class("panel is-open")
+    # tapping a node opens the sheet on its inspector (a node whose middle nothing covers)
+    settle(page)
+    spot = page.evaluate(
+        """() => { for (const g of document.querySelectorAll('#graph-svg [data-node-id]')) {
+            const r = g.querySelector('.node-box').getBoundingClientRect();
+            const x = r.x + r.width / 2, y = r.y + r.height / 2;
+            const hit = document.elementFromPoint(x, y);
+            if (hit && hit.closest('[data-node-id]') === g) return {x, y, id: g.dataset.nodeId};
+        } return null; }"""
+    )
+    assert spot, "no node can be tapped"
+    page.touchscreen.tap(spot["x"], spot["y"])
+    expect(panel).to_have_class("panel is-open")
+    expect(page.locator("#inspector [data-role=inspector-label]")).to_be_visible()
+    assert page.evaluate("() => window.stepgrad.state.selected") == spot["id"]
+    settle(page)
+    d = page.evaluate(LAYOUT)
+    cur, svg = d["current"], d["svg"]
+    assert svg["y"] - 1 <= cur["y"] and cur["y"] + cur["h"] <= svg["y"] + svg["h"] + 1, d
 
 
 def test_lesson_fills_a_small_screen(device, page_api):

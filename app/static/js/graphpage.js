@@ -95,8 +95,9 @@ function updatePadding() {
   if (changed && view.autoFit) requestAnimationFrame(() => view.fit());
 }
 view.overlayPadding = NORMAL_PADDING;
-// on a narrow screen the panel is a bottom sheet under the drawing, closed at first
-installSheet($(".panel"));
+// on a narrow screen the panel is a bottom sheet under the drawing, closed at first; it
+// opens on the inspector when a node is tapped
+const sheet = installSheet($(".panel"));
 
 const inspector = new Inspector($("#inspector"), {
   t,
@@ -388,6 +389,7 @@ function select(id) {
   if (id) {
     patch.tab = "node";
     if (state.presentation) patch.overlay = true;
+    sheet.set(true);
   }
   store.set(patch);
 }
