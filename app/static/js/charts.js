@@ -4,19 +4,39 @@
 
 import { clear, svgEl } from "./dom.js";
 import { fmtNumber } from "./format.js";
+import { MIN_TEXT_PX, PRESENT_TEXT_PX } from "./graphview.js";
 
-/** About `count` round tick values covering [lo, hi]. */
+/** A chart's text, sized in its own units: `font` for ticks, a little more for axis names and
+ * the legend (set on the element: it must agree with the paddings computed from it). */
+function sized(node, font, factor = 1) {
+  node.style.fontSize = `${(font * factor).toFixed(2)}px`;
+  return node;
+}
+
+/** Round tick values (1, 2 or 5 times a power of ten apart) covering [lo, hi]: about
+ * `count` of them and never fewer than three, so that an axis can always be read. */
 export function ticks(lo, hi, count = 4) {
   if (!(hi > lo)) return [lo];
-  const raw = (hi - lo) / count;
-  const mag = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) || raw;
+  const e = Math.floor(Math.log10((hi - lo) / count));
+  const want = Math.max(3, count);
+  const within = (s) => Math.floor(hi / s + 1e-9) - Math.ceil(lo / s - 1e-9) + 1;
+  // the largest round step that still gives `want` ticks inside the range
+  let step = null;
+  for (let d = e - 2; d <= e + 1; d++) {
+    for (const m of [1, 2, 5]) {
+      const s = m * 10 ** d;
+      if (within(s) >= want) step = s;
+    }
+  }
+  step = step || (hi - lo) / want;
   const out = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Number(v.toPrecision(12)));
+  for (let v = Math.ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step) out.push(Number(v.toPrecision(12)));
   return out;
 }
 
-/** Round values (1, 2, 5 times a power of ten) covering [lo, hi] > 0, for a log axis. */
+/** Round values covering [lo, hi] > 0, for a log axis: 1, 2 and 5 times powers of ten, only
+ * the powers of ten over many decades, and evenly spaced round values inside one decade
+ * (where 1, 2, 5 may give a single tick). */
 export function logTicks(lo, hi) {
   const out = [];
   for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++) {
@@ -25,6 +45,8 @@ export function logTicks(lo, hi) {
       if (v >= lo * 0.999 && v <= hi * 1.001) out.push(v);
     }
   }
+  if (out.length > 8) return out.filter((v) => Number.isInteger(Math.log10(v)) || Math.abs(Math.log10(v) - Math.round(Math.log10(v))) < 1e-9);
+  if (out.length < 3) return ticks(lo, hi, 4).filter((v) => v > 0);
   return out;
 }
 
@@ -48,35 +70,49 @@ export function frame(svg, w, h, pad, xr, yr, labels, { font = 11, count = 4, lo
   for (const v of log ? logTicks(yr[0], yr[1]) : ticks(yr[0], yr[1], count)) {
     axes.append(
       svgEl("line", { class: "chart-grid", x1: pad.l, x2: w - pad.r, y1: sy(v), y2: sy(v) }),
-      svgEl("text", { class: "chart-tick", x: pad.l - 6 * k, y: sy(v) + 4 * k, "text-anchor": "end", text: fmtNumber(v, 3) }),
+      sized(svgEl("text", { class: "chart-tick", x: pad.l - 6 * k, y: sy(v) + 4 * k, "text-anchor": "end", text: fmtNumber(v, 3) }), font),
     );
   }
   for (const v of ticks(xr[0], xr[1], count)) {
-    axes.append(svgEl("text", { class: "chart-tick", x: sx(v), y: h - pad.b + 16 * k, "text-anchor": "middle", text: fmtNumber(v, 3) }));
+    axes.append(sized(svgEl("text", { class: "chart-tick", x: sx(v), y: h - pad.b + 16 * k, "text-anchor": "middle", text: fmtNumber(v, 3) }), font));
   }
   const ly = (pad.t + h - pad.b) / 2;
   axes.append(
     svgEl("line", { class: "chart-axis", x1: pad.l, x2: w - pad.r, y1: h - pad.b, y2: h - pad.b }),
     svgEl("line", { class: "chart-axis", x1: pad.l, x2: pad.l, y1: pad.t, y2: h - pad.b }),
-    svgEl("text", { class: "chart-axis-label", x: (pad.l + w - pad.r) / 2, y: h - 4 * k, "text-anchor": "middle", text: labels.x }),
-    svgEl("text", { class: "chart-axis-label", x: 12 * k, y: ly, "text-anchor": "middle",
-      transform: `rotate(-90 ${12 * k} ${ly})`, text: labels.y }),
+    sized(svgEl("text", { class: "chart-axis-label", x: (pad.l + w - pad.r) / 2, y: h - 4 * k, "text-anchor": "middle", text: labels.x }), font, 1.08),
+    sized(svgEl("text", { class: "chart-axis-label", x: 12 * k, y: ly, "text-anchor": "middle",
+      transform: `rotate(-90 ${12 * k} ${ly})`, text: labels.y }), font, 1.08),
   );
   svg.appendChild(axes);
   return { sx, sy };
 }
 
-const SMALL = { w: 340, h: 200, font: 11 };
+const SMALL = { w: 340, h: 200, font: 12 };
 
-/** A chart box: the size given or the side panel's default; the paddings follow the font. */
-function box(size, h) {
+/** The least text size on screen, in CSS px (larger when presenting; see graphview.js). */
+export function minTextPx() {
+  return document.body.classList.contains("presenting") ? PRESENT_TEXT_PX : MIN_TEXT_PX;
+}
+
+/** The font, in a chart's own units, that is drawn no smaller than the least readable size
+ * once the chart (`w` units wide) is scaled to its box on screen; `font` when not laid out. */
+export function readableFont(svg, w, font) {
+  const shown = svg.getBoundingClientRect().width;
+  return shown > 0 ? Math.max(font, (minTextPx() * w) / shown + 0.05) : font;
+}
+
+/** A chart box: the size given or the side panel's default; the paddings follow the font,
+ * which is raised as far as the chart's scale on screen needs. */
+function box(svg, size, h) {
   const s = { ...SMALL, h, ...(size || {}) };
+  s.font = readableFont(svg, s.w, s.font);
   const k = s.font / 11;
   return { ...s, k, pad: { l: 56 * k, r: 12 * k, t: 26 * k, b: 34 * k } };
 }
 
 function empty(svg, b, t) {
-  svg.appendChild(svgEl("text", { class: "chart-empty", x: b.w / 2, y: b.h / 2, "text-anchor": "middle", text: t("chart.empty") }));
+  svg.appendChild(sized(svgEl("text", { class: "chart-empty", x: b.w / 2, y: b.h / 2, "text-anchor": "middle", text: t("chart.empty") }), b.font));
 }
 
 /**
@@ -84,7 +120,7 @@ function empty(svg, b, t) {
  */
 export function drawLossChart(svg, rows, { epochs, t, size = null }) {
   clear(svg);
-  const b = box(size, 200);
+  const b = box(svg, size, 200);
   const { w, h, pad, k } = b;
   svg.setAttribute("viewBox", `0 0 ${w} ${h}`);
   const values = rows.flatMap((r) => [r.train_loss, r.test_loss]).filter(finite);
@@ -112,7 +148,7 @@ export function drawLossChart(svg, rows, { epochs, t, size = null }) {
     if (!present) continue;
     legend.append(
       svgEl("line", { class: `chart-line chart-line--${cls}`, x1: x, x2: x + 18 * k, y1: 0, y2: 0 }),
-      svgEl("text", { class: "chart-legend-text", x: x + 24 * k, y: 4 * k, text: t(key) }),
+      sized(svgEl("text", { class: "chart-legend-text", x: x + 24 * k, y: 4 * k, text: t(key) }), b.font, 1.05),
     );
     x += 110 * k;
   }
@@ -127,7 +163,7 @@ export function drawLossChart(svg, rows, { epochs, t, size = null }) {
  */
 export function drawSeriesChart(svg, series, { t, epochs = 0, reference = null, yLabel, size = null, log = false }) {
   clear(svg);
-  const b = box(size, 240);
+  const b = box(svg, size, 240);
   const { w, h, k } = b;
   const pad = { ...b.pad, t: (18 + 22 * Math.max(1, series.length + (reference ? 1 : 0))) * k };
   svg.setAttribute("viewBox", `0 0 ${w} ${h}`);
@@ -149,7 +185,7 @@ export function drawSeriesChart(svg, series, { t, epochs = 0, reference = null, 
     const y = i * 22 * k;
     legend.append(
       svgEl("line", { class: cls, x1: 0, x2: 26 * k, y1: y, y2: y, ...attrs }),
-      svgEl("text", { class: "chart-legend-text", x: 34 * k, y: y + 5 * k, text: label }),
+      sized(svgEl("text", { class: "chart-legend-text", x: 34 * k, y: y + 5 * k, text: label }), b.font, 1.05),
     );
   };
   series.forEach((s, i) => {
@@ -171,7 +207,7 @@ export function drawSeriesChart(svg, series, { t, epochs = 0, reference = null, 
 /** Predicted against true values with the residual lines of the course's plots. */
 export function drawScatter(svg, predictions, { t, size = null }) {
   clear(svg);
-  const b = box(size, 240);
+  const b = box(svg, size, 240);
   const { w, h, k } = b;
   const pad = { ...b.pad, t: 14 * k };
   svg.setAttribute("viewBox", `0 0 ${w} ${h}`);

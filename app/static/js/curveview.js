@@ -3,7 +3,7 @@
 // forward pass there) and the curve is redrawn from the values the API returns: the page
 // evaluates nothing.
 
-import { finite, frame } from "./charts.js";
+import { finite, frame, readableFont } from "./charts.js";
 import { clear, el, setText, svgEl } from "./dom.js";
 import { fmtNumber } from "./format.js";
 
@@ -72,8 +72,12 @@ export class CurveView {
       const margin = Math.max((hi - lo) * 0.35, 0.5);
       this.range = { x: [Math.min(...xs), Math.max(...xs)], y: [lo - margin, hi + margin] };
     }
-    const pad = { l: 80, r: 24, t: 20, b: 60 };
-    const { sx, sy } = frame(this.svg, W, H, pad, this.range.x, this.range.y, { x: curve.x, y: curve.y }, { font: FONT, count: 6 });
+    // on a small screen the chart is scaled down: its text grows in its own units to stay
+    // readable, and the margins with it
+    const font = readableFont(this.svg, W, FONT);
+    const u = font / FONT;
+    const pad = { l: 80 * u, r: 24, t: 20, b: 60 * u };
+    const { sx, sy } = frame(this.svg, W, H, pad, this.range.x, this.range.y, { x: curve.x, y: curve.y }, { font, count: u > 1.3 ? 4 : 6 });
     this.svg.appendChild(svgEl("defs", {}, svgEl("clipPath", { id: "curve-clip" },
       svgEl("rect", { x: pad.l, y: pad.t, width: W - pad.l - pad.r, height: H - pad.t - pad.b }))));
     if (target) {
@@ -89,7 +93,7 @@ export class CurveView {
     });
     this.svg.appendChild(svgEl("polyline", { class: "curve-line", points: pts.join(" "), "clip-path": "url(#curve-clip)",
       "data-role": "curve-line", "data-points": pts.length, "data-node": curve.y }));
-    const legend = svgEl("g", { class: "chart-legend", transform: `translate(${pad.l + 16} ${pad.t + 22})` });
+    const legend = svgEl("g", { class: "chart-legend", transform: `translate(${pad.l + 16} ${pad.t + 22 * u}) scale(${u.toFixed(3)})` });
     legend.append(
       svgEl("line", { class: "curve-line", x1: 0, x2: 30, y1: 0, y2: 0 }),
       svgEl("text", { class: "chart-legend-text", x: 40, y: 6, text: t("curve.model", { node: curve.y }) }),

@@ -3,7 +3,7 @@
 // costs as the table grows. They draw what /api/datasets/... and the trainings send; the
 // page computes no statistics (placing numbers on axes is all the arithmetic here).
 
-import { finite, frame, ticks } from "./charts.js";
+import { finite, frame, readableFont, ticks } from "./charts.js";
 import { clear, el, svgEl } from "./dom.js";
 import { fmtNumber } from "./format.js";
 import { currentLang } from "./i18n.js";
@@ -132,13 +132,19 @@ export function drawHeatmap(box, view, { t }) {
 export function drawScatterPlot(box, scatter, { t, chart, knn = null, lines = [] }) {
   clear(box);
   const svg = plotSvg(chart, t("data.scatterTitle", { x: scatter.x_name, y: scatter.y_name }));
-  const pad = { l: 84, r: 24, t: 18, b: 64 };
+  // on the page first, to know its scale: on a small screen its text grows in its own units
+  // to stay readable (and the margins with it), the plot fitting the width
+  svg.classList.add("data-svg--fits");
+  box.append(svg);
+  const font = readableFont(svg, W, FONT);
+  const u = font / FONT;
+  const pad = { l: 84 * u, r: 24, t: 18, b: 64 * u };
   const xs = scatter.x.filter(finite);
   const ys = scatter.y.filter(finite);
   const span = (lo, hi) => [lo - (hi - lo) * 0.03, hi + (hi - lo) * 0.03];
   const xr = span(Math.min(...xs), Math.max(...xs));
   const yr = span(Math.min(0, ...ys), Math.max(...ys));
-  const { sx, sy } = frame(svg, W, H, pad, xr, yr, { x: scatter.x_name, y: scatter.y_name }, { font: FONT, count: 6 });
+  const { sx, sy } = frame(svg, W, H, pad, xr, yr, { x: scatter.x_name, y: scatter.y_name }, { font, count: u > 1.3 ? 4 : 6 });
   const clipId = `clip-${chart}`;
   svg.appendChild(svgEl("defs", {}, svgEl("clipPath", { id: clipId },
     svgEl("rect", { x: pad.l, y: pad.t, width: W - pad.l - pad.r, height: H - pad.t - pad.b }))));
@@ -167,7 +173,7 @@ export function drawScatterPlot(box, scatter, { t, chart, knn = null, lines = []
     const mark = svgEl("g", { class: "knn-marks" });
     mark.append(
       svgEl("line", { class: "knn-query", x1: sx(q), x2: sx(q), y1: pad.t, y2: H - pad.b, "data-role": "query" }),
-      svgEl("text", { class: "knn-query-label", x: sx(q) + 8, y: pad.t + 22, text: `${knn.features[0]} = ${fmtNumber(q)}` }),
+      svgEl("text", { class: "knn-query-label", x: sx(q) + 8, y: pad.t + 22 * u, text: `${knn.features[0]} = ${fmtNumber(q)}` }),
     );
     // the prediction first, the neighbours over it: they are what it is made of
     const px = sx(q);
@@ -175,8 +181,9 @@ export function drawScatterPlot(box, scatter, { t, chart, knn = null, lines = []
     mark.append(
       svgEl("line", { class: "knn-level", x1: pad.l, x2: px, y1: py, y2: py }),
       svgEl("path", { class: "knn-prediction", d: `M${px},${py - 12} L${px + 12},${py} L${px},${py + 12} L${px - 12},${py} Z`, "data-role": "prediction", "data-value": knn.prediction }),
-      svgEl("text", { class: "knn-prediction-label", x: px + 22, y: py + 7, text: fmtNumber(knn.prediction, 4) }),
+      svgEl("text", { class: "knn-prediction-label", x: px + 22, y: py + 7 * u, text: fmtNumber(knn.prediction, 4) }),
     );
+    for (const label of mark.querySelectorAll("text")) label.style.fontSize = `${(18 * u).toFixed(1)}px`;
     knn.neighbours.forEach((row, j) => {
       mark.appendChild(svgEl("circle", { class: "scatter-point scatter-point--neighbour", cx: sx(scatter.x[row]), cy: sy(scatter.y[row]), r: 9,
         "data-role": "neighbour", "data-row": row, "data-target": knn.neighbour_targets[j] }));
@@ -187,7 +194,7 @@ export function drawScatterPlot(box, scatter, { t, chart, knn = null, lines = []
       { cls: "swatch--prediction", label: t("data.prediction", { value: fmtNumber(knn.prediction, 4) }), role: "prediction" },
     );
   }
-  box.append(svg, legend(items));
+  box.append(legend(items));
 }
 
 // ---- what one KNN query costs as the table grows --------------------------------------------------

@@ -13,8 +13,9 @@
 // The colours come from the drawing's CSS custom properties (graph.css).
 
 const KINDS = ["input", "param", "const", "op", "output"];
-const LABEL_FONT = "600 12px \"Segoe UI\", \"Helvetica Neue\", Arial, \"Liberation Sans\", \"Noto Sans CJK SC\", sans-serif";
-const LABEL_MIN_BOX_PX = 56; // a box narrower on screen has no room for a label
+// the label's size is the page's least readable text size (larger when presenting), never less
+const LABEL_FAMILY = "\"Segoe UI\", \"Helvetica Neue\", Arial, \"Liberation Sans\", \"Noto Sans CJK SC\", sans-serif";
+const LABEL_MIN_BOX_PX = 56; // a box narrower on screen has no room for a label (at 12 px)
 const LABELS_MAX = 2500; // more boxes in view than this: no labels (they would not be read)
 const DOT_PX = 2.2; // the smallest a node is drawn, in CSS pixels
 
@@ -232,15 +233,18 @@ export class GraphCanvas {
 
     // labels, in screen pixels, once a box has room for a few characters; a partial paint
     // keeps the whole paint's decision (it sees only a few boxes)
-    if (!changed) this.labels = shown.length > 0 && shown[0].box.w * k >= LABEL_MIN_BOX_PX && shown.length <= LABELS_MAX;
+    const px = Math.max(12, this.minText || 12);
+    if (!changed) this.labels = shown.length > 0 && shown[0].box.w * k >= (LABEL_MIN_BOX_PX * px) / 12 && shown.length <= LABELS_MAX;
     if (this.labels && shown.length) {
       ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-      ctx.font = LABEL_FONT;
+      ctx.font = `600 ${px}px ${LABEL_FAMILY}`;
       ctx.textBaseline = "middle";
       for (const rec of shown) {
         const b = rec.box;
+        // a label too short to name the node is not drawn, rather than drawn smaller
+        if (b.h * k < px + 4) continue;
         const room = b.w * k - 10;
-        const chars = Math.floor(room / 7.2);
+        const chars = Math.floor(room / (0.6 * px));
         if (chars < 2) continue;
         ctx.fillStyle = rec.hasValue || rec.hasGrad ? "#ffffff" : "#0f172a";
         ctx.fillText(truncateTo(rec.label, chars), b.x * k + x + 5, (b.y + Math.min(b.h / 2, 20)) * k + y);

@@ -19,6 +19,7 @@ import { Editor } from "./editor.js";
 import { readSpec } from "./editapi.js";
 import { ExpressionPanel } from "./exprpanel.js";
 import { GraphSession } from "./session.js";
+import { installSheet } from "./sheet.js";
 import { createStore, messages } from "./store.js";
 
 const root = $("#app");
@@ -100,6 +101,9 @@ function updatePadding() {
   if (changed && view.autoFit) requestAnimationFrame(() => view.fit());
 }
 view.overlayPadding = NORMAL_PADDING;
+// on a narrow screen the panel is a bottom sheet under the drawing, closed at first; it
+// opens on the inspector when a node is tapped
+const sheet = installSheet($(".panel"));
 
 const inspector = new Inspector($("#inspector"), {
   t,
@@ -424,6 +428,7 @@ function select(id) {
   if (id) {
     patch.tab = "node";
     if (state.presentation) patch.overlay = true;
+    sheet.set(true);
   }
   store.set(patch);
 }

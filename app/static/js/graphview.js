@@ -24,7 +24,7 @@ import {
 } from "./format.js";
 
 const SCALAR = { w: 184, h: 92 };
-const TENSOR = { w: 220, h: 164 };
+const TENSOR = { w: 240, h: 164 };
 const GAP_X = 136; // room between layers for the edge labels
 // structure only (the lesson's topological sort): small boxes with a name, no numbers
 const COMPACT = { w: 124, h: 76 };
@@ -32,7 +32,17 @@ const COMPACT_GAP_X = 92;
 const GAP_Y = 30;
 const MAX_ZOOM = 2.6;
 const MIN_ZOOM = 0.02; // the zoom-out limit of a graph that fits above it; larger ones fit lower
-const LOW_DETAIL_ZOOM = 0.42; // below this, node text is hidden (it would be unreadable)
+// Legibility: no text is drawn smaller on screen than MIN_TEXT_PX (PRESENT_TEXT_PX in
+// presentation mode, read from the back of a room). Node text comes in two sizes (graph.css):
+// the name, value and gradient (TEXT_MAIN) and the rest (TEXT_SMALL: op badge, captions,
+// tensor shapes, cells and ranges, edge labels). Below the zoom that keeps a size readable
+// that text is not drawn at all, and a small graph is fitted no smaller than the zoom that
+// keeps all of its text readable: if it is wider than the screen, it is panned instead.
+export const MIN_TEXT_PX = 12;
+export const PRESENT_TEXT_PX = 20;
+const TEXT_MAIN = 20;
+const TEXT_SMALL = 16;
+const LOW_DETAIL_ZOOM = MIN_TEXT_PX / TEXT_MAIN; // the least zoom at which a big graph's SVG nodes are drawn
 const FAR_ZOOM = 0.15; // below this, edges are lightened so that the shape reads
 // measured in Chromium (bench/browser_render.py): past a few hundred SVG nodes, building and
 // panning slow down; a canvas draws 10,000 within a frame
@@ -107,6 +117,29 @@ function truncate(text, max) {
   return chars.length > max ? chars.slice(0, max - 1).join("") + "\u2026" : chars.join("");
 }
 
+let measureCtx = null;
+
+/** The width of a text in a CSS font, measured without touching the page's layout. */
+function textWidth(text, font) {
+  if (!measureCtx) measureCtx = document.createElement("canvas").getContext("2d");
+  measureCtx.font = font;
+  return measureCtx.measureText(text).width;
+}
+
+/** The longest start of `text` (ending with an ellipsis when cut) that fits in `room` px. */
+function fitText(text, font, room) {
+  const chars = Array.from(String(text));
+  if (textWidth(chars.join(""), font) <= room) return chars.join("");
+  let lo = 0;
+  let hi = chars.length - 1;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (textWidth(chars.slice(0, mid).join("") + "\u2026", font) <= room) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo > 0 ? chars.slice(0, lo).join("") + "\u2026" : "\u2026";
+}
+
 /** Waypoints of an edge that spans several layers, as sent by the server (if any). */
 function edgePoints(e) {
   const raw = e.points || e.waypoints || [];
@@ -175,7 +208,8 @@ export class GraphView {
     this.nodeLayer = svgEl("g", { class: "nodes" });
     this.labelLayer = svgEl("g", { class: "edge-labels" });
     this.fxLayer = svgEl("g", { class: "fx", "aria-hidden": "true" });
-    this.viewport.append(this.edgeLayer, this.haloLayer, this.nodeLayer, this.labelLayer, this.fxLayer);
+    // the dot travelling along an edge passes under the nodes and the edge labels, which stay readable
+    this.viewport.append(this.edgeLayer, this.fxLayer, this.haloLayer, this.nodeLayer, this.labelLayer);
     // one halo for the node the last step visited and one for the next: two elements, not one per node
     this.haloNext = svgEl("rect", { class: "halo halo--next", rx: 16, visibility: "hidden" });
     this.haloCurrent = svgEl("rect", { class: "halo halo--current", rx: 16, visibility: "hidden" });
@@ -191,7 +225,11 @@ export class GraphView {
         const changed = !this.sizeCache || this.sizeCache.w !== size.w || this.sizeCache.h !== size.h;
         this.sizeCache = size;
         if (changed && this.autoFit && this.structure) this.fit();
-        else if (changed) this.applyView();
+        else if (changed) {
+          // a sheet opened over part of the drawing: the step's node stays in what is left
+          if (this.marks.current || this.marks.next) this.ensureVisible(this.marks.current || this.marks.next);
+          this.applyView();
+        }
       }).observe(svg);
     }
     clear(svg).append(this.defs, this.viewport);
@@ -387,6 +425,21 @@ export class GraphView {
     };
   }
 
+  /** The name and the op badge (in the page's language) as they fit the top line: both
+   * measured, the badge keeps at most half of it and the name what is left, cut with an
+   * ellipsis (the full name is in the tooltip and the inspector). */
+  titleTexts(rec) {
+    const { box, tensor, label } = rec;
+    const family = this.fontFamily();
+    const opFont = `600 ${TEXT_SMALL}px ${family}`;
+    const opRaw = rec.op === label ? "" : opLabel(rec.op);
+    const opText = opRaw ? fitText(opRaw, opFont, (box.w - 24) / 2) : "";
+    const opW = opText ? textWidth(opText, opFont) + Array.from(opText).length * 0.02 * TEXT_SMALL : 0;
+    const room = box.w - 24 - (opText ? opW + 10 : 0);
+    const shown = fitText(truncate(label, tensor ? LABEL_CHARS + 2 : LABEL_CHARS), `700 ${TEXT_MAIN}px ${family}`, room);
+    return [shown, opText];
+  }
+
   /** The node's SVG group, filled with what the record holds. */
   materialise(rec) {
     const { box, kind, tensor, label } = rec;
@@ -397,18 +450,21 @@ export class GraphView {
       "data-kind": kind,
       transform: `translate(${box.x.toFixed(1)} ${box.y.toFixed(1)})`,
     });
-    const shown = truncate(label, tensor ? LABEL_CHARS + 2 : LABEL_CHARS);
     g.appendChild(svgEl("rect", { class: "node-box", width: box.w, height: box.h, rx: 11 }));
-    g.appendChild(svgEl("text", { class: "node-label", x: 12, y: 26, "data-role": "label", text: shown }));
-    rec.opEl = node.op === label ? null : svgEl("text", { class: "node-op", x: box.w - 12, y: 25, "text-anchor": "end", text: opLabel(node.op) });
+    const [shown, opText] = this.titleTexts(rec);
+    rec.labelEl = svgEl("text", { class: "node-label", x: 12, y: 26, "data-role": "label", text: shown });
+    g.appendChild(rec.labelEl);
+    rec.opEl = node.op === label ? null : svgEl("text", { class: "node-op", x: box.w - 12, y: 25, "text-anchor": "end", text: opText });
     if (rec.opEl) g.appendChild(rec.opEl);
     g.appendChild(svgEl("line", { class: "node-rule", x1: 8, x2: box.w - 8, y1: 36, y2: 36 }));
     rec.g = g;
     rec.titled = false;
     if (tensor) {
-      const half = (box.w - 30) / 2;
+      // two columns with a clear gap, so that the value's shape and the gradient's caption
+      // do not read as one line
+      const half = (box.w - 44) / 2;
       rec.valueCol = this.buildTensorColumn(g, 10, half, "value");
-      rec.gradCol = this.buildTensorColumn(g, 20 + half, half, "grad");
+      rec.gradCol = this.buildTensorColumn(g, 34 + half, half, "grad");
       rec.captions = [rec.valueCol.caption, rec.gradCol.caption];
     } else {
       const vCap = svgEl("text", { class: "node-caption", x: 12, y: 60 });
@@ -428,12 +484,27 @@ export class GraphView {
     return g;
   }
 
+  fontFamily() {
+    if (!this.family) this.family = getComputedStyle(this.svg).fontFamily || "sans-serif";
+    return this.family;
+  }
+
+  /** The smallest text size on screen, in CSS px: larger when presenting to a room. */
+  minText() {
+    return document.body.classList.contains("presenting") ? PRESENT_TEXT_PX : MIN_TEXT_PX;
+  }
+
+  /** The least zoom at which every text of a node is readable, and that for its main text. */
+  readableZoom(main = false) {
+    return this.minText() / (main ? TEXT_MAIN : TEXT_SMALL);
+  }
+
   /** Drop a node's SVG (out of view in a large graph); the record keeps its state. */
   dematerialise(rec) {
     if (!rec.g) return;
     rec.g.remove();
     rec.g = null;
-    rec.valueCol = rec.gradCol = rec.valueText = rec.gradText = rec.captions = rec.opEl = rec.titleEl = null;
+    rec.valueCol = rec.gradCol = rec.valueText = rec.gradText = rec.captions = rec.opEl = rec.labelEl = rec.titleEl = null;
     this.detail.delete(rec);
   }
 
@@ -442,10 +513,12 @@ export class GraphView {
     const caption = svgEl("text", { class: `node-caption${role === "grad" ? " node-caption--grad" : ""}`, x: 0, y: 13 });
     const shape = svgEl("text", { class: "tensor-shape", x: w, y: 13, "text-anchor": "end" });
     const body = svgEl("g", { class: "tensor-body", transform: "translate(0 20)" });
-    const range = svgEl("text", { class: "tensor-range", x: w / 2, y: 114, "text-anchor": "middle" });
-    col.append(caption, shape, body, range);
+    // the range under a heatmap: its least value at the left, its greatest at the right
+    const range = svgEl("text", { class: "tensor-range", x: 0, y: 116 });
+    const rangeMax = svgEl("text", { class: "tensor-range", x: w, y: 116, "text-anchor": "end" });
+    col.append(caption, shape, body, range, rangeMax);
     g.appendChild(col);
-    return { col, caption, shape, body, range, w, h: 80 };
+    return { col, caption, shape, body, range, rangeMax, w, h: 80 };
   }
 
   buildEdge(e, i, s, tg, arity, port = 0.5) {
@@ -525,18 +598,18 @@ export class GraphView {
     if (v === null || v === undefined) {
       col.body.appendChild(svgEl("text", { class: "tensor-empty", x: col.w / 2, y: 44, "text-anchor": "middle", text: "\u2014" }));
       setText(col.range, "");
+      setText(col.rangeMax, "");
       return;
     }
     const summary = summaryOf(v);
     if (summary) {
-      const lines = [
-        `${this.t("stat.min")} ${fmtNumber(summary.min, 3)}`,
-        `${this.t("stat.mean")} ${fmtNumber(summary.mean, 3)}`,
-        `${this.t("stat.max")} ${fmtNumber(summary.max, 3)}`,
-      ];
-      lines.forEach((line, i) =>
-        col.body.appendChild(svgEl("text", { class: "tensor-cell", x: col.w / 2, y: 22 + i * 22, "text-anchor": "middle", text: line })));
+      const lines = [["stat.min", summary.min], ["stat.mean", summary.mean], ["stat.max", summary.max]];
+      lines.forEach(([name, v], i) => {
+        col.body.appendChild(svgEl("text", { class: "tensor-cell", x: 0, y: 22 + i * 24, text: this.t(name) }));
+        col.body.appendChild(svgEl("text", { class: "tensor-cell", x: col.w, y: 22 + i * 24, "text-anchor": "end", text: fmtNumber(v, 3) }));
+      });
       setText(col.range, "");
+      setText(col.rangeMax, "");
       return;
     }
     const m = asMatrix(v);
@@ -552,6 +625,7 @@ export class GraphView {
         }));
       });
       setText(col.range, "");
+      setText(col.rangeMax, "");
       return;
     }
     // heatmap, fitted into the column keeping cells square-ish
@@ -566,7 +640,9 @@ export class GraphView {
       preserveAspectRatio: "none",
     }));
     const r = displayRange(v);
-    setText(col.range, r.min === null ? "" : `${fmtNumber(r.min, 3)} \u2026 ${fmtNumber(r.max, 3)}`);
+    // two significant digits: both ends fit side by side in the column at a readable size
+    setText(col.range, r.min === null ? "" : fmtNumber(r.min, 2));
+    setText(col.rangeMax, r.min === null ? "" : fmtNumber(r.max, 2));
   }
 
   update(state, built, touched = null) {
@@ -581,7 +657,11 @@ export class GraphView {
       for (const rec of this.detail) {
         setText(rec.captions[0], t("node.value"));
         setText(rec.captions[1], t("node.grad"));
-        if (rec.opEl) setText(rec.opEl, opLabel(rec.op));
+        if (rec.opEl) {
+          const [shown, opText] = this.titleTexts(rec);
+          setText(rec.labelEl, shown);
+          setText(rec.opEl, opText);
+        }
         if (rec.titleEl) setText(rec.titleEl, nodeTitle(rec));
         if (rec.tensor) rec.valueKey = rec.gradKey = null; // summaries name min, mean, max
       }
@@ -699,7 +779,10 @@ export class GraphView {
     }
     const position = graph.cursor ? graph.cursor.position : null;
     const oneStep = this.prevPosition !== null && position === this.prevPosition + 1;
+    const moved = this.prevPosition !== null && position !== this.prevPosition;
     this.prevPosition = position;
+    // a camera nobody has moved keeps the step's node on screen when the graph is shown in part
+    if (!built && moved && this.autoFit && (step || next)) this.ensureVisible(step ? step.node : next);
     if (!built && !state.reducedMotion) {
       for (const rec of changedValue) this.pulse(rec.tensor ? rec.valueCol.col : rec.valueText);
       for (const rec of changedGrad) this.pulse(rec.tensor ? rec.gradCol.col : rec.gradText);
@@ -790,12 +873,15 @@ export class GraphView {
   drawFrame() {
     const { k, x, y } = this.view;
     this.viewport.setAttribute("transform", `translate(${x.toFixed(2)} ${y.toFixed(2)}) scale(${k.toFixed(5)})`);
-    this.svg.classList.toggle("lod-low", k < LOW_DETAIL_ZOOM);
+    // text that would be drawn under the least readable size is not drawn at all
+    this.svg.classList.toggle("lod-low", k < this.readableZoom(true));
+    this.svg.classList.toggle("lod-mid", k < this.readableZoom());
     this.svg.classList.toggle("lod-far", k < FAR_ZOOM);
     if (!this.big) return;
     const size = this.size();
     this.syncDetail(size);
-    this.canvasLayer.draw(this.view, size, this.marks, LOW_DETAIL_ZOOM);
+    this.canvasLayer.minText = this.minText();
+    this.canvasLayer.draw(this.view, size, this.marks, Math.max(LOW_DETAIL_ZOOM, this.readableZoom(true)));
     const step = this.marks.current ? this.nodes.get(this.marks.current) : null;
     this.minimap.draw(this.view, size, step);
   }
@@ -808,7 +894,7 @@ export class GraphView {
     if (camera === this.detailCamera) return;
     this.detailCamera = camera;
     const keep = new Set();
-    if (k >= LOW_DETAIL_ZOOM) {
+    if (k >= Math.max(LOW_DETAIL_ZOOM, this.readableZoom(true))) {
       const left = -x / k;
       const top = -y / k;
       const right = (size.w - x) / k;
@@ -850,9 +936,13 @@ export class GraphView {
 
   /** True when the whole graph does not fit at a size where its labels can be read. */
   tooLargeToRead() {
-    return this.fitZoom() < LOW_DETAIL_ZOOM;
+    return this.fitZoom() < this.readableZoom();
   }
 
+  /** The whole graph, as large as the box allows; but a small graph no smaller than its text
+   * can be read at: one wider or taller than the box is shown in part, around the step's
+   * node (else from its inputs at the left), and panned or followed from there. A large
+   * graph (the canvas) is fitted whole, as a shape. */
   fit() {
     this.autoFit = true;
     const { w, h } = this.size();
@@ -860,11 +950,30 @@ export class GraphView {
     const b = this.bounds;
     const aw = Math.max(w - pad.left - pad.right, 40);
     const ah = Math.max(h - pad.top - pad.bottom, 40);
-    const k = this.fitZoom();
+    const whole = this.fitZoom();
+    const k = this.big ? whole : Math.max(whole, this.readableZoom());
+    // what to keep in view: a path the page highlights (the lesson's point), else the step's node
+    const m = this.marks || {};
+    const lit = (m.highlight || []).map((id) => this.nodes.get(id)).filter(Boolean);
+    const one = this.nodes.get(m.current || m.next || m.selected);
+    let focus = one ? one.box : null;
+    if (lit.length) {
+      const x0 = Math.min(...lit.map((r) => r.box.x));
+      const y0 = Math.min(...lit.map((r) => r.box.y));
+      const x1 = Math.max(...lit.map((r) => r.box.x + r.box.w));
+      const y1 = Math.max(...lit.map((r) => r.box.y + r.box.h));
+      focus = { x: x0, y: y0, w: x1 - x0, h: y1 - y0 };
+    }
+    const place = (size, avail, start, lead, centre) => {
+      if (size * k <= avail) return lead + (avail - size * k) / 2 - start * k;
+      // as near the focus as the drawing's edges allow
+      const want = centre === null ? lead - start * k : lead + avail / 2 - centre * k;
+      return Math.min(lead - start * k, Math.max(lead + avail - (start + size) * k, want));
+    };
     this.view = {
       k,
-      x: pad.left + (aw - b.w * k) / 2 - b.x * k,
-      y: pad.top + (ah - b.h * k) / 2 - b.y * k,
+      x: place(b.w, aw, b.x, pad.left, focus ? focus.x + focus.w / 2 : null),
+      y: place(b.h, ah, b.y, pad.top, focus ? focus.y + focus.h / 2 : b.y + b.h / 2),
     };
     this.applyView();
   }
@@ -913,7 +1022,7 @@ export class GraphView {
   follow(id) {
     const rec = this.nodes.get(id);
     if (!rec) return;
-    if (this.view.k < LOW_DETAIL_ZOOM) this.centerOn(id, FOLLOW_ZOOM);
+    if (this.view.k < this.readableZoom()) this.centerOn(id, Math.max(FOLLOW_ZOOM, this.readableZoom()));
     else this.ensureVisible(id);
   }
 

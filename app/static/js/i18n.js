@@ -431,6 +431,7 @@ export const STRINGS = {
     "editor.valueKey": "Set the selected leaf's value or shape (v)",
     "editor.delete": "Delete",
     "editor.deleteKey": "Delete the selected node and its edges (Delete)",
+    "sheet.toggle": "Show or hide the panel",
   },
   zh: {
     "nav.home": "首页",
@@ -858,6 +859,7 @@ export const STRINGS = {
     "editor.valueKey": "设置选中叶子节点的值或形状 (v)",
     "editor.delete": "删除",
     "editor.deleteKey": "删除选中的节点及其边 (Delete)",
+    "sheet.toggle": "显示或隐藏面板",
   },
 };
 

@@ -23,6 +23,7 @@ import { applyI18n, currentLang, t } from "./i18n.js";
 import { Inspector } from "./inspector.js";
 import { drawRace } from "./raceview.js";
 import { GraphSession } from "./session.js";
+import { installSheet } from "./sheet.js";
 import { createStore, messages } from "./store.js";
 import { ToposortView } from "./toposortview.js";
 
@@ -83,6 +84,8 @@ const view = new GraphView($("#graph-svg"), {
   },
 });
 view.overlayPadding = CANVAS_PADDING.graph;
+// on a narrow screen the notes are a bottom sheet under the drawing, open at first
+installSheet($(".notes"), { open: true });
 
 const inspector = new Inspector($("#inspector"), {
   t,

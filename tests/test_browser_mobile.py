@@ -1,0 +1,241 @@
+"""Phones and tablets (device emulation: a touch screen, a mobile viewport, a high pixel
+density): the follower's view link, the lesson page and the editor draw the graph across the
+screen with no page wider than the window, the panel or notes as a bottom sheet under the
+drawing, every control within reach, the node the cursor has reached on screen, and the
+drawing zoomed by a two-finger pinch and panned by a drag. On a desktop screen, hiding the
+lesson's notes gives their width to the drawing."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import CONTEXT_ARGS, browser_stack, csp_violations
+from tests.legibility import settle
+
+pytestmark = pytest.mark.browser
+
+expect = browser_stack()  # skips without Playwright; fails under CI=true
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 3}
+TABLET = {"viewport": {"width": 768, "height": 1024}, "device_scale_factor": 2}
+
+# the drawing's box, the page's widths, where the current node is, and controls out of reach
+LAYOUT = r"""() => {
+  const svg = document.querySelector("#graph-svg").getBoundingClientRect();
+  const cur = document.querySelector("#graph-svg .node.is-current .node-box")
+    || document.querySelector("#graph-svg .node.is-next .node-box");
+  const c = cur && cur.getBoundingClientRect();
+  const out = [];
+  for (const b of document.querySelectorAll("button, input, select, a.btn")) {
+    if (b.closest("dialog") || !b.checkVisibility()) continue;
+    const r = b.getBoundingClientRect();
+    if (r.width < 1) continue;
+    if (r.left < -1 || r.right > innerWidth + 1 || r.top < -1 || r.bottom > innerHeight + 1) {
+      const name = b.getAttribute("data-action") || b.getAttribute("data-role") || b.textContent;
+      out.push(name.trim());
+    }
+  }
+  const id = cur && cur.closest("[data-node-id]").dataset.nodeId;
+  return {svg: {x: svg.x, y: svg.y, w: svg.width, h: svg.height},
+          current: c && {x: c.x, y: c.y, w: c.width, h: c.height, id},
+          scrollWidth: document.documentElement.scrollWidth, innerWidth, innerHeight,
+          unreachable: out};
+}"""
+
+
+@pytest.fixture(params=[PHONE, TABLET], ids=["phone-390x844", "tablet-768x1024"])
+def device(request, browser):
+    context = browser.new_context(
+        **{**CONTEXT_ARGS, **request.param, "is_mobile": True, "has_touch": True}
+    )
+    violations = csp_violations(context)
+    page = context.new_page()
+    page.emulate_media(reduced_motion="reduce")
+    yield page
+    context.close()
+    assert not violations, violations
+
+
+def assert_fills_the_screen(page, where: str) -> dict:
+    settle(page)
+    d = page.evaluate(LAYOUT)
+    assert d["scrollWidth"] <= d["innerWidth"], f"{where}: the page is wider than the screen"
+    assert d["svg"]["w"] >= 0.9 * d["innerWidth"], f"{where}: the drawing is {d['svg']}"
+    assert d["svg"]["h"] >= 0.4 * d["innerHeight"], f"{where}: the drawing is {d['svg']}"
+    assert not d["unreachable"], f"{where}: controls off the screen: {d['unreachable']}"
+    cur, svg = d["current"], d["svg"]
+    assert cur, f"{where}: no current node"
+    assert svg["x"] - 1 <= cur["x"] and cur["x"] + cur["w"] <= svg["x"] + svg["w"] + 1, (where, d)
+    assert svg["y"] - 1 <= cur["y"] and cur["y"] + cur["h"] <= svg["y"] + svg["h"] + 1, (where, d)
+    return d
+
+
+def test_follower_view_fills_a_small_screen(device, page_api):
+    page = device
+    graph, token = page_api.create({"example": "chain_rule"})
+    for _ in range(6):
+        status, _ = page_api.call("POST", f"/api/graphs/{graph['id']}/forward", {}, token)
+        assert status == 200
+    page.goto(f"{page_api.base}/g/{graph['id']}")
+    expect(page.locator("#app")).to_have_attribute("data-ready", "true")
+    expect(page.locator("[data-role=position]")).to_have_text(f"6 / {graph['cursor']['total']}")
+    assert_fills_the_screen(page, "follower")
+    # the teacher steps on: the follower's camera keeps the new node on screen
+    for _ in range(4):
+        page_api.call("POST", f"/api/graphs/{graph['id']}/forward", {}, token)
+    expect(page.locator("[data-role=position]")).to_have_text(f"10 / {graph['cursor']['total']}")
+    d = assert_fills_the_screen(page, "follower after steps")
+    assert d["current"]["id"] == graph["order"][9]
+
+
+def test_editor_fills_a_small_screen_and_the_sheet_opens_under_it(device, page_api):
+    page = device
+    graph, token = page_api.create({"example": "sigmoid_blocks"})
+    page.goto(f"{page_api.base}/g/{graph['id']}#edit={token}")
+    expect(page.locator("#app")).to_have_attribute("data-ready", "true")
+    for k in range(1, 9):
+        page.keyboard.press("ArrowRight")
+        expect(page.locator("[data-role=position]")).to_contain_text(f"{k} /")
+    closed = assert_fills_the_screen(page, "editor")
+    expect(page.locator("[data-action=run-backward]")).to_be_in_viewport()
+    # the sheet: closed shows the tabs; open, the inspector lies under the drawing, which
+    # shrinks and keeps the current node on screen
+    panel = page.locator(".panel")
+    expect(panel).not_to_have_class("panel is-open")
+    page.locator(".panel .sheet-handle").tap()
+    expect(panel).to_have_class("panel is-open")
+    expect(page.locator("#inspector")).to_be_visible()
+    settle(page)
+    d = page.evaluate(LAYOUT)
+    assert d["svg"]["h"] < closed["svg"]["h"] - 50
+    assert d["scrollWidth"] <= d["innerWidth"]
+    cur, svg = d["current"], d["svg"]
+    assert svg["y"] - 1 <= cur["y"] and cur["y"] + cur["h"] <= svg["y"] + svg["h"] + 1, d
+    sheet = panel.bounding_box()
+    assert sheet["y"] >= svg["y"] + svg["h"] - 1  # under the drawing, not over it
+    page.locator(".panel .sheet-handle").tap()
+    expect(panel).not_to_have_class("panel is-open")
+    # tapping a node opens the sheet on its inspector (a node whose middle nothing covers)
+    settle(page)
+    spot = page.evaluate(
+        """() => { for (const g of document.querySelectorAll('#graph-svg [data-node-id]')) {
+            const r = g.querySelector('.node-box').getBoundingClientRect();
+            const x = r.x + r.width / 2, y = r.y + r.height / 2;
+            const hit = document.elementFromPoint(x, y);
+            if (hit && hit.closest('[data-node-id]') === g) return {x, y, id: g.dataset.nodeId};
+        } return null; }"""
+    )
+    assert spot, "no node can be tapped"
+    page.touchscreen.tap(spot["x"], spot["y"])
+    expect(panel).to_have_class("panel is-open")
+    expect(page.locator("#inspector [data-role=inspector-label]")).to_be_visible()
+    assert page.evaluate("() => window.stepgrad.state.selected") == spot["id"]
+    settle(page)
+    d = page.evaluate(LAYOUT)
+    cur, svg = d["current"], d["svg"]
+    assert svg["y"] - 1 <= cur["y"] and cur["y"] + cur["h"] <= svg["y"] + svg["h"] + 1, d
+
+
+def test_lesson_fills_a_small_screen(device, page_api):
+    page = device
+    page.goto(f"{page_api.base}/lessons/day2")
+    root = page.locator("#lesson")
+    expect(root).to_have_attribute("data-ready", "true")
+    for k in range(2, 5):
+        page.keyboard.press("PageDown")
+        expect(root).to_have_attribute("data-step", str(k))
+        expect(root).to_have_attribute("data-step-state", "ready", timeout=30_000)
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    settle(page)
+    d = assert_fills_the_screen(page, "lesson")
+    notes = page.locator("[data-role=notes]").bounding_box()
+    assert notes["y"] >= d["svg"]["y"] + d["svg"]["h"] - 1  # the notes under the drawing
+    expect(page.locator("[data-role=step-title]")).to_be_in_viewport()
+    # folded, the notes keep their title and arrows; the drawing grows into their room
+    page.locator("[data-role=notes] .sheet-handle").tap()
+    expect(page.locator("[data-role=step-text]")).to_be_hidden()
+    expect(page.locator("[data-action=next-step]")).to_be_in_viewport()
+    settle(page)
+    assert page.evaluate(LAYOUT)["svg"]["h"] > d["svg"]["h"] + 40
+
+
+def touch(cdp, kind: str, points: list[tuple[float, float]]) -> None:
+    points_ = [{"x": x, "y": y, "id": i} for i, (x, y) in enumerate(points)]
+    cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points_})
+
+
+def test_pinch_zooms_and_a_drag_pans_on_a_touch_screen(browser, page_api):
+    context = browser.new_context(**{**CONTEXT_ARGS, **PHONE, "is_mobile": True, "has_touch": True})
+    try:
+        page = context.new_page()
+        graph, token = page_api.create({"example": "chain_rule"})
+        page.goto(f"{page_api.base}/g/{graph['id']}#edit={token}")
+        expect(page.locator("#app")).to_have_attribute("data-ready", "true")
+        # connected: the top bar has its last width, the drawing its last box and fit
+        expect(page.locator("[data-role=live]")).to_have_text("live")
+        settle(page)
+        view = "() => ({...window.stepgrad.view.view})"
+        box = page.locator("#graph-svg").bounding_box()
+        cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        cdp = context.new_cdp_session(page)
+        # two fingers spread from 80 px apart to 240: three times the zoom, about the point
+        # between them
+        touch(cdp, "touchStart", [(cx - 40, cy), (cx + 40, cy)])
+        before = page.evaluate(view)
+        for step in range(1, 6):
+            touch(cdp, "touchMove", [(cx - 40 - 16 * step, cy), (cx + 40 + 16 * step, cy)])
+        touch(cdp, "touchEnd", [])
+        settle(page)
+        pinched = page.evaluate(view)
+        assert pinched["k"] == pytest.approx(before["k"] * 3, rel=0.05)
+        # the point between the fingers stays where it was
+        wx = (cx - box["x"] - before["x"]) / before["k"]
+        assert box["x"] + pinched["x"] + wx * pinched["k"] == pytest.approx(cx, abs=4)
+        # one finger drags the drawing
+        touch(cdp, "touchStart", [(cx, cy)])
+        for step in range(1, 6):
+            touch(cdp, "touchMove", [(cx - 20 * step, cy - 10 * step)])
+        touch(cdp, "touchEnd", [])
+        settle(page)
+        dragged = page.evaluate(view)
+        assert dragged["k"] == pytest.approx(pinched["k"])
+        assert dragged["x"] == pytest.approx(pinched["x"] - 100, abs=6)
+        assert dragged["y"] == pytest.approx(pinched["y"] - 50, abs=6)
+        # the page itself did not zoom or scroll: the drawing's CSS has touch-action: none
+        assert page.evaluate("() => [window.visualViewport.scale, scrollX, scrollY]") == [1, 0, 0]
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("presenting", [False, True], ids=["normal", "presenting"])
+def test_hiding_the_notes_widens_the_drawing(context, page_api, presenting):
+    page = context.new_page()
+    page.goto(f"{page_api.base}/lessons/day2#step-5")
+    root = page.locator("#lesson")
+    expect(root).to_have_attribute("data-ready", "true")
+    expect(root).to_have_attribute("data-step-state", "ready", timeout=30_000)
+    if presenting:
+        page.keyboard.press("p")
+    settle(page)
+    svg = page.locator("#graph-svg")
+    before = svg.bounding_box()["width"]
+    notes = page.locator("[data-role=notes]").bounding_box()["width"]
+    page.keyboard.press("i")
+    expect(page.locator("[data-role=notes]")).to_be_hidden()
+    settle(page)
+    after = svg.bounding_box()["width"]
+    assert after == pytest.approx(before + notes, abs=4)
+    # fit (0) keeps the whole width: no blank strip where the notes were
+    page.keyboard.press("0")
+    settle(page)
+    assert svg.bounding_box()["width"] == pytest.approx(after, abs=1)
+    drawn = page.evaluate(
+        "() => { const b = document.querySelector('#graph-svg .viewport').getBoundingClientRect();"
+        " return b.right; }"
+    )
+    assert drawn > before + 20  # the drawing reaches into the freed strip
+    page.keyboard.press("i")
+    expect(page.locator("[data-role=notes]")).to_be_visible()
+    settle(page)
+    assert svg.bounding_box()["width"] == pytest.approx(before, abs=4)
