@@ -13,7 +13,9 @@ import {
 } from "./graphparts.js";
 import { GraphView, graphIndex, lastStep } from "./graphview.js";
 import { applyI18n, currentLang, t } from "./i18n.js";
+import { FocusFollower, FocusSender } from "./follow.js";
 import { Inspector } from "./inspector.js";
+import { QuizCard, quantityFor } from "./quiz.js";
 import { GraphSession } from "./session.js";
 import { createStore, messages } from "./store.js";
 
@@ -48,7 +50,7 @@ const store = createStore({
   tab: "node",
   busy: 0,
   playing: false,
-  playInterval: 600,
+  playInterval: 600, // ms between two steps when playing; the speed control sets it
   live: "connecting", // connecting | live | offline
   message: null, // {kind: "error" | "info", text}
   training: { running: false, rows: [], epochs: 0, final: null, predictions: null, result: null, progressEvents: 0 },
@@ -94,6 +96,34 @@ function updatePadding() {
   if (changed && view.autoFit) requestAnimationFrame(() => view.fit());
 }
 view.overlayPadding = NORMAL_PADDING;
+
+// the class quiz, over the drawing; the teacher's focus, sent by the teacher and mirrored by followers
+const quiz = new QuizCard($("section.canvas"), {
+  t,
+  api: () => (state.editable ? session.api : readOnlyApi()),
+  label: (id) => nodeLabel(id),
+  onError: (err) => say.error(err),
+});
+const follower = new FocusFollower({
+  view,
+  select: (id) => store.set({ selected: id }),
+  onChange: () => store.set({}),
+});
+const focusSender = new FocusSender({
+  api: () => (state.editable && state.graph ? session.api : null),
+  view,
+  selected: () => state.selected,
+  shareView: () => state.presentation, // presenting, the teacher drives the class's view
+});
+
+function readOnlyApi() {
+  return { id: session.api.id, base: session.api.base, token: null };
+}
+
+function nodeLabel(id) {
+  const node = state.graph ? graphIndex(state.graph).byId.get(id) : null;
+  return node ? node.label || node.id : id;
+}
 
 const inspector = new Inspector($("#inspector"), {
   t,
@@ -141,6 +171,9 @@ function render() {
   const follow = $("[data-action=follow]");
   follow.classList.toggle("is-on", state.follow);
   follow.setAttribute("aria-pressed", String(state.follow));
+  renderFollowTeacher();
+  renderSpeed();
+  quiz.render();
   root.setAttribute("data-version", String(g.version));
 }
 
@@ -208,6 +241,20 @@ function renderTransport(g) {
   disable("train", state.training.running || !(g.params || []).length);
 }
 
+function renderFollowTeacher() {
+  const b = $("[data-action=follow-teacher]");
+  b.classList.toggle("is-on", follower.on);
+  b.setAttribute("aria-pressed", String(follower.on));
+  setText(b, t(follower.on ? "teacher.following" : "teacher.away"));
+  root.classList.toggle("is-away", !follower.on);
+}
+
+function renderSpeed() {
+  setText($("[data-role=speed]"), t("speed.value", { n: fmtSpeed(1000 / playInterval()) }));
+  $("[data-action=slower]").disabled = playInterval() >= SPEEDS[0];
+  $("[data-action=faster]").disabled = playInterval() <= SPEEDS[SPEEDS.length - 1];
+}
+
 function renderTabs() {
   for (const b of $$("[data-tab-button]")) {
     const on = b.getAttribute("data-tab-button") === state.tab;
@@ -254,7 +301,8 @@ function takeGraph(g, touched) {
   if (!cur || cur.name !== g.name) rememberGraph(g.id, g.name);
   store.set(patch);
   const step = lastStep(g);
-  if (step && moved && state.follow) view.follow(step.node);
+  if (step && moved && state.follow && !follower.drivesView) view.follow(step.node);
+  if (moved) quiz.stepped(g);
 }
 
 /** The server refused this browser's token: continue as a follower. */
@@ -322,6 +370,20 @@ const actions = {
   share() {
     openShare();
   },
+  slower() {
+    changeSpeed(-1);
+  },
+  faster() {
+    changeSpeed(1);
+  },
+  quiz() {
+    return quizKey();
+  },
+  "follow-teacher"() {
+    if (state.editable) return;
+    const on = follower.toggle();
+    say.info(t(on ? "teacher.rejoined" : "teacher.left"));
+  },
   presentation() {
     view.autoFit = true; // the whole graph, as large as the new box allows
     store.set({ presentation: !state.presentation, overlay: false });
@@ -356,6 +418,43 @@ const actions = {
     if (state.token) copy(editLink());
   },
 };
+
+// the play speeds, as milliseconds between two steps: 0.5 to 10 steps a second
+const SPEEDS = [2000, 1000, 600, 300, 150, 100];
+
+function fmtSpeed(perSecond) {
+  return perSecond >= 2 ? String(Math.round(perSecond)) : String(Math.round(perSecond * 10) / 10);
+}
+
+/** One notch slower (-1) or faster (+1) on the list of speeds. */
+function changeSpeed(delta) {
+  const now = playInterval();
+  const i = SPEEDS.findIndex((ms) => ms <= now);
+  const at = i < 0 ? SPEEDS.length - 1 : i;
+  const next = SPEEDS[Math.max(0, Math.min(SPEEDS.length - 1, at + delta))];
+  store.set({ playInterval: next });
+  say.info(t("speed.now", { n: fmtSpeed(1000 / next) }));
+}
+
+/** The teacher's `q`: a question on the selected node (else the node the next step
+ * visits), then the reveal, then put it away. */
+function quizKey() {
+  if (!state.editable) {
+    const input = $("[data-role=quiz-answer]");
+    if (input) input.focus();
+    return null;
+  }
+  if (quiz.status !== "none") return quiz.keyPress();
+  const g = state.graph;
+  if (!g) return null;
+  const node = state.selected || g.cursor.node;
+  const quantity = quantityFor(g, node);
+  if (!node || !quantity) {
+    say.info(t("quiz.nothingToAsk", { node: node ? nodeLabel(node) : "" }));
+    return null;
+  }
+  return quiz.keyPress(node, quantity);
+}
 
 /** Milliseconds between two steps when playing (scripts may set state.playInterval). */
 function playInterval() {
@@ -591,6 +690,12 @@ const KEYS = {
   g: "gradcheck",
   c: "follow",
   "/": "find-focus",
+  "<": "slower",
+  ",": "slower",
+  ">": "faster",
+  ".": "faster",
+  q: "quiz",
+  t: "follow-teacher",
 };
 
 listenKeys(KEYS, actions, {
@@ -692,8 +797,15 @@ async function start() {
     store.set({ loadError });
     return;
   }
-  session.connect({ onLive: (live) => store.set({ live }), onProgress });
+  session.connect({
+    onLive: (live) => store.set({ live }),
+    onProgress,
+    onQuiz: (view) => quiz.take(view),
+    onFocus: (focus) => {
+      if (!state.editable) follower.take(focus);
+    },
+  });
 }
 
-window.stepgrad = { state, store, session, view, actions, render: () => store.flush() };
+window.stepgrad = { state, store, session, view, actions, quiz, follower, focusSender, render: () => store.flush() };
 start();
