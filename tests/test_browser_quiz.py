@@ -33,7 +33,9 @@ def node_text(page, node: str, role: str = "value"):
     return page.locator(f'#graph-svg [data-node-id="{node}"] [data-role={role}]')
 
 
-def test_five_students_answer_and_the_teacher_reveals(browser, page, page_server, page_api, screenshots):
+def test_five_students_answer_and_the_teacher_reveals(
+    browser, page, page_server, page_api, screenshots
+):
     graph, token = page_api.create({"example": "seed"})
     gid = graph["id"]
     # forward up to the sigmoid: x, y, k, b, linear are computed; sigmoid is next
@@ -118,8 +120,10 @@ def test_five_students_answer_and_the_teacher_reveals(browser, page, page_server
         assert sum(counts) == 5
         quiz = page_api.call("GET", f"/api/graphs/{gid}/quiz")[1]
         hist = quiz["histogram"]
-        expected = ([hist["below"]] if hist["below"] else []) + hist["counts"] + (
-            [hist["above"]] if hist["above"] else []
+        expected = (
+            ([hist["below"]] if hist["below"] else [])
+            + hist["counts"]
+            + ([hist["above"]] if hist["above"] else [])
         )
         assert counts == expected
         assert quiz["truth"] == pytest.approx(truth, rel=1e-12) and quiz["within_1pct"] == 2
@@ -136,7 +140,7 @@ def test_five_students_answer_and_the_teacher_reveals(browser, page, page_server
         students[4].screenshot(path=screenshots / "quiz-student-phone-revealed.png")
         students[1].screenshot(path=screenshots / "quiz-student-revealed.png")
         # answering is closed now
-        status, body = page_api.call(
+        status, _ = page_api.call(
             "POST",
             f"/api/graphs/{gid}/quiz/answers",
             {"quiz_id": quiz["quiz_id"], "answer": truth, "client": "latecomer01"},
@@ -151,7 +155,9 @@ def test_five_students_answer_and_the_teacher_reveals(browser, page, page_server
         for student in students:
             expect(node_text(student, "sigmoid")).to_contain_text(shown[:5], timeout=3000)
             # the card shrinks to its answer line: the drawing shows the number now
-            expect(student.locator("[data-role=quiz]")).to_have_class(re.compile("quiz-card--compact"))
+            expect(student.locator("[data-role=quiz]")).to_have_class(
+                re.compile("quiz-card--compact")
+            )
         expect(card).to_have_class(re.compile("quiz-card--compact"))
         expect(card.locator("[data-role=quiz-truth]")).to_be_visible()
         teacher.screenshot(path=screenshots / "quiz-teacher-after-step.png")
