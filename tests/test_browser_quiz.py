@@ -208,3 +208,59 @@ def test_a_gradient_question_and_a_late_student(browser, page, page_server, page
         expect(card).to_be_visible()
     finally:
         ctx.close()
+
+
+def test_a_lesson_step_asks_the_class(browser, page, page_server, page_api, screenshots):
+    """Day 3's quiz step: the lesson opens the question on its graph; a student on the view
+    link answers; the teacher sees the count, reveals, steps, and the student sees it."""
+    status, lesson = page_api.call("GET", "/api/lessons/day3")
+    assert status == 200
+    k = next(
+        i for i, s in enumerate(lesson["steps"], 1) if (s.get("quiz") or {}).get("node") == "k"
+    )
+    teacher = page
+    teacher.goto(f"{page_server}/lessons/day3#step-{k}")
+    root = teacher.locator("#lesson")
+    expect(root).to_have_attribute("data-step", str(k))
+    expect(root).to_have_attribute("data-step-state", "ready", timeout=30_000)
+    card = teacher.locator("[data-role=quiz]")
+    expect(card.locator("[data-role=quiz-question]")).to_have_text(
+        "What will the gradient of k be?"
+    )
+    link = card.locator(".quiz-link a")
+    url = link.get_attribute("href")
+    gid = url.rsplit("/", 1)[1]
+    truth = page_api.call("GET", f"/api/graphs/{gid}/quiz")[1]
+    assert truth["status"] == "open" and truth["node"] == "k"
+    ctx = browser.new_context(**CONTEXT_ARGS)
+    try:
+        student = ctx.new_page()
+        student.goto(url)
+        ready(student)
+        expect(student.locator("[data-role=quiz-question]")).to_have_text(
+            "What will the gradient of k be?"
+        )
+        # the student also mirrors what the lesson shows: the part of the graph in view
+        student.keyboard.type("-0.0344")
+        student.keyboard.press("Enter")
+        expect(card.locator("[data-role=quiz-count]")).to_have_text("1 answer", timeout=3000)
+        teacher.screenshot(path=screenshots / "quiz-lesson-teacher-open.png")
+        teacher.keyboard.press("q")
+        expect(card).to_have_attribute("data-status", "revealed")
+        expect(card.locator("[data-role=quiz-truth] strong")).to_have_text("\u22120.03437")
+        expect(card.locator("[data-role=quiz-share]")).to_have_text(
+            "1 of 1 answers (100 %) within 1 %"
+        )
+        teacher.screenshot(path=screenshots / "quiz-lesson-teacher-revealed.png")
+        # the keys still step the lesson's graph: backward reaches k, and the student sees it
+        teacher.keyboard.press("ArrowRight")
+        expect(student.locator('#graph-svg [data-node-id="k"] [data-role=grad]')).to_have_text(
+            "\u22120.03437", timeout=3000
+        )
+        expect(card).to_have_class(re.compile("quiz-card--compact"))
+        # and the lesson's keys move on: the next step has no question
+        teacher.keyboard.press("PageDown")
+        expect(root).to_have_attribute("data-step", str(k + 1))
+        expect(card).to_be_hidden()
+    finally:
+        ctx.close()

@@ -49,8 +49,14 @@ export class QuizCard {
    * `host`: where the card goes (over the drawing). `api()`: the current graph's GraphApi
    * (its token makes this page the teacher's). `label(id)`: a node's label.
    * `studentLink()`: the view link students answer at (shown to the teacher), or null.
+   * `answerToo`: the teacher's card has the answer field too (a learner alone on a lesson).
+   * `autofocus`: the answer field takes the keyboard when a question appears (a follower's
+   * page, whose keys step nothing).
    */
-  constructor(host, { t, api, label = (id) => id, studentLink = () => null, onError = () => {}, onInfo = () => {} }) {
+  constructor(host, { t, api, label = (id) => id, studentLink = () => null, onError = () => {}, onInfo = () => {},
+    answerToo = false, autofocus = true }) {
+    this.answerToo = answerToo;
+    this.autofocus = autofocus;
     this.t = t;
     this.api = api;
     this.label = label;
@@ -248,7 +254,7 @@ export class QuizCard {
       el("button", { type: "button", class: "btn btn--small quiz-close", "data-quiz": "close", text: t("quiz.close"),
         on: { click: () => this.close() } }));
     card.append(head, el("p", { class: "quiz-question", "data-role": "quiz-question", text: this.question() }));
-    if (q.status === "open" && !this.teacher) {
+    if (q.status === "open" && (!this.teacher || this.answerToo)) {
       const form = el("form", { class: "quiz-form", on: { submit: (ev) => { ev.preventDefault(); this.submit(); } } },
         el("input", { type: "text", inputmode: "decimal", autocomplete: "off", spellcheck: "false", class: "quiz-input num",
           "data-role": "quiz-answer", "aria-label": t("quiz.yourAnswer"), placeholder: t("quiz.placeholder") }),
@@ -261,8 +267,9 @@ export class QuizCard {
       const input = form.querySelector("input");
       if (mine !== undefined) input.value = String(mine);
       // keyboard first: the number field takes the focus when the question appears
-      if (mine === undefined) requestAnimationFrame(() => input.focus({ preventScroll: true }));
-    } else if (q.status === "open") {
+      if (mine === undefined && this.autofocus) requestAnimationFrame(() => input.focus({ preventScroll: true }));
+    }
+    if (q.status === "open" && this.teacher) {
       const link = this.studentLink();
       if (link) card.append(el("p", { class: "quiz-link small" }, t("quiz.answerAt"), " ", el("a", { href: link, target: "_blank", rel: "noopener", text: link })));
       card.append(el("div", { class: "quiz-actions" },
