@@ -94,7 +94,9 @@ def _check_quiz(where: str, step, graph: Graph) -> None:
     # first of its consumers that backward visits (the output, from its own visit)
     consumers = [graph.order.index(c) for c, _ in graph.consumers[node]] or [rank]
     if step.quiz.quantity == "grad" and position >= 2 * n - max(consumers):
-        raise LessonError(f"{where}: the gradient of {node!r} is already on screen at that position.")
+        raise LessonError(
+            f"{where}: the gradient of {node!r} is already on screen at that position."
+        )
 
 
 def _load_all() -> dict[str, Lesson]:

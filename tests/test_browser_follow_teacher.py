@@ -40,22 +40,20 @@ def same_view(page, want: dict, tol: float = 1.0) -> bool:
         return False
     # the teacher's box fits inside the follower's screen, touching two of its sides
     fits = got["width"] >= want["width"] - tol and got["height"] >= want["height"] - tol
-    touches = (
-        abs(got["width"] - want["width"]) <= tol or abs(got["height"] - want["height"]) <= tol
-    )
+    touches = abs(got["width"] - want["width"]) <= tol or abs(got["height"] - want["height"]) <= tol
     return fits and touches
 
 
 def wait_view(page, teacher_view: dict, timeout: float = 3000) -> None:
+    check = (
+        "([want, tol]) => { const got = (" + VIEWPORT + ")();"
+        " if (Math.abs(got.cx - want.cx) > tol || Math.abs(got.cy - want.cy) > tol) return false;"
+        " const fits = got.width >= want.width - tol && got.height >= want.height - tol;"
+        " return fits && (Math.abs(got.width - want.width) <= tol"
+        " || Math.abs(got.height - want.height) <= tol); }"
+    )
     page.wait_for_function(
-        """([want, tol]) => {
-          const got = (%s)();
-          if (Math.abs(got.cx - want.cx) > tol || Math.abs(got.cy - want.cy) > tol) return false;
-          const fits = got.width >= want.width - tol && got.height >= want.height - tol;
-          return fits && (Math.abs(got.width - want.width) <= tol
-                          || Math.abs(got.height - want.height) <= tol);
-        }"""
-        % VIEWPORT,
+        check,
         arg=[teacher_view, 1.0],
         timeout=timeout,
     )
@@ -121,7 +119,7 @@ def test_a_follower_mirrors_the_teachers_selection_and_breaks_away(
 def test_in_a_lesson_the_followers_view_follows_the_teachers(
     browser, page, page_server, page_api, screenshots
 ):
-    status, lesson = page_api.call("GET", "/api/lessons/day3")
+    lesson = page_api.call("GET", "/api/lessons/day3")[1]
     k = next(i for i, s in enumerate(lesson["steps"], 1) if s.get("panel") == "code")
     teacher = page
     teacher.goto(f"{page_server}/lessons/day3#step-{k}")
