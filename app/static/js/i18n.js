@@ -340,8 +340,8 @@ export const STRINGS = {
     "help.quiz": "quiz: the class predicts the selected node's value or gradient; again: reveal; again: close",
     "help.followTeacher": "students: follow the teacher / look around on your own",
     "knn.k": "Neighbours k",
-    "knn.feature": "{name}",
-    "knn.controls": "Try another house: change k and the features of the query",
+    "knn.feature": "The query house's {name}",
+    "knn.controls": "Try another house, or more neighbours: move the sliders (arrows, or drag)",
   },
   zh: {
     "nav.home": "首页",
@@ -678,8 +678,8 @@ export const STRINGS = {
     "help.quiz": "小测：全班预测选中节点的值或梯度；再按：揭晓；再按：关闭",
     "help.followTeacher": "学生：跟随老师 / 自己浏览",
     "knn.k": "邻居数 k",
-    "knn.feature": "{name}",
-    "knn.controls": "换一套房子试试：修改 k 和查询的特征",
+    "knn.feature": "查询房屋的 {name}",
+    "knn.controls": "换一套房子，或换个邻居数：拖动滑块（或用方向键）",
   },
 };
 

@@ -22,6 +22,7 @@ import { GraphView } from "./graphview.js";
 import { applyI18n, currentLang, t } from "./i18n.js";
 import { FocusSender } from "./follow.js";
 import { Inspector } from "./inspector.js";
+import { knnPane } from "./knncontrols.js";
 import { QuizCard, quantityFor } from "./quiz.js";
 import { drawRace } from "./raceview.js";
 import { GraphSession } from "./session.js";
@@ -668,7 +669,15 @@ function renderData() {
   if (d.chart === "table") drawTable(pane, d.view, opts);
   else if (d.chart === "heatmap") drawHeatmap(pane, d.view, opts);
   else if (d.chart === "scatter") drawScatterPlot(pane, d.scatter, opts);
-  else if (d.chart === "knn") drawScatterPlot(pane, d.scatter, { ...opts, knn: d.knn });
+  else if (d.chart === "knn") {
+    // k and the query house can be changed: the server's KNN answers, the plot redraws
+    const onAnswer = (res) => {
+      d.knn = res;
+      d.version += 1;
+      store.schedule();
+    };
+    drawScatterPlot(knnPane(pane, d, { t, onAnswer, onError: showError }), d.scatter, { ...opts, knn: d.knn });
+  }
   else if (d.chart === "knn_cost") drawKnnCost(pane, d.cost, opts);
   else if (d.chart === "lines") drawScatterPlot(pane, d.scatter, { ...opts, lines: fittedLines(d) });
   const status = d.compare ? compareStatus(d.compare) : "";
