@@ -26,7 +26,7 @@ PHONE = {
 
 def ready(page) -> None:
     expect(page.locator("#app")).to_have_attribute("data-ready", "true")
-    expect(page.locator("[data-role=live]")).to_have_text("live")
+    expect(page.locator("[data-role=live]")).to_have_class(re.compile("live-dot--live"))
 
 
 def node_text(page, node: str, role: str = "value"):
@@ -262,5 +262,40 @@ def test_a_lesson_step_asks_the_class(browser, page, page_server, page_api, scre
         teacher.keyboard.press("PageDown")
         expect(root).to_have_attribute("data-step", str(k + 1))
         expect(card).to_be_hidden()
+    finally:
+        ctx.close()
+
+
+def test_the_quiz_in_chinese_while_presenting(browser, page, page_server, page_api, screenshots):
+    graph, token = page_api.create({"example": "seed"})
+    gid = graph["id"]
+    page_api.call("POST", f"/api/graphs/{gid}/forward", {"all": True}, token)
+    teacher = page
+    teacher.add_init_script("localStorage.setItem('stepgrad:lang', 'zh')")
+    teacher.goto(f"{page_server}/g/{gid}#edit={token}")
+    ready(teacher)
+    teacher.keyboard.press("p")
+    teacher.locator('#graph-svg [data-node-id="b"]').click()
+    teacher.keyboard.press("q")
+    card = teacher.locator("[data-role=quiz]")
+    expect(card.locator("[data-role=quiz-question]")).to_have_text("b 的梯度会是多少？")
+    ctx = browser.new_context(**PHONE)
+    ctx.add_init_script("localStorage.setItem('stepgrad:lang', 'zh')")
+    try:
+        student = ctx.new_page()
+        student.goto(f"{page_server}/g/{gid}")
+        expect(student.locator("[data-role=quiz-question]")).to_have_text("b 的梯度会是多少？")
+        expect(student.locator("[data-quiz=submit]")).to_have_text("提交")
+        student.locator("[data-role=quiz-answer]").fill("-0.0115")
+        student.locator("[data-role=quiz-answer]").press("Enter")
+        expect(card.locator("[data-role=quiz-count]")).to_have_text("1 个回答")
+        student.screenshot(path=screenshots / "quiz-student-phone-zh.png")
+        teacher.screenshot(path=screenshots / "quiz-teacher-presenting-zh-open.png")
+        teacher.keyboard.press("q")
+        expect(card.locator("[data-role=quiz-share]")).to_have_text(
+            "1 个回答中有 1 个（100 %）在 1 % 以内"
+        )
+        teacher.screenshot(path=screenshots / "quiz-teacher-presenting-zh-revealed.png")
+        expect(student.locator("[data-role=quiz-mine]")).to_contain_text("答对了")
     finally:
         ctx.close()

@@ -84,12 +84,15 @@ const view = new GraphView($("#graph-svg"), { t, onSelect: (id) => select(id) })
 const NORMAL_PADDING = { top: 56, right: 20, bottom: 64, left: 20 };
 const PRESENT_PADDING = { top: 16, right: 16, bottom: 84, left: 16 };
 const OVERLAY_WIDTH = 440; // the inspector over the drawing in presentation mode (see app.css)
+const QUIZ_WIDTH = 460; // the quiz card in presentation mode (see quiz.css)
 
 /** Keep the drawing clear of what lies over it, and refit when that changes. */
 function updatePadding() {
   const base = state.presentation ? PRESENT_PADDING : NORMAL_PADDING;
   const right = state.presentation && state.overlay ? OVERLAY_WIDTH + 24 : base.right;
   const next = { ...base, right };
+  // presenting, the quiz card sits at the bottom left (see quiz.css): the drawing keeps clear of it
+  if (state.presentation && !quiz.card.hidden && !quiz.compact) next.left = QUIZ_WIDTH + 24;
   const changed = JSON.stringify(next) !== JSON.stringify(view.overlayPadding);
   view.overlayPadding = next;
   // the box of the drawing changes with the panels: the view's ResizeObserver refits it
@@ -103,6 +106,7 @@ const quiz = new QuizCard($("section.canvas"), {
   api: () => (state.editable ? session.api : readOnlyApi()),
   label: (id) => nodeLabel(id),
   onError: (err) => say.error(err),
+  onShow: () => store.set({}), // presenting, the drawing makes room for the card
 });
 const follower = new FocusFollower({
   view,
@@ -453,6 +457,8 @@ function quizKey() {
     say.info(t("quiz.nothingToAsk", { node: node ? nodeLabel(node) : "" }));
     return null;
   }
+  // presenting, the inspector would show the way to the answer: the card takes its place
+  if (state.presentation) store.set({ overlay: false });
   return quiz.keyPress(node, quantity);
 }
 

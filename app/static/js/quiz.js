@@ -54,7 +54,8 @@ export class QuizCard {
    * page, whose keys step nothing).
    */
   constructor(host, { t, api, label = (id) => id, studentLink = () => null, onError = () => {}, onInfo = () => {},
-    answerToo = false, autofocus = true }) {
+    answerToo = false, autofocus = true, onShow = () => {} }) {
+    this.onShow = onShow;
     this.answerToo = answerToo;
     this.autofocus = autofocus;
     this.t = t;
@@ -73,6 +74,7 @@ export class QuizCard {
       if (this.compact && !ev.target.closest("button")) {
         this.compact = false;
         this.render();
+        this.onShow(true);
       }
     });
     host.appendChild(this.card);
@@ -104,6 +106,7 @@ export class QuizCard {
     if (shown !== null && shown !== undefined) {
       this.compact = true;
       this.render();
+      this.onShow(true);
     }
   }
 
@@ -227,7 +230,14 @@ export class QuizCard {
     const q = this.quiz;
     const card = this.card;
     const hidden = !q || (!this.teacher && this.dismissed.has(q.quiz_id));
-    card.hidden = hidden;
+    if (card.hidden !== hidden) {
+      card.hidden = hidden;
+      this.onShow(!hidden);
+    }
+    // a page wider than a phone's screen (a wide table, a long name) must not push the
+    // answer field and its button off the screen: the card keeps to what is visible
+    const vv = window.visualViewport;
+    card.style.maxWidth = vv && vv.width < 600 ? `${Math.floor(vv.width) - 16}px` : "";
     card.classList.toggle("quiz-card--teacher", this.teacher);
     if (hidden) {
       this.key = null;
