@@ -163,5 +163,10 @@ def test_in_a_lesson_the_followers_view_follows_the_teachers(
         # t again: it snaps to the teacher's current view
         student.keyboard.press("t")
         wait_view(student, moved)
+        # a student who opens the link now starts on the teacher's view, not the whole graph
+        late = ctx.new_page()
+        late.goto(f"{page_server}/g/{gid}")
+        ready(late)
+        wait_view(late, moved)
     finally:
         ctx.close()

@@ -95,6 +95,7 @@ export class FocusFollower {
     this.select = select;
     this.onChange = onChange;
     this.on = true;
+    this.pending = false;
     this.focus = null; // the teacher's last focus
   }
 
@@ -115,7 +116,14 @@ export class FocusFollower {
     const f = this.focus;
     if (!f) return;
     this.select(f.node || null);
+    // before the first drawing (a follower who just connected) the view waits for it
+    this.pending = Boolean(f.viewport && !this.view.structure);
     if (f.viewport && this.view.structure) showViewport(this.view, f.viewport);
+  }
+
+  /** The page drew: a view that waited for the drawing is shown now. */
+  drawn() {
+    if (this.pending && this.on && this.view.structure) this.apply();
   }
 
   /** Break away, or rejoin (snapping back to the teacher's current focus). */

@@ -163,6 +163,7 @@ function render() {
     return;
   }
   view.render(state);
+  follower.drawn();
   state.touched = { nodes: [], edges: [] }; // drawn: nothing is pending
   if (!state.firstRenderDone) firstRender();
   inspector.render(state);
