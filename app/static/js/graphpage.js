@@ -6,6 +6,7 @@ import { ApiError, api, detailMessage, forgetToken, getToken, rememberGraph, set
 import { drawLossChart, drawScatter } from "./charts.js";
 import { $, $$, download, el, safeFileName, setText } from "./dom.js";
 import { exportPng, exportSvg } from "./exporter.js";
+import { FocusFollower, FocusSender } from "./follow.js";
 import { fmtNumber } from "./format.js";
 import {
   historyRows, listenClicks, listenFind, listenKeys, renderCaption, renderFinal, renderGradcheck,
@@ -13,7 +14,6 @@ import {
 } from "./graphparts.js";
 import { GraphView, graphIndex, lastStep } from "./graphview.js";
 import { applyI18n, currentLang, t } from "./i18n.js";
-import { FocusFollower, FocusSender } from "./follow.js";
 import { Inspector } from "./inspector.js";
 import { QuizCard, quantityFor } from "./quiz.js";
 import { GraphSession } from "./session.js";
@@ -91,7 +91,7 @@ function updatePadding() {
   const base = state.presentation ? PRESENT_PADDING : NORMAL_PADDING;
   const right = state.presentation && state.overlay ? OVERLAY_WIDTH + 24 : base.right;
   const next = { ...base, right };
-  // presenting, the quiz card sits at the bottom left (see quiz.css): the drawing keeps clear of it
+  // presenting, the quiz card sits at the top left (see quiz.css): the drawing keeps clear of it
   if (state.presentation && !quiz.card.hidden && !quiz.compact) next.left = QUIZ_WIDTH + 24;
   const changed = JSON.stringify(next) !== JSON.stringify(view.overlayPadding);
   view.overlayPadding = next;
@@ -100,7 +100,8 @@ function updatePadding() {
 }
 view.overlayPadding = NORMAL_PADDING;
 
-// the class quiz, over the drawing; the teacher's focus, sent by the teacher and mirrored by followers
+// the class quiz (a card beside the drawing); the teacher's focus, sent by the teacher's page and
+// mirrored by followers
 const quiz = new QuizCard($("section.canvas"), {
   t,
   api: () => (state.editable ? session.api : readOnlyApi()),
