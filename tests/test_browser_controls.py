@@ -102,11 +102,12 @@ def test_the_knn_step_has_sliders_for_k_and_the_query(page, page_server, page_ap
     def check(k_value: int, query: float) -> None:
         body = {"features": step["knn"]["features"], "query": [query], "k": k_value}
         knn = page_api.call("POST", "/api/datasets/boston/knn", body)[1]
+        # the plot shows the server's answer for these values (waited for: a drag asks once)
+        marker = stage.locator("[data-chart=knn] [data-role=prediction]")
+        expect(marker).to_have_attribute("data-value", str(knn["prediction"]))
         expect(near).to_have_count(k_value)
         got = sorted(int(c.get_attribute("data-row")) for c in near.all())
         assert got == sorted(knn["neighbours"])
-        marker = stage.locator("[data-chart=knn] [data-role=prediction]")
-        expect(marker).to_have_attribute("data-value", str(knn["prediction"]))
 
     # k from the keyboard: two steps up
     k_slider.focus()
