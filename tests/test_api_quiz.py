@@ -381,3 +381,15 @@ def test_the_stream_sends_the_teachers_focus_coalesced_and_on_connect(live_serve
         assert read_event(lines)[0] == "state"
         event, data = read_event(lines)
         assert event == "focus" and httpx.Response(200, content=data).json()["seq"] == 10
+
+
+def test_a_question_whose_node_stops_being_scalar_cannot_be_revealed(client):
+    state, h = create(client)
+    gid = state["id"]
+    q = open_quiz(client, gid, h, "sigmoid", "value")
+    r = client.put(f"/api/graphs/{gid}/values", json={"values": {"x": [1.0, 2.0]}}, headers=h)
+    assert r.status_code == 200, r.text  # x, linear, sigmoid are vectors now
+    r = client.post(f"/api/graphs/{gid}/quiz/reveal", headers=h)
+    assert r.status_code == 409 and "no longer a scalar" in r.json()["detail"]
+    assert client.get(f"/api/graphs/{gid}/quiz").json()["status"] == "none"
+    assert answer(client, gid, q["quiz_id"], 0.5, 1).status_code == 409

@@ -247,9 +247,14 @@ async def reveal_quiz(snapshot: TeacherSnapshot, store: Quizzes, request: Reques
     quiz = store.get(snapshot.id)
     if quiz is None:
         raise HTTPException(409, "There is no question on this graph to reveal; open one first.")
-    if quiz.node not in snapshot.graph.index:
+    graph = snapshot.graph
+    if quiz.node not in graph.index or math.prod(graph.shapes[quiz.node]) != 1:
+        # the graph was replaced meanwhile (PUT spec): the question no longer applies
         store.close(snapshot.id)
-        raise HTTPException(409, f"Node {quiz.node!r} is no longer in the graph; ask again.")
+        publish_quiz(request, snapshot.id, now=True)
+        raise HTTPException(
+            409, f"Node {quiz.node!r} is no longer a scalar node of the graph; ask again."
+        )
     truth = await run_in_threadpool(truth_of, snapshot, quiz.node, quiz.quantity)
     store.reveal(snapshot.id, truth)
     publish_quiz(request, snapshot.id, now=True)
