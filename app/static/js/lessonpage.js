@@ -23,7 +23,7 @@ import { applyI18n, currentLang, t } from "./i18n.js";
 import { FocusSender } from "./follow.js";
 import { Inspector } from "./inspector.js";
 import { knnPane } from "./knncontrols.js";
-import { QuizCard, quantityFor } from "./quiz.js";
+import { QuizCard, classBase, quantityFor } from "./quiz.js";
 import { drawRace } from "./raceview.js";
 import { GraphSession } from "./session.js";
 import { createStore, messages } from "./store.js";
@@ -93,6 +93,13 @@ const inspector = new Inspector($("#inspector"), {
   leafValue: null,
 });
 
+// where students' devices reach this server (a network address when this page is on 127.0.0.1)
+let studentBase = location.origin;
+api.server().then((server) => {
+  studentBase = classBase(server);
+  quiz.render();
+}, () => {});
+
 // the class quiz over the drawing: this page holds the lesson graphs' edit tokens, so it is
 // the teacher's; students answer on the graph's view link, and a learner alone answers here
 const currentApi = () => (state.rec && state.rec.session && state.view === "graph" ? state.rec.session.api : null);
@@ -103,7 +110,7 @@ const quiz = new QuizCard($("[data-pane=canvas]"), {
     const node = state.rec && state.rec.graph ? state.rec.graph.nodes.find((n) => n.id === id) : null;
     return node ? node.label || node.id : id;
   },
-  studentLink: () => (currentApi() ? `${location.origin}/g/${encodeURIComponent(currentApi().id)}` : null),
+  studentLink: () => (currentApi() ? `${studentBase}/g/${encodeURIComponent(currentApi().id)}` : null),
   onError: showError,
   answerToo: true,
   autofocus: false, // the lesson's keys must keep working

@@ -34,6 +34,15 @@ export function clientId() {
   return id;
 }
 
+/** Where students' devices reach this server: this page's address unless it is this
+ * computer's own (127.0.0.1, localhost), then the server's network addresses (GET /api/server). */
+export function classBase(server) {
+  const host = location.hostname;
+  if (!(host === "localhost" || host === "[::1]" || /^127\./.test(host))) return location.origin;
+  const urls = (server && server.share_urls) || [];
+  return urls.length ? urls[0] : location.origin;
+}
+
 /** Which question to ask about a node now: its value until forward computed it, then its
  * gradient until backward put one on it; null when both are on screen. */
 export function quantityFor(graph, nodeId) {
@@ -246,7 +255,8 @@ export class QuizCard {
     card.setAttribute("data-status", q.status);
     card.classList.toggle("quiz-card--compact", this.compact);
     const mine = this.mine.get(q.quiz_id);
-    const key = JSON.stringify([q.quiz_id, q.status, this.teacher, this.t("quiz.answer"), mine, q.status === "revealed" ? q.truth : null]);
+    const key = JSON.stringify([q.quiz_id, q.status, this.teacher, this.t("quiz.answer"), mine, q.status === "revealed" ? q.truth : null,
+      this.teacher ? this.studentLink() : null]);
     if (key !== this.key) {
       this.key = key;
       this.build(q, mine);
