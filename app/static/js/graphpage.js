@@ -108,6 +108,7 @@ const quiz = new QuizCard($("section.canvas"), {
   label: (id) => nodeLabel(id),
   onError: (err) => say.error(err),
   onShow: () => store.set({}), // presenting, the drawing makes room for the card
+  studentLink: () => (state.editable ? viewLink() : null),
 });
 const follower = new FocusFollower({
   view,
@@ -461,6 +462,7 @@ function quizKey() {
   }
   // presenting, the inspector would show the way to the answer: the card takes its place
   if (state.presentation) store.set({ overlay: false });
+  loadShareInfo().then(() => quiz.render()); // the students' link on an address they reach
   return quiz.keyPress(node, quantity);
 }
 

@@ -7,7 +7,7 @@
 // One browser answers once per question: it keeps a random id in localStorage and sends it
 // with every answer, so a second answer replaces the first.
 
-import { ApiError } from "./api.js";
+import { ApiError, api as rest } from "./api.js";
 import { clear, el, setText, svgEl } from "./dom.js";
 import { fmtNumber } from "./format.js";
 
@@ -291,7 +291,12 @@ export class QuizCard {
     }
     if (q.status === "open" && this.teacher) {
       const link = this.studentLink();
-      if (link) card.append(el("p", { class: "quiz-link small" }, t("quiz.answerAt"), " ", el("a", { href: link, target: "_blank", rel: "noopener", text: link })));
+      // phones join by scanning the code on the projector
+      if (link) {
+        card.append(el("div", { class: "quiz-join" },
+          el("img", { class: "quiz-qr", src: rest.qrUrl(link), width: "104", height: "104", alt: t("quiz.qrAlt"), "data-role": "quiz-qr" }),
+          el("p", { class: "quiz-link small" }, t("quiz.answerAt"), " ", el("a", { href: link, target: "_blank", rel: "noopener", text: link }))));
+      }
       card.append(el("div", { class: "quiz-actions" },
         el("button", { type: "button", class: "btn btn--primary", "data-quiz": "reveal", title: t("quiz.revealKey"), text: t("quiz.reveal"),
           on: { click: () => this.reveal() } })));
