@@ -280,12 +280,14 @@ def _nice_step(raw: float) -> float:
 
 
 def histogram(answers: list[float], truth: float) -> dict:
-    """Bins of round width that hold the truth and the middle 90 % of the answers;
-    answers beyond them are counted in `below` and `above`, so that one wild answer
-    does not squash everyone else's into a single bar."""
+    """Bins of round width that hold the truth and the answers (from 20 answers on, the
+    middle 90 % of them); answers beyond are counted in `below` and `above`, so that one
+    wild answer does not squash everyone else's into a single bar."""
     values = np.asarray(answers, dtype=float)
     if values.size:
-        lo_q, hi_q = np.quantile(values, [0.05, 0.95])
+        # a few answers are all shown; from 20 on, the wildest 5 % each side go to below/above
+        cut = 0.05 if values.size >= 20 else 0.0
+        lo_q, hi_q = np.quantile(values, [cut, 1 - cut])
         lo, hi = min(float(lo_q), truth), max(float(hi_q), truth)
     else:
         lo = hi = truth
