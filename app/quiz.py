@@ -13,6 +13,7 @@ around the truth, and the share within 1 % of it.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import math
 import secrets
 import threading
@@ -300,10 +301,15 @@ def histogram(answers: list[float], truth: float) -> dict:
     step = _nice_step(span / 10)
     start = math.floor(lo / step) * step
     n = max(1, math.ceil(round((hi - start) / step, 9)))
-    if start + n * step <= hi:
-        n += 1
-    n = min(n, MAX_BINS)
-    edges = [start + i * step for i in range(n + 1)]
+    # the edges as sent, and each answer placed against those very numbers: 0.7 belongs to
+    # [0.7, 0.72), not to [0.68, 0.7) as (0.7 - 0.5) // 0.02 = 9 would have it
+    edges = [_tidy(start + i * step, step) for i in range(n + 1)]
+    while edges[-1] <= hi:  # the highest answer (or the truth) inside the last bin
+        edges.append(_tidy(start + len(edges) * step, step))
+    if edges[0] > lo:  # rounding took the first edge past the lowest answer
+        edges.insert(0, _tidy(edges[0] - step, step))
+    edges = edges[: MAX_BINS + 1]
+    n = len(edges) - 1
     counts = [0] * n
     below = above = 0
     for v in values.tolist():
@@ -312,9 +318,9 @@ def histogram(answers: list[float], truth: float) -> dict:
         elif v >= edges[-1]:
             above += 1
         else:
-            counts[min(n - 1, int((v - edges[0]) // step))] += 1
+            counts[bisect.bisect_right(edges, v) - 1] += 1
     return {
-        "edges": [_tidy(e, step) for e in edges],
+        "edges": edges,
         "counts": counts,
         "below": below,
         "above": above,

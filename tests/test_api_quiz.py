@@ -243,9 +243,12 @@ def test_histogram_bins_hold_the_truth_and_count_outliers_apart():
     assert np.allclose(steps, steps[0])
     assert h["above"] >= 1 and sum(h["counts"]) + h["below"] + h["above"] == 25
     assert h["above"] + h["below"] <= 3  # the 5 % each side, no more
-    # a few answers are all in the bins, however far apart
-    h = histogram([0.5, 0.68, 0.7], 0.6835)
-    assert h["below"] == h["above"] == 0 and sum(h["counts"]) == 3
+    # a few answers are all in the bins, however far apart; an answer on an edge opens its bin
+    h = histogram([0.5, 0.68, 0.684, 0.7], 0.6835)
+    assert h["below"] == h["above"] == 0 and sum(h["counts"]) == 4
+    assert h["edges"][:2] == [0.5, 0.52] and h["counts"][0] == 1
+    at = h["edges"].index(0.7)
+    assert h["counts"][at] == 1 and h["counts"][h["edges"].index(0.68)] == 2
     # everybody right: bins still span a visible width around the truth
     h = histogram([5.0, 5.0, 5.0], 5.0)
     assert h["edges"][0] < 5.0 < h["edges"][-1] and sum(h["counts"]) == 3
