@@ -401,3 +401,25 @@ def test_a_question_whose_node_stops_being_scalar_cannot_be_revealed(client):
     assert r.status_code == 409 and "no longer a scalar" in r.json()["detail"]
     assert client.get(f"/api/graphs/{gid}/quiz").json()["status"] == "none"
     assert answer(client, gid, q["quiz_id"], 0.5, 1).status_code == 409
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_histogram_invariants_on_random_classes(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 60))
+    truth = float(rng.choice([0.0, -0.0343677, 584.39, 1e-7, -3.5]))
+    scale = abs(truth) if truth else 1.0
+    answers = (truth + rng.normal(0, scale * rng.choice([0.01, 0.3, 5]), n)).tolist()
+    h = histogram(answers, truth)
+    edges = np.array(h["edges"])
+    assert len(h["counts"]) == len(edges) - 1 and 1 <= len(h["counts"]) <= 24
+    assert np.all(np.diff(edges) > 0) and np.allclose(np.diff(edges), np.diff(edges)[0])
+    assert edges[0] <= truth < edges[-1]
+    assert sum(h["counts"]) + h["below"] + h["above"] == n
+    # each answer is counted in the bin its value falls in, against the edges as sent
+    want = np.histogram([a for a in answers if edges[0] <= a < edges[-1]], bins=edges)[0]
+    assert h["counts"][:-1] == want.tolist()[:-1]
+    if n < 20:
+        assert h["below"] == h["above"] == 0
+    else:
+        assert h["below"] + h["above"] <= 2 * math.ceil(0.05 * n) + 2
