@@ -68,7 +68,35 @@ def check_lesson(lesson_id: str, data: object) -> Lesson:
                 raise LessonError(f"{where}: {node_id!r} is computed; sliders move leaves.")
         if isinstance(step.position, int) and not 0 <= step.position <= 2 * len(graph):
             raise LessonError(f"{where}: position {step.position} is outside 0..{2 * len(graph)}.")
+        if step.quiz is not None:
+            _check_quiz(where, step, graph)
     return lesson
+
+
+def _check_quiz(where: str, step, graph: Graph) -> None:
+    """A step's question must be answerable where the step puts the timeline: a scalar node
+    whose value (or gradient) the step has not computed yet."""
+    node = step.quiz.node
+    if node not in graph.nodes:
+        raise LessonError(f"{where}: the question asks about {node!r}, which is not in the graph.")
+    if step.view != "graph":
+        raise LessonError(f"{where}: a question needs the graph view.")
+    if any(d != 1 for d in graph.shapes[node]):
+        raise LessonError(f"{where}: the question asks about {node!r}, which is not a scalar.")
+    n = len(graph)
+    if step.position is None:
+        return  # the timeline stays where the teacher left it: the page checks then
+    position = {"start": 0, "forward": n, "end": 2 * n}.get(step.position, step.position)
+    rank = graph.order.index(node)
+    if step.quiz.quantity == "value" and position > rank:
+        raise LessonError(f"{where}: the value of {node!r} is already computed at that position.")
+    # backward visits order[n - 1], order[n - 2], ...: a node gets its gradient from the
+    # first of its consumers that backward visits (the output, from its own visit)
+    consumers = [graph.order.index(c) for c, _ in graph.consumers[node]] or [rank]
+    if step.quiz.quantity == "grad" and position >= 2 * n - max(consumers):
+        raise LessonError(
+            f"{where}: the gradient of {node!r} is already on screen at that position."
+        )
 
 
 def _load_all() -> dict[str, Lesson]:

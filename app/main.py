@@ -18,6 +18,7 @@ from . import __version__, errors, guards, static_assets
 from .events import make_bus
 from .jsonio import StrictJSONResponse
 from .middleware import StrictJSONBodyMiddleware
+from .quiz import Coalescer, MemoryFocusStore, MemoryQuizStore
 from .request_log import RequestLogMiddleware
 from .routes import (
     apidocs,
@@ -29,6 +30,7 @@ from .routes import (
     lessons,
     ops,
     pages,
+    quiz,
     race,
     server,
     spec,
@@ -92,6 +94,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.store = make_store(settings)
     app.state.bus = make_bus(settings)
     app.state.graphs = GraphManager(app.state.store, settings, app.state.bus)
+    app.state.quizzes = MemoryQuizStore(settings.max_graphs)
+    app.state.focuses = MemoryFocusStore(settings.max_graphs)
+    app.state.quiz_events = Coalescer(settings.quiz_event_interval_seconds)
+    app.state.focus_events = Coalescer(settings.focus_event_interval_seconds)
     app.add_middleware(
         StrictJSONBodyMiddleware,
         max_body_bytes=settings.max_body_bytes,
@@ -102,7 +108,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.add_middleware(RequestLogMiddleware)  # outside the body checks: logs their 413/415
     guards.install(app, settings)
-    for module in (health, ops, examples, lessons, graphs, spec, events, toposort, datasets, race):
+    for module in (
+        health, ops, examples, lessons, graphs, spec, events, quiz, toposort, datasets, race
+    ):
         app.include_router(module.router)
     app.include_router(server.router)
     app.include_router(pages.router)

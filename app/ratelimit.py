@@ -36,8 +36,13 @@ RULES = (
     ("heavy", "POST", re.compile(r"/api/race/?")),
     ("heavy", "POST", re.compile(r"/api/toposort/?")),
     ("heavy", "GET", re.compile(r"/api/graphs/[^/]+/(gradcheck|toposort)")),
+    ("answer", "POST", re.compile(r"/api/graphs/[^/]+/quiz/answers")),
 )
-WHAT = {"create": "new graphs (creations and forks)", "heavy": "gradient checks, races and sorts"}
+WHAT = {
+    "create": "new graphs (creations and forks)",
+    "heavy": "gradient checks, races and sorts",
+    "answer": "quiz answers",
+}
 
 
 def client_address(scope: Scope) -> str:
@@ -60,6 +65,7 @@ class RateLimitMiddleware:
         self.rates = {
             "create": parse_many(settings.rate_create),
             "heavy": parse_many(settings.rate_heavy),
+            "answer": parse_many(settings.rate_answer),
         }
         self.limiter = MovingWindowRateLimiter(rate_storage(settings))
 

@@ -93,6 +93,10 @@ class Settings(BaseSettings):
         "60/minute",
         description="Anonymous heavy calls (gradient checks, races, sorts) per address.",
     )
+    rate_answer: str = Field(
+        "300/minute;3000/hour",
+        description="Quiz answers one address may post (a class behind one router shares one).",
+    )
     max_streams: int = Field(500, ge=1, description="Open event streams, all clients together.")
     max_streams_per_address: int = Field(100, ge=1, description="Open event streams per address.")
 
@@ -168,6 +172,17 @@ class Settings(BaseSettings):
         0.1, ge=0, description="Least time between two training progress events."
     )
 
+    # the class quiz and the teacher's focus
+    quiz_max_answers: int = Field(
+        1_000, ge=1, description="Answers one quiz question keeps (one per browser)."
+    )
+    quiz_event_interval_seconds: float = Field(
+        0.25, ge=0, description="Least time between two events counting a quiz's answers."
+    )
+    focus_event_interval_seconds: float = Field(
+        0.1, ge=0, description="Least time between two events moving the teacher's focus."
+    )
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:
@@ -184,7 +199,7 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("rate_create", "rate_heavy")
+    @field_validator("rate_create", "rate_heavy", "rate_answer")
     @classmethod
     def _rate(cls, value: str) -> str:
         from limits import parse_many

@@ -35,6 +35,10 @@ PATHS = {
     "/api/graphs/{graph_id}/spec/check": {"post"},
     "/api/graphs/{graph_id}/positions": {"put"},
     "/api/graphs/{graph_id}/layout": {"post"},
+    "/api/graphs/{graph_id}/quiz": {"post", "get", "delete"},
+    "/api/graphs/{graph_id}/quiz/answers": {"post"},
+    "/api/graphs/{graph_id}/quiz/reveal": {"post"},
+    "/api/graphs/{graph_id}/focus": {"put", "get"},
     "/api/toposort": {"post"},
     "/api/datasets": {"get"},
     "/api/datasets/{name}": {"get"},
@@ -71,7 +75,10 @@ def test_every_operation_has_schemas_errors_and_security(openapi):
                 assert all("schema" in c for c in content.values()), (method, path)
             if "{graph_id}" in path:
                 assert "404" in responses, (method, path)
-            changes = method in ("put", "post", "delete") and not path.endswith("/fork")
+            # forking and answering a quiz need only the view link
+            changes = method in ("put", "post", "delete") and not path.endswith(
+                ("/fork", "/quiz/answers")
+            )
             if changes and path.startswith("/api/graphs/"):
                 assert op["security"] == [{"EditToken": []}], (method, path)
                 assert {"401", "403", "409", "422"} <= set(responses), (method, path)
@@ -183,6 +190,21 @@ def test_real_responses_conform_to_the_documented_schemas(client, openapi):
     except ImportError:
         pass
     call("get", f"/api/graphs/{gid}/events?max_events=1")
+    # contract v1.1: the class quiz and the teacher's focus
+    call("get", f"/api/graphs/{gid}/quiz")
+    call("post", f"/api/graphs/{gid}/quiz", json={"node": "W1", "quantity": "value"}, headers=h)
+    quiz = call("post", f"/api/graphs/{gid}/quiz", json={"node": "loss", "quantity": "value"},
+                headers=h).json()
+    answer = {"quiz_id": quiz["quiz_id"], "answer": 1.5, "client": "abcdefgh"}
+    call("post", f"/api/graphs/{gid}/quiz/answers", json=answer)
+    call("get", f"/api/graphs/{gid}/quiz")
+    call("post", f"/api/graphs/{gid}/quiz/reveal", headers=h)
+    call("get", f"/api/graphs/{gid}/quiz")
+    call("post", f"/api/graphs/{gid}/quiz/answers", json=answer)
+    call("delete", f"/api/graphs/{gid}/quiz", headers=h)
+    call("put", f"/api/graphs/{gid}/focus", json={"node": "W1"}, headers=h)
+    call("put", f"/api/graphs/{gid}/focus", json={"node": "nope"}, headers=h)
+    call("get", f"/api/graphs/{gid}/focus")
     call("post", f"/api/graphs/{gid}/fork")
     call("delete", f"/api/graphs/{gid}", headers=h)
     call("delete", f"/api/graphs/{gid}", headers=h)

@@ -32,6 +32,7 @@ from ..events import EventBus, Subscriber, sse
 from ..jsonio import dumps
 from ..schemas import NOT_FOUND
 from ..sessions import GraphNotFound
+from .quiz import on_connect_frames
 
 router = APIRouter(prefix="/api/graphs", tags=["events"])
 logger = logging.getLogger(__name__)
@@ -134,9 +135,16 @@ async def graph_events(
             logger.exception("resyncing a follower of graph %s failed", graph_id)
             return None
 
+    extra = on_connect_frames(request, graph_id)
+
     async def stream() -> AsyncIterator[bytes]:
         yield first
         sent = 1
+        for name, data in extra:
+            if max_events is not None and sent >= max_events:
+                return
+            yield sse(name, data)
+            sent += 1
         version = snapshot.version  # what the follower holds (patch format)
         while max_events is None or sent < max_events:
             try:

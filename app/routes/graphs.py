@@ -44,6 +44,7 @@ from ..schemas import (
 from ..sessions import Session, next_optimizer
 from ..settings import Settings
 from ..work import gradcheck_work, train_work
+from .quiz import drop_graph
 
 router = APIRouter(prefix="/api/graphs", tags=["graphs"])
 
@@ -248,8 +249,9 @@ def get_node(graph_id: GraphId, node_id: str, graphs: Graphs) -> Response:
     responses={**NOT_FOUND, **AUTH_RESPONSES, **CONFLICT},
     summary="Delete the graph",
 )
-def delete_graph(session: EditableSession, graphs: Graphs) -> Response:
+def delete_graph(session: EditableSession, graphs: Graphs, request: Request) -> Response:
     graphs.delete(session)
+    drop_graph(request.app, session.id)
     return Response(status_code=204)
 
 

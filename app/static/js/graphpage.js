@@ -6,6 +6,7 @@ import { ApiError, api, detailMessage, forgetToken, getToken, rememberGraph, set
 import { drawLossChart, drawScatter } from "./charts.js";
 import { $, $$, download, el, safeFileName, setText } from "./dom.js";
 import { exportPng, exportSvg } from "./exporter.js";
+import { FocusFollower, FocusSender } from "./follow.js";
 import { fmtNumber } from "./format.js";
 import {
   historyRows, listenClicks, listenFind, listenKeys, renderCaption, renderFinal, renderGradcheck,
@@ -18,6 +19,7 @@ import { NetworkBuilder } from "./builder.js";
 import { Editor } from "./editor.js";
 import { readSpec } from "./editapi.js";
 import { ExpressionPanel } from "./exprpanel.js";
+import { QuizCard, quantityFor } from "./quiz.js";
 import { GraphSession } from "./session.js";
 import { installSheet } from "./sheet.js";
 import { createStore, messages } from "./store.js";
@@ -53,7 +55,7 @@ const store = createStore({
   tab: "node",
   busy: 0,
   playing: false,
-  playInterval: 600,
+  playInterval: 600, // ms between two steps when playing; the speed control sets it
   live: "connecting", // connecting | live | offline
   message: null, // {kind: "error" | "info", text}
   training: { running: false, rows: [], epochs: 0, final: null, predictions: null, result: null, progressEvents: 0 },
@@ -87,6 +89,7 @@ const view = new GraphView($("#graph-svg"), { t, onSelect: (id) => select(id) })
 const NORMAL_PADDING = { top: 56, right: 20, bottom: 64, left: 20 };
 const PRESENT_PADDING = { top: 16, right: 16, bottom: 84, left: 16 };
 const OVERLAY_WIDTH = 440; // the inspector over the drawing in presentation mode (see app.css)
+const QUIZ_WIDTH = 460; // the quiz card in presentation mode (see quiz.css)
 
 /** Keep the drawing clear of what lies over it, and refit when that changes. */
 function updatePadding() {
@@ -95,6 +98,8 @@ function updatePadding() {
   // edit mode's bar of buttons lies over the top of the drawing
   const top = base.top + (state.editing ? 56 : 0);
   const next = { ...base, right, top };
+  // presenting, the quiz card sits at the top left (see quiz.css): the drawing keeps clear of it
+  if (state.presentation && !quiz.card.hidden && !quiz.compact) next.left = QUIZ_WIDTH + 24;
   const changed = JSON.stringify(next) !== JSON.stringify(view.overlayPadding);
   view.overlayPadding = next;
   // the box of the drawing changes with the panels: the view's ResizeObserver refits it
@@ -104,6 +109,37 @@ view.overlayPadding = NORMAL_PADDING;
 // on a narrow screen the panel is a bottom sheet under the drawing, closed at first; it
 // opens on the inspector when a node is tapped
 const sheet = installSheet($(".panel"));
+
+// the class quiz (a card beside the drawing); the teacher's focus, sent by the teacher's page and
+// mirrored by followers
+const quiz = new QuizCard($("section.canvas"), {
+  t,
+  api: () => (state.editable ? session.api : readOnlyApi()),
+  label: (id) => nodeLabel(id),
+  onError: (err) => say.error(err),
+  onShow: () => store.set({}), // presenting, the drawing makes room for the card
+  studentLink: () => (state.editable ? viewLink() : null),
+});
+const follower = new FocusFollower({
+  view,
+  select: (id) => store.set({ selected: id }),
+  onChange: () => store.set({}),
+});
+const focusSender = new FocusSender({
+  api: () => (state.editable && state.graph ? session.api : null),
+  view,
+  selected: () => state.selected,
+  shareView: () => state.presentation, // presenting, the teacher drives the class's view
+});
+
+function readOnlyApi() {
+  return { id: session.api.id, base: session.api.base, token: null };
+}
+
+function nodeLabel(id) {
+  const node = state.graph ? graphIndex(state.graph).byId.get(id) : null;
+  return node ? node.label || node.id : id;
+}
 
 const inspector = new Inspector($("#inspector"), {
   t,
@@ -154,6 +190,8 @@ function render() {
   document.body.classList.toggle("overlay-open", state.presentation && state.overlay);
   root.classList.toggle("is-editable", state.editable);
   root.classList.toggle("is-following", !state.editable);
+  // the key list shows a teacher's keys or a student's, not both (t means one or the other)
+  document.body.classList.toggle("is-following", !state.editable);
   root.classList.toggle("is-busy", state.busy > 0 || session.busy);
   renderMessage($("[data-role=message]"), state.message);
   if (!g) {
@@ -162,6 +200,7 @@ function render() {
   }
   view.render(state);
   editor.render();
+  follower.drawn();
   state.touched = { nodes: [], edges: [] }; // drawn: nothing is pending
   if (!state.firstRenderDone) firstRender();
   inspector.render(state);
@@ -174,6 +213,9 @@ function render() {
   const follow = $("[data-action=follow]");
   follow.classList.toggle("is-on", state.follow);
   follow.setAttribute("aria-pressed", String(state.follow));
+  renderFollowTeacher();
+  renderSpeed();
+  quiz.render();
   root.setAttribute("data-version", String(g.version));
 }
 
@@ -241,6 +283,20 @@ function renderTransport(g) {
   disable("train", state.training.running || !(g.params || []).length);
 }
 
+function renderFollowTeacher() {
+  const b = $("[data-action=follow-teacher]");
+  b.classList.toggle("is-on", follower.on);
+  b.setAttribute("aria-pressed", String(follower.on));
+  setText(b, t(follower.on ? "teacher.following" : "teacher.away"));
+  root.classList.toggle("is-away", !follower.on);
+}
+
+function renderSpeed() {
+  setText($("[data-role=speed]"), t("speed.value", { n: fmtSpeed(1000 / playInterval()) }));
+  $("[data-action=slower]").disabled = playInterval() >= SPEEDS[0];
+  $("[data-action=faster]").disabled = playInterval() <= SPEEDS[SPEEDS.length - 1];
+}
+
 function renderTabs() {
   for (const b of $$("[data-tab-button]")) {
     const on = b.getAttribute("data-tab-button") === state.tab;
@@ -287,7 +343,8 @@ function takeGraph(g, touched) {
   if (!cur || cur.name !== g.name) rememberGraph(g.id, g.name);
   store.set(patch);
   const step = lastStep(g);
-  if (step && moved && state.follow) view.follow(step.node);
+  if (step && moved && state.follow && !follower.drivesView) view.follow(step.node);
+  if (moved) quiz.stepped(g);
 }
 
 /** The server refused this browser's token: continue as a follower. */
@@ -359,6 +416,20 @@ const actions = {
   share() {
     openShare();
   },
+  slower() {
+    changeSpeed(-1);
+  },
+  faster() {
+    changeSpeed(1);
+  },
+  quiz() {
+    return quizKey();
+  },
+  "follow-teacher"() {
+    if (state.editable) return;
+    const on = follower.toggle();
+    say.info(t(on ? "teacher.rejoined" : "teacher.left"));
+  },
   presentation() {
     view.autoFit = true; // the whole graph, as large as the new box allows
     store.set({ presentation: !state.presentation, overlay: false });
@@ -399,6 +470,46 @@ const actions = {
     if (state.token) copy(editLink());
   },
 };
+
+// the play speeds, as milliseconds between two steps: 0.5 to 10 steps a second
+const SPEEDS = [2000, 1000, 600, 300, 150, 100];
+
+function fmtSpeed(perSecond) {
+  return perSecond >= 2 ? String(Math.round(perSecond)) : String(Math.round(perSecond * 10) / 10);
+}
+
+/** One notch slower (-1) or faster (+1) on the list of speeds. */
+function changeSpeed(delta) {
+  const now = playInterval();
+  const i = SPEEDS.findIndex((ms) => ms <= now);
+  const at = i < 0 ? SPEEDS.length - 1 : i;
+  const next = SPEEDS[Math.max(0, Math.min(SPEEDS.length - 1, at + delta))];
+  store.set({ playInterval: next });
+  say.info(t("speed.now", { n: fmtSpeed(1000 / next) }));
+}
+
+/** The teacher's `q`: a question on the selected node (else the node the next step
+ * visits), then the reveal, then put it away. */
+function quizKey() {
+  if (!state.editable) {
+    const input = $("[data-role=quiz-answer]");
+    if (input) input.focus();
+    return null;
+  }
+  if (quiz.status !== "none") return quiz.keyPress();
+  const g = state.graph;
+  if (!g) return null;
+  const node = state.selected || g.cursor.node;
+  const quantity = quantityFor(g, node);
+  if (!node || !quantity) {
+    say.info(t("quiz.nothingToAsk", { node: node ? nodeLabel(node) : "" }));
+    return null;
+  }
+  // presenting, the inspector would show the way to the answer: the card takes its place
+  if (state.presentation) store.set({ overlay: false });
+  loadShareInfo().then(() => quiz.render()); // the students' link on an address they reach
+  return quiz.keyPress(node, quantity);
+}
 
 /** Milliseconds between two steps when playing (scripts may set state.playInterval). */
 function playInterval() {
@@ -635,6 +746,12 @@ const KEYS = {
   g: "gradcheck",
   c: "follow",
   "/": "find-focus",
+  "<": "slower",
+  ",": "slower",
+  ">": "faster",
+  ".": "faster",
+  q: "quiz",
+  t: "follow-teacher",
 };
 
 listenKeys(KEYS, actions, {
@@ -745,12 +862,21 @@ async function start() {
     store.set({ loadError });
     return;
   }
-  session.connect({ onLive: (live) => store.set({ live }), onProgress });
+  session.connect({
+    onLive: (live) => store.set({ live }),
+    onProgress,
+    onQuiz: (view) => quiz.take(view),
+    onFocus: (focus) => {
+      if (!state.editable) follower.take(focus);
+    },
+  });
   // a graph made to be built in the page (the start page's "new graph") opens in edit mode
   const query = new URLSearchParams(location.search);
   if (query.get("mode") === "edit" && state.editable) editor.toggle(true);
   if (query.get("tab") === "train") store.set({ tab: "train" }); // a network just built: train it next
 }
 
-window.stepgrad = { state, store, session, view, actions, editor, render: () => store.flush() };
+window.stepgrad = {
+  state, store, session, view, actions, editor, quiz, follower, focusSender, render: () => store.flush(),
+};
 start();

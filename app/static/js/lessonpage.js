@@ -20,7 +20,10 @@ import {
 } from "./graphparts.js";
 import { GraphView } from "./graphview.js";
 import { applyI18n, currentLang, t } from "./i18n.js";
+import { FocusSender } from "./follow.js";
 import { Inspector } from "./inspector.js";
+import { knnPane } from "./knncontrols.js";
+import { QuizCard, classBase, quantityFor } from "./quiz.js";
 import { drawRace } from "./raceview.js";
 import { GraphSession } from "./session.js";
 import { installSheet } from "./sheet.js";
@@ -94,6 +97,60 @@ const inspector = new Inspector($("#inspector"), {
   leafValue: null,
 });
 
+// where students' devices reach this server (a network address when this page is on 127.0.0.1)
+let studentBase = location.origin;
+api.server().then((server) => {
+  studentBase = classBase(server);
+  quiz.render();
+}, () => {});
+
+// the class quiz over the drawing: this page holds the lesson graphs' edit tokens, so it is
+// the teacher's; students answer on the graph's view link, and a learner alone answers here
+const currentApi = () => (state.rec && state.rec.session && state.view === "graph" ? state.rec.session.api : null);
+const quiz = new QuizCard($("[data-pane=canvas]"), {
+  t,
+  api: currentApi,
+  label: (id) => {
+    const node = state.rec && state.rec.graph ? state.rec.graph.nodes.find((n) => n.id === id) : null;
+    return node ? node.label || node.id : id;
+  },
+  studentLink: () => (currentApi() ? `${studentBase}/g/${encodeURIComponent(currentApi().id)}` : null),
+  onError: showError,
+  answerToo: true,
+  autofocus: false, // the lesson's keys must keep working
+});
+// followers of a lesson graph see what the teacher selects and the part of the graph shown
+const focusSender = new FocusSender({ api: currentApi, view, selected: () => state.selected, shareView: () => true });
+
+/** Hear the graph's quiz events (the live count of answers) from the first question on it. */
+function listen(rec) {
+  if (rec.source) return;
+  rec.source = rec.session.connect({ onQuiz: (v) => quiz.take(v) });
+}
+
+/** Open a question on the step's graph (the step's own, or `q` on the selected node). */
+async function openQuiz(node, quantity) {
+  const rec = state.rec;
+  if (!rec || !rec.session) return;
+  listen(rec);
+  await quiz.open(node, quantity);
+}
+
+function quizKey() {
+  if (quiz.status !== "none") return quiz.keyPress();
+  const rec = state.rec;
+  const g = rec && rec.graph;
+  if (!g || state.view !== "graph") return null;
+  const s = step();
+  const node = state.selected || (s && s.quiz ? s.quiz.node : null) || g.cursor.node;
+  const quantity = s && s.quiz && s.quiz.node === node ? s.quiz.quantity : quantityFor(g, node);
+  if (!node || !quantity || quantityFor(g, node) === null) {
+    say.info(t("quiz.nothingToAsk", { node: node || "" }));
+    return null;
+  }
+  return openQuiz(node, quantity);
+}
+
 const curveView = new CurveView($("[data-pane=curve]"), { t, onSlide: (id, value) => slide(id, value) });
 
 const topo = new ToposortView($("[data-role=kahn]"), $("[data-role=order-box]"), { t, onChange: () => store.schedule() });
@@ -159,6 +216,7 @@ function recordFor(key) {
       rec.session = new GraphSession(id, res.edit_token, {
         onChange: (g) => {
           if (state.rec === rec && state.view === "toposort") topo.setGraph(g);
+          if (state.rec === rec) quiz.stepped(g);
           store.schedule();
         },
         onError: showError,
@@ -206,6 +264,7 @@ async function go(i) {
     panelOverride: null, rec: null, training: null, compare: null, gradcheck: null, data: null,
     message: null, // a note about the previous step is not about this one
   });
+  quiz.reset(); // a question belongs to the step that asked it
   topo.clear();
   curveView.reset();
   view.autoFit = true;
@@ -215,6 +274,7 @@ async function go(i) {
     await applyStep(s, i, alive);
     if (!alive()) return;
     state.stepState = "ready";
+    if (s.quiz && state.rec && quantityFor(state.rec.graph, s.quiz.node) !== null) openQuiz(s.quiz.node, s.quiz.quantity);
   } catch (err) {
     if (!alive()) return;
     state.stepState = "error";
@@ -623,7 +683,15 @@ function renderData() {
   if (d.chart === "table") drawTable(pane, d.view, opts);
   else if (d.chart === "heatmap") drawHeatmap(pane, d.view, opts);
   else if (d.chart === "scatter") drawScatterPlot(pane, d.scatter, opts);
-  else if (d.chart === "knn") drawScatterPlot(pane, d.scatter, { ...opts, knn: d.knn });
+  else if (d.chart === "knn") {
+    // k and the query house can be changed: the server's KNN answers, the plot redraws
+    const onAnswer = (res) => {
+      d.knn = res;
+      d.version += 1;
+      store.schedule();
+    };
+    drawScatterPlot(knnPane(pane, d, { t, onAnswer, onError: showError }), d.scatter, { ...opts, knn: d.knn });
+  }
   else if (d.chart === "knn_cost") drawKnnCost(pane, d.cost, opts);
   else if (d.chart === "lines") drawScatterPlot(pane, d.scatter, { ...opts, lines: fittedLines(d) });
   const status = d.compare ? compareStatus(d.compare) : "";
@@ -824,6 +892,9 @@ const actions = {
     store.set({ presentation: !state.presentation });
   },
   ...viewActions(store, view, inspector, say),
+  quiz() {
+    return quizKey();
+  },
   "copy-code"() {
     const s = step();
     if (s && s.code) copy(s.code);
@@ -847,6 +918,7 @@ const KEYS = {
   " ": "play",
   p: "presentation",
   i: "notes",
+  q: "quiz",
 };
 // keys that still work while a slider has the focus (its arrows move the slider)
 const FROM_SLIDER = new Set(["next-step", "prev-step", "presentation", "lang", "help"]);
@@ -900,5 +972,5 @@ async function start() {
   go(first);
 }
 
-window.stepgrad = { state, store, view, actions, render: () => store.flush(), topo };
+window.stepgrad = { state, store, view, actions, render: () => store.flush(), topo, quiz, focusSender };
 start();

@@ -278,8 +278,9 @@ export class GraphSession {
 
   // ---- following the graph live ------------------------------------------------------------
 
-  /** Server-sent events: every change as a patch, the whole state on connect and resync. */
-  connect({ onLive = () => {}, onProgress = () => {} } = {}) {
+  /** Server-sent events: every change as a patch, the whole state on connect and resync;
+   * also the class quiz (`onQuiz`) and the teacher's focus (`onFocus`), on connect and as they change. */
+  connect({ onLive = () => {}, onProgress = () => {}, onQuiz = () => {}, onFocus = () => {} } = {}) {
     const source = new EventSource(`${this.api.eventsUrl()}?format=patch`);
     this.source = source;
     const take = onJson((body) => this.apply(body)); // a malformed event: the next one resyncs
@@ -287,6 +288,8 @@ export class GraphSession {
     source.addEventListener("state", take);
     source.addEventListener("patch", take);
     source.addEventListener("progress", onJson(onProgress));
+    source.addEventListener("quiz", onJson(onQuiz));
+    source.addEventListener("focus", onJson(onFocus));
     source.addEventListener("error", () => onLive(source.readyState === EventSource.CLOSED ? "offline" : "connecting"));
     return source;
   }

@@ -1,0 +1,338 @@
+"""/api/graphs/{id}/quiz and /focus: a question for the whole class, and the teacher's focus.
+
+Quiz (contract v1.1): the teacher (edit token) opens a question on a scalar node before the
+step that computes the asked quantity; anyone with the view link answers once per browser
+(a later answer replaces it); the reveal closes answering and shows the truth, computed
+by the engine on a copy of the run (the class's cursor stays where it is), a histogram
+of the answers and the share within 1 %. Focus: the node the teacher selected and the part
+of the drawing shown, for followers who mirror the teacher.
+
+Both publish on the graph's event stream (`event: quiz`, `event: focus`), at most
+`quiz_event_interval_seconds` / `focus_event_interval_seconds` apart per graph: a burst
+of answers or a drag becomes one event carrying the newest state.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.security import HTTPAuthorizationCredentials
+
+from .. import quiz as quizmod
+from ..deps import GraphId, Graphs, SettingsDep, bearer
+from ..jsonio import dumps, json_safe
+from ..schemas import (
+    AUTH_RESPONSES,
+    CONFLICT,
+    ERROR_RESPONSES,
+    NOT_FOUND,
+    Focus,
+    FocusUpdate,
+    QuizAnswer,
+    QuizAnswered,
+    QuizOpen,
+    QuizView,
+)
+from ..sessions import GraphManager, GraphNotFound, Snapshot, run_for
+
+router = APIRouter(prefix="/api/graphs", tags=["quiz"])
+
+READ = {**NOT_FOUND, **ERROR_RESPONSES}
+TEACHER = {**NOT_FOUND, **AUTH_RESPONSES, **CONFLICT, **ERROR_RESPONSES}
+RATE = {429: {"description": "Too many answers from this address (Retry-After)."}}
+
+
+async def _session_snapshot(graphs: GraphManager, graph_id: str) -> Snapshot:
+    session = graphs.acquire_cached(graph_id)
+    if session is None:
+        session = await run_in_threadpool(graphs.acquire, graph_id)
+    try:
+        if session.deleted or session.snapshot is None:
+            raise GraphNotFound(graph_id)
+        return session.snapshot
+    finally:
+        graphs.release(session)
+
+
+async def graph_snapshot(graph_id: GraphId, graphs: Graphs) -> Snapshot:
+    """The graph as readers see it now (404 if there is none)."""
+    return await _session_snapshot(graphs, graph_id)
+
+
+async def teacher_snapshot(
+    graph_id: GraphId,
+    graphs: Graphs,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Snapshot:
+    """The graph, if the request carries its edit token (401 without, 403 wrong). Takes no
+    turn on the graph: a question or a focus never waits behind a training run."""
+    session = graphs.acquire_cached(graph_id)
+    if session is None:
+        session = await run_in_threadpool(graphs.acquire, graph_id)
+    try:
+        if credentials is None:
+            raise HTTPException(
+                status_code=401,
+                detail="This call is the teacher's: send the graph's edit token as "
+                "`Authorization: Bearer <edit_token>`.",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        if not session.check_token(credentials.credentials):
+            raise HTTPException(status_code=403, detail="The edit token does not match this graph.")
+        if session.deleted or session.snapshot is None:
+            raise GraphNotFound(graph_id)
+        return session.snapshot
+    finally:
+        graphs.release(session)
+
+
+ReadSnapshot = Annotated[Snapshot, Depends(graph_snapshot)]
+TeacherSnapshot = Annotated[Snapshot, Depends(teacher_snapshot)]
+
+
+def quizzes(request: Request) -> quizmod.QuizStore:
+    return request.app.state.quizzes
+
+
+def focuses(request: Request) -> quizmod.FocusStore:
+    return request.app.state.focuses
+
+
+Quizzes = Annotated[quizmod.QuizStore, Depends(quizzes)]
+Focuses = Annotated[quizmod.FocusStore, Depends(focuses)]
+
+
+def _view(store: quizmod.QuizStore, graph_id: str) -> dict:
+    return json_safe(quizmod.view(store.get(graph_id), graph_id))  # type: ignore[return-value]
+
+
+def publish_quiz(request: Request, graph_id: str, now: bool = False) -> None:
+    """`event: quiz` with the question as everyone may see it, coalesced per graph."""
+    app = request.app
+    bus, store = app.state.bus, app.state.quizzes
+
+    def emit() -> None:
+        bus.publish(graph_id, "quiz", dumps(_view(store, graph_id)))
+
+    app.state.quiz_events.send(graph_id, emit, now=now)
+
+
+def publish_focus(request: Request, graph_id: str) -> None:
+    app = request.app
+    bus, store = app.state.bus, app.state.focuses
+
+    def emit() -> None:
+        focus = store.get(graph_id)
+        if focus is not None:
+            bus.publish(graph_id, "focus", dumps(focus))
+
+    app.state.focus_events.send(graph_id, emit)
+
+
+def _scalar_node(snapshot: Snapshot, node: str) -> int:
+    graph = snapshot.graph
+    if node not in graph.index:
+        raise HTTPException(422, f"The graph has no node {node!r} to ask about.")
+    shape = graph.shapes[node]
+    if math.prod(shape) != 1:
+        raise HTTPException(
+            422,
+            f"Node {node!r} is a tensor of shape {list(shape)}; a question asks for one "
+            "number, so pick a scalar node.",
+        )
+    return graph.index[node]
+
+
+def truth_of(snapshot: Snapshot, node: str, quantity: str) -> float:
+    """The asked quantity as the class will see it, from the run so far or from a copy of
+    the run taken to the end (the class's cursor does not move)."""
+    i = snapshot.graph.index[node]
+    held = snapshot.values[i] if quantity == "value" else snapshot.grads[i]
+    complete = quantity == "value" or snapshot.position >= 2 * len(snapshot.graph)
+    if held is None or not complete:
+        run = run_for(snapshot.graph, snapshot.state)
+        run.run_all()
+        held = run.value(node) if quantity == "value" else run.grad(node)
+    if held is None:
+        raise HTTPException(422, f"Node {node!r} has no {quantity} in this graph.")
+    return float(held.reshape(-1)[0])
+
+
+@router.post(
+    "/{graph_id}/quiz",
+    status_code=201,
+    response_model=QuizView,
+    responses=TEACHER,
+    summary="Open a question: the class predicts a scalar node's value or gradient",
+)
+async def open_quiz(
+    body: QuizOpen, snapshot: TeacherSnapshot, store: Quizzes, request: Request
+) -> Response:
+    i = _scalar_node(snapshot, body.node)
+    graph = snapshot.graph
+    if body.quantity == "value":
+        if snapshot.values[i] is not None:
+            raise HTTPException(
+                422,
+                f"The value of {body.node!r} is already computed at this point of the "
+                "timeline: open the question before the step that computes it.",
+            )
+    else:
+        if body.node not in graph.ancestors_of_output or graph.nodes[body.node].op.name == "const":
+            raise HTTPException(
+                422, f"Node {body.node!r} gets no gradient in this graph; ask for its value."
+            )
+        if snapshot.grads[i] is not None:
+            raise HTTPException(
+                422,
+                f"The gradient of {body.node!r} is already on screen at this point of the "
+                "timeline: open the question before backward reaches it.",
+            )
+    store.open(quizmod.new_quiz(snapshot.id, body.node, body.quantity))
+    publish_quiz(request, snapshot.id, now=True)
+    return Response(dumps(_view(store, snapshot.id)), 201, media_type="application/json")
+
+
+@router.get(
+    "/{graph_id}/quiz",
+    response_model=QuizView,
+    responses=READ,
+    summary="The graph's question and its number of answers (results after the reveal)",
+)
+async def get_quiz(snapshot: ReadSnapshot, store: Quizzes) -> Response:
+    return Response(dumps(_view(store, snapshot.id)), media_type="application/json")
+
+
+@router.post(
+    "/{graph_id}/quiz/answers",
+    status_code=201,
+    response_model=QuizAnswered,
+    responses={**READ, **CONFLICT, **RATE},
+    summary="Answer the graph's question (no token; one answer per browser, the last counts)",
+)
+async def answer_quiz(
+    body: QuizAnswer,
+    snapshot: ReadSnapshot,
+    store: Quizzes,
+    settings: SettingsDep,
+    request: Request,
+) -> QuizAnswered:
+    try:
+        count = store.answer(
+            snapshot.id,
+            body.quiz_id,
+            body.client,
+            body.answer,
+            body.name,
+            settings.quiz_max_answers,
+        )
+    except quizmod.QuizNotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    except (quizmod.QuizClosed, quizmod.QuizFull) as exc:
+        raise HTTPException(409, str(exc)) from None
+    publish_quiz(request, snapshot.id)
+    return QuizAnswered(quiz_id=body.quiz_id, answers=count)
+
+
+@router.post(
+    "/{graph_id}/quiz/reveal",
+    response_model=QuizView,
+    responses=TEACHER,
+    summary="Close answering and show the truth, the answers' histogram and the share within 1 %",
+)
+async def reveal_quiz(snapshot: TeacherSnapshot, store: Quizzes, request: Request) -> Response:
+    quiz = store.get(snapshot.id)
+    if quiz is None:
+        raise HTTPException(409, "There is no question on this graph to reveal; open one first.")
+    graph = snapshot.graph
+    if quiz.node not in graph.index or math.prod(graph.shapes[quiz.node]) != 1:
+        # the graph was replaced meanwhile (PUT spec): the question no longer applies
+        store.close(snapshot.id)
+        publish_quiz(request, snapshot.id, now=True)
+        raise HTTPException(
+            409, f"Node {quiz.node!r} is no longer a scalar node of the graph; ask again."
+        )
+    truth = await run_in_threadpool(truth_of, snapshot, quiz.node, quiz.quantity)
+    store.reveal(snapshot.id, truth)
+    publish_quiz(request, snapshot.id, now=True)
+    return Response(dumps(_view(store, snapshot.id)), media_type="application/json")
+
+
+@router.delete(
+    "/{graph_id}/quiz",
+    status_code=204,
+    responses=TEACHER,
+    summary="Put the question away (followers hide it)",
+)
+async def close_quiz(snapshot: TeacherSnapshot, store: Quizzes, request: Request) -> Response:
+    if store.close(snapshot.id) is not None:
+        publish_quiz(request, snapshot.id, now=True)
+    return Response(status_code=204)
+
+
+# ---- the teacher's focus ---------------------------------------------------------------
+
+
+@router.put(
+    "/{graph_id}/focus",
+    response_model=Focus,
+    responses=TEACHER,
+    summary="Set the node and the part of the drawing the teacher shows (followers mirror it)",
+)
+async def put_focus(
+    body: FocusUpdate, snapshot: TeacherSnapshot, store: Focuses, request: Request
+) -> Response:
+    if body.node is not None and body.node not in snapshot.graph.index:
+        raise HTTPException(422, f"The graph has no node {body.node!r} to focus on.")
+    viewport = body.viewport.model_dump() if body.viewport is not None else None
+    previous = store.get(snapshot.id)
+    focus = {
+        "graph_id": snapshot.id,
+        "node": body.node,
+        "viewport": viewport,
+        "seq": (previous["seq"] + 1) if previous else 1,
+    }
+    store.put(snapshot.id, focus)
+    publish_focus(request, snapshot.id)
+    return Response(dumps(focus), media_type="application/json")
+
+
+@router.get(
+    "/{graph_id}/focus",
+    response_model=Focus,
+    responses=READ,
+    summary="The teacher's focus (node and viewport; null before the teacher set one)",
+)
+async def get_focus(snapshot: ReadSnapshot, store: Focuses) -> Response:
+    focus = store.get(snapshot.id) or {
+        "graph_id": snapshot.id,
+        "node": None,
+        "viewport": None,
+        "seq": 0,
+    }
+    return Response(dumps(focus), media_type="application/json")
+
+
+def on_connect_frames(request: Request, graph_id: str) -> list[tuple[str, str]]:
+    """What a follower connecting now must hear besides the state: the open (or revealed)
+    question and the teacher's focus."""
+    out = []
+    app = request.app
+    quiz = app.state.quizzes.get(graph_id)
+    if quiz is not None:
+        out.append(("quiz", dumps(_view(app.state.quizzes, graph_id))))
+    focus = app.state.focuses.get(graph_id)
+    if focus is not None:
+        out.append(("focus", dumps(focus)))
+    return out
+
+
+def drop_graph(app, graph_id: str) -> None:
+    """The graph is gone: forget its question and focus."""
+    app.state.quizzes.drop(graph_id)
+    app.state.focuses.close(graph_id)
+    app.state.quiz_events.cancel(graph_id)
+    app.state.focus_events.cancel(graph_id)
