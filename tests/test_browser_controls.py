@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.conftest import browser_stack
+from tests.conftest import CONTEXT_ARGS, browser_stack
 
 pytestmark = pytest.mark.browser
 
@@ -61,27 +61,45 @@ def test_play_speed_keys_buttons_and_pace(page, page_server, page_api, screensho
     assert fast < 14 * 2.0 / 2  # far quicker than the slow pace would allow
 
 
-def test_the_key_list_shows_r_speed_quiz_and_follow(page, page_server, page_api):
-    graph, token = page_api.create({"example": "seed"})
-    page.goto(f"{page_server}/g/{graph['id']}#edit={token}")
-    ready(page)
+def key_list(page) -> dict[str, str]:
+    """The key list's rows this page shows: keys -> what they do."""
     page.keyboard.press("?")
     dialog = page.locator("#help-dialog")
     expect(dialog).to_be_visible()
-    rows = {
-        r.locator("td").first.text_content().strip(): r.locator("td").nth(1).text_content()
-        for r in dialog.locator("tr").all()
-    }
+    rows = {}
+    for r in dialog.locator("tr").all():
+        cells = r.locator("td")
+        if r.is_visible() and cells.count() == 2:
+            rows[cells.first.text_content().strip()] = cells.nth(1).text_content()
+    page.keyboard.press("Escape")
+    return rows
+
+
+def test_the_key_list_shows_r_speed_quiz_and_follow(page, page_server, page_api, browser):
+    graph, token = page_api.create({"example": "seed"})
+    page.goto(f"{page_server}/g/{graph['id']}#edit={token}")
+    ready(page)
+    rows = key_list(page)
     assert "reset" in rows["r"]
     assert "slower" in rows["< >"]
     assert "quiz" in rows["q"]
-    assert "teacher" in rows["t"]
+    assert "target" in rows["t"]  # the teacher's t: the target of backward
     # and r does what the list says
-    page.keyboard.press("Escape")
     page.keyboard.press("ArrowRight")
     expect(page.locator("[data-role=position]")).to_have_text("1 / 14")
     page.keyboard.press("r")
     expect(page.locator("[data-role=position]")).to_have_text("0 / 14")
+    # a student's t follows the teacher; the teacher's keys are not listed there
+    other = browser.new_context(**CONTEXT_ARGS)  # the teacher's browser keeps the token
+    try:
+        student = other.new_page()
+        student.goto(f"{page_server}/g/{graph['id']}")
+        ready(student)
+        rows = key_list(student)
+        assert "teacher" in rows["t"]
+        assert "q" not in rows and "e" not in rows
+    finally:
+        other.close()
 
 
 def test_the_knn_step_has_sliders_for_k_and_the_query(page, page_server, page_api, screenshots):
