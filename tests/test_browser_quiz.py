@@ -194,6 +194,8 @@ def test_a_gradient_question_and_a_late_student(browser, page, page_server, page
         expect(student.locator("[data-role=quiz-question]")).to_have_text(
             "What will the gradient of k be?"
         )
+        # typed only once the field has the focus: a "-" on the page zooms out
+        expect(student.locator("[data-role=quiz-answer]")).to_be_focused()
         student.keyboard.type("-0.0344")
         student.keyboard.press("Enter")
         expect(card.locator("[data-role=quiz-count]")).to_have_text("1 answer")
@@ -241,6 +243,8 @@ def test_a_lesson_step_asks_the_class(browser, page, page_server, page_api, scre
             "What will the gradient of k be?"
         )
         # the student also mirrors what the lesson shows: the part of the graph in view
+        # typed only once the field has the focus: a "-" on the page zooms out
+        expect(student.locator("[data-role=quiz-answer]")).to_be_focused()
         student.keyboard.type("-0.0344")
         student.keyboard.press("Enter")
         expect(card.locator("[data-role=quiz-count]")).to_have_text("1 answer", timeout=3000)
