@@ -94,8 +94,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.store = make_store(settings)
     app.state.bus = make_bus(settings)
     app.state.graphs = GraphManager(app.state.store, settings, app.state.bus)
-    app.state.quizzes = MemoryQuizStore(settings.max_graphs)
-    app.state.focuses = MemoryFocusStore(settings.max_graphs)
+    if app.state.store.shared:  # every process sees the same question and focus
+        from .quiz_redis import RedisFocusStore, RedisQuizStore
+
+        app.state.quizzes = RedisQuizStore(app.state.store)
+        app.state.focuses = RedisFocusStore(app.state.store)
+    else:
+        app.state.quizzes = MemoryQuizStore(settings.max_graphs)
+        app.state.focuses = MemoryFocusStore(settings.max_graphs)
     app.state.quiz_events = Coalescer(settings.quiz_event_interval_seconds)
     app.state.focus_events = Coalescer(settings.focus_event_interval_seconds)
     app.add_middleware(

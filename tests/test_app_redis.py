@@ -1,4 +1,5 @@
-"""The API's tests of persistence, expiry, the cap, concurrency, patches and events, run
+"""The API's tests of persistence, expiry, the cap, concurrency, patches, events and the
+class quiz, run
 again in-process with the Redis store (and the Redis event bus) in place of SQLite: the
 same behaviour through the other implementation of the store interface."""
 
@@ -6,7 +7,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests import test_app_concurrency, test_app_events, test_app_patches, test_app_persistence
+from tests import (
+    test_api_quiz,
+    test_app_concurrency,
+    test_app_events,
+    test_app_patches,
+    test_app_persistence,
+)
 
 # SQLite only: restarts on one file, its process lock, its rows
 SQLITE_ONLY = {
@@ -15,7 +22,13 @@ SQLITE_ONLY = {
     "test_concurrent_first_reads_after_a_restart_load_the_graph_once",
 }
 
-for _module in (test_app_persistence, test_app_concurrency, test_app_patches, test_app_events):
+for _module in (
+    test_app_persistence,
+    test_app_concurrency,
+    test_app_patches,
+    test_app_events,
+    test_api_quiz,
+):
     for _name in dir(_module):
         if _name.startswith("test_") and _name not in SQLITE_ONLY:
             globals()[_name] = getattr(_module, _name)

@@ -167,6 +167,68 @@ def test_every_kind_of_event_reaches_followers_on_the_other_process(pair):
     assert httpx.get(f"{b}/api/graphs/{gid}").status_code == 404
 
 
+def test_the_class_quiz_and_the_focus_are_shared_by_the_processes(pair):
+    """The teacher on one process, students answering through both: one question, one
+    count, every answer in the reveal; a follower on the other process gets the quiz's
+    events and the teacher's focus."""
+    a, b = pair
+    state, auth = create(a, {"example": "seed"})
+    gid = state["id"]
+    events: list[dict] = []
+    connected = threading.Event()
+
+    def follow():
+        with httpx.stream("GET", f"{b}/api/graphs/{gid}/events", timeout=60) as r:
+            name = None
+            for line in r.iter_lines():
+                if line.startswith("event: "):
+                    name = line[7:]
+                    connected.set()
+                elif line.startswith("data: ") and name in ("quiz", "focus"):
+                    events.append({"event": name, **json.loads(line[6:])})
+                    if name == "quiz" and events[-1].get("status") == "revealed":
+                        return
+
+    thread = threading.Thread(target=follow, daemon=True)
+    thread.start()
+    assert connected.wait(10)
+    r = httpx.post(f"{a}/api/graphs/{gid}/quiz", json={"node": "k", "quantity": "grad"},
+                   headers=auth)
+    assert r.status_code == 201, r.text
+    quiz_id = r.json()["quiz_id"]
+    answers = [-0.0343, -0.0344, 0.5, -0.0343677, 1.0, 0.0]
+    for i, value in enumerate(answers):
+        base = (a, b)[i % 2]
+        body = {"quiz_id": quiz_id, "answer": value, "client": f"student-{i:04d}"}
+        r = httpx.post(f"{base}/api/graphs/{gid}/quiz/answers", json=body)
+        assert r.status_code == 201 and r.json()["answers"] == i + 1, r.text
+    # one browser answering again through the other process replaces its answer
+    body = {"quiz_id": quiz_id, "answer": -0.0344, "client": "student-0004"}
+    assert httpx.post(f"{a}/api/graphs/{gid}/quiz/answers", json=body).json()["answers"] == 6
+    for base in (a, b):
+        seen = httpx.get(f"{base}/api/graphs/{gid}/quiz").json()
+        assert seen["answers"] == 6 and seen["status"] == "open" and seen.get("truth") is None
+    r = httpx.put(f"{a}/api/graphs/{gid}/focus", json={"node": "k"}, headers=auth)
+    assert r.status_code == 200, r.text
+    assert httpx.get(f"{b}/api/graphs/{gid}/focus").json()["node"] == "k"
+    r = httpx.post(f"{b}/api/graphs/{gid}/quiz/reveal", headers=auth)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["truth"] == pytest.approx(-0.0343677, rel=1e-5)
+    assert out["within_1pct"] == 4  # -0.0343, -0.0344 (twice), -0.0343677
+    hist = out["histogram"]
+    assert sum(hist["counts"]) + hist["below"] + hist["above"] == 6
+    assert httpx.get(f"{a}/api/graphs/{gid}/quiz").json() == out
+    # answering is closed on both processes
+    body = {"quiz_id": quiz_id, "answer": 0.0, "client": "student-0099"}
+    assert httpx.post(f"{a}/api/graphs/{gid}/quiz/answers", json=body).status_code == 409
+    thread.join(10)
+    quiz_events = [e for e in events if e["event"] == "quiz"]
+    assert quiz_events[0]["status"] == "open" and quiz_events[-1]["status"] == "revealed"
+    assert max(e["answers"] for e in quiz_events) == 6
+    assert any(e["event"] == "focus" and e.get("node") == "k" for e in events)
+
+
 def test_concurrent_steppers_through_both_processes_lose_no_update(pair):
     a, b = pair
     state, auth = create(a, chain_spec(500))
