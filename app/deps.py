@@ -52,6 +52,30 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 Jobs = Annotated[JobPool, Depends(get_jobs)]
 
 
+async def pinned_session(graphs: GraphManager, graph_id: str) -> Session:
+    """The graph's session, pinned in memory until `graphs.release`: one held in memory is
+    found without leaving the event loop, one that must be loaded from the store is loaded
+    in the threadpool."""
+    session = graphs.acquire_cached(graph_id)
+    if session is None:
+        session = await run_in_threadpool(graphs.acquire, graph_id)
+    return session
+
+
+def check_edit_token(
+    session: Session, credentials: HTTPAuthorizationCredentials | None, what: str
+) -> None:
+    """401 without the graph's edit token (`what` says whose the call is), 403 wrong."""
+    if credentials is None:
+        raise HTTPException(
+            status_code=401,
+            detail=f"{what}: send the graph's edit token as `Authorization: Bearer <edit_token>`.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if not session.check_token(credentials.credentials):
+        raise HTTPException(status_code=403, detail="The edit token does not match this graph.")
+
+
 async def editable_session(
     graph_id: GraphId,
     graphs: Graphs,
@@ -63,19 +87,9 @@ async def editable_session(
     A graph held in memory is found without leaving the event loop; one that must be
     loaded from the store is loaded in the threadpool. The turn is awaited on the event
     loop, so requests queued behind a long change hold no thread."""
-    session = graphs.acquire_cached(graph_id)
-    if session is None:
-        session = await run_in_threadpool(graphs.acquire, graph_id)
+    session = await pinned_session(graphs, graph_id)
     try:
-        if credentials is None:
-            raise HTTPException(
-                status_code=401,
-                detail="This call changes the graph: send its edit token as "
-                "`Authorization: Bearer <edit_token>`.",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        if not session.check_token(credentials.credentials):
-            raise HTTPException(status_code=403, detail="The edit token does not match this graph.")
+        check_edit_token(session, credentials, "This call changes the graph")
         await graphs.wait_turn(session)
         try:
             yield session

@@ -22,7 +22,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials
 
 from .. import quiz as quizmod
-from ..deps import GraphId, Graphs, SettingsDep, bearer
+from ..deps import GraphId, Graphs, SettingsDep, bearer, check_edit_token, pinned_session
 from ..jsonio import dumps, json_safe
 from ..schemas import (
     AUTH_RESPONSES,
@@ -46,9 +46,7 @@ RATE = {429: {"description": "Too many answers from this address (Retry-After)."
 
 
 async def _session_snapshot(graphs: GraphManager, graph_id: str) -> Snapshot:
-    session = graphs.acquire_cached(graph_id)
-    if session is None:
-        session = await run_in_threadpool(graphs.acquire, graph_id)
+    session = await pinned_session(graphs, graph_id)
     try:
         if session.deleted or session.snapshot is None:
             raise GraphNotFound(graph_id)
@@ -69,19 +67,9 @@ async def teacher_snapshot(
 ) -> Snapshot:
     """The graph, if the request carries its edit token (401 without, 403 wrong). Takes no
     turn on the graph: a question or a focus never waits behind a training run."""
-    session = graphs.acquire_cached(graph_id)
-    if session is None:
-        session = await run_in_threadpool(graphs.acquire, graph_id)
+    session = await pinned_session(graphs, graph_id)
     try:
-        if credentials is None:
-            raise HTTPException(
-                status_code=401,
-                detail="This call is the teacher's: send the graph's edit token as "
-                "`Authorization: Bearer <edit_token>`.",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        if not session.check_token(credentials.credentials):
-            raise HTTPException(status_code=403, detail="The edit token does not match this graph.")
+        check_edit_token(session, credentials, "This call is the teacher's")
         if session.deleted or session.snapshot is None:
             raise GraphNotFound(graph_id)
         return session.snapshot
