@@ -145,8 +145,11 @@ def test_lesson_fills_a_small_screen(device, page_api):
         page.keyboard.press("PageDown")
         expect(root).to_have_attribute("data-step", str(k))
         expect(root).to_have_attribute("data-step-state", "ready", timeout=30_000)
+    start = int(page.locator("[data-role=position]").text_content().split("/")[0])
     for _ in range(3):
         page.keyboard.press("ArrowRight")
+    # the three steps answered and drawn, the camera moved to the current node
+    expect(page.locator("[data-role=position]")).to_contain_text(f"{start + 3} /")
     settle(page)
     d = assert_fills_the_screen(page, "lesson")
     notes = page.locator("[data-role=notes]").bounding_box()
