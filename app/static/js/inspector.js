@@ -238,7 +238,9 @@ export class Inspector {
 
     // 2. backpropagation's way: from the output down, each step multiplies the gradient that
     //    arrived (a number from the server) by a local derivative (a formula from /api/ops)
-    box.appendChild(el("h4", { text: t("chain.steps") }));
+    // with a node other than the output as the target, backward starts from that node
+    const fromTarget = graph.target && graph.target !== graph.output;
+    box.appendChild(el("h4", { text: fromTarget ? t("chain.stepsTarget", { node: out.label || out.id }) : t("chain.steps") }));
     const seen = new Set();
     const list = el("ol", { class: "chain-steps" });
     for (const path of paths) {
