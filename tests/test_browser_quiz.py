@@ -229,6 +229,13 @@ def test_a_lesson_step_asks_the_class(browser, page, page_server, page_api, scre
     expect(card.locator("[data-role=quiz-question]")).to_have_text(
         "What will the gradient of k be?"
     )
+    # the card follows the page's language, there and back
+    teacher.keyboard.press("l")
+    expect(card.locator("[data-role=quiz-question]")).to_have_text("k 的梯度会是多少？")
+    teacher.keyboard.press("l")
+    expect(card.locator("[data-role=quiz-question]")).to_have_text(
+        "What will the gradient of k be?"
+    )
     link = card.locator(".quiz-link a")
     url = link.get_attribute("href")
     gid = url.rsplit("/", 1)[1]

@@ -551,6 +551,7 @@ function render() {
   renderNotes();
   renderStage();
   renderPanel();
+  quiz.render(); // cheap when nothing changed; rebuilt in the new language after a switch
 }
 
 function renderHeader() {
