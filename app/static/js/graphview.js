@@ -963,6 +963,9 @@ export class GraphView {
       const x1 = Math.max(...lit.map((r) => r.box.x + r.box.w));
       const y1 = Math.max(...lit.map((r) => r.box.y + r.box.h));
       focus = { x: x0, y: y0, w: x1 - x0, h: y1 - y0 };
+      // a path longer than the screen (a phone): the node the page selected on it, in view
+      const chosen = this.nodes.get(m.selected);
+      if (chosen && (focus.w * k > aw || focus.h * k > ah)) focus = chosen.box;
     }
     const place = (size, avail, start, lead, centre) => {
       if (size * k <= avail) return lead + (avail - size * k) / 2 - start * k;
