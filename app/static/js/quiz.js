@@ -354,7 +354,9 @@ export function drawHistogram(h, truth, mine, t) {
   // a few edge labels: the first, the last and the middle one
   const picks = [...new Set([0, Math.floor((edges.length - 1) / 2), edges.length - 1])];
   for (const i of picks) {
-    svg.append(svgEl("text", { class: "quiz-tick", x: xOf(edges[i]).toFixed(1), y: H - pad.b + 16, "text-anchor": "middle", text: fmtNumber(edges[i]) }));
+    // the end labels lie inside the chart, so that the card's edge does not cut them
+    const anchor = i === 0 ? "start" : i === edges.length - 1 ? "end" : "middle";
+    svg.append(svgEl("text", { class: "quiz-tick", x: xOf(edges[i]).toFixed(1), y: H - pad.b + 16, "text-anchor": anchor, text: fmtNumber(edges[i]) }));
   }
   if (Number.isFinite(truth)) {
     const tx = xOf(truth);
