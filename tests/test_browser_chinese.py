@@ -19,6 +19,7 @@ import pytest
 
 from engine.examples import list_examples, load_example
 from tests.conftest import CONTEXT_ARGS, browser_stack, csp_violations
+from tests.legibility import settle
 
 from .english import english_runs, lone_word, names_of
 
@@ -91,6 +92,8 @@ def english_left(page) -> list[str]:
 
 def assert_chinese(page, where: str) -> None:
     expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    # the attribute changes at once, the page is drawn again in the next frame: wait for it
+    settle(page)
     left = english_left(page)
     assert not left, f"English left on {where}:\n" + "\n".join(left)
 
