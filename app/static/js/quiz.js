@@ -326,7 +326,7 @@ export class QuizCard {
 export function drawHistogram(h, truth, mine, t) {
   const W = 420;
   const H = 150;
-  const pad = { l: 30, r: 10, t: 14, b: 30 };
+  const pad = { l: 30, r: 10, t: 22, b: 34 };
   const extra = (h.below ? 1 : 0) + (h.above ? 1 : 0);
   const bins = h.counts.length + extra;
   const bw = (W - pad.l - pad.r) / bins;
