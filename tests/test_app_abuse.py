@@ -330,7 +330,13 @@ def reads_stay_fast_during_heavy_work(base: str) -> None:
             results = [f.result() for f in steps]
         assert done.is_set() and answers["train"] in (200, 413)
         assert len(latencies) >= 20
-        assert percentile(latencies, 0.99) < 0.2, sorted(latencies)[-5:]
+        # with under 100 reads the 99th percentile is the slowest one, and on 2 cores busy
+        # with training a single read can meet a scheduling pause: the bulk of the reads is
+        # held to 100 ms, the slowest to 500 ms (before reads ran off the heavy work's
+        # threads they took about 4 s)
+        slowest = sorted(latencies)[-5:]
+        assert percentile(latencies, 0.95) < 0.1, slowest
+        assert max(latencies) < 0.5, slowest
         assert results == [200] * 45  # queued behind the training, then all done in turn
         final = c.get(f"{base}/api/graphs/{busy['id']}").json()
         trained = answers["train"] == 200
