@@ -16,16 +16,17 @@ import sys
 import tempfile
 import time
 import urllib.request
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 # folders whose every file the package must carry (source path -> import package, subpath)
 PACKAGED = {
-    "app/templates": ("app", "templates"),
-    "app/static": ("app", "static"),
-    "app/lessons": ("app", "lessons"),
-    "engine/examples": ("engine", "examples"),
-    "engine/datasets": ("engine", "datasets"),
+    "templates": ("stepgrad.templates", "."),
+    "static": ("stepgrad.static", "."),
+    "app/classroom/lessons": ("stepgrad.app.classroom", "lessons"),
+    "engine/examples": ("stepgrad.engine", "examples"),
+    "engine/datasets": ("stepgrad.engine.datasets", "."),
 }
 SKIP_SUFFIXES = {".py", ".pyc"}
 
@@ -61,6 +62,21 @@ def main() -> int:
         tmp = Path(tmp)
         run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", tmp / "dist", ROOT)
         wheel = next((tmp / "dist").glob("stepgrad-*.whl"))
+        with zipfile.ZipFile(wheel) as archive:
+            names = archive.namelist()
+        top = {n.split("/")[0] for n in names if ".dist-info/" not in n}
+        if top != {"stepgrad"}:
+            print(f"the wheel's top-level names are {sorted(top)}, not just stepgrad")
+            return 1
+        modules = {n for n in names if n.endswith(".py")}
+        sources = {
+            "stepgrad/" + p.relative_to(ROOT).as_posix()
+            for folder in ("app", "engine", "static", "templates")
+            for p in (ROOT / folder).rglob("*.py")
+        }
+        if sources - modules:
+            print("modules missing from the wheel:\n" + "\n".join(sorted(sources - modules)))
+            return 1
         venv = tmp / "venv"
         run(sys.executable, "-m", "venv", venv)
         py = venv / "bin" / "python"
@@ -68,16 +84,20 @@ def main() -> int:
         run(py, "-m", "pip", "install", "-q", "--no-deps", wheel)
 
         # from another folder, so nothing of the source tree can be imported by accident
+        # that holds a learner's own `engine.py` (micrograd's file has that name) and `app/`
         work = tmp / "elsewhere"
-        work.mkdir()
+        (work / "app").mkdir(parents=True)
+        (work / "app" / "__init__.py").write_text("MINE = True\n")
+        (work / "engine.py").write_text("class Value:\n    pass\n")
         files = expected_files()
         probe = (
             "import importlib.resources as r, sys\n"
             "rows = (line.split('|') for line in sys.stdin.read().split())\n"
             "missing = [f'{p}/{s}/{f}' for p, s, f in rows"
             " if not r.files(p).joinpath(s, *f.split('/')).is_file()]\n"
-            "import app, engine\n"
-            "for m in (app, engine): assert 'site-packages' in m.__file__, m.__file__\n"
+            "import stepgrad.app, stepgrad.engine\n"
+            "for m in (stepgrad.app, stepgrad.engine):\n"
+            "    assert 'site-packages' in m.__file__, m.__file__\n"
             "print('\\n'.join(missing)); sys.exit(1 if missing else 0)\n"
         )
         listing = "\n".join(f"{p}|{s}|{f}" for p, s, f in files)

@@ -14,7 +14,7 @@ import json
 import numpy as np
 from fastapi.responses import JSONResponse
 
-from engine.tensor import to_json
+from stepgrad.engine.tensor import to_json
 
 
 def number(x: float | None) -> float | str | None:

@@ -1,6 +1,6 @@
 """Builds the FastAPI app: settings, store, live graphs, event bus, routers, error handlers.
 
-`app` (this module's) is what `uvicorn app.main:app` and `stepgrad serve` run, configured
+`app` (this module's) is what `uvicorn stepgrad.app.main:app` and `stepgrad serve` run, configured
 from the STEPGRAD_* environment variables; tests build their own with `create_app`.
 """
 
@@ -14,13 +14,16 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
-from . import __version__, errors, guards, static_assets
-from .events import make_bus
-from .jsonio import StrictJSONResponse
-from .middleware import StrictJSONBodyMiddleware
-from .quiz import Coalescer, MemoryFocusStore, MemoryQuizStore
-from .request_log import RequestLogMiddleware
-from .routes import (
+from stepgrad.app import __version__
+from stepgrad.app.classroom.quiz import Coalescer, MemoryFocusStore, MemoryQuizStore
+from stepgrad.app.http import errors, static_assets
+from stepgrad.app.http.request_log import RequestLogMiddleware
+from stepgrad.app.jsonio import StrictJSONResponse
+from stepgrad.app.live.event_bus import make_bus
+from stepgrad.app.live.manager import GraphManager
+from stepgrad.app.protection import guards
+from stepgrad.app.protection.bodies import StrictJSONBodyMiddleware
+from stepgrad.app.routes import (
     apidocs,
     datasets,
     events,
@@ -36,9 +39,8 @@ from .routes import (
     spec,
     toposort,
 )
-from .sessions import GraphManager
-from .settings import Settings
-from .store import make_store
+from stepgrad.app.settings import Settings
+from stepgrad.app.storage.sqlite_store import make_store
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.bus = make_bus(settings)
     app.state.graphs = GraphManager(app.state.store, settings, app.state.bus)
     if app.state.store.shared:  # every process sees the same question and focus
-        from .quiz_redis import RedisFocusStore, RedisQuizStore
+        from stepgrad.app.storage.quiz_redis import RedisFocusStore, RedisQuizStore
 
         app.state.quizzes = RedisQuizStore(app.state.store)
         app.state.focuses = RedisFocusStore(app.state.store)
@@ -115,7 +117,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestLogMiddleware)  # outside the body checks: logs their 413/415
     guards.install(app, settings)
     for module in (
-        health, ops, examples, lessons, graphs, spec, events, quiz, toposort, datasets, race
+        health,
+        ops,
+        examples,
+        lessons,
+        graphs,
+        spec,
+        events,
+        quiz,
+        toposort,
+        datasets,
+        race,
     ):
         app.include_router(module.router)
     app.include_router(server.router)

@@ -60,7 +60,16 @@ class Server:
         self.log = open(os.path.join(self.tmp.name, "server.log"), "w+b")  # noqa: SIM115
         extra = {f"STEPGRAD_{k.upper()}": str(v) for k, v in env.items()}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--port", str(self.port), "--db", self.db],
+            [
+                sys.executable,
+                "-m",
+                "stepgrad.app.cli",
+                "serve",
+                "--port",
+                str(self.port),
+                "--db",
+                self.db,
+            ],
             cwd=ROOT,
             env={**os.environ, "PYTHONPATH": str(ROOT), **extra},
             stdout=self.log,

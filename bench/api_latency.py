@@ -25,9 +25,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.layout import layered_layout  # noqa: E402
 from bench.harness import scalar_nodes, start_server  # noqa: E402
 from bench.layout import random_dag  # noqa: E402
+from stepgrad.app.live.layout import layered_layout  # noqa: E402
 
 
 def dag_spec(n: int) -> dict:

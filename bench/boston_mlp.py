@@ -17,7 +17,7 @@ import argparse
 import json
 import sys
 
-from engine.race import boston_split, import_torch, initial_weights, race, train_torch
+from stepgrad.engine.race import boston_split, import_torch, initial_weights, race, train_torch
 
 # name: (hidden units, batch size, epochs)
 CONFIGS = {

@@ -14,9 +14,9 @@ import time
 
 import numpy as np
 
-from engine.graph import Graph
-from engine.optim import SGD
-from engine.passes import descent_step
+from stepgrad.engine.graph import Graph
+from stepgrad.engine.optim import SGD
+from stepgrad.engine.passes import descent_step
 
 
 def mlp_spec(x, y, w1, b1, w2, b2) -> dict:

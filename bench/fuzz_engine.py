@@ -27,10 +27,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.graph import Graph
-from engine.passes import backward_pass, forward_pass
-from engine.run import Run
-from engine.tensor import from_json
+from stepgrad.engine.graph import Graph
+from stepgrad.engine.passes import backward_pass, forward_pass
+from stepgrad.engine.run import Run
+from stepgrad.engine.tensor import from_json
 from tests.graphgen import (
     EXTREMES,
     MILD_EXTREMES,
@@ -52,8 +52,10 @@ def random_order(graph: Graph, rng: np.random.Generator) -> list[str]:
         order.append(nid)
         done.add(nid)
         for consumer, _ in graph.consumers[nid]:
-            if consumer not in done and consumer not in ready and all(
-                s in done for s in graph.nodes[consumer].inputs
+            if (
+                consumer not in done
+                and consumer not in ready
+                and all(s in done for s in graph.nodes[consumer].inputs)
             ):
                 ready.append(consumer)
     return order
@@ -126,8 +128,8 @@ def main() -> int:
             warnings.simplefilter("ignore")
             from fastapi.testclient import TestClient
 
-        from app.main import create_app
-        from app.settings import Settings
+        from stepgrad.app.main import create_app
+        from stepgrad.app.settings import Settings
 
         client = TestClient(create_app(Settings(db=":memory:", max_graphs=100_000)))
         client.__enter__()

@@ -35,7 +35,7 @@ def start_server(db: str, **settings: object) -> tuple[subprocess.Popen, str]:
         **{f"STEPGRAD_{name.upper()}": str(value) for name, value in settings.items()},
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--db", db],
+        [sys.executable, "-m", "stepgrad.app.cli", "serve", "--port", str(port), "--db", db],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

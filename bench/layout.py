@@ -22,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.layout import layered_layout
+from stepgrad.app.live.layout import layered_layout
 
 
 def random_dag(n: int, seed: int, window: int | None, fan_in: int = 2):

@@ -79,7 +79,7 @@ def rss_mb(pid: int) -> float:
 def dag_spec(n: int) -> dict:
     """The 7-node seed graph, or a random DAG of n scalar nodes (params, tanh, add, mul)."""
     if n == 7:
-        from engine.examples import load_example
+        from stepgrad.engine.examples import load_example
 
         return load_example("seed")
     nodes, loose = scalar_nodes(*random_dag(n - 1, seed=0, window=None))
@@ -89,8 +89,8 @@ def dag_spec(n: int) -> dict:
 
 def layout_ms(spec: dict) -> float:
     """Building the graph and laying it out, in this process (what creation does besides I/O)."""
-    from app.layout import graph_layout
-    from engine.graph import Graph, Limits
+    from stepgrad.app.live.layout import graph_layout
+    from stepgrad.engine.graph import Graph, Limits
 
     start = time.perf_counter()
     graph = Graph.from_spec(spec, Limits(max_nodes=20_000))
@@ -397,7 +397,9 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         proc, base = start_server(
-            str(Path(tmp) / "bench.db"), max_nodes=10000, rate_create="1000/minute",
+            str(Path(tmp) / "bench.db"),
+            max_nodes=10000,
+            rate_create="1000/minute",
             log_level="warning",
         )
         try:

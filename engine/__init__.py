@@ -3,7 +3,7 @@
 Depends on numpy and networkx only; knows nothing of HTTP or the browser.
 """
 
-from .errors import (
+from stepgrad.engine.errors import (
     CycleError,
     GraphError,
     LimitError,
@@ -13,12 +13,21 @@ from .errors import (
     StepgradError,
     TensorError,
 )
-from .gradcheck import gradcheck
-from .graph import Graph, Limits
-from .nodes import MSE, Constant, Linear, Node, Parameter, Placeholder, Sigmoid, apply
-from .ops import OPS, describe_ops
-from .optim import make_optimizer
-from .run import Run
+from stepgrad.engine.gradcheck import gradcheck
+from stepgrad.engine.graph import Graph, Limits
+from stepgrad.engine.nodes import (
+    MSE,
+    Constant,
+    Linear,
+    Node,
+    Parameter,
+    Placeholder,
+    Sigmoid,
+    apply,
+)
+from stepgrad.engine.ops import OPS, describe_ops
+from stepgrad.engine.optim import make_optimizer
+from stepgrad.engine.run import Run
 
 __all__ = [
     "MSE",

@@ -13,7 +13,7 @@ import numbers
 
 import numpy as np
 
-from .errors import StepgradError
+from stepgrad.engine.errors import StepgradError
 
 # KNN computes distances a chunk of query rows at a time, so that the
 # (chunk, n_train, d) difference array stays below about this many elements.

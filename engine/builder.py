@@ -30,7 +30,7 @@ import itertools
 
 import numpy as np
 
-from .errors import GraphError, LimitError
+from stepgrad.engine.errors import GraphError, LimitError
 
 ACTIVATIONS = ("tanh", "relu", "sigmoid")
 LOSSES = ("mse", "bce", "cross_entropy")
@@ -62,7 +62,7 @@ def _choice(value: object, what: str, choices: tuple[str, ...]) -> str:
 
 def normalize(raw: object) -> dict:
     """The network description checked, with every default filled in (sentences on error)."""
-    from . import datasets
+    from stepgrad.engine import datasets
 
     if not isinstance(raw, dict):
         raise GraphError('A network must be an object such as {"inputs": 2, "hidden": [4]}.')
@@ -126,7 +126,7 @@ def _weights(fan_in: int, fan_out: int, activation: str, seed: int, layer: int) 
 
 def _sizes(net: dict) -> tuple[int, int]:
     """(inputs, outputs) of the network."""
-    from . import datasets
+    from stepgrad.engine import datasets
 
     if "dataset" in net:
         n_in = len(datasets.DATASETS[net["dataset"]].feature_names)
@@ -167,7 +167,7 @@ def build_network(raw: object, name: str | None = None, limits=None) -> dict:
     """The graph spec of the network `raw` describes (see the module's docstring); its
     `source` holds the checked description, for an editor to reopen. `limits` (an
     engine.graph.Limits) bounds the weights before they are drawn."""
-    from .graph import Limits
+    from stepgrad.engine.graph import Limits
 
     net = normalize(raw)
     _check_size(net, limits or Limits())
@@ -261,7 +261,7 @@ def scalar_node_count(net: dict) -> int:
 
 
 def _first_row(net: dict, n_in: int) -> tuple[list[float], float]:
-    from .data import load_split, parse_binding
+    from stepgrad.engine.data import load_split, parse_binding
 
     split = load_split(parse_binding("X", _binding(net, "features")))
     return [round(float(v), 6) for v in split.x_train[0]], float(split.y_train[0, 0])

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import GraphError, StepgradError
-from .tensor import DEFAULT_MAX_ELEMENTS
+from stepgrad.engine.errors import GraphError, StepgradError
+from stepgrad.engine.tensor import DEFAULT_MAX_ELEMENTS
 
 BIND_KEYS = {
     "dataset", "role", "columns", "params", "test_fraction", "seed", "standardize", "batch_size",
@@ -118,7 +118,7 @@ class BoundData:
 
 
 def load_split(binding: Binding):
-    from . import datasets
+    from stepgrad.engine import datasets
 
     try:
         ds = datasets.load(binding.dataset, **dict(binding.params))
@@ -148,7 +148,7 @@ def columns_of(split, binding: Binding, node_id: str) -> tuple[np.ndarray, np.nd
 
 
 def first_batch_rows(n_rows: int, batch_size: int | None, seed: int) -> np.ndarray:
-    from .datasets import batches
+    from stepgrad.engine.datasets import batches
 
     if batch_size is None or batch_size >= n_rows:
         return np.arange(n_rows)

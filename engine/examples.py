@@ -15,12 +15,12 @@ import threading
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 
-from .errors import GraphError, StepgradError
-from .graph import Graph
-from .optim import optimizer_from
+from stepgrad.engine.errors import GraphError, StepgradError
+from stepgrad.engine.graph import Graph
+from stepgrad.engine.optim import optimizer_from
 
 # found through the package, so an installed wheel has them too
-EXAMPLES_DIR = files("engine") / "examples"
+EXAMPLES_DIR = files("stepgrad.engine") / "examples"
 KINDS = ("example", "lesson")
 FIELDS = {"title", "description", "kind", "spec"}
 OPTIONAL = {"title_zh", "description_zh"}  # the page shows them in Chinese

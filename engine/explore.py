@@ -7,9 +7,9 @@ import time
 
 import numpy as np
 
-from .baselines import knn_neighbours
-from .datasets import Dataset
-from .errors import StepgradError
+from stepgrad.engine.baselines import knn_neighbours
+from stepgrad.engine.datasets import Dataset
+from stepgrad.engine.errors import StepgradError
 
 
 def table(ds: Dataset, rows: int = 10) -> dict:
@@ -58,7 +58,7 @@ def knn_query(ds: Dataset, features: list[str], query: list[float], k: int = 3) 
 def knn_cost(sizes: tuple[int, ...] = (506, 5_060, 50_600), k: int = 3, seed: int = 0) -> list:
     """Seconds for one KNN query as the table grows (rows resampled from Boston with
     jitter): KNN compares the query with every row, so its cost grows with the data."""
-    from .datasets import load
+    from stepgrad.engine.datasets import load
 
     ds = load("boston")
     rng = np.random.default_rng(seed)

@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .graph import Graph
-from .passes import backward_pass, forward_pass
+from stepgrad.engine.graph import Graph
+from stepgrad.engine.passes import backward_pass, forward_pass
 
 
 def _objective(graph: Graph, leaf_values: list) -> float:

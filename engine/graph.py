@@ -10,9 +10,9 @@ from dataclasses import dataclass, field, replace
 import networkx as nx
 import numpy as np
 
-from .errors import CycleError, GraphError, LimitError, ShapeError, TensorError
-from .ops import OPS, Op
-from .tensor import DEFAULT_MAX_ELEMENTS, as_tensor, to_json
+from stepgrad.engine.errors import CycleError, GraphError, LimitError, ShapeError, TensorError
+from stepgrad.engine.ops import OPS, Op
+from stepgrad.engine.tensor import DEFAULT_MAX_ELEMENTS, as_tensor, to_json
 
 ID_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 MAX_ID_LENGTH = 64
@@ -233,7 +233,7 @@ class Graph:
                 f"The graph has {len(raw_nodes)} nodes; the limit is {limits.max_nodes}."
             )
         if resolve_bind is None and any(isinstance(n, dict) and n.get("bind") for n in raw_nodes):
-            from .data import BindingResolver
+            from stepgrad.engine.data import BindingResolver
 
             resolve_bind = BindingResolver(limits.max_elements)
         nodes = [_node_from_spec(raw, i, limits, resolve_bind) for i, raw in enumerate(raw_nodes)]

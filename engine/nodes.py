@@ -16,9 +16,9 @@ import itertools
 
 import numpy as np
 
-from .graph import Graph, Limits
-from .ops import OPS
-from .tensor import to_json
+from stepgrad.engine.graph import Graph, Limits
+from stepgrad.engine.ops import OPS
+from stepgrad.engine.tensor import to_json
 
 
 class Node:

@@ -13,8 +13,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from .errors import ShapeError
-from .tensor import unbroadcast
+from stepgrad.engine.errors import ShapeError
+from stepgrad.engine.tensor import unbroadcast
 
 Shape = tuple[int, ...]
 
@@ -383,9 +383,9 @@ class Transpose(Unary):
         axes = attrs.get("axes")
         if axes is None:
             return tuple(reversed(range(ndim)))
-        if not isinstance(axes, list | tuple) or sorted(
-            _one_axis(a, ndim) for a in axes
-        ) != list(range(ndim)):
+        if not isinstance(axes, list | tuple) or sorted(_one_axis(a, ndim) for a in axes) != list(
+            range(ndim)
+        ):
             raise ShapeError(
                 f"axes {axes!r} must list each of the {ndim} axes once, in their new order"
             )
@@ -415,9 +415,7 @@ class Reshape(Unary):
 
     def shape(self, shapes, attrs):
         want = attrs.get("shape")
-        if not isinstance(want, list | tuple) or not all(
-            _is_int(n) and n >= -1 for n in want
-        ):
+        if not isinstance(want, list | tuple) or not all(_is_int(n) and n >= -1 for n in want):
             raise ShapeError(f"shape {want!r} must be a list of sizes (one of them may be -1)")
         if len(want) > MAX_DIMS or any(n > MAX_DIM_SIZE for n in want):
             raise ShapeError(

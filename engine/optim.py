@@ -11,8 +11,8 @@ import inspect
 
 import numpy as np
 
-from .errors import StepgradError
-from .tensor import from_json, to_json
+from stepgrad.engine.errors import StepgradError
+from stepgrad.engine.tensor import from_json, to_json
 
 
 class SGD:
@@ -145,7 +145,7 @@ def optimizer_from(name: str, learning_rate: float | None, options: dict | None)
     """An optimizer from the settings a client sends: a name, a learning rate, and options
     (momentum, betas...) that must not repeat the name or the learning rate."""
     if options is not None and not isinstance(options, dict):
-        raise StepgradError("The optimizer options must be an object, such as {\"momentum\": 0.9}.")
+        raise StepgradError('The optimizer options must be an object, such as {"momentum": 0.9}.')
     options = dict(options or {})
     reserved = [key for key in RESERVED_OPTIONS if key in options]
     if reserved:

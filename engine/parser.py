@@ -20,9 +20,9 @@ import math
 import re
 from dataclasses import dataclass
 
-from .errors import GraphError, ParseError
-from .graph import MAX_LABEL_LENGTH, MAX_NAME_LENGTH, check_id
-from .ops import OPS
+from stepgrad.engine.errors import GraphError, ParseError
+from stepgrad.engine.graph import MAX_LABEL_LENGTH, MAX_NAME_LENGTH, check_id
+from stepgrad.engine.ops import OPS
 
 
 @dataclass(frozen=True)

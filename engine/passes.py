@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .graph import Graph
-from .tensor import unbroadcast
+from stepgrad.engine.graph import Graph
+from stepgrad.engine.tensor import unbroadcast
 
 
 def node_backward(op, attrs, g, out, xs, need) -> list:

@@ -14,9 +14,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .datasets import batches, load, split
-from .graph import Graph
-from .training import train
+from stepgrad.engine.datasets import batches, load, split
+from stepgrad.engine.graph import Graph
+from stepgrad.engine.training import train
 
 LEARNING_RATE = 0.01
 SEED = 0

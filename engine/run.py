@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import GraphError, PhaseError
-from .graph import Graph
-from .passes import add_grad, node_backward
+from stepgrad.engine.errors import GraphError, PhaseError
+from stepgrad.engine.graph import Graph
+from stepgrad.engine.passes import add_grad, node_backward
 
 
 class Run:

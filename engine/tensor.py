@@ -12,7 +12,7 @@ from numbers import Real
 
 import numpy as np
 
-from .errors import TensorError
+from stepgrad.engine.errors import TensorError
 
 DEFAULT_MAX_ELEMENTS = 1_000_000
 

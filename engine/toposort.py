@@ -11,8 +11,8 @@ import heapq
 
 import networkx as nx
 
-from .errors import GraphError
-from .graph import check_id
+from stepgrad.engine.errors import GraphError
+from stepgrad.engine.graph import check_id
 
 MAX_NODES = 5_000
 

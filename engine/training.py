@@ -13,11 +13,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .data import bound_data
-from .errors import GraphError, ShapeError, StepgradError
-from .graph import Graph
-from .optim import optimizer_from
-from .passes import descent_step, forward_pass
+from stepgrad.engine.data import bound_data
+from stepgrad.engine.errors import GraphError, ShapeError, StepgradError
+from stepgrad.engine.graph import Graph
+from stepgrad.engine.optim import optimizer_from
+from stepgrad.engine.passes import descent_step, forward_pass
 
 RANDOM_SEARCH = "random_search"
 
@@ -92,7 +92,7 @@ def train(
     the same number of loss evaluations as gradient descent makes updates and keeps the
     best). `on_epoch` is called after every epoch with that epoch's figures; `check`
     before every step (a caller stops training by raising from either)."""
-    from .datasets import batches
+    from stepgrad.engine.datasets import batches
 
     epochs = _check_count(epochs, "epochs")
     if batch_size is not None:
@@ -245,8 +245,7 @@ def _check_diverged(epoch: int, loss: float, start_loss: float, params: list) ->
         else "the loss overflowed"
     )
     raise StepgradError(
-        f"Training diverged at epoch {epoch} (loss {loss:.4g}): {why}. "
-        "Lower the learning rate."
+        f"Training diverged at epoch {epoch} (loss {loss:.4g}): {why}. Lower the learning rate."
     )
 
 

@@ -42,7 +42,7 @@ with warnings.catch_warnings():
 
 
 def _app_settings(**overrides):
-    from app.settings import Settings
+    from stepgrad.app.settings import Settings
 
     return Settings(**{"db": ":memory:", **overrides})
 
@@ -50,7 +50,7 @@ def _app_settings(**overrides):
 @pytest.fixture
 def make_client():
     """make_client(**settings) -> a TestClient (lifespan running) on a fresh app."""
-    from app.main import create_app
+    from stepgrad.app.main import create_app
 
     clients = []
 
@@ -202,8 +202,8 @@ def page_server():
     """Base URL of the whole app (API and pages) served by uvicorn on 127.0.0.1 for the session."""
     require_chromium()
 
-    from app.main import create_app
-    from app.settings import Settings
+    from stepgrad.app.main import create_app
+    from stepgrad.app.settings import Settings
 
     # progress events at most every 20 ms, so a short training run still streams several;
     # every browser test shares this server and its one address: no per-address rates

@@ -14,8 +14,8 @@ import math
 
 import numpy as np
 
-from engine.errors import ShapeError
-from engine.ops import OPS
+from stepgrad.engine.errors import ShapeError
+from stepgrad.engine.ops import OPS
 
 # values where float64 arithmetic gets interesting: signed zeros, subnormal and huge
 # magnitudes, the edges of exp's range, the tails of sigmoid

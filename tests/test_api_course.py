@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.schemas import DatasetView, GraphState, KnnResult, RaceResult, ToposortResult
+from stepgrad.app.schemas import DatasetView, GraphState, KnnResult, RaceResult, ToposortResult
 
 from .test_api_graphs import create, node, post
 from .test_graph import SEED_SPEC
@@ -80,8 +80,8 @@ def test_fanout_bug_toggle_is_seen_and_caught_by_gradcheck(client):
 def test_options_persist_across_a_restart(tmp_path):
     from fastapi.testclient import TestClient
 
-    from app.main import create_app
-    from app.settings import Settings
+    from stepgrad.app.main import create_app
+    from stepgrad.app.settings import Settings
 
     db = str(tmp_path / "g.db")
     with TestClient(create_app(Settings(db=db))) as first:
@@ -123,7 +123,7 @@ def test_knn_and_baselines(client):
 
 
 def test_race_without_torch_says_how_to_install(client, monkeypatch):
-    import app.routes.race as race_route
+    import stepgrad.app.routes.race as race_route
 
     monkeypatch.setattr(race_route, "import_torch", lambda: None)
     r = client.post("/api/race", json={"epochs": 2})

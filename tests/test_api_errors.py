@@ -347,23 +347,40 @@ def _param(node_id, value):
     "nodes",
     [
         # linear whose bias broadcasts the output beyond x @ w
-        [_param("x", [1.0, 2.0, 3.0]), _param("w", [1.0, 0.5, 0.25]), _param("b", [0.0] * 4),
-         {"id": "h", "op": "linear", "inputs": ["x", "w", "b"]},
-         {"id": "loss", "op": "sum", "inputs": ["h"]}],
-        [_param("x", [[1.0, 2.0, 3.0]] * 5), _param("w", [[1.0], [0.5], [0.25]]),
-         _param("b", [[0.0] * 4] * 5), {"id": "h", "op": "linear", "inputs": ["x", "w", "b"]},
-         {"id": "loss", "op": "mean", "inputs": ["h"]}],
+        [
+            _param("x", [1.0, 2.0, 3.0]),
+            _param("w", [1.0, 0.5, 0.25]),
+            _param("b", [0.0] * 4),
+            {"id": "h", "op": "linear", "inputs": ["x", "w", "b"]},
+            {"id": "loss", "op": "sum", "inputs": ["h"]},
+        ],
+        [
+            _param("x", [[1.0, 2.0, 3.0]] * 5),
+            _param("w", [[1.0], [0.5], [0.25]]),
+            _param("b", [[0.0] * 4] * 5),
+            {"id": "h", "op": "linear", "inputs": ["x", "w", "b"]},
+            {"id": "loss", "op": "mean", "inputs": ["h"]},
+        ],
         # bce whose labels are larger than the prediction
-        [{"id": "y", "op": "input", "value": [1.0, 0.0, 1.0]}, _param("p", 0.3),
-         {"id": "loss", "op": "bce", "inputs": ["y", "p"]}],
+        [
+            {"id": "y", "op": "input", "value": [1.0, 0.0, 1.0]},
+            _param("p", 0.3),
+            {"id": "loss", "op": "bce", "inputs": ["y", "p"]},
+        ],
         # mse of two empty tensors, softmax of an empty tensor
         [_param("a", []), _param("b", []), {"id": "loss", "op": "mse", "inputs": ["a", "b"]}],
-        [_param("a", []), {"id": "s", "op": "softmax", "inputs": ["a"]},
-         {"id": "loss", "op": "sum", "inputs": ["s"]}],
+        [
+            _param("a", []),
+            {"id": "s", "op": "softmax", "inputs": ["a"]},
+            {"id": "loss", "op": "sum", "inputs": ["s"]},
+        ],
         # exp(a) - exp(a) at a = 800: inf - inf, summed
-        [_param("a", [800.0, 1.0]), {"id": "e", "op": "exp", "inputs": ["a"]},
-         {"id": "d", "op": "sub", "inputs": ["e", "e"]},
-         {"id": "loss", "op": "sum", "inputs": ["d"]}],
+        [
+            _param("a", [800.0, 1.0]),
+            {"id": "e", "op": "exp", "inputs": ["a"]},
+            {"id": "d", "op": "sub", "inputs": ["e", "e"]},
+            {"id": "loss", "op": "sum", "inputs": ["d"]},
+        ],
     ],
 )
 def test_graphs_that_used_to_crash_step_check_and_train(client, nodes):
@@ -407,15 +424,19 @@ def test_training_a_graph_whose_output_is_not_a_number_is_refused(client):
 
 def test_a_dataset_binding_with_a_list_parameter_is_refused(client):
     bind = {"dataset": "line", "role": "features", "params": {"slope": [1, 2]}}
-    res = client.post("/api/graphs", json=spec({"id": "x", "op": "input", "bind": bind},
-                                                {"id": "t", "op": "tanh", "inputs": ["x"]}))
+    res = client.post(
+        "/api/graphs",
+        json=spec(
+            {"id": "x", "op": "input", "bind": bind}, {"id": "t", "op": "tanh", "inputs": ["x"]}
+        ),
+    )
     assert res.status_code == 422 and "'slope' must be a number" in res.json()["detail"]
 
 
 def test_an_unexpected_error_is_a_logged_500_and_leaves_the_graph_as_it_was(
     client, monkeypatch, caplog
 ):
-    from engine.ops import OPS
+    from stepgrad.engine.ops import OPS
 
     state, h = create(client, SEED_SPEC)
     base = f"/api/graphs/{state['id']}"
@@ -426,13 +447,13 @@ def test_an_unexpected_error_is_a_logged_500_and_leaves_the_graph_as_it_was(
         raise RuntimeError("a bug in an op")
 
     monkeypatch.setattr(type(OPS["sigmoid"]), "backward", broken)
-    with caplog.at_level("ERROR", logger="app.errors"):
+    with caplog.at_level("ERROR", logger="stepgrad.app.http.errors"):
         res = client.post(base + "/backward", json={"all": True}, headers=h)
     assert res.status_code == 500
     assert res.headers["content-type"].startswith("application/json")
     assert res.headers["x-content-type-options"] == "nosniff"  # through the security headers
     assert "logged" in res.json()["detail"] and "as it was" in res.json()["detail"]
-    record = next(r for r in caplog.records if r.name == "app.errors")
+    record = next(r for r in caplog.records if r.name == "stepgrad.app.http.errors")
     assert record.exc_info and "a bug in an op" in str(record.exc_info[1])
     after = client.get(base).json()
     assert after["cursor"] == before["cursor"] and after["version"] == before["version"]

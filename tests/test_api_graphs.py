@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from app.schemas import CreatedGraph, GradcheckReport, GraphState, NodeState
+from stepgrad.app.schemas import CreatedGraph, GradcheckReport, GraphState, NodeState
 
 from .test_graph import SEED_SPEC
 

@@ -181,7 +181,7 @@ def test_real_responses_conform_to_the_documented_schemas(client, openapi):
     call("get", f"/api/graphs/{gid}/export?format=dot")
     call("get", f"/api/graphs/{gid}/train")
     try:
-        import engine.training  # noqa: F401
+        import stepgrad.engine.training  # noqa: F401
 
         call("post", f"/api/graphs/{gid}/train", json={"epochs": 3}, headers=h)
         call("post", f"/api/graphs/{gid}/train?return=patch", json={"epochs": 2}, headers=h)
@@ -193,8 +193,9 @@ def test_real_responses_conform_to_the_documented_schemas(client, openapi):
     # contract v1.1: the class quiz and the teacher's focus
     call("get", f"/api/graphs/{gid}/quiz")
     call("post", f"/api/graphs/{gid}/quiz", json={"node": "W1", "quantity": "value"}, headers=h)
-    quiz = call("post", f"/api/graphs/{gid}/quiz", json={"node": "loss", "quantity": "value"},
-                headers=h).json()
+    quiz = call(
+        "post", f"/api/graphs/{gid}/quiz", json={"node": "loss", "quantity": "value"}, headers=h
+    ).json()
     answer = {"quiz_id": quiz["quiz_id"], "answer": 1.5, "client": "abcdefgh"}
     call("post", f"/api/graphs/{gid}/quiz/answers", json=answer)
     call("get", f"/api/graphs/{gid}/quiz")

@@ -11,10 +11,10 @@ import httpx
 import numpy as np
 import pytest
 
-from app.quiz import histogram, within
-from engine.examples import load_example
-from engine.graph import Graph
-from engine.run import Run
+from stepgrad.app.classroom.quiz import histogram, within
+from stepgrad.engine.examples import load_example
+from stepgrad.engine.graph import Graph
+from stepgrad.engine.run import Run
 
 from .test_api_graphs import auth, create
 from .test_app_events import live, read_event

@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from app import network
+from stepgrad.app.classroom import lan as network
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -7,7 +7,7 @@ import copy
 import numpy as np
 import pytest
 
-from app.schemas import SEED_SPEC, GraphPatch, GraphState
+from stepgrad.app.schemas import SEED_SPEC, GraphPatch, GraphState
 
 from .test_api_graphs import create, post
 
@@ -359,7 +359,7 @@ def test_a_large_value_is_left_out_of_the_source_and_kept_when_put_back(client):
 
 
 def test_positions_and_source_round_trip_through_the_engine():
-    from engine.graph import Graph
+    from stepgrad.engine.graph import Graph
 
     spec = copy.deepcopy(SEED_SPEC)
     spec["nodes"][0].update(x=1.5, y=-2)

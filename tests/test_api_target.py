@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.schemas import SEED_SPEC, GraphPatch
-from engine.examples import load_example
-from engine.graph import Graph
-from engine.passes import forward_pass
+from stepgrad.app.schemas import SEED_SPEC, GraphPatch
+from stepgrad.engine.examples import load_example
+from stepgrad.engine.graph import Graph
+from stepgrad.engine.passes import forward_pass
 
 from .graphgen import assert_same, torch_reference
 from .test_api_graphs import create, post

@@ -8,11 +8,11 @@ import time
 
 import pytest
 
-from app.schemas import TrainResponse, TrainResult
+from stepgrad.app.schemas import TrainResponse, TrainResult
 
 from .test_api_graphs import create, node, post
 
-pytest.importorskip("engine.training")
+pytest.importorskip("stepgrad.engine.training")
 
 BIND = {"dataset": "boston", "test_fraction": 0.2, "seed": 0, "standardize": True}
 
@@ -83,8 +83,8 @@ def test_train_a_dataset_bound_graph_gives_predictions(client):
 
 
 def test_training_work_is_bounded(make_client):
-    from app.work import train_work
-    from engine.graph import Graph
+    from stepgrad.app.protection.work import train_work
+    from stepgrad.engine.graph import Graph
 
     graph = Graph.from_spec(boston_linear_spec())
     hundred, fifty_full = train_work(graph, 100), train_work(graph, 50, batch_size=405)

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def settings(**overrides):
-    from app.settings import Settings
+    from stepgrad.app.settings import Settings
 
     return Settings(**{"db": ":memory:", **overrides})
 
@@ -37,8 +37,8 @@ def settings(**overrides):
 @contextlib.contextmanager
 def server(**overrides):
     """(base URL, app) of a real server with `stepgrad serve`'s connection options."""
-    from app.main import create_app
-    from app.serving import uvicorn_options
+    from stepgrad.app.cli.serve import uvicorn_options
+    from stepgrad.app.main import create_app
 
     s = settings(**overrides)
     app = create_app(s)
@@ -619,13 +619,13 @@ def test_a_second_process_on_the_same_sqlite_file_refuses_to_start(tmp_path):
 
 
 def test_stores_of_one_process_share_the_file_and_another_process_is_refused(tmp_path):
-    from app.store import SQLiteStore
+    from stepgrad.app.storage.sqlite_store import SQLiteStore
 
     path = str(tmp_path / "g.db")
     one, two = SQLiteStore(path), SQLiteStore(path)
     one.count(), two.count()  # both open in this process (tests, a restart)
     probe = (
-        "import sys; sys.path.insert(0, sys.argv[2]); from app.store import SQLiteStore\n"
+        "import sys\nfrom stepgrad.app.storage.sqlite_store import SQLiteStore\n"
         "try:\n    SQLiteStore(sys.argv[1]).count()\nexcept Exception as e:\n    print(e)"
     )
     out = subprocess.run(

@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from app.cli import build_parser, create_body, main
+from stepgrad.app.cli.main import build_parser, create_body, main
 
 
 def live(live_server):
-    from app.main import create_app
-    from app.settings import Settings
+    from stepgrad.app.main import create_app
+    from stepgrad.app.settings import Settings
 
     app = create_app(Settings(db=":memory:"))
     return app, live_server(app)

@@ -38,8 +38,8 @@ def test_fifty_concurrent_single_steps_advance_the_cursor_by_fifty(client):
 
 
 def test_fifty_concurrent_steps_on_a_real_server(make_client, live_server):
-    from app.main import create_app
-    from app.settings import Settings
+    from stepgrad.app.main import create_app
+    from stepgrad.app.settings import Settings
 
     base = live_server(create_app(Settings(db=":memory:")))
     state = httpx.post(f"{base}/api/graphs", json=chain_spec(60)).json()

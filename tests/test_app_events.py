@@ -10,14 +10,14 @@ import time
 import httpx
 import pytest
 
-from app.events import EventBus
+from stepgrad.app.live.event_bus import EventBus
 
 from .test_api_graphs import auth, create
 
 
 def live(live_server, **overrides):
-    from app.main import create_app
-    from app.settings import Settings
+    from stepgrad.app.main import create_app
+    from stepgrad.app.settings import Settings
 
     app = create_app(Settings(db=":memory:", **overrides))
     return app, live_server(app)
@@ -141,7 +141,7 @@ def test_a_stalled_subscriber_is_marked_lagging_not_blocking():
 
 
 def test_training_progress_is_streamed(live_server):
-    pytest.importorskip("engine.training")
+    pytest.importorskip("stepgrad.engine.training")
     _, base = live(live_server, progress_interval_seconds=0.0)
     state = httpx.post(f"{base}/api/graphs", json={"example": "seed"}).json()
     gid, h = state["id"], auth(state["edit_token"])

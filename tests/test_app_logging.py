@@ -11,13 +11,13 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from app import logging_setup
-from app.settings import Settings
+from stepgrad.app.cli import logging_setup
+from stepgrad.app.settings import Settings
 
 
 @pytest.fixture
 def app_log(caplog):
-    caplog.set_level(logging.DEBUG, logger="app")
+    caplog.set_level(logging.DEBUG, logger="stepgrad")
     return caplog
 
 
@@ -30,7 +30,7 @@ def test_failed_requests_are_logged_one_line_each(client, app_log):
     assert client.get("/api/graphs/nosuchgraph").status_code == 404
     r = client.post("/api/graphs", content=b"x=1", headers={"Content-Type": "text/plain"})
     assert r.status_code == 415
-    assert lines(app_log, "app.request_log") == [
+    assert lines(app_log, "stepgrad.app.http.request_log") == [
         (logging.INFO, "GET /api/graphs/nosuchgraph -> 404"),
         (logging.INFO, "POST /api/graphs -> 415"),
     ]
@@ -38,13 +38,13 @@ def test_failed_requests_are_logged_one_line_each(client, app_log):
 
 def test_a_path_cannot_forge_log_lines(client, app_log):
     assert client.get("/api/graphs/a%0AINFO:%20fake").status_code == 404
-    ((_, message),) = lines(app_log, "app.request_log")
+    ((_, message),) = lines(app_log, "stepgrad.app.http.request_log")
     assert "\n" not in message
     assert message == "GET /api/graphs/a\\nINFO: fake -> 404"
 
 
 def test_an_unhandled_error_is_a_500_line_and_its_traceback_reaches_the_server(app_log):
-    from app.main import create_app
+    from stepgrad.app.main import create_app
 
     app = create_app(Settings(db=":memory:"))
 
@@ -54,7 +54,7 @@ def test_an_unhandled_error_is_a_500_line_and_its_traceback_reaches_the_server(a
 
     with TestClient(app, raise_server_exceptions=False) as c:
         assert c.get("/boom").status_code == 500
-    assert lines(app_log, "app.request_log") == [(logging.ERROR, "GET /boom -> 500")]
+    assert lines(app_log, "stepgrad.app.http.request_log") == [(logging.ERROR, "GET /boom -> 500")]
 
 
 def test_a_failing_sweep_is_logged_with_its_traceback_and_retried(make_client, app_log):
@@ -70,7 +70,7 @@ def test_a_failing_sweep_is_logged_with_its_traceback_and_retried(make_client, a
     while len(calls) < 2 and time.monotonic() < deadline:
         time.sleep(0.01)
     assert len(calls) >= 2, "the sweeper stopped after a failure"
-    records = [r for r in app_log.records if r.name == "app.main"]
+    records = [r for r in app_log.records if r.name == "stepgrad.app.main"]
     assert records and records[0].levelno == logging.ERROR
     assert "deleting expired graphs failed" in records[0].getMessage()
     assert records[0].exc_info[0] is OSError
@@ -90,24 +90,24 @@ def test_uvicorn_gets_one_configuration_with_the_app_logger(capsys):
     assert options["log_level"] == "info" and options["access_log"] is False
     assert logging_setup.uvicorn_options("debug")["access_log"] is True
     # dictConfig changes these loggers for the whole process: put them back afterwards
-    loggers = [logging.getLogger(n) for n in ("app", "uvicorn", "uvicorn.error", "uvicorn.access")]
+    loggers = [logging.getLogger(n) for n in ("stepgrad", "uvicorn", "uvicorn.error", "uvicorn.access")]
     saved = [(lg.handlers[:], lg.level, lg.propagate) for lg in loggers]
     try:
         logging.config.dictConfig(options["log_config"])
-        logging.getLogger("app.request_log").info("GET /x -> 404")
-        logging.getLogger("app.request_log").debug("not shown at info")
+        logging.getLogger("stepgrad.app.http.request_log").info("GET /x -> 404")
+        logging.getLogger("stepgrad.app.http.request_log").debug("not shown at info")
     finally:
         for lg, (handlers, level, propagate) in zip(loggers, saved, strict=True):
             lg.handlers[:], lg.level, lg.propagate = handlers, level, propagate
     err = capsys.readouterr().err
-    assert "app.request_log: GET /x -> 404" in err
+    assert "stepgrad.app.http.request_log: GET /x -> 404" in err
     assert "not shown" not in err
 
 
 def test_serve_passes_the_logging_options_to_uvicorn(monkeypatch):
     import uvicorn
 
-    from app.cli import main
+    from stepgrad.app.cli.main import main
 
     seen = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(kw))
@@ -115,4 +115,4 @@ def test_serve_passes_the_logging_options_to_uvicorn(monkeypatch):
     monkeypatch.setenv("STEPGRAD_DB", ":memory:")
     assert main(["serve", "--port", "8123"]) == 0
     assert seen["port"] == 8123 and seen["log_level"] == "debug" and seen["access_log"]
-    assert seen["log_config"]["loggers"]["app"]["level"] == "DEBUG"
+    assert seen["log_config"]["loggers"]["stepgrad"]["level"] == "DEBUG"

@@ -173,8 +173,8 @@ def send(client, gid: str, h: dict, state: dict, kind: str, arg, query: str = "?
 def app_client():
     from fastapi.testclient import TestClient
 
-    from app.main import create_app
-    from app.settings import Settings
+    from stepgrad.app.main import create_app
+    from stepgrad.app.settings import Settings
 
     client = TestClient(create_app(Settings(db=":memory:", rate_create="10000/minute")))
     with client:

@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def app_on(path, **overrides):
-    from app.main import create_app
-    from app.settings import Settings
+    from stepgrad.app.main import create_app
+    from stepgrad.app.settings import Settings
 
     return create_app(Settings(db=str(path), **overrides))
 
@@ -142,7 +142,7 @@ def call(url: str, body: dict | None = None, token: str | None = None) -> dict:
 def start_server(db: Path, port: int) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--db", str(db)],
+        [sys.executable, "-m", "stepgrad.app.cli", "serve", "--port", str(port), "--db", str(db)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -51,8 +51,8 @@ def app_client(redis_url):
     import redis
     from fastapi.testclient import TestClient
 
-    from app.main import create_app
-    from app.settings import Settings
+    from stepgrad.app.main import create_app
+    from stepgrad.app.settings import Settings
 
     redis.Redis.from_url(redis_url).flushdb()
     settings = Settings(db=":memory:", store=redis_url, rate_create="100000/minute")
@@ -63,9 +63,9 @@ def app_client(redis_url):
 def test_an_unreachable_redis_is_a_503_to_retry_not_a_500():
     from fastapi.testclient import TestClient
 
-    from app.main import create_app
-    from app.settings import Settings
     from bench.harness import free_port
+    from stepgrad.app.main import create_app
+    from stepgrad.app.settings import Settings
 
     url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
     client = TestClient(create_app(Settings(db=":memory:", store=url)))  # no lifespan

@@ -192,8 +192,9 @@ def test_the_class_quiz_and_the_focus_are_shared_by_the_processes(pair):
     thread = threading.Thread(target=follow, daemon=True)
     thread.start()
     assert connected.wait(10)
-    r = httpx.post(f"{a}/api/graphs/{gid}/quiz", json={"node": "k", "quantity": "grad"},
-                   headers=auth)
+    r = httpx.post(
+        f"{a}/api/graphs/{gid}/quiz", json={"node": "k", "quantity": "grad"}, headers=auth
+    )
     assert r.status_code == 201, r.text
     quiz_id = r.json()["quiz_id"]
     answers = [-0.0343, -0.0344, 0.5, -0.0343677, 1.0, 0.0]
@@ -309,7 +310,7 @@ def test_a_process_killed_while_it_holds_a_lock_loses_no_acknowledged_change(red
 
 
 def test_serve_workers_needs_a_shared_store(tmp_path, capsys):
-    from app.cli import main
+    from stepgrad.app.cli.main import main
 
     assert main(["serve", "--workers", "2", "--db", str(tmp_path / "g.db")]) == 2
     assert "--store redis://" in capsys.readouterr().err
@@ -340,7 +341,7 @@ def test_serve_workers_runs_processes_that_share_the_graphs(redis_db, tmp_path):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--workers", "2", "--port", str(port),
+        [sys.executable, "-m", "stepgrad.app.cli", "serve", "--workers", "2", "--port", str(port),
          "--store", redis_db, "--db", str(tmp_path / "unused.db")],
         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

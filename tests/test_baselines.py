@@ -8,9 +8,9 @@ import time
 import numpy as np
 import pytest
 
-from engine.baselines import baselines, knn_predict, least_squares, mean_predictor, mse
-from engine.datasets import load, split
-from engine.errors import StepgradError
+from stepgrad.engine.baselines import baselines, knn_predict, least_squares, mean_predictor, mse
+from stepgrad.engine.datasets import load, split
+from stepgrad.engine.errors import StepgradError
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +108,7 @@ def test_knn_with_k_equal_to_n_is_the_mean():
 
 
 def test_knn_chunks_give_the_same_answer(monkeypatch):
-    import engine.baselines as module
+    import stepgrad.engine.baselines as module
 
     rng = np.random.default_rng(0)
     x_train, y_train, queries = (

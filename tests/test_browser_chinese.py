@@ -17,7 +17,7 @@ import re
 
 import pytest
 
-from engine.examples import list_examples, load_example
+from stepgrad.engine.examples import list_examples, load_example
 from tests.conftest import CONTEXT_ARGS, browser_stack, csp_violations
 from tests.legibility import settle
 
@@ -62,8 +62,8 @@ COLLECT = """() => {
 def graph_names() -> frozenset[str]:
     """The Latin tokens the pages may show as they are: op names, and the node ids and
     labels of every example and of the lessons' own small graphs."""
-    from app import course
-    from engine.ops import OPS
+    from stepgrad.app.classroom import course
+    from stepgrad.engine.ops import OPS
 
     texts = list(OPS)
     for example in EXAMPLES:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.security import CSP, REDOC_CSP
+from stepgrad.app.protection.headers import CSP, REDOC_CSP
 from tests.conftest import browser_stack, serve
 
 pytestmark = pytest.mark.browser
@@ -20,8 +20,8 @@ REDOC_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
 
 @pytest.fixture(scope="module")
 def docs_server(browser):
-    from app.main import create_app
-    from app.settings import Settings
+    from stepgrad.app.main import create_app
+    from stepgrad.app.settings import Settings
 
     # the app's own policy: Swagger UI under the app-wide one, ReDoc with inline styles
     with serve(create_app(Settings(db=":memory:"))) as url:
@@ -75,9 +75,7 @@ def test_redoc_lists_the_endpoints_offline(offline_page, docs_server, screenshot
     page = offline_page
     response = page.goto(docs_server + "/redoc")
     assert response.headers["content-security-policy"] == REDOC_CSP
-    expect(page.get_by_text("/api/graphs/{graph_id}/forward").first).to_be_attached(
-        timeout=20_000
-    )
+    expect(page.get_by_text("/api/graphs/{graph_id}/forward").first).to_be_attached(timeout=20_000)
     expect(page.locator("h1").first).to_contain_text("stepgrad")
     expect(page.locator("[data-section-id]").first).to_be_attached()
     page.screenshot(path=screenshots / "docs-redoc.png")

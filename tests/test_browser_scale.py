@@ -51,8 +51,8 @@ def layered_graph(n: int, width: int = 100) -> dict:
 @pytest.fixture(scope="module")
 def big_api():
     """A server that takes graphs of 10,000 nodes, and one such graph on it."""
-    from app.main import create_app
-    from app.settings import Settings
+    from stepgrad.app.main import create_app
+    from stepgrad.app.settings import Settings
 
     settings = Settings(
         db=":memory:",

@@ -57,9 +57,9 @@ def test_loopback_server_warns_that_students_cannot_open_the_link(
 def lan_server(browser):
     """The app as `stepgrad serve --lan --port 8123` would build it, on a machine with two
     network addresses (the test still listens on 127.0.0.1 only)."""
-    from app import network
-    from app.main import create_app
-    from app.settings import Settings
+    from stepgrad.app.classroom import lan as network
+    from stepgrad.app.main import create_app
+    from stepgrad.app.settings import Settings
 
     mp = pytest.MonkeyPatch()
     mp.setattr(network, "lan_addresses", lambda: ["192.168.1.23", "10.0.0.5"])
@@ -84,7 +84,9 @@ def test_lan_server_links_on_the_network_address_with_a_choice(page, lan_server,
     page.screenshot(path=screenshots / "share-lan.png")
     # a second network (another Wi-Fi, a cable): the teacher picks the one students are on
     choice = page.locator("#share-base")
-    expect(choice.locator("option")).to_have_text(["http://192.168.1.23:8123", "http://10.0.0.5:8123"])
+    expect(choice.locator("option")).to_have_text(
+        ["http://192.168.1.23:8123", "http://10.0.0.5:8123"]
+    )
     choice.select_option("http://10.0.0.5:8123")
     other = f"http://10.0.0.5:8123/g/{graph['id']}"
     expect(page.locator("#share-view")).to_have_value(other)

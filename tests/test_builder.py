@@ -9,9 +9,9 @@ import itertools
 import numpy as np
 import pytest
 
-from engine.builder import MAX_SCALAR_NODES, build_network, normalize, scalar_node_count
-from engine.errors import GraphError
-from engine.graph import Graph
+from stepgrad.engine.builder import MAX_SCALAR_NODES, build_network, normalize, scalar_node_count
+from stepgrad.engine.errors import GraphError
+from stepgrad.engine.graph import Graph
 
 from .graphgen import assert_same, torch_reference
 from .test_api_graphs import create, post

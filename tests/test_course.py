@@ -8,8 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from app import course
-from app.schemas import Lesson
+from stepgrad.app.classroom import course
+from stepgrad.app.schemas import Lesson
 
 from .test_api_graphs import create, node, post
 

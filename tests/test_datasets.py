@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine import datasets
-from engine.datasets import Dataset, batches, list_datasets, load, split
-from engine.errors import StepgradError
+from stepgrad.engine import datasets
+from stepgrad.engine.datasets import Dataset, batches, list_datasets, load, split
+from stepgrad.engine.errors import StepgradError
 
 BOSTON_NAMES = (
     "CRIM", "ZN", "INDUS", "CHAS", "NOX", "RM", "AGE", "DIS", "RAD", "TAX", "PTRATIO", "B",

@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from engine import examples
-from engine.errors import GraphError
-from engine.examples import EXAMPLES_DIR, check_examples, list_examples, load_example
-from engine.graph import Graph
-from engine.run import Run
+from stepgrad.engine import examples
+from stepgrad.engine.errors import GraphError
+from stepgrad.engine.examples import EXAMPLES_DIR, check_examples, list_examples, load_example
+from stepgrad.engine.graph import Graph
+from stepgrad.engine.run import Run
 
 from .test_graph import SEED_SPEC
 
@@ -59,7 +59,7 @@ def test_unknown_example():
 
 @pytest.mark.parametrize("example_id", [e["id"] for e in examples.list_examples()])
 def test_every_example_trains_with_its_own_settings(example_id):
-    from engine.training import train
+    from stepgrad.engine.training import train
 
     graph = Graph.from_spec(examples.load_example(example_id))
     if not graph.params:
@@ -73,8 +73,8 @@ def test_every_example_trains_with_its_own_settings(example_id):
 
 
 def test_a_line_on_raw_rooms_diverges_at_the_page_defaults_and_says_so():
-    from engine.errors import StepgradError
-    from engine.training import train
+    from stepgrad.engine.errors import StepgradError
+    from stepgrad.engine.training import train
 
     graph = Graph.from_spec(examples.load_example("boston_line"))
     with pytest.raises(StepgradError, match=r"diverged at epoch \d+ \(loss "):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.datasets import load
-from engine.errors import StepgradError
-from engine.explore import correlations, knn_cost, knn_query, table
+from stepgrad.engine.datasets import load
+from stepgrad.engine.errors import StepgradError
+from stepgrad.engine.explore import correlations, knn_cost, knn_query, table
 
 
 def test_table_head():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.gradcheck import gradcheck
-from engine.graph import Graph
+from stepgrad.engine.gradcheck import gradcheck
+from stepgrad.engine.graph import Graph
 
 from .test_graph import SEED_SPEC, spec_with
 
@@ -19,7 +19,7 @@ def test_seed_example_checks_params_and_inputs():
 
 
 def test_gradcheck_catches_a_wrong_gradient(monkeypatch):
-    from engine import ops
+    from stepgrad.engine import ops
 
     graph = Graph.from_spec(SEED_SPEC)
     # a sigmoid backward that forgets the (1 - s) factor must be caught
@@ -96,7 +96,7 @@ def test_a_nan_gradient_where_the_slope_is_finite_disagrees():
 
 
 def test_a_wrong_gradient_disagrees(monkeypatch):
-    from engine import ops
+    from stepgrad.engine import ops
 
     monkeypatch.setattr(ops.Sigmoid, "backward", lambda self, g, out, xs, a, need: [g * out])
     assert gradcheck(Graph.from_spec(SEED_SPEC))["verdict"] == "disagree"

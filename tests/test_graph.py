@@ -7,8 +7,8 @@ import time
 import numpy as np
 import pytest
 
-from engine.errors import CycleError, GraphError, LimitError, ShapeError, TensorError
-from engine.graph import Graph, Limits
+from stepgrad.engine.errors import CycleError, GraphError, LimitError, ShapeError, TensorError
+from stepgrad.engine.graph import Graph, Limits
 
 SEED_SPEC = {
     "name": "seed example",

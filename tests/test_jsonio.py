@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from app.jsonio import StrictJSONResponse, dumps, json_safe, number
+from stepgrad.app.jsonio import StrictJSONResponse, dumps, json_safe, number
 
 
 def test_dumps_is_compact_ascii_and_refuses_non_finite():

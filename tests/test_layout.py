@@ -8,14 +8,14 @@ import time
 import numpy as np
 import pytest
 
-from app.layout import (
+from stepgrad.app.live.layout import (
     count_inversions,
     count_segment_crossings,
     generations,
     graph_layout,
     layered_layout,
 )
-from engine.graph import Graph
+from stepgrad.engine.graph import Graph
 
 from .test_graph import SEED_SPEC
 

@@ -8,7 +8,7 @@ import socket
 
 import pytest
 
-from app import network
+from stepgrad.app.classroom import lan as network
 
 
 @pytest.fixture
@@ -93,7 +93,7 @@ def test_the_banner_names_the_links_or_says_how_to_share(lan):
 def serve_args(monkeypatch, argv: list[str]) -> dict:
     import uvicorn
 
-    from app.cli import main
+    from stepgrad.app.cli.main import main
 
     seen: dict = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(kw, app=app))
@@ -119,7 +119,7 @@ def test_serve_on_loopback_says_how_to_share(monkeypatch, capsys, lan):
 
 
 def test_lan_and_host_exclude_each_other(capsys):
-    from app.cli import main
+    from stepgrad.app.cli.main import main
 
     with pytest.raises(SystemExit):
         main(["serve", "--lan", "--host", "10.0.0.5"])

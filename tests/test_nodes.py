@@ -5,8 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import MSE, Graph, Linear, Parameter, Placeholder, Run, Sigmoid, apply, gradcheck
-from engine.optim import SGD
+from stepgrad.engine import (
+    MSE,
+    Graph,
+    Linear,
+    Parameter,
+    Placeholder,
+    Run,
+    Sigmoid,
+    apply,
+    gradcheck,
+)
+from stepgrad.engine.optim import SGD
 
 from .test_graph import SEED_SPEC
 
@@ -80,7 +90,7 @@ def test_apply_any_op_with_attrs():
 
 
 def test_unnamed_tensor_constants_get_a_short_label():
-    from engine.nodes import Constant
+    from stepgrad.engine.nodes import Constant
 
     p = Parameter("p", np.ones((10, 10)))
     run = Run((p * np.full((10, 10), 2.0)).graph())

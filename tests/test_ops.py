@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.errors import ShapeError
-from engine.ops import OPS
-from engine.tensor import unbroadcast
+from stepgrad.engine.errors import ShapeError
+from stepgrad.engine.ops import OPS
+from stepgrad.engine.tensor import unbroadcast
 
 
 def _normal(rng, shape):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.errors import StepgradError
-from engine.optim import make_optimizer
+from stepgrad.engine.errors import StepgradError
+from stepgrad.engine.optim import make_optimizer
 
 
 def _trajectory(opt, w0, grad_fn, steps=25):

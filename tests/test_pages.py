@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-STATIC = ROOT / "app" / "static"
-TEMPLATES = ROOT / "app" / "templates"
+STATIC = ROOT / "static"
+TEMPLATES = ROOT / "templates"
 SCRIPTS = sorted((STATIC / "js").glob("*.js"))
 
 
@@ -84,7 +84,7 @@ def test_every_file_a_page_links_is_served(client, page):
 
 
 def test_the_hash_changes_with_any_file_of_the_tree(tmp_path):
-    from app.static_assets import tree_hash
+    from stepgrad.app.http.static_assets import tree_hash
 
     (tmp_path / "js").mkdir()
     (tmp_path / "js" / "a.js").write_text("export const a = 1;\n")
@@ -118,8 +118,8 @@ def test_every_module_import_resolves():
 def test_pages_work_from_any_working_directory(tmp_path):
     from fastapi.testclient import TestClient
 
-    from app.main import create_app
-    from app.settings import Settings
+    from stepgrad.app.main import create_app
+    from stepgrad.app.settings import Settings
 
     cwd = os.getcwd()
     os.chdir(tmp_path)

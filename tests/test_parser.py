@@ -11,10 +11,10 @@ import time
 import numpy as np
 import pytest
 
-from engine.errors import ParseError
-from engine.graph import Graph
-from engine.parser import ParseLimits, parse_expression
-from engine.run import Run
+from stepgrad.engine.errors import ParseError
+from stepgrad.engine.graph import Graph
+from stepgrad.engine.parser import ParseLimits, parse_expression
+from stepgrad.engine.run import Run
 
 SEED_INPUTS = {"x": 3.0, "y": 0.71}
 SEED_PARAMS = {"k": 0.09, "b": 0.5}
@@ -511,8 +511,8 @@ def test_keyword_arguments_become_attrs():
     assert nodes["h"]["attrs"] == {"shape": [3, -1]}
     assert nodes["max_1"]["attrs"] == {"axis": [0], "keepdims": True}
     assert nodes["loss"]["attrs"] == {"axis": None}
-    from engine.graph import Graph
-    from engine.run import Run
+    from stepgrad.engine.graph import Graph
+    from stepgrad.engine.run import Run
 
     run = Run(Graph.from_spec(spec))
     run.run_all()

@@ -14,11 +14,11 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from engine.graph import Graph
-from engine.ops import OPS
-from engine.passes import backward_pass, forward_pass
-from engine.run import Run
-from engine.tensor import from_json
+from stepgrad.engine.graph import Graph
+from stepgrad.engine.ops import OPS
+from stepgrad.engine.passes import backward_pass, forward_pass
+from stepgrad.engine.run import Run
+from stepgrad.engine.tensor import from_json
 
 from .graphgen import (
     MILD_EXTREMES,

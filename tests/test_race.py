@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.race import race
+from stepgrad.engine.race import race
 
 
 def test_engine_and_numpy_agree_without_torch():

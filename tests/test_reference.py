@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import examples, race
-from engine.graph import Graph
-from engine.optim import SGD
-from engine.reference import (
+from stepgrad.engine import examples, race
+from stepgrad.engine.graph import Graph
+from stepgrad.engine.optim import SGD
+from stepgrad.engine.reference import (
     MSE,
     Linear,
     Placeholder,
@@ -17,8 +17,8 @@ from engine.reference import (
     sgd_update,
     topological_sort,
 )
-from engine.run import Run
-from engine.training import train
+from stepgrad.engine.run import Run
+from stepgrad.engine.training import train
 
 
 def test_the_seed_graph_steps_and_descends_as_the_engine_does():

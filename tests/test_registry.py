@@ -6,10 +6,10 @@ from __future__ import annotations
 import threading
 import time
 
-from app.registry import Registry
-from app.session import session_from
-from app.store import GraphRecord
-from engine.graph import Graph
+from stepgrad.app.live.registry import Registry
+from stepgrad.app.live.session import session_from
+from stepgrad.app.storage.sqlite_store import GraphRecord
+from stepgrad.engine.graph import Graph
 
 
 def make_session(gid: str, version: int = 1):

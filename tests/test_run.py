@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from engine.errors import PhaseError
-from engine.graph import Graph, Limits
-from engine.optim import SGD
-from engine.run import Run
+from stepgrad.engine.errors import PhaseError
+from stepgrad.engine.graph import Graph, Limits
+from stepgrad.engine.optim import SGD
+from stepgrad.engine.run import Run
 
 from .test_graph import SEED_SPEC, spec_with
 
@@ -259,7 +259,7 @@ def test_any_valid_order_gives_the_same_gradients():
 
 
 def test_fanout_bug_gives_a_wrong_gradient_that_gradcheck_catches():
-    from engine.gradcheck import gradcheck
+    from stepgrad.engine.gradcheck import gradcheck
 
     graph = Graph.from_spec(FANOUT)
     buggy = Run(graph, fanout_bug=True)

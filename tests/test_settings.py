@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from app.settings import Settings, default_db_path
+from stepgrad.app.settings import Settings, default_db_path
 
 
 def test_defaults(monkeypatch, tmp_path):
@@ -42,8 +42,8 @@ def test_environment_variables(monkeypatch):
 
 
 def test_the_store_is_sqlite_or_a_redis_url(monkeypatch):
-    from app.redis_store import RedisStore
-    from app.store import SQLiteStore, make_store
+    from stepgrad.app.storage.redis_store import RedisStore
+    from stepgrad.app.storage.sqlite_store import SQLiteStore, make_store
 
     assert isinstance(make_store(Settings(db=":memory:")), SQLiteStore)
     monkeypatch.setenv("STEPGRAD_STORE", " redis://127.0.0.1:6379/2 ")

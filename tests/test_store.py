@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.store import DuplicateId, GraphRecord, SQLiteStore, StoreConflict
+from stepgrad.app.storage.sqlite_store import DuplicateId, GraphRecord, SQLiteStore, StoreConflict
 
 
 def record(gid: str, accessed: float = 100.0, **kw) -> GraphRecord:

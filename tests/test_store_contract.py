@@ -9,7 +9,13 @@ import time
 
 import pytest
 
-from app.store import DuplicateId, GraphRecord, LockTimeout, SQLiteStore, StoreConflict
+from stepgrad.app.storage.sqlite_store import (
+    DuplicateId,
+    GraphRecord,
+    LockTimeout,
+    SQLiteStore,
+    StoreConflict,
+)
 
 IDLE = 3600.0
 
@@ -27,7 +33,7 @@ def store(request, tmp_path):
     if request.param == "sqlite":
         s = SQLiteStore(str(tmp_path / "g.db"))
     else:
-        from app.redis_store import RedisStore
+        from stepgrad.app.storage.redis_store import RedisStore
 
         s = RedisStore(request.getfixturevalue("redis_db"), idle_seconds=IDLE, lock_expiry=1.0)
     yield s
@@ -123,7 +129,7 @@ def test_side_state_lives_and_goes_with_its_graph(store):
 
 @pytest.fixture
 def redis_store(redis_db):
-    from app.redis_store import RedisStore
+    from stepgrad.app.storage.redis_store import RedisStore
 
     stores = []
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from engine.errors import GraphError
-from engine.graph import Graph
-from engine.toposort import graph_kahn_steps, kahn_steps
+from stepgrad.engine.errors import GraphError
+from stepgrad.engine.graph import Graph
+from stepgrad.engine.toposort import graph_kahn_steps, kahn_steps
 
 from .test_graph import SEED_SPEC
 

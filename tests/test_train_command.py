@@ -6,7 +6,7 @@ import argparse
 import io
 import json
 
-from app.train_command import add_parser, run
+from stepgrad.app.cli.train import add_parser, run
 
 from .test_training import boston_spec
 
@@ -55,7 +55,7 @@ def test_errors_are_sentences_and_exit_2(tmp_path):
 
 
 def test_the_stepgrad_command_trains_an_example(capsys):
-    from app.cli import main
+    from stepgrad.app.cli.main import main
 
     assert main(["train", "seed", "--epochs", "5", "--lr", "1.0"]) == 0
     out = capsys.readouterr().out

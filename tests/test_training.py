@@ -8,11 +8,11 @@ import time
 import numpy as np
 import pytest
 
-from engine.errors import GraphError, StepgradError
-from engine.graph import Graph
-from engine.race import boston_mlp_spec
-from engine.run import Run
-from engine.training import steps_per_epoch, train
+from stepgrad.engine.errors import GraphError, StepgradError
+from stepgrad.engine.graph import Graph
+from stepgrad.engine.race import boston_mlp_spec
+from stepgrad.engine.run import Run
+from stepgrad.engine.training import steps_per_epoch, train
 
 from .test_graph import SEED_SPEC
 
@@ -45,7 +45,7 @@ def test_bound_inputs_hold_a_real_mini_batch():
 
 
 def test_features_and_target_see_the_same_rows():
-    from engine.datasets import load, split
+    from stepgrad.engine.datasets import load, split
 
     graph = Graph.from_spec(boston_spec())
     data = split(load("boston"), test_fraction=0.2, seed=0, standardize=True)
@@ -152,7 +152,7 @@ def test_on_epoch_callback_and_bad_arguments():
 @pytest.mark.torch
 def test_trajectory_equals_pytorch(torch):
     """Same init, same batches, plain SGD: the engine's weights follow PyTorch's."""
-    from engine.datasets import batches, load, split
+    from stepgrad.engine.datasets import batches, load, split
 
     spec = boston_spec(hidden=6)
     graph = Graph.from_spec(spec)

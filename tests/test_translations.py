@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from app import course
-from app.translations import OPS_ZH
-from engine.examples import list_examples, load_example
-from engine.ops import OPS, describe_ops
+from stepgrad.app.classroom import course
+from stepgrad.app.classroom.translations import OPS_ZH
+from stepgrad.engine.examples import list_examples, load_example
+from stepgrad.engine.ops import OPS, describe_ops
 
 from .english import english_runs, lone_word, names_of
 
@@ -60,7 +60,7 @@ def test_examples_have_chinese_titles_and_descriptions():
 
 
 def i18n_values(lang: str) -> dict[str, str]:
-    text = (ROOT / "app" / "static" / "js" / "i18n.js").read_text(encoding="utf-8")
+    text = (ROOT / "static" / "js" / "i18n.js").read_text(encoding="utf-8")
     body = text[text.index("export const STRINGS") :]
     block = re.search(rf"^  {lang}: \{{\n(.*?)^  \}},", body, re.S | re.M).group(1)
     pairs = re.findall(r'^    "([\w.]+)": "((?:[^"\\]|\\.)*)",', block, re.M)
@@ -132,8 +132,8 @@ def test_gradcheck_gives_each_nodes_reason(client):
 
 
 def test_every_dataset_has_a_chinese_description(client):
-    from app.translations import DATASETS_ZH
-    from engine import datasets
+    from stepgrad.app.classroom.translations import DATASETS_ZH
+    from stepgrad.engine import datasets
 
     assert set(DATASETS_ZH) == {d["name"] for d in datasets.list_datasets()}
     names = names_of(*(c for d in datasets.list_datasets() for c in d.get("feature_names", [])))

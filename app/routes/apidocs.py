@@ -13,8 +13,8 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from .. import __version__
-from .pages import templates
+from stepgrad.app import __version__
+from stepgrad.app.routes.pages import templates
 
 ASSETS = "/docs/assets"
 # the assets' URLs change when the package that ships them does, so no browser keeps an

@@ -6,9 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from engine import baselines, datasets, explore
-
-from ..schemas import (
+from stepgrad.app.classroom.translations import DATASETS_ZH
+from stepgrad.app.schemas import (
     ERROR_RESPONSES,
     BaselineReport,
     DatasetInfoOut,
@@ -18,7 +17,7 @@ from ..schemas import (
     KnnResult,
     Scatter,
 )
-from ..translations import DATASETS_ZH
+from stepgrad.engine import baselines, datasets, explore
 
 router = APIRouter(prefix="/api/datasets", tags=["datasets"])
 

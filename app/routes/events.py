@@ -27,12 +27,12 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from ..deps import GraphId, Graphs, SettingsDep, get_bus
-from ..events import EventBus, Subscriber, sse
-from ..jsonio import dumps
-from ..schemas import NOT_FOUND
-from ..sessions import GraphNotFound
-from .quiz import on_connect_frames
+from stepgrad.app.http.deps import GraphId, Graphs, SettingsDep, get_bus
+from stepgrad.app.jsonio import dumps
+from stepgrad.app.live.event_bus import EventBus, Subscriber, sse
+from stepgrad.app.live.manager import GraphNotFound
+from stepgrad.app.routes.quiz import on_connect_frames
+from stepgrad.app.schemas import NOT_FOUND
 
 router = APIRouter(prefix="/api/graphs", tags=["events"])
 logger = logging.getLogger(__name__)

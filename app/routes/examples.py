@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException
 
-from engine import examples
-
-from ..schemas import ERROR_RESPONSES, Example, ExampleInfo
+from stepgrad.app.schemas import ERROR_RESPONSES, Example, ExampleInfo
+from stepgrad.engine import examples
 
 router = APIRouter(prefix="/api/examples", tags=["examples"])
 

@@ -13,16 +13,15 @@ import numpy as np
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from engine.errors import LimitError
-from engine.examples import load_example, training_settings
-from engine.gradcheck import gradcheck
-from engine.graph import Limits
-
-from .. import jsonio, render
-from ..deps import EditableSession, GraphId, Graphs, Jobs, SettingsDep, get_bus
-from ..events import EventBus
-from ..jobs import Job
-from ..schemas import (
+from stepgrad.app import jsonio
+from stepgrad.app.http.deps import EditableSession, GraphId, Graphs, Jobs, SettingsDep, get_bus
+from stepgrad.app.live import state_json as render
+from stepgrad.app.live.event_bus import EventBus
+from stepgrad.app.live.manager import Session, next_optimizer
+from stepgrad.app.protection.jobs import Job
+from stepgrad.app.protection.work import gradcheck_work, train_work
+from stepgrad.app.routes.quiz import drop_graph
+from stepgrad.app.schemas import (
     AUTH_RESPONSES,
     CONFLICT,
     ERROR_RESPONSES,
@@ -41,10 +40,11 @@ from ..schemas import (
     UpdateRequest,
     ValuesUpdate,
 )
-from ..sessions import Session, next_optimizer
-from ..settings import Settings
-from ..work import gradcheck_work, train_work
-from .quiz import drop_graph
+from stepgrad.app.settings import Settings
+from stepgrad.engine.errors import LimitError
+from stepgrad.engine.examples import load_example, training_settings
+from stepgrad.engine.gradcheck import gradcheck
+from stepgrad.engine.graph import Limits
 
 router = APIRouter(prefix="/api/graphs", tags=["graphs"])
 
@@ -136,7 +136,7 @@ def spec_from(body: GraphCreate, settings: Settings) -> dict:
             spec["source"] = body.source
         return spec
     if body.expression is not None:
-        from engine.parser import ParseLimits, parse_expression
+        from stepgrad.engine.parser import ParseLimits, parse_expression
 
         limits = ParseLimits(
             max_length=settings.max_expression_length,
@@ -153,7 +153,7 @@ def spec_from(body: GraphCreate, settings: Settings) -> dict:
         }
         return spec
     if body.network is not None:
-        from engine.builder import build_network
+        from stepgrad.engine.builder import build_network
 
         limits = Limits(
             max_nodes=settings.max_nodes,
@@ -404,7 +404,7 @@ async def train(
     bus: Annotated[EventBus, Depends(get_bus)],
     patch: ReturnPatch,
 ) -> Response:
-    from engine.training import train as run_training
+    from stepgrad.engine.training import train as run_training
 
     graph = session.run.graph  # this request's turn: nothing else changes it meanwhile
     work = await run_in_threadpool(train_work, graph, body.epochs, body.optimizer, body.batch_size)

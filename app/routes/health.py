@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from .. import __version__
-from ..schemas import Health
+from stepgrad.app import __version__
+from stepgrad.app.schemas import Health
 
 router = APIRouter(prefix="/api", tags=["meta"])
 

@@ -1,11 +1,11 @@
-"""GET /api/lessons: the course's guided lessons (data files in app/lessons/)."""
+"""GET /api/lessons: the course's guided lessons (data files in app/classroom/lessons/)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException
 
-from .. import course
-from ..schemas import ERROR_RESPONSES, Lesson, LessonInfo
+from stepgrad.app.classroom import course
+from stepgrad.app.schemas import ERROR_RESPONSES, Lesson, LessonInfo
 
 router = APIRouter(prefix="/api/lessons", tags=["lessons"])
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from engine.ops import describe_ops
-
-from ..schemas import OpInfo
-from ..translations import op_in_chinese
+from stepgrad.app.classroom.translations import op_in_chinese
+from stepgrad.app.schemas import OpInfo
+from stepgrad.engine.ops import describe_ops
 
 router = APIRouter(prefix="/api", tags=["meta"])
 

@@ -21,10 +21,18 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials
 
-from .. import quiz as quizmod
-from ..deps import GraphId, Graphs, SettingsDep, bearer, check_edit_token, pinned_session
-from ..jsonio import dumps, json_safe
-from ..schemas import (
+from stepgrad.app.classroom import quiz as quizmod
+from stepgrad.app.http.deps import (
+    GraphId,
+    Graphs,
+    SettingsDep,
+    bearer,
+    check_edit_token,
+    pinned_session,
+)
+from stepgrad.app.jsonio import dumps, json_safe
+from stepgrad.app.live.manager import GraphManager, GraphNotFound, Snapshot, run_for
+from stepgrad.app.schemas import (
     AUTH_RESPONSES,
     CONFLICT,
     ERROR_RESPONSES,
@@ -36,7 +44,6 @@ from ..schemas import (
     QuizOpen,
     QuizView,
 )
-from ..sessions import GraphManager, GraphNotFound, Snapshot, run_for
 
 router = APIRouter(prefix="/api/graphs", tags=["quiz"])
 

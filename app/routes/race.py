@@ -6,13 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Request
 
-from engine.errors import LimitError
-from engine.race import import_torch, race
-
-from ..deps import Jobs, SettingsDep
-from ..jobs import Job
-from ..schemas import ERROR_RESPONSES, RaceRequest, RaceResult
-from ..work import race_work
+from stepgrad.app.http.deps import Jobs, SettingsDep
+from stepgrad.app.protection.jobs import Job
+from stepgrad.app.protection.work import race_work
+from stepgrad.app.schemas import ERROR_RESPONSES, RaceRequest, RaceResult
+from stepgrad.engine.errors import LimitError
+from stepgrad.engine.race import import_torch, race
 
 router = APIRouter(prefix="/api/race", tags=["race"])
 

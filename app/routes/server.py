@@ -11,9 +11,9 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from .. import network
-from ..deps import SettingsDep
-from ..schemas import ERROR_RESPONSES, ServerInfo
+from stepgrad.app.classroom import lan as network
+from stepgrad.app.http.deps import SettingsDep
+from stepgrad.app.schemas import ERROR_RESPONSES, ServerInfo
 
 router = APIRouter(prefix="/api", tags=["meta"])
 

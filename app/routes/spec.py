@@ -7,10 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Response
 
-from .. import editing
-from ..deps import EditableSession, Graphs, SettingsDep
-from ..schemas import ErrorResponse, PositionsUpdate, SpecCheck, SpecReplace
-from .graphs import (
+from stepgrad.app.http.deps import EditableSession, Graphs, SettingsDep
+from stepgrad.app.live import editing
+from stepgrad.app.routes.graphs import (
     CHANGE,
     ETAG,
     ReturnPatch,
@@ -19,6 +18,7 @@ from .graphs import (
     json_response,
     spec_from,
 )
+from stepgrad.app.schemas import ErrorResponse, PositionsUpdate, SpecCheck, SpecReplace
 
 router = APIRouter(prefix="/api/graphs", tags=["editing"])
 

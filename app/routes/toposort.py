@@ -8,15 +8,21 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from engine.errors import LimitError
-from engine.toposort import kahn_steps
-
-from ..deps import EditableSession, GraphId, Graphs, Jobs, SettingsDep
-from ..jobs import JobPool
-from ..schemas import ERROR_RESPONSES, GraphOptions, ToposortRequest, ToposortResult
-from ..sessions import Session, run_for
-from ..work import toposort_size
-from .graphs import CHANGE, READ, ReturnPatch, StateOrPatch, changed_response, json_response
+from stepgrad.app.http.deps import EditableSession, GraphId, Graphs, Jobs, SettingsDep
+from stepgrad.app.live.manager import Session, run_for
+from stepgrad.app.protection.jobs import JobPool
+from stepgrad.app.protection.work import toposort_size
+from stepgrad.app.routes.graphs import (
+    CHANGE,
+    READ,
+    ReturnPatch,
+    StateOrPatch,
+    changed_response,
+    json_response,
+)
+from stepgrad.app.schemas import ERROR_RESPONSES, GraphOptions, ToposortRequest, ToposortResult
+from stepgrad.engine.errors import LimitError
+from stepgrad.engine.toposort import kahn_steps
 
 router = APIRouter(tags=["topological sort"])
 

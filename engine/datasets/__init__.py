@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import StepgradError
-from . import boston, synthetic
+from stepgrad.engine.datasets import boston, synthetic
+from stepgrad.engine.errors import StepgradError
 
 __all__ = [
     "DATASETS",

@@ -31,8 +31,8 @@ from importlib.resources import files
 import numpy as np
 
 # found through the package, so an installed wheel has them too
-CSV_PATH = files("engine.datasets") / "boston_house_prices.csv"
-RST_PATH = files("engine.datasets") / "boston_house_prices.rst"
+CSV_PATH = files("stepgrad.engine.datasets") / "boston_house_prices.csv"
+RST_PATH = files("stepgrad.engine.datasets") / "boston_house_prices.rst"
 
 FEATURE_NAMES = (
     "CRIM", "ZN", "INDUS", "CHAS", "NOX", "RM", "AGE", "DIS", "RAD", "TAX", "PTRATIO", "B",

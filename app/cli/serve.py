@@ -1,0 +1,91 @@
+"""How `stepgrad serve` runs uvicorn: connection limits and timeouts from the settings.
+
+uvicorn's own settings bound most of it: `timeout_keep_alive` closes an idle kept-alive
+connection, `limit_concurrency` answers 503 past that many connections or requests,
+`h11_max_incomplete_event_size` bounds a request's line and headers, and
+`timeout_graceful_shutdown` gives running calls that long after SIGTERM before they are
+cancelled (heavy calls then stop at their next check, see app.jobs). uvicorn has no
+deadline for a request's headers, nor for a new connection that sends nothing: the
+protocol below adds one (`header_timeout_seconds`). Bodies have theirs in app.middleware.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+
+import h11
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from stepgrad.app.settings import Settings
+
+
+class HeaderDeadlineH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol, closing a connection whose request headers have not all
+    arrived `header_timeout` seconds after it opened or after its last response."""
+
+    header_timeout = 10.0
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._arm()
+
+    def _arm(self) -> None:
+        self._disarm()
+        self._head_timer = self.loop.call_later(self.header_timeout, self._head_late)
+
+    def _disarm(self) -> None:
+        timer = getattr(self, "_head_timer", None)
+        if timer is not None:
+            timer.cancel()
+            self._head_timer = None
+
+    def _head_late(self) -> None:
+        self._head_timer = None
+        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+            self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.conn.their_state is not h11.IDLE:
+            self._disarm()  # the headers are in; the body has its own deadline
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
+            self._arm()  # waiting for the next request's headers
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+
+@functools.cache
+def _env_header_timeout() -> float:
+    return Settings().header_timeout_seconds
+
+
+class WorkerH11Protocol(HeaderDeadlineH11Protocol):
+    """The protocol of `--workers N` processes, which uvicorn starts afresh and which import
+    it by name: the deadline comes from their environment (STEPGRAD_HEADER_TIMEOUT_SECONDS)."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        self.header_timeout = _env_header_timeout()
+        super().connection_made(transport)
+
+
+def uvicorn_options(settings: Settings) -> dict:
+    """Keyword arguments for `uvicorn.run` / `uvicorn.Config` besides the app, host and port."""
+    protocol = type(
+        "StepgradH11Protocol",
+        (HeaderDeadlineH11Protocol,),
+        {"header_timeout": settings.header_timeout_seconds},
+    )
+    return {
+        "http": protocol,
+        "timeout_keep_alive": settings.keep_alive_seconds,
+        "limit_concurrency": settings.max_connections,
+        "h11_max_incomplete_event_size": settings.max_header_bytes,
+        "timeout_graceful_shutdown": settings.shutdown_grace_seconds,
+    }

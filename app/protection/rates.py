@@ -1,0 +1,173 @@
+"""Per-address limits: how often one address may create graphs or make anonymous heavy
+calls, and how many event streams it may hold open.
+
+Rates use the `limits` package, in its notation: `rate_create` ("60/minute;600/hour")
+counts graph creations and forks, the calls that fill the store; `rate_heavy` counts
+gradient checks, races and sorts, which need no edit token. The moving windows are kept
+in memory per server process, or in Redis when the store is Redis, so that all the
+processes of a department share one allowance per address. A call over a rate gets 429
+with `Retry-After` and a sentence giving the limit. An address is the peer address of
+the connection: behind a reverse proxy every student shares the proxy's, so raise the
+rates there.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import threading
+import time
+
+from fastapi import HTTPException, Request
+from limits import RateLimitItem, parse_many
+from limits.storage import MemoryStorage, RedisStorage, Storage
+from limits.strategies import MovingWindowRateLimiter
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from stepgrad.app.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+# (kind, method, path): the calls each rate counts
+RULES = (
+    ("create", "POST", re.compile(r"/api/graphs/?")),
+    ("create", "POST", re.compile(r"/api/graphs/[^/]+/fork")),
+    ("heavy", "POST", re.compile(r"/api/race/?")),
+    ("heavy", "POST", re.compile(r"/api/toposort/?")),
+    ("heavy", "GET", re.compile(r"/api/graphs/[^/]+/(gradcheck|toposort)")),
+    ("answer", "POST", re.compile(r"/api/graphs/[^/]+/quiz/answers")),
+)
+WHAT = {
+    "create": "new graphs (creations and forks)",
+    "heavy": "gradient checks, races and sorts",
+    "answer": "quiz answers",
+}
+
+
+def client_address(scope: Scope) -> str:
+    client = scope.get("client")
+    return client[0] if client else "unknown"
+
+
+def _per(item: RateLimitItem) -> str:
+    unit = item.GRANULARITY.name
+    return (
+        f"{item.amount} per {unit}"
+        if item.multiples == 1
+        else (f"{item.amount} per {item.multiples} {unit}s")
+    )
+
+
+class RateLimitMiddleware:
+    def __init__(self, app: ASGIApp, settings: Settings):
+        self.app = app
+        self.rates = {
+            "create": parse_many(settings.rate_create),
+            "heavy": parse_many(settings.rate_heavy),
+            "answer": parse_many(settings.rate_answer),
+        }
+        self.limiter = MovingWindowRateLimiter(rate_storage(settings))
+
+    def _kind(self, method: str, path: str) -> str | None:
+        for kind, m, pattern in RULES:
+            if method == m and pattern.fullmatch(path):
+                return kind
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        kind = self._kind(scope["method"], scope.get("path", ""))
+        if kind is not None:
+            address = client_address(scope)
+            for item in self.rates[kind]:
+                try:
+                    allowed = self.limiter.hit(item, kind, address)
+                except Exception:  # the shared counters (Redis) are unreachable
+                    from stepgrad.app.http.errors import STORE_DOWN
+
+                    logger.warning("rate limit counters unreachable", exc_info=True)
+                    await _refuse(scope, receive, send, 503, STORE_DOWN, 5)
+                    return
+                if not allowed:
+                    reset = self.limiter.get_window_stats(item, kind, address).reset_time
+                    wait = max(1, math.ceil(reset - time.time()))
+                    await _refuse(
+                        scope,
+                        receive,
+                        send,
+                        429,
+                        f"Too many {WHAT[kind]} from your address: the limit is {_per(item)}. "
+                        f"Try again in {wait} s.",
+                        wait,
+                    )
+                    return
+        await self.app(scope, receive, send)
+
+
+def rate_storage(settings: Settings) -> Storage:
+    """Where the moving windows are counted: this process's memory, or the store's Redis."""
+    if settings.store:
+        return RedisStorage(settings.store, key_prefix="stepgrad-limits")
+    return MemoryStorage()
+
+
+async def _refuse(
+    scope: Scope, receive: Receive, send: Send, status: int, detail: str, retry_after: int
+) -> None:
+    from stepgrad.app.http.errors import SafeJSONResponse
+
+    response = SafeJSONResponse(
+        {"detail": detail}, status_code=status, headers={"Retry-After": str(retry_after)}
+    )
+    await response(scope, receive, send)
+
+
+class StreamLimiter:
+    """Open event streams, per address and in all: each stream holds a connection, a queue
+    and a share of every change's fan-out, so their number is capped."""
+
+    def __init__(self, settings: Settings):
+        self.max_total = settings.max_streams
+        self.max_per_address = settings.max_streams_per_address
+        self._open: dict[str, int] = {}
+        self._total = 0
+        self._lock = threading.Lock()
+
+    def open(self, request: Request) -> str:
+        """Count a new stream of the request's address (release it with `close`); 429 or 503
+        with Retry-After past a cap."""
+        address = client_address(request.scope)
+        with self._lock:
+            mine = self._open.get(address, 0)
+            if mine >= self.max_per_address:
+                raise HTTPException(
+                    429,
+                    f"Your address already has {mine} event streams open; the limit is "
+                    f"{self.max_per_address} (max_streams_per_address). Close some tabs.",
+                    headers={"Retry-After": "10"},
+                )
+            if self._total >= self.max_total:
+                raise HTTPException(
+                    503,
+                    f"The server already has {self._total} event streams open, its limit "
+                    f"(max_streams); try again later.",
+                    headers={"Retry-After": "10"},
+                )
+            self._open[address] = mine + 1
+            self._total += 1
+        return address
+
+    def close(self, address: str) -> None:
+        with self._lock:
+            left = self._open.get(address, 0) - 1
+            if left > 0:
+                self._open[address] = left
+            else:
+                self._open.pop(address, None)
+            self._total -= 1
+
+    def count(self) -> int:
+        return self._total
