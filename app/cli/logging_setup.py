@@ -31,7 +31,11 @@ def log_config(level: str) -> dict:
         "class": "logging.StreamHandler",
         "stream": "ext://sys.stderr",
     }
-    config["loggers"]["stepgrad"] = {"handlers": ["app"], "level": level.upper(), "propagate": False}
+    config["loggers"]["stepgrad"] = {
+        "handlers": ["app"],
+        "level": level.upper(),
+        "propagate": False,
+    }
     return config
 
 

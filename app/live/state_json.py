@@ -36,17 +36,27 @@ def number_or_none(arr) -> float | str | None:
 
 
 def cursor(order: list[str], position: int, back: list[str] | None = None) -> dict:
-    """`back`: the nodes backward visits when a target is chosen (None: all, reversed)."""
+    """`back`: the nodes backward visits when a target is chosen (None: all, reversed).
+
+    `node` is the node the next step visits; `last` the step just done (contract v1.2), so
+    that no client recomputes the timeline."""
     n = len(order)
-    total = 2 * n if back is None else n + len(back)
-    if position < n:
-        phase, node = "forward", order[position]
-    elif position < total:
-        phase = "backward"
-        node = order[2 * n - 1 - position] if back is None else back[position - n]
-    else:
-        phase, node = "done", None
-    return {"position": position, "phase": phase, "node": node, "total": total}
+    back = list(reversed(order)) if back is None else back
+    total = n + len(back)
+
+    def step(p: int) -> tuple[str, str | None]:
+        if p < n:
+            return "forward", order[p]
+        if p < total:
+            return "backward", back[p - n]
+        return "done", None
+
+    phase, node = step(position)
+    last = None
+    if 0 < position <= total:
+        last_phase, last_node = step(position - 1)
+        last = {"phase": last_phase, "node": last_node}
+    return {"position": position, "phase": phase, "node": node, "total": total, "last": last}
 
 
 def backward_order(snapshot) -> list[str] | None:

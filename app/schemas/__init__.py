@@ -319,6 +319,11 @@ class Example(ExampleInfo):
     spec: dict[str, Any]
 
 
+class LastStep(BaseModel):
+    phase: Literal["forward", "backward"]
+    node: str = Field(description="The node the server visited in that step.")
+
+
 class Cursor(BaseModel):
     position: int = Field(description="Steps done, 0..total.")
     phase: Literal["forward", "backward", "done"]
@@ -326,6 +331,11 @@ class Cursor(BaseModel):
     total: int = Field(
         description="N forward steps plus the backward steps: 2N for N nodes, or N plus the "
         "target and its ancestors when a target is chosen (PUT /options)."
+    )
+    last: LastStep | None = Field(
+        description="The step just done (contract v1.2): null at position 0 and after a reset. "
+        "With a backward target it names the node backward really visited; clients read it "
+        "and never recompute the timeline."
     )
 
 

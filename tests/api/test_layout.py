@@ -1,0 +1,148 @@
+"""The layered layout: layers, crossing reduction, coordinates, determinism, speed."""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+import numpy as np
+import pytest
+
+from stepgrad.app.live.layout import (
+    count_inversions,
+    count_segment_crossings,
+    generations,
+    graph_layout,
+    layered_layout,
+)
+from stepgrad.engine.graph import Graph
+from tests.engine.test_graph import SEED_SPEC
+
+
+def random_dag(n: int, seed: int, fan_in: int = 2, window: int | None = None):
+    """n nodes in topological order; each non-leaf takes up to `fan_in` earlier nodes."""
+    rng = np.random.default_rng(seed)
+    nodes = [f"n{i}" for i in range(n)]
+    edges = []
+    leaves = max(2, n // 10)
+    for i in range(leaves, n):
+        low = 0 if window is None else max(0, i - window)
+        k = min(int(rng.integers(1, fan_in + 1)), i - low)
+        for j in rng.choice(np.arange(low, i), size=k, replace=False):
+            edges.append((nodes[int(j)], nodes[i]))
+    return nodes, edges
+
+
+def brute_force_crossings(layout, nodes, edges) -> int:
+    """Crossings of the drawn polylines, segment by segment, by definition."""
+    points = {}
+    for u, v in set(edges):
+        chain = [(layout.x[u], layout.y[u])]
+        chain += layout.points.get((u, v), [])
+        chain.append((layout.x[v], layout.y[v]))
+        points[(u, v)] = chain
+    segments = [(a, b) for chain in points.values() for a, b in itertools.pairwise(chain)]
+    count = 0
+    for (a1, b1), (a2, b2) in itertools.combinations(segments, 2):
+        if a1[0] != a2[0]:
+            continue  # different layer gaps
+        if a1[1] == a2[1] or b1[1] == b2[1]:
+            continue  # a shared end is not a crossing
+        if (a1[1] < a2[1]) != (b1[1] < b2[1]):
+            count += 1
+    return count
+
+
+def test_inversions_against_brute_force():
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        a = rng.integers(0, 12, size=int(rng.integers(0, 50)))
+        want = sum(1 for i, j in itertools.combinations(range(len(a)), 2) if a[i] > a[j])
+        assert count_inversions(a) == want
+
+
+def test_barycenter_removes_a_crossing():
+    # a -> d and b -> c cross when both layers keep the spec order
+    nodes = ["a", "b", "c", "d"]
+    edges = [("a", "d"), ("b", "c")]
+    layout = layered_layout(nodes, edges)
+    assert layout.initial_crossings == 1
+    assert layout.crossings == 0
+    assert layout.y["d"] < layout.y["c"]
+    assert layout.layer == {"a": 0, "b": 0, "c": 1, "d": 1}
+
+
+def test_coordinates_left_to_right_and_centred():
+    graph = Graph.from_spec(SEED_SPEC)
+    layout = graph_layout(graph)
+    assert layout.layer == graph.layers
+    assert [layout.x[n] for n in ("x", "linear", "sigmoid", "loss")] == [0.0, 160.0, 320.0, 480.0]
+    # layer 0 holds 4 nodes, centred on 0
+    assert sorted(layout.y[n] for n in ("x", "y", "k", "b")) == [-120.0, -40.0, 40.0, 120.0]
+    # the long edge y -> loss has a waypoint in each layer it crosses
+    assert [p[0] for p in layout.points[("y", "loss")]] == [160.0, 320.0]
+    assert layout.crossings == 0
+
+
+def test_generations_match_the_engine():
+    nodes, edges = random_dag(300, seed=3)
+    g = Graph.from_spec(
+        {
+            "nodes": [
+                {"id": n, "op": "input", "value": 1.0}
+                if not any(v == n for _, v in edges)
+                else {
+                    "id": n,
+                    "op": "sum",
+                    "inputs": [u for u, v in edges if v == n][:1],
+                }
+                for n in nodes
+            ],
+            "output": nodes[-1],
+        }
+    )
+    assert generations(g.order, [(s, t) for s, t, _ in g.edges]) == g.layers
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_crossings_never_increase_and_match_a_brute_force_count(seed):
+    nodes, edges = random_dag(60, seed, window=None if seed % 2 else 8)
+    layout = layered_layout(nodes, edges)
+    assert layout.crossings <= layout.initial_crossings
+    assert brute_force_crossings(layout, nodes, edges) == layout.crossings
+    # no two nodes of a layer share a place
+    places = {(layout.x[n], layout.y[n]) for n in nodes}
+    assert len(places) == len(nodes)
+
+
+def test_crossings_drop_on_random_dags():
+    before = after = 0
+    for seed in range(5):
+        nodes, edges = random_dag(200, seed, window=20)
+        layout = layered_layout(nodes, edges)
+        before += layout.initial_crossings
+        after += layout.crossings
+    assert after < 0.8 * before
+
+
+def test_deterministic():
+    nodes, edges = random_dag(300, seed=5)
+    a = layered_layout(nodes, edges)
+    b = layered_layout(list(nodes), list(edges))
+    assert a == b
+
+
+def test_segment_crossings_of_parallel_and_shared_ends():
+    # two segments sharing an end never cross; opposite orders do
+    assert count_segment_crossings([0, 0], [0, 0], [0, 1]) == 0
+    assert count_segment_crossings([0, 0], [0, 1], [1, 0]) == 1
+    assert count_segment_crossings([0, 1], [0, 1], [1, 0]) == 0  # different layer gaps
+
+
+def test_2000_nodes_in_well_under_a_second():
+    nodes, edges = random_dag(2000, seed=0)
+    start = time.perf_counter()
+    layout = layered_layout(nodes, edges)
+    elapsed = time.perf_counter() - start
+    assert elapsed < 0.5
+    assert len(layout.x) == 2000 and layout.crossings < layout.initial_crossings
