@@ -12,7 +12,7 @@ import {
   historyRows, listenClicks, listenFind, listenKeys, renderCaption, renderFinal, renderGradcheck,
   renderMessage, renderTrainStatus, selectRelative, VIEW_KEYS, viewActions,
 } from "./graphparts.js";
-import { GraphView, graphIndex, lastStep } from "./graphview.js";
+import { GraphView, graphIndex } from "./graphview.js";
 import { applyI18n, currentLang, t } from "./i18n.js";
 import { Inspector } from "./inspector.js";
 import { NetworkBuilder } from "./builder.js";
@@ -342,7 +342,7 @@ function takeGraph(g, touched) {
   }
   if (!cur || cur.name !== g.name) rememberGraph(g.id, g.name);
   store.set(patch);
-  const step = lastStep(g);
+  const step = g.cursor.last;
   if (step && moved && state.follow && !follower.drivesView) view.follow(step.node);
   if (moved) quiz.stepped(g);
 }

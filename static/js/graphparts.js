@@ -5,7 +5,7 @@
 
 import { $, clear, el, setText } from "./dom.js";
 import { derivName, fmtNumber, fmtShort } from "./format.js";
-import { graphIndex, lastStep } from "./graphview.js";
+import { graphIndex } from "./graphview.js";
 import { applyI18n, currentLang, setLang, t } from "./i18n.js";
 import { valueBlock } from "./inspector.js";
 
@@ -44,7 +44,7 @@ export function historyRows(history) {
 /** What the last step did, in one line under the drawing (the server's numbers). */
 export function renderCaption(box, g, t) {
   clear(box);
-  const step = lastStep(g);
+  const step = g.cursor ? g.cursor.last : null;
   const { byId, inputs } = graphIndex(g);
   const update = (g.events || []).find((e) => e.phase === "update");
   if (!step && update && update.params) {

@@ -52,18 +52,6 @@ export const FOLLOW_ZOOM = 0.8; // the camera following the steps zooms in at le
 const LABEL_CHARS = 13;
 const EDGE_LABELS_ALL_MAX = 80; // with more edges, only the active ones are labelled
 
-/** The step the cursor has just done: what a step showed, so stepping back undoes it. */
-export function lastStep(graph) {
-  const cursor = graph && graph.cursor;
-  if (!cursor || !graph.order) return null;
-  const n = graph.order.length;
-  const p = cursor.position;
-  if (p <= 0) return null;
-  if (p <= n) return { phase: "forward", node: graph.order[p - 1], position: p };
-  if (p <= 2 * n) return { phase: "backward", node: graph.order[2 * n - p], position: p };
-  return null;
-}
-
 const indexes = new WeakMap();
 
 /** Lookups over a graph by id, made once per structure and not once per render: a patch
@@ -647,7 +635,8 @@ export class GraphView {
 
   update(state, built, touched = null) {
     const graph = state.graph;
-    const step = lastStep(graph);
+    // the step just done, as the server says (a backward target skips nodes: never recomputed)
+    const step = graph.cursor ? graph.cursor.last : null;
     const next = graph.cursor ? graph.cursor.node : null;
     const selected = state.selected;
     const t = this.t;

@@ -3,7 +3,7 @@
 // derivative formulas from /api/ops; it never computes a derivative itself.
 
 import { clear, el } from "./dom.js";
-import { graphIndex, lastStep } from "./graphview.js";
+import { graphIndex } from "./graphview.js";
 import { opLabel, opText } from "./i18n.js";
 import {
   asMatrix,
@@ -92,7 +92,7 @@ export class Inspector {
   render(state) {
     const { graph } = state;
     // without a selection the inspector follows the node of the last step
-    const following = !state.selected && graph ? lastStep(graph) : null;
+    const following = !state.selected && graph && graph.cursor ? graph.cursor.last : null;
     const selected = state.selected || (following ? following.node : null);
     const key = [graph && graph.id, graph && graph.version, graph && graph.cursor && graph.cursor.position,
       selected, Boolean(following), state.lang, state.editable, state.opsLoaded].join("|");

@@ -185,10 +185,9 @@ function trainBody(train) {
 }
 
 function positionOf(p, g) {
-  const n = g.order.length;
   if (p === "start") return 0;
-  if (p === "forward") return n;
-  if (p === "end") return 2 * n;
+  if (p === "forward") return g.order.length;
+  if (p === "end") return g.cursor.total; // a backward target visits fewer than all the nodes
   return p;
 }
 

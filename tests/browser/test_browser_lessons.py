@@ -57,8 +57,8 @@ def number(text: str) -> float:
 
 
 def position_of(step: dict, state: dict) -> int:
-    n = len(state["order"])
-    return {"start": 0, "forward": n, "end": 2 * n}.get(step["position"], step["position"])
+    ends = {"start": 0, "forward": len(state["order"]), "end": state["cursor"]["total"]}
+    return ends.get(step["position"], step["position"])
 
 
 def graph_id(page) -> str:
@@ -103,7 +103,7 @@ def check_common(page, page_api, lesson: dict, k: int, lang: str) -> dict | None
         assert state["cursor"]["position"] == p
         if step["view"] == "graph":
             expect(page.locator("[data-role=position]")).to_have_text(
-                f"{p} / {2 * len(state['order'])}"
+                f"{p} / {state['cursor']['total']}"
             )
     if step["view"] != "graph":
         return state

@@ -192,17 +192,19 @@ def test_a_step_shows_its_value_and_the_camera_follows(page, big_api, screenshot
     page.keyboard.press("Home")
     expect(page.locator("[data-role=position]")).to_have_text(f"0 / {graph['cursor']['total']}")
     page.keyboard.press("ArrowRight")
-    first = graph["order"][0]
+    expect(page.locator("[data-role=position]")).to_have_text(f"1 / {graph['cursor']['total']}")
+    state = api.state(graph["id"])
+    first = state["cursor"]["last"]["node"]
     node = page.locator(f'#graph-svg [data-node-id="{first}"]')
     # the camera followed the step: the node is drawn in full, with the API's value
     expect(node.locator("[data-role=value]")).not_to_have_text("\u2014")
-    state = api.state(graph["id"])
     value = next(n["value"] for n in state["nodes"] if n["id"] == first)
     shown = float(node.locator("[data-role=value]").text_content().replace("\u2212", "-"))
     assert shown == pytest.approx(value, rel=1e-3, abs=1e-9)
     assert "is-current" in node.get_attribute("class").split()
     page.keyboard.press("ArrowRight")
-    second = graph["order"][1]
+    expect(page.locator("[data-role=position]")).to_have_text(f"2 / {graph['cursor']['total']}")
+    second = api.state(graph["id"])["cursor"]["last"]["node"]
     expect(page.locator(f'#graph-svg [data-node-id="{second}"]')).to_have_class(
         re.compile(r"\bis-current\b")
     )

@@ -52,13 +52,6 @@ def same(shown: str, expected) -> bool:
     return got == pytest.approx(float(expected), rel=1e-3, abs=1e-12)
 
 
-def last_step_node(state: dict) -> str | None:
-    n, p = len(state["order"]), state["cursor"]["position"]
-    if p == 0:
-        return None
-    return state["order"][p - 1] if p <= n else state["order"][2 * n - p]
-
-
 def assert_page_shows(page, state: dict) -> None:
     """Every node's value and gradient, every edge's contribution and the current node."""
     shown = page.evaluate(READ_PAGE)
@@ -74,8 +67,9 @@ def assert_page_shows(page, state: dict) -> None:
         )
         assert same(label["text"], edge["grad"]), (state["cursor"], edge, label)
         assert label["visible"] == (edge["grad"] is not None)
-    expected = last_step_node(state)
-    assert shown["current"] == ([expected] if expected else [])
+    # the node the server says the last step visited (contract v1.2), never recomputed here
+    last = state["cursor"]["last"]
+    assert shown["current"] == ([last["node"]] if last else [])
 
 
 def wait_position(page, position: int, total: int) -> None:
