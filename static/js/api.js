@@ -95,27 +95,45 @@ export function rememberGraph(id, name) {
   }
 }
 
-async function request(method, path, { body, token, accept } = {}) {
+/** The one way the page calls the server (every module's calls go through here).
+ * `body` goes as JSON, `token` as the bearer token, `ifMatch` as If-Match (the spec version
+ * an edit was made from). Answers the body (JSON, else text; null for 204); with
+ * `withVersion`, `{data, version}`, the version read from the ETag. A refusal throws an
+ * ApiError whose message is the server's `detail` sentence. */
+export async function request(method, path, { body, token, accept, ifMatch, withVersion = false } = {}) {
   const headers = { Accept: accept || "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (token) headers.Authorization = `Bearer ${token}`;
+  if (ifMatch !== undefined && ifMatch !== null) headers["If-Match"] = `"${ifMatch}"`;
   const response = await fetch(path, {
     method,
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  if (!response.ok) {
-    let body = null;
-    try {
-      body = await response.json();
-    } catch {
-      body = { detail: response.statusText };
-    }
-    throw new ApiError(response.status, body);
+  if (!response.ok) throw new ApiError(response.status, await errorBody(response));
+  const data = await answerBody(response);
+  return withVersion ? { data, version: etagVersion(response.headers.get("ETag")) } : data;
+}
+
+async function errorBody(response) {
+  try {
+    return await response.json();
+  } catch {
+    return { detail: response.statusText };
   }
+}
+
+function answerBody(response) {
   if (response.status === 204) return null;
   const type = response.headers.get("content-type") || "";
   return type.includes("json") ? response.json() : response.text();
+}
+
+/** The version an ETag names (`"12"` or `W/"12"`), or null. */
+export function etagVersion(etag) {
+  if (!etag) return null;
+  const version = Number(etag.replace(/^W\//, "").replace(/"/g, ""));
+  return Number.isFinite(version) ? version : null;
 }
 
 const ret = (patch) => (patch ? "?return=patch" : "");

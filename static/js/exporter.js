@@ -1,5 +1,6 @@
 // Export the drawing as a standalone SVG (the graph's stylesheet inlined) or as a PNG.
 
+import { ApiError, request } from "./api.js";
 import { download, svgEl } from "./dom.js";
 
 const PAD = 24;
@@ -8,8 +9,11 @@ let cssText = null;
 async function graphCss() {
   if (cssText === null) {
     // relative to this module, so the stylesheet comes from the same (versioned) tree
-    const response = await fetch(new URL("../css/graph.css", import.meta.url));
-    cssText = response.ok ? await response.text() : "";
+    const url = new URL("../css/graph.css", import.meta.url).href;
+    cssText = await request("GET", url, { accept: "text/css" }).catch((err) => {
+      if (err instanceof ApiError) return ""; // no stylesheet: the drawing as it is
+      throw err;
+    });
   }
   return cssText;
 }

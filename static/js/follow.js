@@ -7,6 +7,8 @@
 // free area and the width and height it shows. A phone and a projector show the same part
 // of the graph by fitting that box into their own screens.
 
+import { ApiError, request } from "./api.js";
+
 const SEND_EVERY = 150; // ms: the teacher's page looks for a change this often
 const SAME = 0.5; // graph units: a smaller move of the view is not worth an event
 
@@ -73,15 +75,16 @@ export class FocusSender {
     const a = this.api();
     this.busy = true;
     const body = { node: now.node, viewport: now.viewport };
-    fetch(`${a.base}/focus`, {
-      method: "PUT",
-      headers: { "Content-Type": "application/json", Authorization: `Bearer ${a.token}` },
-      body: JSON.stringify(body),
-    })
-      .then(() => {
-        this.sent = now;
-      })
-      .catch(() => {})
+    request("PUT", `${a.base}/focus`, { body, token: a.token })
+      .then(
+        () => {
+          this.sent = now;
+        },
+        (err) => {
+          // a refusal is not asked again every tick; a failed connection is
+          if (err instanceof ApiError) this.sent = now;
+        },
+      )
       .finally(() => {
         this.busy = false;
       });
