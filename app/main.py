@@ -15,12 +15,9 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
 from stepgrad.app import __version__
-from stepgrad.app.classroom.quiz import Coalescer, MemoryFocusStore, MemoryQuizStore
 from stepgrad.app.http import errors, static_assets
 from stepgrad.app.http.request_log import RequestLogMiddleware
 from stepgrad.app.jsonio import StrictJSONResponse
-from stepgrad.app.live.event_bus import make_bus
-from stepgrad.app.live.manager import GraphManager
 from stepgrad.app.protection import guards
 from stepgrad.app.protection.bodies import StrictJSONBodyMiddleware
 from stepgrad.app.routes import (
@@ -39,8 +36,8 @@ from stepgrad.app.routes import (
     spec,
     toposort,
 )
+from stepgrad.app.services import Services, services_of
 from stepgrad.app.settings import Settings
-from stepgrad.app.storage.sqlite_store import make_store
 
 logger = logging.getLogger(__name__)
 
@@ -56,11 +53,12 @@ async def _sweeper(app: FastAPI) -> None:
     """Delete expired graphs every `sweep_interval_seconds` (with Redis, whose keys expire by
     themselves: mark the graphs this process's followers watch as used, and free the memory
     of expired ones)."""
-    interval = app.state.settings.sweep_interval_seconds
+    services = services_of(app)
+    interval = services.settings.sweep_interval_seconds
     while True:
         await asyncio.sleep(interval)
         try:
-            await run_in_threadpool(app.state.graphs.sweep)
+            await run_in_threadpool(services.graphs.sweep)
         except Exception:
             # a failed sweep (a locked or full disk) must not stop the next one
             logger.exception("deleting expired graphs failed; trying again in %s s", interval)
@@ -68,17 +66,16 @@ async def _sweeper(app: FastAPI) -> None:
 
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    await run_in_threadpool(app.state.graphs.sweep)
+    services = services_of(app)
+    await run_in_threadpool(services.graphs.sweep)
     task = asyncio.create_task(_sweeper(app))
     try:
         yield
     finally:
-        guards.shutdown(app)
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        app.state.bus.close()
-        app.state.store.close()
+        services.close()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -92,20 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,  # /docs and /redoc come from routes.apidocs, without a CDN
         redoc_url=None,
     )
-    app.state.settings = settings
-    app.state.store = make_store(settings)
-    app.state.bus = make_bus(settings)
-    app.state.graphs = GraphManager(app.state.store, settings, app.state.bus)
-    if app.state.store.shared:  # every process sees the same question and focus
-        from stepgrad.app.storage.quiz_redis import RedisFocusStore, RedisQuizStore
-
-        app.state.quizzes = RedisQuizStore(app.state.store)
-        app.state.focuses = RedisFocusStore(app.state.store)
-    else:
-        app.state.quizzes = MemoryQuizStore(settings.max_graphs)
-        app.state.focuses = MemoryFocusStore(settings.max_graphs)
-    app.state.quiz_events = Coalescer(settings.quiz_event_interval_seconds)
-    app.state.focus_events = Coalescer(settings.focus_event_interval_seconds)
+    app.state.services = Services.start(settings)
     app.add_middleware(
         StrictJSONBodyMiddleware,
         max_body_bytes=settings.max_body_bytes,

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import copy
 
-LEVELS = ("critical", "error", "warning", "info", "debug")
-
 
 def log_config(level: str) -> dict:
     """uvicorn's default dictConfig plus the `stepgrad` logger at `level`."""

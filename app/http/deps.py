@@ -14,7 +14,6 @@ from stepgrad.app.live.event_bus import EventBus
 from stepgrad.app.live.manager import GraphManager, Session
 from stepgrad.app.protection.jobs import JobPool
 from stepgrad.app.settings import Settings
-from stepgrad.app.storage.sqlite_store import GraphStore
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -27,23 +26,19 @@ bearer = HTTPBearer(
 
 
 async def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
-
-
-async def get_store(request: Request) -> GraphStore:
-    return request.app.state.store
+    return request.app.state.services.settings
 
 
 async def get_graphs(request: Request) -> GraphManager:
-    return request.app.state.graphs
+    return request.app.state.services.graphs
 
 
 async def get_bus(request: Request) -> EventBus:
-    return request.app.state.bus
+    return request.app.state.services.bus
 
 
 async def get_jobs(request: Request) -> JobPool:
-    return request.app.state.jobs
+    return request.app.state.services.jobs
 
 
 GraphId = Annotated[str, Path(description="The graph's id (random, unguessable).", max_length=64)]

@@ -180,7 +180,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StoreFull, store_full)
     app.add_exception_handler(JobStopped, job_stopped)
     app.add_exception_handler(PoolFull, pool_full)
-    if app.state.settings.store:  # Redis: an outage is a 503 to retry, not a 500
+    if app.state.services.settings.store:  # Redis: an outage is a 503 to retry, not a 500
         from redis.exceptions import ConnectionError, TimeoutError
 
         app.add_exception_handler(ConnectionError, store_unreachable)

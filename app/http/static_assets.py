@@ -59,16 +59,16 @@ def tree_hash(directory: str | os.PathLike, length: int = 12) -> str:
 
 def install(app: FastAPI) -> str:
     """Mount the static tree at its versioned and its plain prefix; returns the versioned
-    one (also `app.state.static_url`, which the templates use as `static`)."""
+    one (also `app.state.services.static_url`, which the templates use as `static`)."""
     versioned = CachedStaticFiles(directory=STATIC_DIR, cache_control=IMMUTABLE)
     url = f"/static/{tree_hash(versioned.all_directories[0])}"
     app.mount(url, versioned, name="static-versioned")  # before /static, which would match too
     app.mount(
         "/static", CachedStaticFiles(directory=STATIC_DIR, cache_control=REVALIDATE), name="static"
     )
-    app.state.static_url = url
+    app.state.services.static_url = url
     return url
 
 
 def template_context(request: Request) -> dict:
-    return {"static": request.app.state.static_url}
+    return {"static": request.app.state.services.static_url}

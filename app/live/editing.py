@@ -23,6 +23,7 @@ from fastapi import HTTPException
 
 from stepgrad.app.live.manager import GraphManager, Session, run_for
 from stepgrad.engine.graph import Graph
+from stepgrad.engine.ops import OPS
 from stepgrad.engine.optim import make_optimizer
 
 
@@ -50,7 +51,8 @@ def check_if_match(header: str | None, version: int) -> None:
 
 def fill_leaf_values(spec: dict, old: Graph) -> dict:
     """The spec, with the current value put in for each leaf that left its value out and
-    that the old graph has (as a leaf)."""
+    that the old graph has (as a leaf). A computed node that reuses an old leaf's id takes
+    nothing: it is validated exactly as POST validates it."""
     nodes = spec.get("nodes")
     if not isinstance(nodes, list):
         return spec
@@ -60,6 +62,7 @@ def fill_leaf_values(spec: dict, old: Graph) -> dict:
             isinstance(raw, dict)
             and raw.get("value") is None
             and raw.get("bind") is None
+            and _is_leaf_op(raw.get("op"))
             and isinstance(raw.get("id"), str)
             and raw["id"] in old.nodes
             and old.nodes[raw["id"]].op.leaf
@@ -68,6 +71,11 @@ def fill_leaf_values(spec: dict, old: Graph) -> dict:
             raw = {**raw, "value": old.nodes[raw["id"]].value}
         filled.append(raw)
     return {**spec, "nodes": filled}
+
+
+def _is_leaf_op(name: object) -> bool:
+    op = OPS.get(name) if isinstance(name, str) else None
+    return op is not None and op.leaf
 
 
 def kept_params(old: Graph, new: Graph) -> dict[str, np.ndarray]:

@@ -153,13 +153,3 @@ class EventBus:
 
     def close(self) -> None:
         """Stop delivering (the server stops); a bus in memory holds nothing to close."""
-
-
-def make_bus(settings) -> EventBus:
-    """The bus for the settings' store: fed through Redis pub/sub with a Redis store (every
-    process's followers see every change), else in this process's memory."""
-    if settings.store:
-        from stepgrad.app.storage.redis_store import RedisEventBus
-
-        return RedisEventBus(settings.store, settings.sse_queue_size)
-    return EventBus(settings.sse_queue_size)

@@ -55,7 +55,7 @@ from stepgrad.app.live.session import (
     session_from,
 )
 from stepgrad.app.settings import Settings
-from stepgrad.app.storage.sqlite_store import (
+from stepgrad.app.storage.base import (
     DuplicateId,
     GraphRecord,
     GraphStore,
@@ -121,9 +121,6 @@ class GraphManager:
 
     def build_graph(self, spec: dict) -> Graph:
         return Graph.from_spec(spec, self.limits)
-
-    def _snapshot(self, session: Session, previous: Snapshot | None) -> Snapshot:
-        return make_snapshot(session, previous)
 
     def _load(self, record: GraphRecord) -> Session:
         try:
@@ -244,19 +241,6 @@ class GraphManager:
 
     def loaded(self) -> int:
         return len(self.registry)
-
-    # ---- side state ----------------------------------------------------------------------
-
-    def side_get(self, graph_id: str, name: str) -> object | None:
-        """A small JSON value a feature keeps beside the graph (shared by every process with
-        a shared store; gone with the graph)."""
-        return self.store.side_get(graph_id, name)
-
-    def side_put(self, graph_id: str, name: str, value: object) -> None:
-        self.store.side_put(graph_id, name, value)
-
-    def side_delete(self, graph_id: str, name: str) -> None:
-        self.store.side_delete(graph_id, name)
 
     # ---- changes -----------------------------------------------------------------------
 

@@ -35,7 +35,6 @@ import numpy as np
 
 from stepgrad.app.live import state_json as render
 
-NODE_DYNAMIC = ("value", "fed", "grad")
 NODE_STATIC = ("op", "label", "inputs", "trainable", "shape", "attrs", "bind")
 NODE_LAYOUT = ("layer", "x", "y", "pinned")
 # the order fields are listed in a node or an edge of the state

@@ -23,7 +23,7 @@ from stepgrad.app import jsonio
 from stepgrad.app.live import patches
 from stepgrad.app.live import state_json as render
 from stepgrad.app.live.layout import Layout, graph_layout
-from stepgrad.app.storage.sqlite_store import GraphRecord
+from stepgrad.app.storage.base import GraphRecord
 from stepgrad.engine.graph import Graph
 from stepgrad.engine.optim import make_optimizer, optimizer_from
 from stepgrad.engine.run import Run

@@ -66,12 +66,6 @@ def policy_for(path: str, overrides: dict[str, str] | None = None) -> str:
     return CSP
 
 
-def headers_for(path: str, overrides: dict[str, str] | None = None) -> dict[str, str]:
-    """Every security header for a response to `path` (for responses built outside the
-    middleware, such as the catch-all 500)."""
-    return {"content-security-policy": policy_for(path, overrides), **HEADERS}
-
-
 class SecurityHeadersMiddleware:
     def __init__(self, app: ASGIApp, overrides: dict[str, str] | None = None):
         self.app = app

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from stepgrad.app import __version__
-from stepgrad.app.routes.pages import templates
+from stepgrad.app.http.templating import templates
 
 ASSETS = "/docs/assets"
 # the assets' URLs change when the package that ships them does, so no browser keeps an

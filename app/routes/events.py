@@ -17,7 +17,6 @@ followed graph counts as used while its stream is open, so it never expires unde
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
@@ -27,12 +26,12 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from stepgrad.app.classroom.broadcast import on_connect_frames
 from stepgrad.app.http.deps import GraphId, Graphs, SettingsDep, get_bus
-from stepgrad.app.jsonio import dumps
 from stepgrad.app.live.event_bus import EventBus, Subscriber, sse
-from stepgrad.app.live.manager import GraphNotFound
-from stepgrad.app.routes.quiz import on_connect_frames
+from stepgrad.app.live.follow import follow
 from stepgrad.app.schemas import NOT_FOUND
+from stepgrad.app.services import services_of
 
 router = APIRouter(prefix="/api/graphs", tags=["events"])
 logger = logging.getLogger(__name__)
@@ -104,7 +103,8 @@ async def graph_events(
             f"format={fmt[:40]!r} is not an event format: use format=patch for patches, or "
             "format=state (or nothing) for whole states.",
         )
-    streams = request.app.state.streams
+    services = services_of(request.app)
+    streams = services.streams
     address = streams.open(request)
     # subscribe before reading the state, so that no change falls in between
     sub: Subscriber = bus.subscribe(graph_id, fmt)
@@ -120,65 +120,13 @@ async def graph_events(
     except BaseException:
         close()
         raise
-    ping = settings.sse_ping_seconds
-    patches = fmt == "patch"
-
-    async def current_state() -> tuple[bytes, int] | None:
-        try:
-            current = await run_in_threadpool(graphs.snapshot, graph_id)
-            return sse(
-                "state", await run_in_threadpool(graphs.state_text, current)
-            ), current.version
-        except GraphNotFound:
-            return None  # deleted meanwhile: the stream simply ends
-        except Exception:
-            logger.exception("resyncing a follower of graph %s failed", graph_id)
-            return None
-
-    extra = on_connect_frames(request, graph_id)
-
-    async def stream() -> AsyncIterator[bytes]:
-        yield first
-        sent = 1
-        for name, data in extra:
-            if max_events is not None and sent >= max_events:
-                return
-            yield sse(name, data)
-            sent += 1
-        version = snapshot.version  # what the follower holds (patch format)
-        while max_events is None or sent < max_events:
-            try:
-                entry = await asyncio.wait_for(sub.queue.get(), timeout=ping)
-            except TimeoutError:
-                graphs.followed(graph_id)
-                yield b": ping\n\n"
-                continue
-            if entry.event == "close":
-                yield sse("deleted", dumps({"id": graph_id}))
-                return
-            resync = False
-            if sub.lagging:  # the client fell behind: skip to the current state
-                sub.lagging = False
-                while not sub.queue.empty():
-                    if sub.queue.get_nowait().event == "close":
-                        yield sse("deleted", dumps({"id": graph_id}))
-                        return
-                resync = True
-            elif patches and entry.version is not None:
-                if entry.version <= version:
-                    continue  # already in what the follower holds
-                # a patch must apply to what the follower holds; else it gets the state
-                resync = entry.event == "patch" and entry.base_version != version
-            if resync:
-                found = await current_state()
-                if found is None:
-                    return
-                frame, version = found
-            else:
-                frame = entry.frame
-                if entry.version is not None:
-                    version = entry.version
-            yield frame
-            sent += 1
-
-    return EventStreamResponse(stream(), on_close=close)
+    stream = follow(
+        graphs,
+        sub,
+        snapshot.version,
+        first=[first] + [sse(name, data) for name, data in on_connect_frames(services, graph_id)],
+        patches=fmt == "patch",
+        ping_seconds=settings.sse_ping_seconds,
+        max_events=max_events,
+    )
+    return EventStreamResponse(stream, on_close=close)

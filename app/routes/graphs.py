@@ -9,18 +9,28 @@ from __future__ import annotations
 import time
 from typing import Annotated, Literal
 
-import numpy as np
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from stepgrad.app import jsonio
+from stepgrad.app.classroom.broadcast import drop_graph
 from stepgrad.app.http.deps import EditableSession, GraphId, Graphs, Jobs, SettingsDep, get_bus
+from stepgrad.app.http.responses import (
+    CHANGE,
+    ETAG,
+    READ,
+    ReturnPatch,
+    StateOrPatch,
+    changed_response,
+    json_response,
+    version_number,
+)
 from stepgrad.app.live import state_json as render
 from stepgrad.app.live.event_bus import EventBus
 from stepgrad.app.live.manager import Session, next_optimizer
+from stepgrad.app.live.specs import spec_from
 from stepgrad.app.protection.jobs import Job
 from stepgrad.app.protection.work import gradcheck_work, train_work
-from stepgrad.app.routes.quiz import drop_graph
 from stepgrad.app.schemas import (
     AUTH_RESPONSES,
     CONFLICT,
@@ -29,8 +39,6 @@ from stepgrad.app.schemas import (
     CreatedGraph,
     GradcheckReport,
     GraphCreate,
-    GraphPatch,
-    GraphState,
     NodeState,
     SeekRequest,
     StepRequest,
@@ -40,132 +48,12 @@ from stepgrad.app.schemas import (
     UpdateRequest,
     ValuesUpdate,
 )
-from stepgrad.app.settings import Settings
+from stepgrad.app.services import services_of
 from stepgrad.engine.errors import LimitError
-from stepgrad.engine.examples import load_example, training_settings
+from stepgrad.engine.examples import training_settings
 from stepgrad.engine.gradcheck import gradcheck
-from stepgrad.engine.graph import Limits
 
 router = APIRouter(prefix="/api/graphs", tags=["graphs"])
-
-READ = {**NOT_FOUND, **ERROR_RESPONSES}
-# every state answer names its version, for If-Match on PUT .../spec
-ETAG = {
-    200: {
-        "headers": {
-            "ETag": {
-                "description": 'The graph\'s version, quoted: "7". Send it back as If-Match '
-                "with PUT /api/graphs/{id}/spec.",
-                "schema": {"type": "string"},
-            }
-        }
-    }
-}
-CHANGE = {**NOT_FOUND, **AUTH_RESPONSES, **CONFLICT, **ERROR_RESPONSES}
-# a change answers with the whole state, or with ?return=patch the patch (contract v1.1)
-StateOrPatch = GraphState | GraphPatch
-
-
-async def return_patch(
-    return_: Annotated[
-        str | None,
-        Query(
-            alias="return",
-            description="`patch`: answer with what changed since the version before the call "
-            "(a GraphPatch) instead of the whole state; `state` (the default): the whole state.",
-        ),
-    ] = None,
-) -> bool:
-    if return_ is None or return_ == "state":
-        return False
-    if return_ == "patch":
-        return True
-    raise HTTPException(
-        422,
-        f"return={return_[:40]!r} is not something a change can answer with: use return=patch "
-        "for the patch, or return=state (or nothing) for the whole state.",
-    )
-
-
-ReturnPatch = Annotated[bool, Depends(return_patch)]
-
-
-def version_number(text: str, name: str) -> int:
-    """A version from a query string: a 422 sentence rather than a 500 or a validation list."""
-    if not (text.isascii() and text.isdigit()) or len(text) > 18:
-        raise HTTPException(
-            422, f"{name} must be a graph version, a whole number from 0, not {text[:40]!r}."
-        )
-    return int(text)
-
-
-def json_response(data: object, status_code: int = 200, version: int | None = None) -> Response:
-    """JSON; with `version`, the state's `ETag: "<version>"` (If-Match of PUT .../spec)."""
-    headers = None if version is None else {"ETag": f'"{version}"'}
-    return Response(
-        jsonio.dumps(data), status_code=status_code, media_type="application/json", headers=headers
-    )
-
-
-SOURCE_MAX_ELEMENTS = 64  # a larger value is not copied into a graph's source
-
-
-def source_values(values: dict | None) -> dict:
-    """An expression's values as its source keeps them: a tensor of more than
-    SOURCE_MAX_ELEMENTS elements as null, which PUT .../spec fills with the graph's current
-    value (the nodes hold it already; the source need not carry it into every state)."""
-    out = {}
-    for name, value in (values or {}).items():
-        try:
-            size = np.asarray(value, dtype=np.float64).size
-        except (TypeError, ValueError):
-            size = 0  # malformed: the engine refuses it with a sentence
-        out[name] = value if size <= SOURCE_MAX_ELEMENTS else None
-    return out
-
-
-def spec_from(body: GraphCreate, settings: Settings) -> dict:
-    if body.nodes is not None:
-        spec: dict = {
-            "name": body.name if body.name is not None else "untitled",
-            "nodes": [n.model_dump(exclude_none=True) for n in body.nodes],
-        }
-        if body.output is not None:
-            spec["output"] = body.output
-        if body.source is not None:
-            spec["source"] = body.source
-        return spec
-    if body.expression is not None:
-        from stepgrad.engine.parser import ParseLimits, parse_expression
-
-        limits = ParseLimits(
-            max_length=settings.max_expression_length,
-            max_depth=settings.max_expression_depth,
-            max_nodes=settings.max_nodes,
-        )
-        name = body.name if body.name is not None else "expression"
-        spec = parse_expression(body.expression, body.inputs, body.params, name, limits)
-        # kept with the graph, so that an editor can reopen the expression that made it
-        spec["source"] = {
-            "expression": body.expression,
-            "inputs": source_values(body.inputs),
-            "params": source_values(body.params),
-        }
-        return spec
-    if body.network is not None:
-        from stepgrad.engine.builder import build_network
-
-        limits = Limits(
-            max_nodes=settings.max_nodes,
-            max_elements=settings.max_elements,
-            max_total_elements=settings.max_total_elements,
-        )
-        return build_network(body.network.model_dump(exclude_none=True), body.name, limits)
-    spec = load_example(body.example or "")
-    if body.name is not None:
-        spec["name"] = body.name
-    return spec
-
 
 # ---- create and read --------------------------------------------------------------------
 
@@ -251,7 +139,7 @@ def get_node(graph_id: GraphId, node_id: str, graphs: Graphs) -> Response:
 )
 def delete_graph(session: EditableSession, graphs: Graphs, request: Request) -> Response:
     graphs.delete(session)
-    drop_graph(request.app, session.id)
+    drop_graph(services_of(request.app), session.id)
     return Response(status_code=204)
 
 
@@ -271,11 +159,6 @@ def fork_graph(graph_id: GraphId, graphs: Graphs) -> Response:
 
 
 # ---- the timeline -----------------------------------------------------------------------
-
-
-def changed_response(done, patch: bool) -> Response:
-    """A change's answer: its patch or whole state, with the new version as ETag."""
-    return json_response(done.patch if patch else done.state, version=done.snapshot.version)
 
 
 def _changed(graphs, session: Session, change, patch: bool) -> Response:

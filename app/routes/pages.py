@@ -5,20 +5,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
-from jinja2 import Environment, PackageLoader, select_autoescape
 
 from stepgrad.app import __version__
 from stepgrad.app.classroom import course
-from stepgrad.app.http import static_assets
+from stepgrad.app.http.templating import templates
 
-# the pages and their assets ship inside the package, so an installed wheel serves them
-templates = Jinja2Templates(
-    env=Environment(
-        loader=PackageLoader("stepgrad.templates", "."), autoescape=select_autoescape()
-    ),
-    context_processors=[static_assets.template_context],
-)
 router = APIRouter(include_in_schema=False)
 
 

@@ -15,6 +15,8 @@ of answers or a drag becomes one event carrying the newest state.
 from __future__ import annotations
 
 import math
+import re
+import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
@@ -22,6 +24,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials
 
 from stepgrad.app.classroom import quiz as quizmod
+from stepgrad.app.classroom.broadcast import publish_focus, publish_quiz, quiz_view
 from stepgrad.app.http.deps import (
     GraphId,
     Graphs,
@@ -30,10 +33,11 @@ from stepgrad.app.http.deps import (
     check_edit_token,
     pinned_session,
 )
-from stepgrad.app.jsonio import dumps, json_safe
+from stepgrad.app.jsonio import dumps
 from stepgrad.app.live.manager import GraphManager, GraphNotFound, Snapshot, run_for
 from stepgrad.app.schemas import (
     AUTH_RESPONSES,
+    CLIENT_ID_PATTERN,
     CONFLICT,
     ERROR_RESPONSES,
     NOT_FOUND,
@@ -44,12 +48,34 @@ from stepgrad.app.schemas import (
     QuizOpen,
     QuizView,
 )
+from stepgrad.app.services import services_of
 
 router = APIRouter(prefix="/api/graphs", tags=["quiz"])
 
 READ = {**NOT_FOUND, **ERROR_RESPONSES}
 TEACHER = {**NOT_FOUND, **AUTH_RESPONSES, **CONFLICT, **ERROR_RESPONSES}
 RATE = {429: {"description": "Too many answers from this address (Retry-After)."}}
+
+
+CLIENT_COOKIE = "stepgrad_client"
+
+
+def answering_browser(request: Request, response: Response, graph_id: str) -> str:
+    """The id of a browser that answers without `client` (contract v1.2): its cookie, set on
+    its first answer, scoped to this graph's path so it travels with nothing else."""
+    client = request.cookies.get(CLIENT_COOKIE, "")
+    if re.fullmatch(CLIENT_ID_PATTERN, client):
+        return client
+    client = secrets.token_urlsafe(16)
+    response.set_cookie(
+        CLIENT_COOKIE,
+        client,
+        path=f"/api/graphs/{graph_id}",
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+    return client
 
 
 async def _session_snapshot(graphs: GraphManager, graph_id: str) -> Snapshot:
@@ -89,42 +115,15 @@ TeacherSnapshot = Annotated[Snapshot, Depends(teacher_snapshot)]
 
 
 def quizzes(request: Request) -> quizmod.QuizStore:
-    return request.app.state.quizzes
+    return request.app.state.services.quizzes
 
 
 def focuses(request: Request) -> quizmod.FocusStore:
-    return request.app.state.focuses
+    return request.app.state.services.focuses
 
 
 Quizzes = Annotated[quizmod.QuizStore, Depends(quizzes)]
 Focuses = Annotated[quizmod.FocusStore, Depends(focuses)]
-
-
-def _view(store: quizmod.QuizStore, graph_id: str) -> dict:
-    return json_safe(quizmod.view(store.get(graph_id), graph_id))  # type: ignore[return-value]
-
-
-def publish_quiz(request: Request, graph_id: str, now: bool = False) -> None:
-    """`event: quiz` with the question as everyone may see it, coalesced per graph."""
-    app = request.app
-    bus, store = app.state.bus, app.state.quizzes
-
-    def emit() -> None:
-        bus.publish(graph_id, "quiz", dumps(_view(store, graph_id)))
-
-    app.state.quiz_events.send(graph_id, emit, now=now)
-
-
-def publish_focus(request: Request, graph_id: str) -> None:
-    app = request.app
-    bus, store = app.state.bus, app.state.focuses
-
-    def emit() -> None:
-        focus = store.get(graph_id)
-        if focus is not None:
-            bus.publish(graph_id, "focus", dumps(focus))
-
-    app.state.focus_events.send(graph_id, emit)
 
 
 def _scalar_node(snapshot: Snapshot, node: str) -> int:
@@ -187,8 +186,8 @@ async def open_quiz(
                 "timeline: open the question before backward reaches it.",
             )
     store.open(quizmod.new_quiz(snapshot.id, body.node, body.quantity))
-    publish_quiz(request, snapshot.id, now=True)
-    return Response(dumps(_view(store, snapshot.id)), 201, media_type="application/json")
+    publish_quiz(services_of(request.app), snapshot.id, now=True)
+    return Response(dumps(quiz_view(store, snapshot.id)), 201, media_type="application/json")
 
 
 @router.get(
@@ -198,7 +197,7 @@ async def open_quiz(
     summary="The graph's question and its number of answers (results after the reveal)",
 )
 async def get_quiz(snapshot: ReadSnapshot, store: Quizzes) -> Response:
-    return Response(dumps(_view(store, snapshot.id)), media_type="application/json")
+    return Response(dumps(quiz_view(store, snapshot.id)), media_type="application/json")
 
 
 @router.post(
@@ -214,12 +213,14 @@ async def answer_quiz(
     store: Quizzes,
     settings: SettingsDep,
     request: Request,
+    response: Response,
 ) -> QuizAnswered:
+    client = body.client or answering_browser(request, response, snapshot.id)
     try:
         count = store.answer(
             snapshot.id,
             body.quiz_id,
-            body.client,
+            client,
             body.answer,
             body.name,
             settings.quiz_max_answers,
@@ -228,7 +229,7 @@ async def answer_quiz(
         raise HTTPException(404, str(exc)) from None
     except (quizmod.QuizClosed, quizmod.QuizFull) as exc:
         raise HTTPException(409, str(exc)) from None
-    publish_quiz(request, snapshot.id)
+    publish_quiz(services_of(request.app), snapshot.id)
     return QuizAnswered(quiz_id=body.quiz_id, answers=count)
 
 
@@ -246,14 +247,14 @@ async def reveal_quiz(snapshot: TeacherSnapshot, store: Quizzes, request: Reques
     if quiz.node not in graph.index or math.prod(graph.shapes[quiz.node]) != 1:
         # the graph was replaced meanwhile (PUT spec): the question no longer applies
         store.close(snapshot.id)
-        publish_quiz(request, snapshot.id, now=True)
+        publish_quiz(services_of(request.app), snapshot.id, now=True)
         raise HTTPException(
             409, f"Node {quiz.node!r} is no longer a scalar node of the graph; ask again."
         )
     truth = await run_in_threadpool(truth_of, snapshot, quiz.node, quiz.quantity)
     store.reveal(snapshot.id, truth)
-    publish_quiz(request, snapshot.id, now=True)
-    return Response(dumps(_view(store, snapshot.id)), media_type="application/json")
+    publish_quiz(services_of(request.app), snapshot.id, now=True)
+    return Response(dumps(quiz_view(store, snapshot.id)), media_type="application/json")
 
 
 @router.delete(
@@ -264,7 +265,7 @@ async def reveal_quiz(snapshot: TeacherSnapshot, store: Quizzes, request: Reques
 )
 async def close_quiz(snapshot: TeacherSnapshot, store: Quizzes, request: Request) -> Response:
     if store.close(snapshot.id) is not None:
-        publish_quiz(request, snapshot.id, now=True)
+        publish_quiz(services_of(request.app), snapshot.id, now=True)
     return Response(status_code=204)
 
 
@@ -291,7 +292,7 @@ async def put_focus(
         "seq": (previous["seq"] + 1) if previous else 1,
     }
     store.put(snapshot.id, focus)
-    publish_focus(request, snapshot.id)
+    publish_focus(services_of(request.app), snapshot.id)
     return Response(dumps(focus), media_type="application/json")
 
 
@@ -309,25 +310,3 @@ async def get_focus(snapshot: ReadSnapshot, store: Focuses) -> Response:
         "seq": 0,
     }
     return Response(dumps(focus), media_type="application/json")
-
-
-def on_connect_frames(request: Request, graph_id: str) -> list[tuple[str, str]]:
-    """What a follower connecting now must hear besides the state: the open (or revealed)
-    question and the teacher's focus."""
-    out = []
-    app = request.app
-    quiz = app.state.quizzes.get(graph_id)
-    if quiz is not None:
-        out.append(("quiz", dumps(_view(app.state.quizzes, graph_id))))
-    focus = app.state.focuses.get(graph_id)
-    if focus is not None:
-        out.append(("focus", dumps(focus)))
-    return out
-
-
-def drop_graph(app, graph_id: str) -> None:
-    """The graph is gone: forget its question and focus."""
-    app.state.quizzes.drop(graph_id)
-    app.state.focuses.close(graph_id)
-    app.state.quiz_events.cancel(graph_id)
-    app.state.focus_events.cancel(graph_id)

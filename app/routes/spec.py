@@ -8,16 +8,16 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Response
 
 from stepgrad.app.http.deps import EditableSession, Graphs, SettingsDep
-from stepgrad.app.live import editing
-from stepgrad.app.routes.graphs import (
+from stepgrad.app.http.responses import (
     CHANGE,
     ETAG,
     ReturnPatch,
     StateOrPatch,
     changed_response,
     json_response,
-    spec_from,
 )
+from stepgrad.app.live import editing
+from stepgrad.app.live.specs import spec_from
 from stepgrad.app.schemas import ErrorResponse, PositionsUpdate, SpecCheck, SpecReplace
 
 router = APIRouter(prefix="/api/graphs", tags=["editing"])

@@ -9,10 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from stepgrad.app.http.deps import EditableSession, GraphId, Graphs, Jobs, SettingsDep
-from stepgrad.app.live.manager import Session, run_for
-from stepgrad.app.protection.jobs import JobPool
-from stepgrad.app.protection.work import toposort_size
-from stepgrad.app.routes.graphs import (
+from stepgrad.app.http.responses import (
     CHANGE,
     READ,
     ReturnPatch,
@@ -20,6 +17,9 @@ from stepgrad.app.routes.graphs import (
     changed_response,
     json_response,
 )
+from stepgrad.app.live.manager import Session, run_for
+from stepgrad.app.protection.jobs import JobPool
+from stepgrad.app.protection.work import toposort_size
 from stepgrad.app.schemas import ERROR_RESPONSES, GraphOptions, ToposortRequest, ToposortResult
 from stepgrad.engine.errors import LimitError
 from stepgrad.engine.toposort import kahn_steps

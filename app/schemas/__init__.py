@@ -1003,10 +1003,12 @@ class SpecCheck(BaseModel):
 
 # ---- the class quiz and the teacher's focus (contract v1.1) -------------------------------
 
+CLIENT_ID_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
 CLIENT_ID = Field(
-    pattern=r"^[A-Za-z0-9_-]{8,64}$",
+    pattern=CLIENT_ID_PATTERN,
     description="A random id the browser keeps (localStorage) and sends with each answer: "
-    "one answer per client per question, a later one replaces it.",
+    "one answer per client per question, a later one replaces it. Optional (contract v1.2): "
+    "without it the server identifies the browser by a cookie it sets on the first answer.",
     examples=["c7Hq2w9LkP0xZb4T"],
 )
 
@@ -1021,7 +1023,7 @@ class QuizOpen(Request):
 class QuizAnswer(Request):
     quiz_id: str = Field(max_length=64)
     answer: Finite = Field(description="The predicted number (finite).")
-    client: Annotated[str, CLIENT_ID]
+    client: Annotated[str | None, CLIENT_ID] = None
     name: str | None = Field(None, max_length=40, description="Shown to nobody but stored.")
 
 

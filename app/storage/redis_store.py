@@ -4,7 +4,6 @@ Keys (all under `stepgrad:`):
 - `g:<id>`: a hash with the record (name, spec, state, token hash, version, times). It
   expires by itself `idle_seconds` after its last use (PEXPIREAT, moved on by every save
   and touch), so no process has to sweep.
-- `side:<id>`: a hash of small JSON values kept beside the graph, expiring with it.
 - `accessed`: a sorted set id -> last use, for the cap on graphs kept (`create` counts
   the members still inside the idle window) and for the least recently used.
 - `lock:<id>`: the graph's lock (redis-py's Lock: SET NX PX with a token). Its holder
@@ -32,7 +31,7 @@ from redis.exceptions import LockError
 
 from stepgrad.app.jsonio import dumps
 from stepgrad.app.live.event_bus import EventBus, Subscriber
-from stepgrad.app.storage.sqlite_store import DuplicateId, GraphRecord, LockTimeout, StoreConflict
+from stepgrad.app.storage.base import DuplicateId, GraphRecord, LockTimeout, StoreConflict
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +56,6 @@ if tonumber(v) ~= tonumber(ARGV[1]) then return tonumber(v) end
 redis.call('HSET', KEYS[1], 'version', ARGV[2], 'accessed', ARGV[3], 'state', ARGV[6])
 if #ARGV >= 8 then redis.call('HSET', KEYS[1], 'name', ARGV[7], 'spec', ARGV[8]) end
 redis.call('PEXPIREAT', KEYS[1], ARGV[4])
-redis.call('PEXPIREAT', KEYS[3], ARGV[4])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[5])
 return 0
 """
@@ -67,7 +65,6 @@ local a = redis.call('HGET', KEYS[1], 'accessed')
 if not a or tonumber(a) >= tonumber(ARGV[1]) then return 0 end
 redis.call('HSET', KEYS[1], 'accessed', ARGV[1])
 redis.call('PEXPIREAT', KEYS[1], ARGV[2])
-redis.call('PEXPIREAT', KEYS[3], ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[1], ARGV[3])
 return 1
 """
@@ -83,18 +80,10 @@ if keep >= 0 then
   end
 end
 for _, id in ipairs(gone) do
-  redis.call('DEL', ARGV[3] .. 'g:' .. id, ARGV[3] .. 'side:' .. id)
+  redis.call('DEL', ARGV[3] .. 'g:' .. id)
   redis.call('ZREM', KEYS[1], id)
 end
 return gone
-"""
-
-_SIDE_PUT = """
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl == -2 then return 0 end
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
-return 1
 """
 
 
@@ -112,7 +101,6 @@ class RedisStore:
         self._save = self.redis.register_script(_SAVE)
         self._touch = self.redis.register_script(_TOUCH)
         self._expire = self.redis.register_script(_EXPIRE)
-        self._side_put = self.redis.register_script(_SIDE_PUT)
         self._zset = PREFIX + "accessed"
         self._held: set = set()  # locks this process holds now, renewed by the watchdog
         self._held_lock = threading.Lock()
@@ -122,10 +110,6 @@ class RedisStore:
     @staticmethod
     def _key(graph_id: str) -> str:
         return f"{PREFIX}g:{graph_id}"
-
-    @staticmethod
-    def _side(graph_id: str) -> str:
-        return f"{PREFIX}side:{graph_id}"
 
     def _expire_at_ms(self, accessed: float) -> int:
         return int((accessed + self.idle_seconds) * 1000)
@@ -170,7 +154,7 @@ class RedisStore:
         ]  # fmt: skip
         if spec_changed:
             args += [dumps(record.name), dumps(record.spec)]
-        done = self._save(keys=[self._key(record.id), self._zset, self._side(record.id)], args=args)
+        done = self._save(keys=[self._key(record.id), self._zset], args=args)
         if done == 0:
             return
         if done == -1:
@@ -179,13 +163,13 @@ class RedisStore:
 
     def touch(self, graph_id: str, when: float) -> None:
         self._touch(
-            keys=[self._key(graph_id), self._zset, self._side(graph_id)],
+            keys=[self._key(graph_id), self._zset],
             args=[repr(when), self._expire_at_ms(when), graph_id],
         )
 
     def delete(self, graph_id: str) -> bool:
         pipe = self.redis.pipeline()
-        pipe.delete(self._key(graph_id), self._side(graph_id))
+        pipe.delete(self._key(graph_id))
         pipe.zrem(self._zset, graph_id)
         return pipe.execute()[0] > 0
 
@@ -208,18 +192,6 @@ class RedisStore:
             self._zset, self._live_from(), "+inf", start=0, num=1, withscores=True
         )
         return first[0][1] if first else None
-
-    # ---- side state ---------------------------------------------------------------------
-
-    def side_get(self, graph_id: str, name: str) -> object | None:
-        data = self.redis.hget(self._side(graph_id), name)
-        return None if data is None else json.loads(data)
-
-    def side_put(self, graph_id: str, name: str, value: object) -> None:
-        self._side_put(keys=[self._key(graph_id), self._side(graph_id)], args=[name, dumps(value)])
-
-    def side_delete(self, graph_id: str, name: str) -> None:
-        self.redis.hdel(self._side(graph_id), name)
 
     # ---- locks --------------------------------------------------------------------------
 

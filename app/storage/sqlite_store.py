@@ -1,12 +1,7 @@
-"""Where graphs are kept between requests and across restarts.
+"""Graphs kept between requests and across restarts in one SQLite file.
 
-`GraphStore` is the interface: one record per graph (its spec, its run state as plain
-JSON, the hash of its edit token, a version and timestamps), a lock per graph, and small
-JSON "side states" per graph (what a feature keeps beside the run, such as a quiz).
-`SQLiteStore` implements it on one SQLite file in write-ahead-log mode; nothing is
-pickled. `app.redis_store.RedisStore` implements it on Redis for several processes
-(`shared = True`: another process may change a graph at any time). `make_store` picks one
-from the settings.
+`SQLiteStore` implements `storage.base.GraphStore` on one SQLite file in write-ahead-log
+mode; nothing is pickled.
 
 SQLite serves one server process: each keeps graphs computed in memory and fans events out
 to its own followers, so a second process on the same file would answer stale reads and
@@ -21,98 +16,12 @@ import json
 import os
 import sqlite3
 import threading
-import time
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Protocol
+from typing import ClassVar
 
 from stepgrad.app.jsonio import dumps
-
-if TYPE_CHECKING:
-    from stepgrad.app.settings import Settings
-
-
-class StoreConflict(Exception):
-    """The stored version moved on since the record was read (another writer)."""
-
-
-class StoreInUse(RuntimeError):
-    """Another server process holds the SQLite file."""
-
-
-class DuplicateId(Exception):
-    """A graph with that id exists already."""
-
-
-class LockTimeout(Exception):
-    """The graph's lock stayed taken (by another process) longer than the wait allowed."""
-
-
-@dataclass
-class GraphRecord:
-    id: str
-    name: str
-    spec: dict
-    state: dict  # position, optimizer config and state, last training result, ...
-    token_hash: str
-    version: int = 1
-    created: float = field(default_factory=time.time)
-    accessed: float = field(default_factory=time.time)
-
-
-class GraphStore(Protocol):
-    # True when other server processes change the same graphs (then every read checks the
-    # stored version, and changes take the store's lock)
-    shared: bool
-
-    def create(self, record: GraphRecord, cap: int | None = None) -> bool:
-        """Add a new graph, unless `cap` graphs are kept already (then False). DuplicateId
-        when its id is taken."""
-
-    def get(self, graph_id: str) -> GraphRecord | None:
-        """The graph, or None."""
-
-    def version(self, graph_id: str) -> int | None:
-        """The graph's stored version (a cheap read), or None when there is no such graph."""
-
-    def lock(self, graph_id: str, wait: float) -> AbstractContextManager:
-        """Hold the graph's lock for a change, across every process sharing the store; it
-        expires if its holder dies. LockTimeout after `wait` seconds."""
-
-    def side_get(self, graph_id: str, name: str) -> object | None:
-        """The JSON value kept under `name` beside the graph, or None."""
-
-    def side_put(self, graph_id: str, name: str, value: object) -> None:
-        """Keep a JSON value beside the graph; it goes when the graph goes."""
-
-    def side_delete(self, graph_id: str, name: str) -> None: ...
-
-    def save(self, record: GraphRecord, expected_version: int, spec_changed: bool = True) -> None:
-        """Write a changed graph whose stored version is `expected_version`.
-
-        Raises StoreConflict when the stored version differs, KeyError when it is gone."""
-
-    def touch(self, graph_id: str, when: float) -> None:
-        """Record a read (for expiry)."""
-
-    def delete(self, graph_id: str) -> bool:
-        """Remove a graph; False if there was none."""
-
-    def ids(self) -> list[str]:
-        """Every stored id, least recently used first."""
-
-    def count(self) -> int: ...
-
-    def expire(self, idle_before: float, keep: int | None = None) -> list[str]:
-        """Delete graphs last used before `idle_before`, then (if `keep` is given) the least
-        recently used until at most `keep` remain; returns the ids deleted."""
-
-    def oldest_access(self) -> float | None:
-        """The earliest last-use time of any graph, or None when there is none."""
-
-    def close(self) -> None: ...
-
+from stepgrad.app.storage.base import DuplicateId, GraphRecord, StoreConflict
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS graphs (
@@ -126,13 +35,13 @@ CREATE TABLE IF NOT EXISTS graphs (
     accessed REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS graphs_accessed ON graphs (accessed);
-CREATE TABLE IF NOT EXISTS side (
-    graph_id TEXT NOT NULL,
-    name TEXT NOT NULL,
-    data TEXT NOT NULL,
-    PRIMARY KEY (graph_id, name)
-);
+-- the per-graph side table of earlier versions held nothing any feature reads
+DROP TABLE IF EXISTS side;
 """
+
+
+class StoreInUse(RuntimeError):
+    """Another server process holds the SQLite file."""
 
 
 def _text(name: str) -> str:
@@ -257,23 +166,6 @@ class SQLiteStore:
     def lock(self, graph_id: str, wait: float) -> AbstractContextManager:
         return nullcontext()
 
-    def side_get(self, graph_id: str, name: str) -> object | None:
-        rows = self._query(
-            "SELECT data FROM side WHERE graph_id = ? AND name = ?", (graph_id, name)
-        )
-        return json.loads(rows[0][0]) if rows else None
-
-    def side_put(self, graph_id: str, name: str, value: object) -> None:
-        self._execute(
-            "INSERT INTO side (graph_id, name, data) SELECT ?, ?, ?"
-            " WHERE EXISTS (SELECT 1 FROM graphs WHERE id = ?)"
-            " ON CONFLICT (graph_id, name) DO UPDATE SET data = excluded.data",
-            (graph_id, name, dumps(value), graph_id),
-        )
-
-    def side_delete(self, graph_id: str, name: str) -> None:
-        self._execute("DELETE FROM side WHERE graph_id = ? AND name = ?", (graph_id, name))
-
     def get(self, graph_id: str) -> GraphRecord | None:
         with self._lock:
             row = (
@@ -323,7 +215,6 @@ class SQLiteStore:
     def delete(self, graph_id: str) -> bool:
         with self._lock:
             conn = self._connect()
-            conn.execute("DELETE FROM side WHERE graph_id = ?", (graph_id,))
             return conn.execute("DELETE FROM graphs WHERE id = ?", (graph_id,)).rowcount == 1
 
     def ids(self) -> list[str]:
@@ -352,7 +243,6 @@ class SQLiteStore:
                     )
                 ]
             conn.executemany("DELETE FROM graphs WHERE id = ?", [(g,) for g in gone])
-            conn.executemany("DELETE FROM side WHERE graph_id = ?", [(g,) for g in gone])
         return gone
 
     def oldest_access(self) -> float | None:
@@ -366,16 +256,3 @@ class SQLiteStore:
             if self._process_lock is not None:
                 ProcessLock.release(self._process_lock)
                 self._process_lock = None
-
-
-def make_store(settings: Settings) -> GraphStore:
-    """The store the settings name: Redis for `store = redis://...`, else the SQLite file."""
-    if settings.store:
-        from stepgrad.app.storage.redis_store import RedisStore
-
-        return RedisStore(
-            settings.store,
-            idle_seconds=settings.idle_expiry_seconds,
-            lock_expiry=settings.lock_expiry_seconds,
-        )
-    return SQLiteStore(settings.db)

@@ -226,8 +226,8 @@ def test_revealing_nothing_closing_and_deleting(client):
     open_quiz(client, gid, h)
     client.put(f"/api/graphs/{gid}/focus", json={"node": "k"}, headers=h)
     assert client.delete(f"/api/graphs/{gid}", headers=h).status_code == 204
-    assert client.app.state.quizzes.get(gid) is None
-    assert client.app.state.focuses.get(gid) is None
+    assert client.app.state.services.quizzes.get(gid) is None
+    assert client.app.state.services.focuses.get(gid) is None
     assert client.get(f"/api/graphs/{gid}/quiz").status_code == 404
 
 
@@ -422,3 +422,26 @@ def test_histogram_invariants_on_random_classes(seed):
         assert h["below"] == h["above"] == 0
     else:
         assert h["below"] + h["above"] <= 2 * math.ceil(0.05 * n) + 2
+
+
+def test_an_answer_without_client_is_counted_by_the_browsers_cookie(client):
+    """Contract v1.2: `client` is optional; the server sets a cookie on the first answer
+    (HttpOnly, SameSite=Lax, the graph's path) and counts that browser once."""
+    state, h = create(client)
+    gid = state["id"]
+    qid = open_quiz(client, gid, h)["quiz_id"]
+    url = f"/api/graphs/{gid}/quiz/answers"
+    r = client.post(url, json={"quiz_id": qid, "answer": 0.5})
+    assert r.status_code == 201, r.text
+    assert r.json()["answers"] == 1
+    cookie = r.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie
+    assert f"Path=/api/graphs/{gid}" in cookie
+    # the same browser answers again: its answer replaces the first
+    r = client.post(url, json={"quiz_id": qid, "answer": 0.7, "name": "Ada"})
+    assert r.status_code == 201 and r.json()["answers"] == 1
+    assert "set-cookie" not in r.headers
+    # another browser, without a cookie, is another answer
+    client.cookies.clear()
+    r = client.post(url, json={"quiz_id": qid, "answer": 0.9})
+    assert r.status_code == 201 and r.json()["answers"] == 2

@@ -90,7 +90,7 @@ def test_params_keep_value_and_optimizer_state_inputs_take_the_bodys(client):
         client, gid, "update", h, {"optimizer": "momentum", "learning_rate": 0.5, "options": {}}
     )
     k_now = node(done, "k")["fed"]
-    graphs = client.app.state.graphs
+    graphs = client.app.state.services.graphs
     velocity = graphs.snapshot(gid).state["optimizer_state"]["velocity"]
     assert set(velocity) == {"k", "b"}
     spec = copy.deepcopy(FANOUT)
@@ -484,3 +484,22 @@ def test_bad_positions_are_4xx_and_change_nothing(client, body):
     r = client.put(f"/api/graphs/{gid}/positions", json=body, headers=h)
     assert r.status_code == 422, r.text
     assert snapshot_of(client, gid) == before
+
+
+def test_put_accepts_a_computed_node_on_an_old_leafs_id(client):
+    """PUT validates exactly as POST: `b` was a param of the seed example, and a computed
+    node with that id takes nothing from it."""
+    r = client.post("/api/graphs", json={"example": "seed"})
+    gid, h = r.json()["id"], {"Authorization": f"Bearer {r.json()['edit_token']}"}
+    body = {
+        "nodes": [
+            {"id": "x", "op": "input", "value": 1},
+            {"id": "b", "op": "neg", "inputs": ["x"]},
+        ]
+    }
+    assert client.post("/api/graphs", json=body).status_code == 201
+    r = client.put(f"/api/graphs/{gid}/spec", json=body, headers=h)
+    assert r.status_code == 200, r.text
+    client.post(f"/api/graphs/{gid}/forward", json={"all": True}, headers=h)
+    state = client.get(f"/api/graphs/{gid}").json()
+    assert {n["id"]: n["value"] for n in state["nodes"]} == {"x": 1.0, "b": -1.0}

@@ -207,7 +207,7 @@ def test_seeking_and_reloading_keep_the_target(client):
     again = client.get(f"/api/graphs/{gid}").json()
     assert [n["grad"] for n in again["nodes"]] == [n["grad"] for n in done["nodes"]]
     # a graph loaded again from the store keeps its target and timeline
-    registry = client.app.state.graphs.registry
+    registry = client.app.state.services.graphs.registry
     with registry._lock:
         registry.sessions.clear()
     reloaded = client.get(f"/api/graphs/{gid}").json()

@@ -152,7 +152,7 @@ def test_reads_are_not_blocked_by_a_long_training_run(make_client):
 
     thread = threading.Thread(target=train)
     thread.start()
-    graphs = client.app.state.graphs
+    graphs = client.app.state.services.graphs
     deadline = time.monotonic() + 5
     while not graphs._sessions[gid].lock.locked() and time.monotonic() < deadline:
         time.sleep(0.005)

@@ -871,15 +871,22 @@ REFUSED = {
     "new_leaf_without_value": {
         "nodes": [{"id": "z", "op": "input"}, {"id": "e", "op": "exp", "inputs": ["z"]}]
     },
-    # the seed graph has a param k and an input x: POST still needs their values
-    "param_without_value": {
-        "nodes": [{"id": "k", "op": "param"}, {"id": "e", "op": "exp", "inputs": ["k"]}]
-    },
-    "input_without_value": {
-        "nodes": [{"id": "x", "op": "input"}, {"id": "e", "op": "exp", "inputs": ["x"]}]
-    },
     "nan_literal": '{"nodes": [{"id": "x", "op": "input", "value": NaN}]}',
     "infinity_literal": '{"nodes": [{"id": "x", "op": "input", "value": Infinity}]}',
+}
+
+
+# The one documented difference (REST reference, "Editing"): a leaf the edited graph has
+# may leave out its value in PUT and keeps its current one, which POST has not to give
+KEEPS_CURRENT = {
+    "param_without_value": (
+        {"nodes": [{"id": "k", "op": "param"}, {"id": "e", "op": "exp", "inputs": ["k"]}]},
+        "k",
+    ),
+    "input_without_value": (
+        {"nodes": [{"id": "x", "op": "input"}, {"id": "e", "op": "exp", "inputs": ["x"]}]},
+        "x",
+    ),
 }
 
 
@@ -912,6 +919,19 @@ def test_put_spec_validates_exactly_as_post(api, case):
         assert put.status_code == posted.status_code, put.text
         assert put.json()["detail"] == posted.json()["detail"]
         assert get_state(api, gid) == before
+
+
+@pytest.mark.parametrize("case", sorted(KEEPS_CURRENT))
+def test_put_keeps_the_value_of_a_leaf_that_leaves_it_out(api, case):
+    spec, leaf = KEEPS_CURRENT[case]
+    posted = send_spec(api, "POST", "/api/graphs", spec)
+    assert posted.status_code == 422 and repr(leaf) in posted.json()["detail"], posted.text
+    state, h = create(api, body("spec"))
+    gid = state["id"]
+    value = next(n["value"] for n in state["nodes"] if n["id"] == leaf)
+    put = send_spec(api, "PUT", f"/api/graphs/{gid}/spec", spec, h)
+    assert put.status_code == 200, put.text
+    assert next(n["value"] for n in put.json()["nodes"] if n["id"] == leaf) == value
 
 
 # ---- v1.1 and v1.2: the quiz -------------------------------------------------------------

@@ -115,7 +115,7 @@ def test_a_followed_graph_survives_a_creation_flood_and_the_full_store_says_503(
         stop.set()
         follower.join(5)
         assert "deleted" not in events and events.count("state") >= 2
-        assert app.state.store.count() == 40
+        assert app.state.services.store.count() == 40
 
 
 def test_a_followed_graph_outlives_the_idle_window_and_an_unused_one_does_not():
@@ -231,7 +231,7 @@ def test_heavy_calls_past_their_time_budget_stop_and_change_nothing():
         assert r.status_code == 413 and time.monotonic() - start < 8
         after = c.get(f"{base}/api/graphs/{state['id']}").json()
         assert after["version"] == 1 and after["training"] is None
-        assert app.state.jobs.busy() == 0
+        assert app.state.services.jobs.busy() == 0
 
 
 def test_a_heavy_call_stops_when_its_client_goes_away():
@@ -243,9 +243,9 @@ def test_a_heavy_call_stops_when_its_client_goes_away():
         with pytest.raises(httpx.ReadTimeout):
             c.get(f"{base}/api/graphs/{gid}/gradcheck?max_elements=2000", timeout=1.0)
         deadline = time.monotonic() + 10
-        while app.state.jobs.busy() and time.monotonic() < deadline:
+        while app.state.services.jobs.busy() and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert app.state.jobs.busy() == 0
+        assert app.state.services.jobs.busy() == 0
 
 
 def test_the_pool_of_heavy_calls_is_bounded():
@@ -530,7 +530,7 @@ def test_event_streams_are_capped_per_address_and_in_all():
             assert "max_streams" in b2.read().decode()
             a1.close()
             deadline = time.monotonic() + 5
-            while app.state.streams.count() > 2 and time.monotonic() < deadline:
+            while app.state.services.streams.count() > 2 and time.monotonic() < deadline:
                 time.sleep(0.05)
             assert open_stream("127.0.0.4").status_code == 200
 

@@ -27,7 +27,7 @@ def test_show_a_spec_file(live_server, tmp_path, capsys):
     assert lines[0] == f"{base}/g/{graph_id}"
     assert lines[1] == f"state: {base}/api/graphs/{graph_id}"
     assert lines[2].startswith("edit token: ")
-    session = app.state.graphs._sessions[graph_id]
+    session = app.state.services.graphs._sessions[graph_id]
     assert session.snapshot.graph.name == "mine"
     assert session.check_token(lines[2].split(": ", 1)[1])
 
@@ -40,7 +40,7 @@ def test_show_an_expression_file(live_server, tmp_path, capsys):
             "--param", "k=0.09", "--param", "b=0.5"]  # fmt: skip
     assert main(args) == 0
     graph_id = capsys.readouterr().out.splitlines()[0].rsplit("/", 1)[1]
-    assert app.state.graphs._sessions[graph_id].snapshot.graph.params == ["k", "b"]
+    assert app.state.services.graphs._sessions[graph_id].snapshot.graph.params == ["k", "b"]
 
 
 def test_show_reports_refusals_and_unreachable_servers(live_server, tmp_path, capsys):

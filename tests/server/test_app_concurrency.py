@@ -59,7 +59,7 @@ def test_a_busy_graph_does_not_hold_up_others_or_its_readers(make_client):
     client = make_client(lock_timeout_seconds=1.0)
     a, ha = create(client)
     b, hb = create(client)
-    session = client.app.state.graphs._sessions[a["id"]]
+    session = client.app.state.services.graphs._sessions[a["id"]]
     with session.lock:  # as a long training run would
         start = time.monotonic()
         assert client.post(f"/api/graphs/{b['id']}/forward", headers=hb).status_code == 200

@@ -81,14 +81,14 @@ def test_heartbeats_and_deletion_end_the_stream(live_server):
             event = read_event(lines)
         assert event[0] == "deleted"
         assert list(lines) == []  # the server ended the stream
-    assert wait_for(lambda: app.state.bus.count() == 0)
+    assert wait_for(lambda: app.state.services.bus.count() == 0)
 
 
 def test_clients_that_disconnect_leave_no_subscriber(live_server):
     app, base = live(live_server, sse_ping_seconds=0.2)
     state = httpx.post(f"{base}/api/graphs", json={"example": "seed"}).json()
     gid = state["id"]
-    bus = app.state.bus
+    bus = app.state.services.bus
     for _ in range(5):
         with httpx.stream("GET", f"{base}/api/graphs/{gid}/events", timeout=5) as r:
             lines = r.iter_lines()  # kept: a dropped iterator closes the stream
@@ -110,7 +110,7 @@ def test_clients_that_disconnect_leave_no_subscriber(live_server):
 
 def test_unknown_graph_stream_is_404_and_leaves_nothing(client):
     assert client.get("/api/graphs/nope/events").status_code == 404
-    assert client.app.state.bus.count() == 0
+    assert client.app.state.services.bus.count() == 0
 
 
 def test_max_events_ends_the_stream(client):
@@ -119,7 +119,7 @@ def test_max_events_ends_the_stream(client):
     assert r.status_code == 200
     assert r.text.startswith("event: state\ndata: {")
     assert r.text.count("event: ") == 1
-    assert client.app.state.bus.count() == 0
+    assert client.app.state.services.bus.count() == 0
 
 
 def test_a_stalled_subscriber_is_marked_lagging_not_blocking():

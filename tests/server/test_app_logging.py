@@ -65,7 +65,7 @@ def test_a_failing_sweep_is_logged_with_its_traceback_and_retried(make_client, a
         calls.append(1)
         raise OSError("disk I/O error")
 
-    client.app.state.graphs.sweep = broken_sweep
+    client.app.state.services.graphs.sweep = broken_sweep
     deadline = time.monotonic() + 5
     while len(calls) < 2 and time.monotonic() < deadline:
         time.sleep(0.01)

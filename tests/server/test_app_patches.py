@@ -298,7 +298,7 @@ def test_bad_return_since_and_format_are_422_sentences(client):
         assert r.status_code == 422, r.text
         assert isinstance(r.json()["detail"], str) and r.json()["detail"].endswith(".")
     assert client.get(f"/api/graphs/{gid}").json()["version"] == 1
-    assert client.app.state.bus.count() == 0
+    assert client.app.state.services.bus.count() == 0
     # return=state is the whole state, as without it
     whole = client.post(f"/api/graphs/{gid}/forward?return=state", headers=h).json()
     assert len(whole["nodes"]) == 7 and "base_version" not in whole
@@ -378,7 +378,7 @@ def test_a_follower_that_falls_behind_gets_the_state_then_patches_again(live_ser
         assert event == "patch"
         state = apply(state, json.loads(data))
         # as when its queue overflowed: what it holds is dropped, it gets the state
-        (sub,) = app.state.bus._subscribers[gid]
+        (sub,) = app.state.services.bus._subscribers[gid]
         sub.lagging = True
         client.post(f"/api/graphs/{gid}/forward", json={"steps": 2}, headers=h)
         event, data = read_event(lines)

@@ -64,7 +64,7 @@ def test_idle_graphs_expire(tmp_path):
         assert client.get(f"/api/graphs/{old['id']}").status_code == 404
         assert client.post(f"/api/graphs/{old['id']}/forward", headers=h).status_code == 404
         assert client.get(f"/api/graphs/{fresh['id']}").status_code == 200
-        assert client.app.state.store.ids() == [fresh["id"]]
+        assert client.app.state.services.store.ids() == [fresh["id"]]
 
 
 def test_expiry_also_applies_after_a_restart(tmp_path):
@@ -74,7 +74,7 @@ def test_expiry_also_applies_after_a_restart(tmp_path):
     time.sleep(0.3)
     with TestClient(app_on(db, idle_expiry_seconds=0.2)) as client:
         assert client.get(f"/api/graphs/{state['id']}").status_code == 404
-        assert client.app.state.store.count() == 0
+        assert client.app.state.services.store.count() == 0
 
 
 def test_a_full_store_refuses_new_graphs_rather_than_delete_one_in_use(make_client):
@@ -91,7 +91,7 @@ def test_a_full_store_refuses_new_graphs_rather_than_delete_one_in_use(make_clie
         assert 1 <= int(r.headers["retry-after"]) <= 3600
     for g, _ in made:
         assert client.get(f"/api/graphs/{g['id']}").status_code == 200
-    assert client.app.state.store.count() == 3
+    assert client.app.state.services.store.count() == 3
     g1, h1 = made[0]
     assert client.delete(f"/api/graphs/{g1['id']}", headers=h1).status_code == 204
     assert client.post("/api/graphs", json={"example": "seed"}).status_code == 201
@@ -112,7 +112,7 @@ def test_a_full_store_makes_room_by_expiring_idle_graphs_only(make_client):
 def test_graphs_held_in_memory_are_capped_and_reload(make_client):
     client = make_client(max_loaded_graphs=2)
     made = [create(client) for _ in range(5)]
-    graphs = client.app.state.graphs
+    graphs = client.app.state.services.graphs
     assert graphs.loaded() <= 2
     for state, h in made:
         post(client, state["id"], "forward", h, {"steps": 2})
@@ -195,7 +195,7 @@ def test_concurrent_first_reads_after_a_restart_load_the_graph_once(tmp_path):
     with TestClient(app_on(db)) as client:
         state, h = create(client, {"example": "two_layer"})
     with TestClient(app_on(db)) as client:
-        graphs = client.app.state.graphs
+        graphs = client.app.state.services.graphs
         loads = []
         original = graphs._load
         graphs._load = lambda record: loads.append(record.id) or original(record)

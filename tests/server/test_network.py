@@ -106,7 +106,7 @@ def serve_args(monkeypatch, argv: list[str]) -> dict:
 def test_serve_lan_listens_everywhere_and_prints_the_addresses(monkeypatch, capsys, lan):
     seen = serve_args(monkeypatch, ["serve", "--lan", "--port", "8123"])
     assert seen["host"] == "0.0.0.0" and seen["port"] == 8123
-    assert seen["app"].state.settings.host == "0.0.0.0"  # the API reports it
+    assert seen["app"].state.services.settings.host == "0.0.0.0"  # the API reports it
     out = capsys.readouterr().out
     assert "students on the same network can open:" in out
     assert "  http://192.168.1.23:8123/\n" in out

@@ -8,7 +8,7 @@ import time
 
 from stepgrad.app.live.registry import Registry
 from stepgrad.app.live.session import session_from
-from stepgrad.app.storage.sqlite_store import GraphRecord
+from stepgrad.app.storage.base import GraphRecord
 from stepgrad.engine.graph import Graph
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from stepgrad.app.storage.sqlite_store import DuplicateId, GraphRecord, SQLiteStore, StoreConflict
+from stepgrad.app.storage.base import DuplicateId, GraphRecord, StoreConflict
+from stepgrad.app.storage.sqlite_store import SQLiteStore
 
 
 def record(gid: str, accessed: float = 100.0, **kw) -> GraphRecord:

@@ -9,13 +9,8 @@ import time
 
 import pytest
 
-from stepgrad.app.storage.sqlite_store import (
-    DuplicateId,
-    GraphRecord,
-    LockTimeout,
-    SQLiteStore,
-    StoreConflict,
-)
+from stepgrad.app.storage.base import DuplicateId, GraphRecord, LockTimeout, StoreConflict
+from stepgrad.app.storage.sqlite_store import SQLiteStore
 
 IDLE = 3600.0
 
@@ -107,21 +102,6 @@ def test_create_refuses_past_the_cap_counting_only_graphs_in_use(store):
     assert store.create(record("c", now + 2), cap=2)
 
 
-def test_side_state_lives_and_goes_with_its_graph(store):
-    now = time.time()
-    store.create(record("a", now))
-    assert store.side_get("a", "quiz") is None
-    store.side_put("a", "quiz", {"node": "x", "answers": [1.5, 2]})
-    store.side_put("a", "focus", {"node": "y"})
-    store.side_put("a", "quiz", {"node": "x", "answers": [1.5, 2, 3]})
-    assert store.side_get("a", "quiz") == {"node": "x", "answers": [1.5, 2, 3]}
-    store.side_delete("a", "focus")
-    assert store.side_get("a", "focus") is None
-    store.side_put("nope", "quiz", {"x": 1})  # no graph: nothing is kept
-    assert store.side_get("nope", "quiz") is None
-    store.delete("a")
-    store.create(record("a", now))
-    assert store.side_get("a", "quiz") is None
 
 
 # ---- Redis only -------------------------------------------------------------------------
@@ -170,14 +150,13 @@ def test_the_redis_lock_of_a_dead_holder_lapses_after_its_expiry(redis_store):
 def test_redis_keys_expire_by_themselves_after_the_idle_window(redis_store):
     store = redis_store(idle_seconds=1.5)
     store.create(record("a", time.time()))
-    store.side_put("a", "quiz", {"n": 1})
     time.sleep(1.0)
     touched = time.time()
     store.touch("a", touched)  # a use pushes the expiry back
     time.sleep(1.0)
     assert time.time() - touched < 1.5 and store.version("a") == 1
     time.sleep(1.0)
-    assert store.get("a") is None and store.side_get("a", "quiz") is None
+    assert store.get("a") is None
     assert store.count() == 0 and store.ids() == []
     assert store.create(record("b", time.time()), cap=1)
 

@@ -1,0 +1,56 @@
+"""What the class hears about its question and the teacher's focus: `event: quiz` and
+`event: focus` on the graph's event stream (coalesced per graph), what a follower hears on
+connecting, and forgetting both when the graph goes."""
+
+from __future__ import annotations
+
+from stepgrad.app.classroom import quiz as quizmod
+from stepgrad.app.jsonio import dumps, json_safe
+from stepgrad.app.services import Services
+
+
+def quiz_view(store: quizmod.QuizStore, graph_id: str) -> dict:
+    """The question as everyone may see it (the truth and the answers only after the
+    reveal)."""
+    return json_safe(quizmod.view(store.get(graph_id), graph_id))  # type: ignore[return-value]
+
+
+def publish_quiz(services: Services, graph_id: str, now: bool = False) -> None:
+    """`event: quiz` with the question as everyone may see it, coalesced per graph."""
+    bus, store = services.bus, services.quizzes
+
+    def emit() -> None:
+        bus.publish(graph_id, "quiz", dumps(quiz_view(store, graph_id)))
+
+    services.quiz_events.send(graph_id, emit, now=now)
+
+
+def publish_focus(services: Services, graph_id: str) -> None:
+    bus, store = services.bus, services.focuses
+
+    def emit() -> None:
+        focus = store.get(graph_id)
+        if focus is not None:
+            bus.publish(graph_id, "focus", dumps(focus))
+
+    services.focus_events.send(graph_id, emit)
+
+
+def on_connect_frames(services: Services, graph_id: str) -> list[tuple[str, str]]:
+    """What a follower connecting now must hear besides the state: the open (or revealed)
+    question and the teacher's focus."""
+    out = []
+    if services.quizzes.get(graph_id) is not None:
+        out.append(("quiz", dumps(quiz_view(services.quizzes, graph_id))))
+    focus = services.focuses.get(graph_id)
+    if focus is not None:
+        out.append(("focus", dumps(focus)))
+    return out
+
+
+def drop_graph(services: Services, graph_id: str) -> None:
+    """The graph is gone: forget its question and focus."""
+    services.quizzes.drop(graph_id)
+    services.focuses.close(graph_id)
+    services.quiz_events.cancel(graph_id)
+    services.focus_events.cancel(graph_id)

@@ -1,0 +1,86 @@
+"""One follower's stream of a graph's events: what it is sent, in which order, and when it
+must be sent the whole state again (it fell behind, or a patch would not apply to what it
+holds). The route (routes.events) opens the subscription and the stream; this is the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi.concurrency import run_in_threadpool
+
+from stepgrad.app.jsonio import dumps
+from stepgrad.app.live.event_bus import Subscriber, sse
+from stepgrad.app.live.manager import GraphManager, GraphNotFound
+
+logger = logging.getLogger(__name__)
+
+
+async def current_state(graphs: GraphManager, graph_id: str) -> tuple[bytes, int] | None:
+    """`event: state` with the graph now, and its version; None once it is gone."""
+    try:
+        current = await run_in_threadpool(graphs.snapshot, graph_id)
+        text = await run_in_threadpool(graphs.state_text, current)
+        return sse("state", text), current.version
+    except GraphNotFound:
+        return None  # deleted meanwhile: the stream simply ends
+    except Exception:
+        logger.exception("resyncing a follower of graph %s failed", graph_id)
+        return None
+
+
+async def follow(
+    graphs: GraphManager,
+    sub: Subscriber,
+    version: int,
+    first: list[bytes],
+    patches: bool,
+    ping_seconds: float,
+    max_events: int | None = None,
+) -> AsyncIterator[bytes]:
+    """The frames of one follower: `first` (the state it starts from, at `version`, and
+    what it must hear on connecting), then every event of the graph. With `patches`, a
+    patch is sent only when it applies to the version the follower holds."""
+    graph_id = sub.graph_id
+    sent = 0
+    for frame in first:
+        if max_events is not None and sent >= max_events:
+            return
+        yield frame
+        sent += 1
+    while max_events is None or sent < max_events:
+        try:
+            entry = await asyncio.wait_for(sub.queue.get(), timeout=ping_seconds)
+        except TimeoutError:
+            graphs.followed(graph_id)
+            yield b": ping\n\n"
+            continue
+        if entry.event == "close":
+            yield sse("deleted", dumps({"id": graph_id}))
+            return
+        resync = False
+        if sub.lagging:  # the client fell behind: skip to the current state
+            sub.lagging = False
+            while not sub.queue.empty():
+                if sub.queue.get_nowait().event == "close":
+                    yield sse("deleted", dumps({"id": graph_id}))
+                    return
+            resync = True
+        elif patches and entry.version is not None:
+            if entry.version <= version:
+                continue  # already in what the follower holds
+            # a patch must apply to what the follower holds; else it gets the state
+            resync = entry.event == "patch" and entry.base_version != version
+        if resync:
+            found = await current_state(graphs, graph_id)
+            if found is None:
+                return
+            frame, version = found
+        else:
+            frame = entry.frame
+            if entry.version is not None:
+                version = entry.version
+        yield frame
+        sent += 1
