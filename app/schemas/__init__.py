@@ -1,1079 +1,282 @@
-"""Every request and response body of the REST API (v1), with examples for /openapi.json.
+"""Every request and response body of the REST API, with examples for /openapi.json: one
+module per resource (common, graphs, network, editing, course, lessons, quiz), each name
+re-exported here.
 
 Request models are strict (no type coercion) and forbid unknown fields. Tensor values are
 plain JSON (numbers or nested lists) checked by the engine, so the models describe them
 with a JSON schema but do not walk them.
 
-Responses are rendered by `app.state` straight to JSON for speed; these models document
+Responses are rendered by `live.state_json` straight to JSON for speed; these models document
 them, and the tests validate every response against them.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
-
-# ---- tensors ----------------------------------------------------------------------------
-
-NON_FINITE = ["NaN", "Infinity", "-Infinity"]
-
-TENSOR_IN_SCHEMA = {
-    "description": "A finite number or a rectangular nested list of finite numbers "
-    "(a float64 tensor). NaN and Infinity are not accepted.",
-    "anyOf": [{"type": "number"}, {"type": "array", "items": {}}],
-    "examples": [3.0, [[1.0, 2.0], [3.0, 4.0]]],
-}
-
-SUMMARY_SCHEMA = {
-    "type": "object",
-    "description": "A tensor larger than the summary threshold, summarised.",
-    "required": ["summary"],
-    "properties": {
-        "summary": {
-            "type": "object",
-            "required": ["shape", "size", "min", "max", "mean", "sample"],
-            "properties": {
-                "shape": {"type": "array", "items": {"type": "integer"}},
-                "size": {"type": "integer"},
-                "min": {"type": ["number", "null"]},
-                "max": {"type": ["number", "null"]},
-                "mean": {"type": ["number", "null"]},
-                "sample": {
-                    "type": "array",
-                    "description": "The first 8 elements, flattened.",
-                    "items": {"anyOf": [{"type": "number"}, {"type": "string"}]},
-                },
-            },
-        }
-    },
-}
-
-TENSOR_OUT_SCHEMA = {
-    "description": "A number, a nested list, or null where not computed yet. Non-finite "
-    'elements are the strings "NaN", "Infinity", "-Infinity". Tensors with more elements '
-    "than the server's summary threshold (64 by default) are sent as "
-    '`{"summary": {"shape", "size", "min", "max", "mean", "sample"}}`; the full value '
-    "comes with `?full=true` or from GET /api/graphs/{id}/nodes/{node_id}.",
-    "anyOf": [
-        {"type": "number"},
-        {"type": "string", "enum": NON_FINITE},
-        {"type": "array", "items": {}},
-        SUMMARY_SCHEMA,
-        {"type": "null"},
-    ],
-}
-
-FLOAT_OUT_SCHEMA = {
-    "description": 'A number; non-finite values are the strings "NaN", "Infinity", "-Infinity".',
-    "anyOf": [{"type": "number"}, {"type": "string", "enum": NON_FINITE}],
-}
-
-TensorIn = Annotated[Any, WithJsonSchema(TENSOR_IN_SCHEMA)]
-TensorOut = Annotated[Any, WithJsonSchema(TENSOR_OUT_SCHEMA)]
-FloatOut = Annotated[float | str, WithJsonSchema(FLOAT_OUT_SCHEMA)]
-PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-Finite = Annotated[float, Field(allow_inf_nan=False)]
-
-
-class Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-# ---- requests ---------------------------------------------------------------------------
-
-SEED_SPEC = {
-    "name": "seed example",
-    "nodes": [
-        {"id": "x", "op": "input", "value": 3.0},
-        {"id": "y", "op": "input", "value": 0.71},
-        {"id": "k", "op": "param", "value": 0.09},
-        {"id": "b", "op": "param", "value": 0.5},
-        {"id": "linear", "op": "linear", "inputs": ["x", "k", "b"]},
-        {"id": "sigmoid", "op": "sigmoid", "inputs": ["linear"]},
-        {"id": "loss", "op": "mse", "inputs": ["y", "sigmoid"]},
-    ],
-}
-
-
-class NodeSpec(Request):
-    """One node of a graph spec. Leaves (`input`, `param`, `const`) take a `value` (or an
-    input a dataset `bind`); other ops take `inputs` and optional `attrs`."""
-
-    id: str = Field(
-        description="Identifier-like: [A-Za-z_][A-Za-z0-9_]*, at most 64 characters.",
-        examples=["linear"],
-    )
-    op: str = Field(description="An op name from GET /api/ops.", examples=["linear"])
-    inputs: list[str] | None = Field(None, description="Input node ids, in order.")
-    attrs: dict[str, Any] | None = Field(None, description='Op attributes, e.g. {"axis": 0}.')
-    value: TensorIn | None = Field(None, description="A leaf's value.")
-    label: str | None = Field(None, description="Text shown instead of the id.")
-    bind: dict[str, Any] | None = Field(
-        None, description="An input fed from a dataset instead of a value (see README)."
-    )
-    x: Finite | None = Field(
-        None, description="A position placed by hand (with `y`): the layout keeps it."
-    )
-    y: Finite | None = Field(None, description="See `x`.")
-
-
-class GraphCreate(Request):
-    """Exactly one of: a spec (`nodes`, with `output` optional), an `expression` (with
-    `inputs` and `params`), or an `example` id. `name` applies to all three."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                SEED_SPEC,
-                {
-                    "expression": "h = sigmoid(k*x + b)\nloss = mse(y, h)",
-                    "inputs": {"x": 3.0, "y": 0.71},
-                    "params": {"k": 0.09, "b": 0.5},
-                },
-                {"example": "seed"},
-            ]
-        }
-    )
-
-    name: str | None = Field(None, max_length=200, description="Free text, shown as text.")
-    nodes: list[NodeSpec] | None = Field(None, description="The graph spec's nodes.")
-    output: str | None = Field(
-        None, description="The output node; by default the one node that feeds nothing."
-    )
-    expression: str | None = Field(
-        None, description="Statements such as `loss = mse(y, sigmoid(k*x + b))`."
-    )
-    inputs: dict[str, TensorIn] | None = Field(
-        None, description="Expression inputs: name -> value."
-    )
-    params: dict[str, TensorIn] | None = Field(
-        None, description="Expression params (trained): name -> value."
-    )
-    example: str | None = Field(None, description="An id from GET /api/examples.")
-    network: NetworkSpec | None = Field(
-        None, description="A fully connected network built from layer sizes (see NetworkSpec)."
-    )
-    source: dict[str, Any] | None = Field(
-        None,
-        description="With nodes: the `source` an export carries (what made the graph), so "
-        "an export round-trips. PUT .../spec keeps it only while the nodes, ops and edges "
-        "stay those of the graph it replaces (it describes a structure).",
-    )
-
-    @model_validator(mode="after")
-    def _one_source(self) -> GraphCreate:
-        given = [
-            k for k in ("nodes", "expression", "example", "network") if getattr(self, k) is not None
-        ]
-        if len(given) != 1:
-            raise ValueError(
-                "give exactly one of nodes (a spec), expression, example or network"
-                + (f"; got {', '.join(given)}" if given else "")
-            )
-        if given != ["expression"] and (self.inputs is not None or self.params is not None):
-            raise ValueError("inputs and params go with an expression only")
-        if given != ["nodes"] and self.output is not None:
-            raise ValueError("output goes with nodes only")
-        if given != ["nodes"] and self.source is not None:
-            raise ValueError("source goes with nodes only")
-        return self
-
-
-class ValuesUpdate(Request):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"values": {"x": 2.0}}]})
-
-    values: dict[str, TensorIn] = Field(description="Leaf node id -> new value.")
-
-
-class StepRequest(Request):
-    """`{"steps": n}` (default 1) or `{"all": true}` (to the end of the pass; `all`
-    wins over `steps`)."""
-
-    model_config = ConfigDict(json_schema_extra={"examples": [{"steps": 1}, {"all": True}]})
-
-    steps: int = Field(1, ge=1, description="How many nodes to visit (capped at the pass end).")
-    all: bool = Field(False, description="Run to the end of the pass.")
-
-
-class SeekRequest(Request):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"position": 7}]})
-
-    position: int = Field(ge=0, description="Steps done: 0..2N for N nodes.")
-
-
-OptimizerName = Literal["sgd", "momentum", "adam"]
-
-
-class UpdateRequest(Request):
-    """One descent step on every param from the current gradients. The graph keeps its
-    optimizer between calls (momentum and Adam state carry over) while the optimizer and
-    its options stay the same; a new `learning_rate` alone keeps the state."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {"learning_rate": 0.1},
-                {"learning_rate": 0.05, "optimizer": "momentum", "options": {"momentum": 0.9}},
-            ]
-        }
-    )
-
-    learning_rate: PositiveFloat | None = Field(
-        None, description="Default: the graph's current one, else the optimizer's default."
-    )
-    optimizer: OptimizerName | None = Field(
-        None, description="Default: the graph's current optimizer, else sgd."
-    )
-    options: dict[str, Finite] | None = Field(
-        None, description="momentum: {momentum}; adam: {beta1, beta2, eps}."
-    )
-
-
-class TrainRequest(Request):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {"epochs": 100, "learning_rate": 0.5, "optimizer": "sgd"},
-                {"epochs": 20, "learning_rate": 0.01, "optimizer": "adam", "batch_size": 32},
-            ]
-        }
-    )
-
-    epochs: int = Field(10, ge=1, description="Passes over the training data.")
-    learning_rate: PositiveFloat = 0.01
-    optimizer: Literal["sgd", "momentum", "adam", "random_search"] = "sgd"
-    options: dict[str, Finite] | None = Field(
-        None,
-        description="momentum: {momentum}; adam: {beta1, beta2, eps}; random_search: {low, high}.",
-    )
-    batch_size: int | None = Field(
-        None, ge=1, description="Rows per step for dataset-bound graphs (default: the binding's)."
-    )
-    seed: int = Field(0, ge=0, lt=2**32, description="Shuffling and random-search seed.")
-
-
-# ---- responses --------------------------------------------------------------------------
-
-
-class ErrorResponse(BaseModel):
-    """`detail` is a sentence (or FastAPI's list of validation errors)."""
-
-    detail: str | list[dict[str, Any]]
-    line: int | None = Field(None, description="Expression errors: 1-based line.")
-    column: int | None = Field(None, description="Expression errors: 1-based column.")
-    cycle: list[str] | None = Field(None, description="Cycle errors: the nodes of the cycle.")
-
-
-class Health(BaseModel):
-    status: Literal["ok"]
-    version: str
-
-
-class ServerInfo(BaseModel):
-    listen: str = Field(
-        description="The host:port the server listens on.", examples=["0.0.0.0:8000"]
-    )
-    loopback_only: bool = Field(
-        description="True when only this computer can connect (the server listens on a "
-        "loopback address): students' devices cannot open any link."
-    )
-    share_urls: list[str] = Field(
-        description="Base URLs other machines on the network can open, best first; "
-        "append a page's path (`/g/{id}`).",
-        examples=[["http://192.168.1.23:8000"]],
-    )
-
-
-class OpInfo(BaseModel):
-    name: str
-    arity: int
-    leaf: bool
-    trainable: bool
-    description: str
-    formula: str = Field(description="The op as a formula.")
-    derivatives: list[str] = Field(description="The local derivative for each input.")
-    attrs: dict[str, Any] = Field(description="Attributes the op takes, with defaults.")
-    description_zh: str = Field("", description="The description in Simplified Chinese.")
-    formula_zh: str = Field("", description="The formula, its words in Chinese.")
-    derivatives_zh: list[str] = Field(
-        default_factory=list, description="The local derivatives, their words in Chinese."
-    )
-
-
-class ExampleInfo(BaseModel):
-    id: str
-    title: str
-    description: str
-    kind: Literal["example", "lesson"]
-    title_zh: str | None = Field(None, description="The title in Simplified Chinese.")
-    description_zh: str | None = Field(None, description="The description in Chinese.")
-    train: dict[str, Any] | None = Field(
-        None,
-        description="The optimizer and learning rate that train this example; a graph "
-        "created from it starts with them as its optimizer.",
-    )
-
-
-class Example(ExampleInfo):
-    spec: dict[str, Any]
-
-
-class LastStep(BaseModel):
-    phase: Literal["forward", "backward"]
-    node: str = Field(description="The node the server visited in that step.")
-
-
-class Cursor(BaseModel):
-    position: int = Field(description="Steps done, 0..total.")
-    phase: Literal["forward", "backward", "done"]
-    node: str | None = Field(description="The node the next step visits (null at the end).")
-    total: int = Field(
-        description="N forward steps plus the backward steps: 2N for N nodes, or N plus the "
-        "target and its ancestors when a target is chosen (PUT /options)."
-    )
-    last: LastStep | None = Field(
-        description="The step just done (contract v1.2): null at position 0 and after a reset. "
-        "With a backward target it names the node backward really visited; clients read it "
-        "and never recompute the timeline."
-    )
-
-
-class NodeState(BaseModel):
-    id: str
-    op: str
-    label: str
-    inputs: list[str]
-    trainable: bool
-    shape: list[int]
-    value: TensorOut
-    grad: TensorOut
-    layer: int = Field(description="Topological generation: 0 for leaves.")
-    x: float
-    y: float
-    attrs: dict[str, Any] = Field(description="The op's attributes (with defaults).")
-    bind: dict[str, Any] | None = Field(description="An input's dataset binding, if any.")
-    fed: TensorOut = Field(
-        None,
-        description="A leaf's value before its forward step has shown it (null otherwise, "
-        "and for computed nodes).",
-    )
-    pinned: bool = Field(
-        False, description="Placed by hand (x, y kept by the layout; POST /layout frees it)."
-    )
-
-
-class EdgeState(BaseModel):
-    source: str
-    target: str
-    slot: int = Field(description="The input position at the target.")
-    grad: TensorOut = Field(description="The contribution sent back along this edge.")
-    local: FloatOut | None = Field(
-        None,
-        description="d target / d source once backward has passed, where both are scalars: "
-        "the factor this edge contributes to the chain rule.",
-    )
-    points: list[list[float]] = Field(
-        description="Waypoints [x, y] between source and target for an edge spanning "
-        "several layers (draw through them); empty otherwise."
-    )
-
-
-class Contribution(BaseModel):
-    input: str
-    slot: int
-    grad: TensorOut = Field(description="What this step sent along the edge.")
-    total: TensorOut = Field(description="The input's gradient after adding it.")
-    local: FloatOut | None = Field(
-        None, description="d node / d input where both are scalars (the chain-rule factor)."
-    )
-
-
-class Event(BaseModel):
-    """What one step did. forward: `value`; backward: `grad` and one `contributions`
-    entry per input edge; update: the new `params`."""
-
-    phase: Literal["forward", "backward", "update"]
-    position: int
-    node: str | None
-    value: TensorOut = None
-    grad: TensorOut = None
-    contributions: list[Contribution] | None = None
-    params: dict[str, TensorOut] | None = None
-
-
-class OptimizerConfig(BaseModel):
-    name: str
-    learning_rate: float
-    momentum: float | None = None
-    beta1: float | None = None
-    beta2: float | None = None
-    eps: float | None = None
-
-
-class TrainingSummary(BaseModel):
-    optimizer: str
-    learning_rate: float
-    epochs: int
-    steps: int
-    seconds: float
-    final: dict[str, FloatOut | None]
-
-
-class GraphState(BaseModel):
-    id: str
-    name: str
-    output: str
-    version: int = Field(description="Increases with every change.")
-    created: str = Field(description="ISO 8601, UTC.")
-    order: list[str] = Field(
-        description="Topological order (the forward steps): the graph's own, or one set "
-        "with PUT /options."
-    )
-    cursor: Cursor
-    fanout_bug: bool = Field(
-        False,
-        description="True while backward overwrites gradients instead of adding them up "
-        "(the teaching toggle of PUT /options).",
-    )
-    nodes: list[NodeState]
-    edges: list[EdgeState]
-    events: list[Event] = Field(description="What the call that produced this state did.")
-    params: list[str] = Field(description="Trainable node ids.")
-    optimizer: OptimizerConfig | None = Field(description="The optimizer `update` uses.")
-    training: TrainingSummary | None = Field(description="The last training run, if any.")
-    forked_from: str | None
-    target: str | None = Field(
-        None,
-        description="The node whose gradient backward computes (PUT /options); null: the "
-        "output. Only the target and its ancestors get a gradient.",
-    )
-    gradient_of: str | None = Field(
-        None,
-        description="What the gradients are of: the target's (or output's) id, or `sum(id)` "
-        "when it is a tensor (backward seeds it with ones, as PyTorch's "
-        "`t.backward(torch.ones_like(t))`).",
-    )
-    source: dict[str, Any] | None = Field(
-        None,
-        description="What made the graph, for an editor to reopen: `{expression, inputs, "
-        "params}` or `{network}`; null for a spec.",
-    )
-
-
-class NodePatch(BaseModel):
-    """A node of a patch: its id and the fields that changed (each replaces the old whole)."""
-
-    id: str
-    op: str | None = None
-    label: str | None = None
-    inputs: list[str] | None = None
-    trainable: bool | None = None
-    shape: list[int] | None = None
-    value: TensorOut = None
-    grad: TensorOut = None
-    layer: int | None = None
-    x: float | None = None
-    y: float | None = None
-    attrs: dict[str, Any] | None = None
-    bind: dict[str, Any] | None = None
-    fed: TensorOut = None
-    pinned: bool | None = None
-
-
-class EdgePatch(BaseModel):
-    """An edge of a patch, named by its ends and slot, with the fields that changed."""
-
-    source: str
-    target: str
-    slot: int
-    grad: TensorOut = None
-    local: FloatOut | None = None
-    points: list[list[float]] | None = None
-
-
-class GraphPatch(BaseModel):
-    """What changed from `base_version` to `version` (contract v1.1). Apply it to the state
-    at `base_version`: each top-level field listed replaces the old one; each node (by `id`)
-    and edge (by `source`, `target`, `slot`) listed has the fields listed replaced whole.
-    The result is the state at `version` (GET /api/graphs/{id}), with `events` those of the
-    change. Layout fields (`layer`, `x`, `y`, `points`) appear only when the layout changed.
-    With `"full": true` the body is instead the whole state, to be used as it is."""
-
-    id: str
-    version: int
-    base_version: int = Field(description="The version this patch applies to.")
-    full: bool = Field(
-        False,
-        description="True when this is the whole state rather than a patch (the changes since "
-        "base_version are no longer known, or the graph's structure changed).",
-    )
-    cursor: Cursor
-    nodes: list[NodePatch]
-    edges: list[EdgePatch]
-    events: list[Event] = Field(
-        description="What the call did (none for GET ?since=V, and on a resync)."
-    )
-    name: str | None = None
-    output: str | None = None
-    created: str | None = None
-    order: list[str] | None = None
-    fanout_bug: bool | None = None
-    params: list[str] | None = None
-    optimizer: OptimizerConfig | None = None
-    training: TrainingSummary | None = None
-    forked_from: str | None = None
-    target: str | None = None
-    gradient_of: str | None = None
-    source: dict[str, Any] | None = None
-
-
-class CreatedGraph(GraphState):
-    edit_token: str = Field(
-        description="Send as `Authorization: Bearer <edit_token>` to change the graph. "
-        "Returned only here: keep it."
-    )
-
-
-class History(BaseModel):
-    epoch: list[int]
-    train_loss: list[FloatOut]
-    test_loss: list[FloatOut | None]
-    batch_loss_mean: list[FloatOut] | None = None
-
-
-class Predictions(BaseModel):
-    part: str = Field(description="Which rows: test, or train when there is no test part.")
-    y_true: list[FloatOut]
-    y_pred: list[FloatOut]
-
-
-class TrainResult(BaseModel):
-    optimizer: str
-    learning_rate: float
-    epochs: int
-    batch_size: int | None
-    seed: int
-    steps: int
-    seconds: float
-    train_seconds: float | None = None
-    us_per_step: FloatOut | None = None
-    history: History
-    final: dict[str, FloatOut | None] = Field(description="train_loss and test_loss.")
-    predictions: Predictions | None = Field(description="For plotting truth against prediction.")
-    params: dict[str, TensorOut] = Field(description="The trained parameter values.")
-
-
-class TrainResponse(TrainResult):
-    state: GraphState | GraphPatch = Field(
-        description="The graph with the trained params (timeline reset); with ?return=patch, "
-        "the patch from the version before."
-    )
-
-
-class Progress(BaseModel):
-    """The `progress` event of the event stream, after an epoch of training."""
-
-    epoch: int
-    epochs: int
-    train_loss: FloatOut
-    test_loss: FloatOut | None
-    steps: int
-    seconds: float
-
-
-GradcheckVerdict = Literal["agree", "disagree", "inconclusive"]
-
-
-class GradcheckNode(BaseModel):
-    node: str
-    op: str
-    checked: int = Field(description="Elements checked (a sample for large tensors).")
-    max_abs_error: FloatOut
-    max_rel_error: FloatOut
-    verdict: GradcheckVerdict
-    analytic: TensorOut
-    numeric: TensorOut
-    reason: str = Field("", description="Why this node's verdict is not agree (may be empty).")
-
-
-class GradcheckReport(BaseModel):
-    eps: float
-    max_rel_error: FloatOut
-    verdict: GradcheckVerdict = Field(
-        description="agree, disagree, or inconclusive where central differences cannot "
-        "resolve the gradients (a huge or non-finite output)."
-    )
-    reason: str = Field(description="Why, when the verdict is not agree (may be empty).")
-    nodes: list[GradcheckNode]
-
-
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorResponse, "description": "Malformed request"},
-    413: {"model": ErrorResponse, "description": "Over a size limit"},
-    415: {"model": ErrorResponse, "description": "A request body that is not JSON"},
-    422: {"model": ErrorResponse, "description": "Invalid request or graph"},
-}
-NOT_FOUND = {404: {"model": ErrorResponse, "description": "No such graph"}}
-AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorResponse, "description": "No edit token"},
-    403: {"model": ErrorResponse, "description": "Wrong edit token"},
-}
-CONFLICT = {409: {"model": ErrorResponse, "description": "Not possible at this point"}}
-
-
-# ---- the course's lessons: run options, the topological sort, datasets, the race -------
-
-
-class GraphOptions(Request):
-    fanout_bug: bool | None = Field(
-        None,
-        description="Backward overwrites a node's gradient instead of adding up its "
-        "consumers' contributions: the classic mistake, for the class to see.",
-    )
-    order: list[str] | None = Field(
-        None,
-        max_length=10_000,
-        description="Evaluate in this topological order instead of the graph's own; an "
-        "empty list restores the graph's own order.",
-    )
-
-    model_config = ConfigDict(
-        extra="forbid",
-        strict=True,
-        json_schema_extra={
-            "examples": [{"fanout_bug": True}, {"order": ["b", "k", "x"]}, {"target": "linear"}]
-        },
-    )
-    target: str | None = Field(
-        None,
-        max_length=64,
-        description="The node to differentiate: backward seeds d target / d target = 1 (ones "
-        "of its shape for a tensor, so the gradients are of sum(target)) and visits only the "
-        "target and its ancestors. null: the output again. Leave it out to keep it as it is. "
-        "Update refuses (409) while the target is not the output; train always trains the "
-        "output (the loss).",
-    )
-
-
-class ToposortRequest(Request):
-    nodes: list[str] = Field(max_length=5_000)
-    edges: list[list[str]] = Field(max_length=50_000, description="[source, target] pairs")
-    choose: list[str] | None = Field(
-        None, description="Take these nodes in this order (each must be ready when taken)."
-    )
-
-    model_config = ConfigDict(
-        extra="forbid",
-        strict=True,
-        json_schema_extra={
-            "examples": [{"nodes": ["a", "b", "c"], "edges": [["a", "b"], ["b", "c"], ["c", "b"]]}]
-        },
-    )
-
-
-class KahnStep(BaseModel):
-    ready: list[str] = Field(description="Nodes with no remaining inputs, before this step.")
-    take: str = Field(description="The node taken.")
-    removed: list[list[str]] = Field(description="Its outgoing edges, now removed.")
-
-
-class Stuck(BaseModel):
-    remaining: list[str] = Field(description="Nodes never ready: they wait on each other.")
-    cycle: list[str] = Field(description="A cycle among them, in order.")
-
-
-class ToposortResult(BaseModel):
-    steps: list[KahnStep]
-    order: list[str]
-    complete: bool = Field(description="False when a cycle stopped the sort.")
-    stuck: Stuck | None
-
-
-class DatasetParam(BaseModel):
-    name: str
-    type: Literal["int", "float"]
-    default: float
-    min: float
-    max: float
-    description: str
-
-
-class DatasetInfoOut(BaseModel):
-    name: str
-    title: str
-    task: Literal["regression", "classification"]
-    description: str
-    feature_names: list[str]
-    target_name: str
-    params: list[DatasetParam]
-    inputs: int = Field(description="Number of feature columns (a network's input size).")
-    classes: int | None = Field(
-        description="Number of classes (labels 0..classes-1) for classification; null for "
-        "regression."
-    )
-
-
-class DatasetView(BaseModel):
-    name: str
-    description: str
-    description_zh: str = Field("", description="The description in Simplified Chinese.")
-    n_rows: int
-    columns: list[str] = Field(description="The features, then the target.")
-    head: list[list[float]] = Field(description="The first rows, in `columns` order.")
-    correlations: list[list[float]] = Field(description="Pearson, `columns` x `columns`.")
-
-
-class Scatter(BaseModel):
-    x_name: str
-    y_name: str
-    x: list[float]
-    y: list[float]
-
-
-class KnnRequest(Request):
-    features: list[str] = Field(min_length=1, max_length=20)
-    query: list[float] = Field(min_length=1, max_length=20)
-    k: int = Field(3, ge=1, le=100)
-
-    model_config = ConfigDict(
-        extra="forbid",
-        strict=True,
-        json_schema_extra={"examples": [{"features": ["RM"], "query": [7.0], "k": 3}]},
-    )
-
-
-class KnnResult(BaseModel):
-    features: list[str]
-    query: list[float]
-    k: int
-    neighbours: list[int] = Field(description="Row numbers of the k most similar rows.")
-    neighbour_targets: list[float]
-    prediction: float = Field(description="The mean target of the neighbours.")
-
-
-class KnnCost(BaseModel):
-    rows: int
-    seconds: float
-
-
-class BaselineReport(BaseModel):
-    mean: dict[str, float]
-    least_squares: dict[str, Any]
-    knn: dict[str, Any]
-
-
-class RaceRequest(Request):
-    hidden: int = Field(10, ge=1, le=256)
-    batch_size: int = Field(32, ge=1, le=506)
-    epochs: int = Field(100, ge=1, le=500)
-
-    model_config = ConfigDict(
-        extra="forbid", strict=True, json_schema_extra={"examples": [{"epochs": 100}]}
-    )
-
-
-class RaceResult(BaseModel):
-    hidden: int
-    batch_size: int
-    epochs: int
-    engine_us: float = Field(description="Microseconds per training step.")
-    torch_us: float | None = Field(description="None when PyTorch is not installed.")
-    numpy_us: float
-    engine_over_torch: float | None
-    engine_over_numpy: float
-    mse_engine: float = Field(description="Test MSE after training.")
-    mse_torch: float | None
-    mse_numpy: float
-    train_mse_engine: float
-    train_mse_torch: float | None
-    train_mse_numpy: float
-    agree: bool = Field(description="The test MSEs agree to 1e-6 relative.")
-    torch_installed: bool
-    install: str | None = Field(description="How to install PyTorch, when it is missing.")
-
-
-# ---- lessons (data files in app/classroom/lessons/, checked when loaded) -----------------
-
-
-class Text(BaseModel):
-    """A text in both of the page's languages."""
-
-    model_config = ConfigDict(extra="forbid")
-    en: str = Field(min_length=1)
-    zh: str = Field(min_length=1)
-
-
-class LessonTrain(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    epochs: int = Field(ge=1, le=5_000)
-    optimizer: Literal["sgd", "momentum", "adam", "random_search"] = "sgd"
-    learning_rate: float = Field(0.01, gt=0, le=10)
-    batch_size: int | None = Field(None, ge=1)
-    options: dict[str, float] | None = None
-
-
-class LessonKnn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    features: list[str] = Field(min_length=1)
-    query: list[float] = Field(min_length=1)
-    k: int = Field(3, ge=1, le=100)
-
-
-class LessonCurve(BaseModel):
-    """Draw node `y` against node `x` (both vectors), with `target` as dots."""
-
-    model_config = ConfigDict(extra="forbid")
-    x: str
-    y: str
-    target: str | None = None
-
-
-class LessonToposort(BaseModel):
-    """A directed graph to sort (cycles allowed), instead of the step's graph."""
-
-    model_config = ConfigDict(extra="forbid")
-    nodes: list[str] = Field(min_length=1)
-    edges: list[list[str]]
-
-
-class LessonQuiz(BaseModel):
-    """A question the step opens for the class: predict the node's value or gradient."""
-
-    model_config = ConfigDict(extra="forbid")
-    node: str
-    quantity: Literal["value", "grad"] = "value"
-
-
-class LessonStep(BaseModel):
-    """What the page shows at one step of a lesson."""
-
-    model_config = ConfigDict(extra="forbid")
-    title: Text
-    text: Text
-    graph: str | None = Field(None, description="A key of the lesson's `graphs`.")
-    view: Literal["graph", "data", "curve", "toposort", "race"] = "graph"
-    position: Literal["start", "forward", "end"] | int | None = Field(
-        None, description="Where the timeline is: start, end of forward, end, or a position."
-    )
-    select: str | None = Field(None, description="The node shown in the inspector.")
-    highlight: list[str] = Field(default_factory=list, description="Nodes to highlight.")
-    panel: Literal["inspector", "train", "gradcheck", "code"] | None = None
-    chart: (
-        Literal[
-            "table", "heatmap", "scatter", "knn", "knn_cost", "lines", "compare", "curve",
-            "loss", "predictions", "race",
-        ]
-        | None
-    ) = None  # fmt: skip
-    scatter: dict[Literal["x", "y"], str] | None = None
-    knn: LessonKnn | None = None
-    compare: list[LessonTrain] | None = Field(
-        None, description="Trainings run side by side on forks of the step's graph."
-    )
-    train: LessonTrain | None = Field(None, description="A training the step runs.")
-    curve: LessonCurve | None = None
-    sliders: list[str] | None = Field(None, description="Params with a slider.")
-    options: GraphOptions | None = None
-    toposort: LessonToposort | None = None
-    choose_order: bool = Field(False, description="The student picks the next ready node.")
-    code: str | None = Field(None, max_length=5_000, description="Python shown beside it.")
-    quiz: LessonQuiz | None = Field(
-        None, description="A question the teacher opens for the class at this step."
-    )
-
-
-class LessonInfo(BaseModel):
-    id: str
-    title: Text
-    summary: Text
-    day: int
-
-
-class Lesson(LessonInfo):
-    """A lesson file: `graphs` names the examples it opens; `steps` are shown in order."""
-
-    model_config = ConfigDict(extra="forbid")
-    graphs: dict[str, str] = Field(description="Key -> example id.")
-    steps: list[LessonStep] = Field(min_length=1)
-
-
-# ---- editing, the network builder (issue 14) -----------------------------------------
-
-
-class NetworkSpec(Request):
-    """A fully connected network from layer sizes (engine.builder): `inputs` or a
-    `dataset`, hidden layer sizes, activation, loss, and the tensor or unrolled scalar form."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "dataset": "moons",
-                    "hidden": [16, 16],
-                    "activation": "tanh",
-                    "loss": "bce",
-                    "form": "tensor",
-                    "seed": 0,
-                },
-                {"inputs": 2, "hidden": [3], "loss": "bce", "form": "scalar"},
-            ]
-        }
-    )
-
-    inputs: int | None = Field(
-        None, ge=1, le=512, description="Number of input features (sample data is made up)."
-    )
-    dataset: str | None = Field(
-        None, description="A dataset from GET /api/datasets: X and y are bound to it."
-    )
-    dataset_params: dict[str, Any] | None = Field(
-        None, description="The dataset's parameters (n_samples, noise, seed, ...)."
-    )
-    hidden: list[int] = Field(
-        default_factory=list, max_length=8, description="Hidden layer sizes (1..512 each)."
-    )
-    activation: Literal["tanh", "relu", "sigmoid"] = "tanh"
-    loss: Literal["mse", "bce", "cross_entropy"] = Field(
-        "mse",
-        description="mse(y, z); bce(y, sigmoid(z)) for labels 0/1; cross_entropy over two "
-        "logits with one-hot labels (tensor form only).",
-    )
-    form: Literal["tensor", "scalar"] = Field(
-        "tensor",
-        description="tensor: one matmul per layer; scalar: one node per weight and neuron "
-        "(at most 150 nodes; with a dataset it computes its first training row).",
-    )
-    seed: int = Field(0, ge=0, le=2**32 - 1, description="Seed of the Xavier/He initial weights.")
-    batch_size: int | None = Field(
-        None, ge=1, le=4096, description="Rows per mini-batch of the bound dataset (32)."
-    )
-    test_fraction: Finite | None = Field(None, ge=0, le=0.9, description="Held-out share (0.2).")
-
-
-GraphCreate.model_rebuild()
-
-
-class SpecReplace(GraphCreate):
-    """PUT /api/graphs/{id}/spec: the new graph, in any form POST /api/graphs takes, plus
-    `layout`. Params with the same id and shape keep their value and optimizer state; an
-    input or const may leave out `value` to keep its current one."""
-
-    layout: Literal["keep", "auto"] = Field(
-        "keep",
-        description="keep: nodes with x and y stay where they were placed; auto: drop every "
-        "hand position and lay the graph out again.",
-    )
-    keep_params: bool = Field(
-        True,
-        description="false: every param takes the body's value and the optimizer starts "
-        "afresh (a new initialisation, say a network built again with another seed).",
-    )
-
-
-class Position(Request):
-    x: Finite
-    y: Finite
-
-
-class PositionsUpdate(Request):
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"positions": {"k": {"x": 10.0, "y": 20.0}, "b": None}}]}
-    )
-
-    positions: dict[str, Position | None] = Field(
-        max_length=10_000,
-        description="Node id -> where it was placed by hand, or null to give it back to the "
-        "automatic layout.",
-    )
-
-
-class SpecCheck(BaseModel):
-    """What PUT .../spec would make of a body, without changing the graph."""
-
-    ok: bool = Field(description="Always true: a body the graph would refuse is a 4xx.")
-    name: str
-    output: str
-    order: list[str] = Field(description="The new graph's topological order.")
-    shapes: dict[str, list[int]] = Field(description="Node id -> shape of its value.")
-    kept: list[str] = Field(
-        description="The params that would keep their current value and optimizer state."
-    )
-
-
-# ---- the class quiz and the teacher's focus (contract v1.1) -------------------------------
-
-CLIENT_ID_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
-CLIENT_ID = Field(
-    pattern=CLIENT_ID_PATTERN,
-    description="A random id the browser keeps (localStorage) and sends with each answer: "
-    "one answer per client per question, a later one replaces it. Optional (contract v1.2): "
-    "without it the server identifies the browser by a cookie it sets on the first answer.",
-    examples=["c7Hq2w9LkP0xZb4T"],
+from stepgrad.app.schemas.common import (
+    FLOAT_OUT_SCHEMA as FLOAT_OUT_SCHEMA,
 )
-
-
-class QuizOpen(Request):
-    node: str = Field(max_length=64, description="A scalar node of the graph.")
-    quantity: Literal["value", "grad"] = Field(
-        description="What the class predicts: the node's value or its gradient."
-    )
-
-
-class QuizAnswer(Request):
-    quiz_id: str = Field(max_length=64)
-    answer: Finite = Field(description="The predicted number (finite).")
-    client: Annotated[str | None, CLIENT_ID] = None
-    name: str | None = Field(None, max_length=40, description="Shown to nobody but stored.")
-
-
-class QuizAnswered(BaseModel):
-    quiz_id: str
-    answers: int = Field(description="Answers to the question so far, this one included.")
-
-
-class QuizHistogram(BaseModel):
-    edges: list[float] = Field(description="Bin edges, ascending; bin i is [edges[i], edges[i+1]).")
-    counts: list[int]
-    below: int = Field(description="Answers below the first edge.")
-    above: int = Field(description="Answers at or above the last edge.")
-
-
-class QuizView(BaseModel):
-    """The graph's question. Answers are counted, never shown, until the reveal; then the
-    truth, their histogram and the share within 1 % of the truth come with it."""
-
-    graph_id: str
-    status: Literal["none", "open", "revealed", "closed"]
-    quiz_id: str | None
-    node: str | None = None
-    quantity: Literal["value", "grad"] | None = None
-    answers: int | None = None
-    opened: float | None = Field(None, description="Unix time the question was opened.")
-    truth: FloatOut | None = None
-    histogram: QuizHistogram | None = None
-    within_1pct: int | None = Field(None, description="Answers within 1 % of the truth.")
-    share_within_1pct: float | None = None
-
-
-class Viewport(Request):
-    """The part of the drawing shown, in the graph's own coordinates (the node `x`, `y` of
-    the state): its centre and the width and height visible. A screen of any size shows the
-    same part by fitting that box."""
-
-    cx: Finite = Field(ge=-1e7, le=1e7)
-    cy: Finite = Field(ge=-1e7, le=1e7)
-    width: PositiveFloat = Field(le=1e7)
-    height: PositiveFloat = Field(le=1e7)
-
-
-class FocusUpdate(Request):
-    node: str | None = Field(None, max_length=64, description="The node the teacher selected.")
-    viewport: Viewport | None = None
-
-
-class Focus(BaseModel):
-    graph_id: str
-    node: str | None
-    viewport: dict[str, float] | None
-    seq: int = Field(description="Counts the teacher's focus changes (newest wins).")
+from stepgrad.app.schemas.common import (
+    NON_FINITE as NON_FINITE,
+)
+from stepgrad.app.schemas.common import (
+    SUMMARY_SCHEMA as SUMMARY_SCHEMA,
+)
+from stepgrad.app.schemas.common import (
+    TENSOR_IN_SCHEMA as TENSOR_IN_SCHEMA,
+)
+from stepgrad.app.schemas.common import (
+    TENSOR_OUT_SCHEMA as TENSOR_OUT_SCHEMA,
+)
+from stepgrad.app.schemas.common import (
+    Finite as Finite,
+)
+from stepgrad.app.schemas.common import (
+    FloatOut as FloatOut,
+)
+from stepgrad.app.schemas.common import (
+    PositiveFloat as PositiveFloat,
+)
+from stepgrad.app.schemas.common import (
+    Request as Request,
+)
+from stepgrad.app.schemas.common import (
+    TensorIn as TensorIn,
+)
+from stepgrad.app.schemas.common import (
+    TensorOut as TensorOut,
+)
+from stepgrad.app.schemas.course import (
+    BaselineReport as BaselineReport,
+)
+from stepgrad.app.schemas.course import (
+    DatasetInfoOut as DatasetInfoOut,
+)
+from stepgrad.app.schemas.course import (
+    DatasetParam as DatasetParam,
+)
+from stepgrad.app.schemas.course import (
+    DatasetView as DatasetView,
+)
+from stepgrad.app.schemas.course import (
+    GraphOptions as GraphOptions,
+)
+from stepgrad.app.schemas.course import (
+    KahnStep as KahnStep,
+)
+from stepgrad.app.schemas.course import (
+    KnnCost as KnnCost,
+)
+from stepgrad.app.schemas.course import (
+    KnnRequest as KnnRequest,
+)
+from stepgrad.app.schemas.course import (
+    KnnResult as KnnResult,
+)
+from stepgrad.app.schemas.course import (
+    RaceRequest as RaceRequest,
+)
+from stepgrad.app.schemas.course import (
+    RaceResult as RaceResult,
+)
+from stepgrad.app.schemas.course import (
+    Scatter as Scatter,
+)
+from stepgrad.app.schemas.course import (
+    Stuck as Stuck,
+)
+from stepgrad.app.schemas.course import (
+    ToposortRequest as ToposortRequest,
+)
+from stepgrad.app.schemas.course import (
+    ToposortResult as ToposortResult,
+)
+from stepgrad.app.schemas.editing import (
+    Position as Position,
+)
+from stepgrad.app.schemas.editing import (
+    PositionsUpdate as PositionsUpdate,
+)
+from stepgrad.app.schemas.editing import (
+    SpecCheck as SpecCheck,
+)
+from stepgrad.app.schemas.editing import (
+    SpecReplace as SpecReplace,
+)
+from stepgrad.app.schemas.graphs import (
+    AUTH_RESPONSES as AUTH_RESPONSES,
+)
+from stepgrad.app.schemas.graphs import (
+    CONFLICT as CONFLICT,
+)
+from stepgrad.app.schemas.graphs import (
+    ERROR_RESPONSES as ERROR_RESPONSES,
+)
+from stepgrad.app.schemas.graphs import (
+    NOT_FOUND as NOT_FOUND,
+)
+from stepgrad.app.schemas.graphs import (
+    SEED_SPEC as SEED_SPEC,
+)
+from stepgrad.app.schemas.graphs import (
+    Contribution as Contribution,
+)
+from stepgrad.app.schemas.graphs import (
+    CreatedGraph as CreatedGraph,
+)
+from stepgrad.app.schemas.graphs import (
+    Cursor as Cursor,
+)
+from stepgrad.app.schemas.graphs import (
+    EdgePatch as EdgePatch,
+)
+from stepgrad.app.schemas.graphs import (
+    EdgeState as EdgeState,
+)
+from stepgrad.app.schemas.graphs import (
+    ErrorResponse as ErrorResponse,
+)
+from stepgrad.app.schemas.graphs import (
+    Event as Event,
+)
+from stepgrad.app.schemas.graphs import (
+    Example as Example,
+)
+from stepgrad.app.schemas.graphs import (
+    ExampleInfo as ExampleInfo,
+)
+from stepgrad.app.schemas.graphs import (
+    GradcheckNode as GradcheckNode,
+)
+from stepgrad.app.schemas.graphs import (
+    GradcheckReport as GradcheckReport,
+)
+from stepgrad.app.schemas.graphs import (
+    GradcheckVerdict as GradcheckVerdict,
+)
+from stepgrad.app.schemas.graphs import (
+    GraphCreate as GraphCreate,
+)
+from stepgrad.app.schemas.graphs import (
+    GraphPatch as GraphPatch,
+)
+from stepgrad.app.schemas.graphs import (
+    GraphState as GraphState,
+)
+from stepgrad.app.schemas.graphs import (
+    Health as Health,
+)
+from stepgrad.app.schemas.graphs import (
+    History as History,
+)
+from stepgrad.app.schemas.graphs import (
+    LastStep as LastStep,
+)
+from stepgrad.app.schemas.graphs import (
+    NodePatch as NodePatch,
+)
+from stepgrad.app.schemas.graphs import (
+    NodeSpec as NodeSpec,
+)
+from stepgrad.app.schemas.graphs import (
+    NodeState as NodeState,
+)
+from stepgrad.app.schemas.graphs import (
+    OpInfo as OpInfo,
+)
+from stepgrad.app.schemas.graphs import (
+    OptimizerConfig as OptimizerConfig,
+)
+from stepgrad.app.schemas.graphs import (
+    OptimizerName as OptimizerName,
+)
+from stepgrad.app.schemas.graphs import (
+    Predictions as Predictions,
+)
+from stepgrad.app.schemas.graphs import (
+    Progress as Progress,
+)
+from stepgrad.app.schemas.graphs import (
+    SeekRequest as SeekRequest,
+)
+from stepgrad.app.schemas.graphs import (
+    ServerInfo as ServerInfo,
+)
+from stepgrad.app.schemas.graphs import (
+    StepRequest as StepRequest,
+)
+from stepgrad.app.schemas.graphs import (
+    TrainingSummary as TrainingSummary,
+)
+from stepgrad.app.schemas.graphs import (
+    TrainRequest as TrainRequest,
+)
+from stepgrad.app.schemas.graphs import (
+    TrainResponse as TrainResponse,
+)
+from stepgrad.app.schemas.graphs import (
+    TrainResult as TrainResult,
+)
+from stepgrad.app.schemas.graphs import (
+    UpdateRequest as UpdateRequest,
+)
+from stepgrad.app.schemas.graphs import (
+    ValuesUpdate as ValuesUpdate,
+)
+from stepgrad.app.schemas.lessons import (
+    Lesson as Lesson,
+)
+from stepgrad.app.schemas.lessons import (
+    LessonCurve as LessonCurve,
+)
+from stepgrad.app.schemas.lessons import (
+    LessonInfo as LessonInfo,
+)
+from stepgrad.app.schemas.lessons import (
+    LessonKnn as LessonKnn,
+)
+from stepgrad.app.schemas.lessons import (
+    LessonQuiz as LessonQuiz,
+)
+from stepgrad.app.schemas.lessons import (
+    LessonStep as LessonStep,
+)
+from stepgrad.app.schemas.lessons import (
+    LessonToposort as LessonToposort,
+)
+from stepgrad.app.schemas.lessons import (
+    LessonTrain as LessonTrain,
+)
+from stepgrad.app.schemas.lessons import (
+    Text as Text,
+)
+from stepgrad.app.schemas.network import NetworkSpec as NetworkSpec
+from stepgrad.app.schemas.quiz import (
+    CLIENT_ID as CLIENT_ID,
+)
+from stepgrad.app.schemas.quiz import (
+    CLIENT_ID_PATTERN as CLIENT_ID_PATTERN,
+)
+from stepgrad.app.schemas.quiz import (
+    Focus as Focus,
+)
+from stepgrad.app.schemas.quiz import (
+    FocusUpdate as FocusUpdate,
+)
+from stepgrad.app.schemas.quiz import (
+    QuizAnswer as QuizAnswer,
+)
+from stepgrad.app.schemas.quiz import (
+    QuizAnswered as QuizAnswered,
+)
+from stepgrad.app.schemas.quiz import (
+    QuizHistogram as QuizHistogram,
+)
+from stepgrad.app.schemas.quiz import (
+    QuizOpen as QuizOpen,
+)
+from stepgrad.app.schemas.quiz import (
+    QuizView as QuizView,
+)
+from stepgrad.app.schemas.quiz import (
+    Viewport as Viewport,
+)
