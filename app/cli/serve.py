@@ -4,9 +4,9 @@ uvicorn's own settings bound most of it: `timeout_keep_alive` closes an idle kep
 connection, `limit_concurrency` answers 503 past that many connections or requests,
 `h11_max_incomplete_event_size` bounds a request's line and headers, and
 `timeout_graceful_shutdown` gives running calls that long after SIGTERM before they are
-cancelled (heavy calls then stop at their next check, see app.jobs). uvicorn has no
+cancelled (heavy calls then stop at their next check, see protection.jobs). uvicorn has no
 deadline for a request's headers, nor for a new connection that sends nothing: the
-protocol below adds one (`header_timeout_seconds`). Bodies have theirs in app.middleware.
+protocol below adds one (`header_timeout_seconds`). Bodies have theirs in protection.bodies.
 """
 
 from __future__ import annotations

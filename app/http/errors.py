@@ -13,7 +13,7 @@
 | JobStopped: time budget / shutdown          | 413 / 503 + Retry-After |
 | PoolFull (too many heavy calls at once)     | 503 + Retry-After |
 | request validation (FastAPI)                | 422    |
-| a body that is not JSON (app.middleware)    | 415    |
+| a body that is not JSON (protection.bodies)    | 415    |
 | a body over max_body_bytes                  | 413    |
 | anything else (a bug): logged with its trace | 500    |
 

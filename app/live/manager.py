@@ -1,9 +1,9 @@
 """Live graphs: the GraphManager routes call to create, read, change, fork and delete them.
 
-It joins three parts, each with one job: the Registry (app.registry) of sessions kept
+It joins three parts, each with one job: the Registry (live.registry) of sessions kept
 computed in this process (loaded once, pinned while used, evicted, seen as expired); the
-Session and its Snapshot (app.session); the Publisher (app.publisher) handing each change
-to followers through the event bus. The store (app.store) keeps graphs between requests
+Session and its Snapshot (live.session); the Publisher (live.publisher) handing each change
+to followers through the event bus. The store (storage) keeps graphs between requests
 and processes.
 
 Every change goes through `GraphManager.mutate`: take the graph's lock (the session's own
@@ -366,7 +366,7 @@ class GraphManager:
 
     def since(self, snapshot: Snapshot, version: int, full: bool = False) -> dict:
         """The patch from `version` to `snapshot`, or its whole state with `"full": true`
-        when the changes since `version` are no longer known (see app.patches)."""
+        when the changes since `version` are no longer known (see live.patches)."""
         stamps = snapshot.stamps
         if version < stamps.since:
             d = patches.Diff(full=True)

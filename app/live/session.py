@@ -4,7 +4,7 @@ Snapshot readers see of one of its versions.
 A session is built from a stored record (`session_from`), gives a new snapshot after each
 change (`make_snapshot`, which reuses the static parts of the previous one while the graph
 object stays the same) and can be put back as it was at a snapshot after a failed change
-(`restore`). Nothing here touches the store or the event bus: app.sessions does that.
+(`restore`). Nothing here touches the store or the event bus: live.manager does that.
 """
 
 from __future__ import annotations

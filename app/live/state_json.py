@@ -204,7 +204,7 @@ def top_field(snapshot, name: str) -> object:
 
 
 def render_state(snapshot, threshold: int, full: bool = False, events=()) -> dict:
-    """The graph state of a session snapshot (see app.sessions.Snapshot)."""
+    """The graph state of a session snapshot (see live.manager.Snapshot)."""
     values, grads = snapshot.values, snapshot.grads
     nodes = []
     leaf_values = snapshot.graph.leaf_values

@@ -9,9 +9,9 @@ again and patches carry on from there. Both: during training `event: progress` (
 epoch, at most every `progress_interval_seconds`), `event: deleted` before the stream ends
 when the graph is deleted, and a `: ping` comment every `sse_ping_seconds` of silence.
 
-Each event is encoded once for all the followers of its format (app.events).
+Each event is encoded once for all the followers of its format (live.event_bus).
 
-Streams are capped per address and in all (app.ratelimit.StreamLimiter: 429 / 503). A
+Streams are capped per address and in all (protection.rates.StreamLimiter: 429 / 503). A
 followed graph counts as used while its stream is open, so it never expires under a class.
 """
 

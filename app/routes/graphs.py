@@ -1,7 +1,7 @@
 """/api/graphs: create, read, step, update, train, fork, check, export and delete graphs.
 
-Each route validates its body (app.schemas), calls the engine through the graph manager
-(app.sessions) and returns the rendered state. Changes need the graph's edit token.
+Each route validates its body (schemas), calls the engine through the graph manager
+(live.manager) and returns the rendered state. Changes need the graph's edit token.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def get_graph(
         Query(
             description="A version the client holds: answer with the patch from it to now "
             '(a GraphPatch), or the whole state with `"full": true` when the server no longer '
-            "knows what changed since (see the README).",
+            "knows what changed since (see docs/REST.md).",
             examples=["7"],
         ),
     ] = None,

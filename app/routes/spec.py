@@ -1,5 +1,5 @@
 """Editing a graph: replace its structure (PUT .../spec, with ETag / If-Match), place nodes
-by hand and lay the graph out again on demand. The rules live in app.editing."""
+by hand and lay the graph out again on demand. The rules live in live.editing."""
 
 from __future__ import annotations
 

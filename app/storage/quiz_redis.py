@@ -110,7 +110,7 @@ def _quiz(
 
 
 class RedisQuizStore:
-    """QuizStore (app.quiz) on the Redis of a RedisStore."""
+    """QuizStore (classroom.quiz) on the Redis of a RedisStore."""
 
     def __init__(self, store: RedisStore):
         self.redis = store.redis
@@ -187,7 +187,7 @@ class RedisQuizStore:
 
 
 class RedisFocusStore:
-    """FocusStore (app.quiz) on the Redis of a RedisStore."""
+    """FocusStore (classroom.quiz) on the Redis of a RedisStore."""
 
     def __init__(self, store: RedisStore):
         self.redis = store.redis
