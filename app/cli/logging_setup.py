@@ -1,12 +1,13 @@
 """Where the service's logging is configured: once, by `stepgrad serve`, never on import.
 
 The app's modules log to loggers named after them (`stepgrad.app.main`,
-`stepgrad.app.http.request_log`, ...), children of `stepgrad`. `uvicorn_options(level)` gives
-uvicorn a logging configuration that adds a `stepgrad` logger, in the same format as uvicorn's own lines, at the level of the
-`log_level` setting (`STEPGRAD_LOG_LEVEL`). The default, `info`, shows the server starting,
-one line per request that failed (4xx or 5xx) and the traceback of every error the
-server caught and carried on after; `debug` adds uvicorn's line for every request.
-Run with plain `uvicorn stepgrad.app.main:app`, the app's warnings and errors still reach stderr
+`stepgrad.app.http.request_log`, ...), children of `stepgrad`. `uvicorn_options(level)`
+gives uvicorn a logging configuration that adds a `stepgrad` logger, in the same format as
+uvicorn's own lines, at the level of the `log_level` setting (`STEPGRAD_LOG_LEVEL`). The
+default, `info`, shows the server starting, one line per request that failed (4xx or 5xx)
+and the traceback of every error the server caught and carried on after; `debug` adds
+uvicorn's line for every request. Run with plain `uvicorn stepgrad.app.main:app`, the
+app's warnings and errors still reach stderr
 through Python's last-resort handler.
 """
 

@@ -46,7 +46,7 @@ class NodeSpec(Request):
     value: TensorIn | None = Field(None, description="A leaf's value.")
     label: str | None = Field(None, description="Text shown instead of the id.")
     bind: dict[str, Any] | None = Field(
-        None, description="An input fed from a dataset instead of a value (see README)."
+        None, description="An input fed from a dataset instead of a value (see docs/REST.md)."
     )
     x: Finite | None = Field(
         None, description="A position placed by hand (with `y`): the layout keeps it."
