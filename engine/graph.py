@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import networkx as nx
 import numpy as np
 
 from stepgrad.engine.errors import CycleError, GraphError, LimitError, ShapeError, TensorError
 from stepgrad.engine.ops import OPS, Op
-from stepgrad.engine.tensor import DEFAULT_MAX_ELEMENTS, as_tensor, to_json
+from stepgrad.engine.tensor import DEFAULT_MAX_ELEMENTS, Array, as_tensor, to_json
 
 ID_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 MAX_ID_LENGTH = 64
@@ -22,6 +24,11 @@ NODE_KEYS = {"id", "op", "inputs", "attrs", "value", "label", "bind", "x", "y"}
 SPEC_KEYS = {"name", "nodes", "output", "source"}
 MAX_POSITION = 1e7  # |x|, |y| of a node placed by hand
 MAX_SOURCE_TEXT = 1_000_000  # characters of the stored source of a graph (see `source`)
+
+# the value of a bound input, from its node id and its `bind` (see engine.data)
+ResolveBind = Callable[[str, object], Array]
+# per node, in topological order: op, attrs, input indices, need, need_train (see _compile)
+PlanStep = tuple[Op, dict[str, Any], tuple[int, ...], tuple[bool, ...], tuple[bool, ...]]
 
 
 @dataclass(frozen=True)
@@ -36,10 +43,10 @@ class GraphNode:
     id: str
     op: Op
     inputs: tuple[str, ...] = ()
-    attrs: dict = field(default_factory=dict)
-    value: np.ndarray | None = None  # leaves only
+    attrs: dict[str, Any] = field(default_factory=dict)
+    value: Array | None = None  # leaves only
     label: str = ""
-    bind: dict | None = None  # an input fed from a dataset (see engine.data)
+    bind: dict[str, Any] | None = None  # an input fed from a dataset (see engine.data)
     # where a user placed the node by hand (drawing only: the maths never reads it)
     position: tuple[float, float] | None = None
 
@@ -61,7 +68,9 @@ def check_id(node_id: object, what: str = "Node id") -> str:
     return node_id
 
 
-def _node_from_spec(raw: object, index: int, limits: Limits, resolve_bind) -> GraphNode:
+def _node_from_spec(
+    raw: object, index: int, limits: Limits, resolve_bind: ResolveBind | None
+) -> GraphNode:
     if not isinstance(raw, dict):
         raise GraphError(f"Node #{index} is not an object.")
     node_id = check_id(raw.get("id"), f"Node #{index} id")
@@ -114,20 +123,22 @@ def _node_from_spec(raw: object, index: int, limits: Limits, resolve_bind) -> Gr
     return GraphNode(node_id, op, tuple(inputs), attrs, value, label, bind, _position(raw, node_id))
 
 
-def _position(raw: dict, node_id: str) -> tuple[float, float] | None:
+def _position(raw: dict[str, Any], node_id: str) -> tuple[float, float] | None:
     """A hand-placed position: both of x and y, finite numbers, or neither."""
     x, y = raw.get("x"), raw.get("y")
     if x is None and y is None:
         return None
+    coords = []
     for v in (x, y):
         if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
             raise GraphError(f"Node {node_id!r}: x and y must both be finite numbers.")
         if abs(v) > MAX_POSITION:
             raise GraphError(f"Node {node_id!r}: x and y must be within +-{MAX_POSITION:g}.")
-    return float(x), float(y)
+        coords.append(float(v))
+    return coords[0], coords[1]
 
 
-def _source(raw: object) -> dict | None:
+def _source(raw: object) -> dict[str, Any] | None:
     """What made the graph (an expression with its inputs and params, or a network
     description), kept so an editor can reopen it; never read by the maths."""
     if raw is None:
@@ -144,7 +155,8 @@ def _source(raw: object) -> dict | None:
         raise GraphError(
             f"The spec's source is {len(text):,} characters long; the limit is {MAX_SOURCE_TEXT:,}."
         )
-    return json.loads(text)  # a private copy
+    copy: dict[str, Any] = json.loads(text)  # a private copy
+    return copy
 
 
 class Graph:
@@ -156,7 +168,7 @@ class Graph:
         nodes: list[GraphNode],
         output: str | None,
         limits: Limits,
-        source: dict | None = None,
+        source: dict[str, Any] | None = None,
     ):
         self.name = name
         self.source = source
@@ -213,7 +225,9 @@ class Graph:
     # ---- construction ------------------------------------------------------------------
 
     @classmethod
-    def from_spec(cls, spec: object, limits: Limits | None = None, resolve_bind=None) -> Graph:
+    def from_spec(
+        cls, spec: object, limits: Limits | None = None, resolve_bind: ResolveBind | None = None
+    ) -> Graph:
         limits = limits or Limits()
         if not isinstance(spec, dict):
             raise GraphError("A graph spec must be an object with a list of nodes.")
@@ -242,11 +256,11 @@ class Graph:
             raise GraphError("The output must be a node id.")
         return cls(name, nodes, output, limits, _source(spec.get("source")))
 
-    def to_spec(self) -> dict:
+    def to_spec(self) -> dict[str, Any]:
         """The spec that rebuilds this graph (same ids, ops, values, order)."""
         nodes = []
         for node in self.nodes.values():
-            item: dict = {"id": node.id, "op": node.op.name}
+            item: dict[str, Any] = {"id": node.id, "op": node.op.name}
             if node.inputs:
                 item["inputs"] = list(node.inputs)
             attrs = {k: v for k, v in node.attrs.items() if v != node.op.attr_defaults.get(k)}
@@ -261,7 +275,7 @@ class Graph:
             if node.position is not None:
                 item["x"], item["y"] = node.position
             nodes.append(item)
-        spec: dict = {"name": self.name, "nodes": nodes}
+        spec: dict[str, Any] = {"name": self.name, "nodes": nodes}
         sinks = [n for n in self.order if self.nx.out_degree(n) == 0]
         if sinks != [self.output]:
             spec["output"] = self.output
@@ -269,7 +283,7 @@ class Graph:
             spec["source"] = self.source
         return spec
 
-    def with_values(self, values: dict[str, object]) -> Graph:
+    def with_values(self, values: Mapping[str, object]) -> Graph:
         """A copy with new leaf values; shapes are checked again, this graph is unchanged."""
         nodes = []
         for nid in values:
@@ -315,6 +329,7 @@ class Graph:
         for nid in self.order:
             node = self.nodes[nid]
             if node.op.leaf:
+                assert node.value is not None  # every leaf has one (see _node_from_spec)
                 shape = (leaf_shapes or {}).get(nid, node.value.shape)
             else:
                 ins = [shapes[s] for s in node.inputs]
@@ -347,12 +362,12 @@ class Graph:
         only of inputs through which a parameter can be reached."""
         idx = self.index
         const = {nid for nid, n in self.nodes.items() if n.op.name == "const"}
-        reaches_param = set()
+        reaches_param: set[str] = set()
         for nid in self.order:
             node = self.nodes[nid]
             if node.op.trainable or any(s in reaches_param for s in node.inputs):
                 reaches_param.add(nid)
-        self.plan = []
+        self.plan: list[PlanStep] = []
         for nid in self.order:
             node = self.nodes[nid]
             ins = tuple(idx[s] for s in node.inputs)
@@ -361,11 +376,11 @@ class Graph:
             self.plan.append((node.op, node.attrs, ins, need, need_train))
         self.leaf_values = [self.nodes[nid].value for nid in self.order]
         self.params = [nid for nid in self.order if self.nodes[nid].op.trainable]
-        self.ancestors_of_output = nx.ancestors(self.nx, self.output) | {self.output}
+        self.ancestors_of_output: set[str] = nx.ancestors(self.nx, self.output) | {self.output}
 
     def ancestors(self, node_id: str) -> frozenset[str]:
         """The node and every node it depends on (cached per node: the graph never changes)."""
-        cache = self.__dict__.setdefault("_ancestors", {})
+        cache: dict[str, frozenset[str]] = self.__dict__.setdefault("_ancestors", {})
         found = cache.get(node_id)
         if found is None:
             if node_id not in self.nodes:
@@ -377,7 +392,9 @@ class Graph:
         """The nodes a backward pass from `target` visits: its ancestors, in reverse of
         `order` (the graph's own by default). Cached for the last order object given, so
         a caller asking at every step pays O(graph) once."""
-        cache = self.__dict__.setdefault("_backward_orders", {})
+        cache: dict[str, tuple[list[str] | None, list[str]]] = self.__dict__.setdefault(
+            "_backward_orders", {}
+        )
         hit = cache.get(target)
         if hit is not None and hit[0] is order:
             return hit[1]

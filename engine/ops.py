@@ -9,17 +9,21 @@ op may return it on the broadcast shape.
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from collections.abc import Sequence
+from typing import Any, ClassVar, TypeGuard
 
 import numpy as np
 
 from stepgrad.engine.errors import ShapeError
-from stepgrad.engine.tensor import unbroadcast
+from stepgrad.engine.tensor import Array, unbroadcast
 
 Shape = tuple[int, ...]
+Attrs = dict[str, Any]
+# one gradient per input, None where `need` wants none
+Grads = list[Array | None]
 
 
-def _sum(x, axis=None, keepdims: bool = False) -> np.ndarray:
+def _sum(x: Array, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Array:
     """np.sum starting from +0, as PyTorch's sums do: a sum of negative zeros is +0 (numpy
     starts from the first element and keeps -0, which turns a later 1 / sum into -inf)."""
     return np.asarray(np.sum(x, axis=axis, keepdims=keepdims, initial=0.0))
@@ -44,19 +48,21 @@ class Op:
     leaf: ClassVar[bool] = False
     trainable: ClassVar[bool] = False
     # attrs the op understands, with their defaults
-    attr_defaults: ClassVar[dict] = {}
+    attr_defaults: ClassVar[Attrs] = {}
 
-    def shape(self, shapes: list[Shape], attrs: dict) -> Shape:
+    def shape(self, shapes: list[Shape], attrs: Attrs) -> Shape:
         """Output shape for these input shapes, or ShapeError (without the node id)."""
         return _broadcast(shapes)
 
-    def forward(self, xs: list[np.ndarray], attrs: dict) -> np.ndarray:
+    def forward(self, xs: list[Array], attrs: Attrs) -> Array:
         raise NotImplementedError
 
-    def backward(self, g, out, xs, attrs, need) -> list[np.ndarray | None]:
+    def backward(
+        self, g: Array, out: Array, xs: list[Array], attrs: Attrs, need: Sequence[bool]
+    ) -> Grads:
         raise NotImplementedError
 
-    def check_attrs(self, attrs: dict) -> dict:
+    def check_attrs(self, attrs: Attrs) -> Attrs:
         """Fill defaults; reject unknown attrs. Raises ValueError with a short reason."""
         unknown = set(attrs) - set(self.attr_defaults)
         if unknown:
@@ -69,7 +75,9 @@ class Leaf(Op):
     arity = 0
     leaf = True
 
-    def shape(self, shapes, attrs):  # pragma: no cover - leaves take their value's shape
+    def shape(
+        self, shapes: list[Shape], attrs: Attrs
+    ) -> Shape:  # pragma: no cover - leaves take their value's shape
         raise NotImplementedError
 
 
@@ -101,10 +109,12 @@ class Add(Op):
     formula = "a + b"
     derivatives = ("d(a + b)/da = 1", "d(a + b)/db = 1")
 
-    def forward(self, xs, attrs):
+    def forward(self, xs: list[Array], attrs: Attrs) -> Array:
         return xs[0] + xs[1]
 
-    def backward(self, g, out, xs, attrs, need):
+    def backward(
+        self, g: Array, out: Array, xs: list[Array], attrs: Attrs, need: Sequence[bool]
+    ) -> Grads:
         return [g if need[0] else None, g if need[1] else None]
 
 
@@ -114,10 +124,12 @@ class Sub(Op):
     formula = "a - b"
     derivatives = ("d(a - b)/da = 1", "d(a - b)/db = -1")
 
-    def forward(self, xs, attrs):
+    def forward(self, xs: list[Array], attrs: Attrs) -> Array:
         return xs[0] - xs[1]
 
-    def backward(self, g, out, xs, attrs, need):
+    def backward(
+        self, g: Array, out: Array, xs: list[Array], attrs: Attrs, need: Sequence[bool]
+    ) -> Grads:
         return [g if need[0] else None, -g if need[1] else None]
 
 
@@ -127,10 +139,12 @@ class Mul(Op):
     formula = "a * b"
     derivatives = ("d(a * b)/da = b", "d(a * b)/db = a")
 
-    def forward(self, xs, attrs):
+    def forward(self, xs: list[Array], attrs: Attrs) -> Array:
         return xs[0] * xs[1]
 
-    def backward(self, g, out, xs, attrs, need):
+    def backward(
+        self, g: Array, out: Array, xs: list[Array], attrs: Attrs, need: Sequence[bool]
+    ) -> Grads:
         a, b = xs
         return [g * b if need[0] else None, g * a if need[1] else None]
 
@@ -141,16 +155,18 @@ class Div(Op):
     formula = "a / b"
     derivatives = ("d(a / b)/da = 1 / b", "d(a / b)/db = -a / b**2")
 
-    def forward(self, xs, attrs):
+    def forward(self, xs: list[Array], attrs: Attrs) -> Array:
         return xs[0] / xs[1]
 
-    def backward(self, g, out, xs, attrs, need):
+    def backward(
+        self, g: Array, out: Array, xs: list[Array], attrs: Attrs, need: Sequence[bool]
+    ) -> Grads:
         a, b = xs
         # (a / b) / b rather than a / (b * b): b * b underflows for |b| < 1e-154
         return [g / b if need[0] else None, -g * ((a / b) / b) if need[1] else None]
 
 
-def _power(x: np.ndarray, p: np.ndarray) -> np.ndarray:
+def _power(x: Array, p: Array) -> Array:
     """x ** p by C's pow, as PyTorch computes it. numpy turns a one-element exponent of 0.5
     into sqrt, which differs at -inf (NaN, not inf) and at -0; an exponent written out to
     the full shape (a real array, not a broadcast view) takes the general path."""
@@ -167,10 +183,12 @@ class Pow(Op):
     formula = "x ** p"
     derivatives = ("d(x ** p)/dx = p * x ** (p - 1)", "d(x ** p)/dp = x ** p * log(x)")
 
-    def forward(self, xs, attrs):
+    def forward(self, xs: list[Array], attrs: Attrs) -> Array:
         return _power(xs[0], xs[1])
 
-    def backward(self, g, out, xs, attrs, need):
+    def backward(
+        self, g: Array, out: Array, xs: list[Array], attrs: Attrs, need: Sequence[bool]
+    ) -> Grads:
         x, p = xs
         gx = gp = None
         if need[0]:
@@ -189,7 +207,7 @@ class Pow(Op):
 class Unary(Op):
     arity = 1
 
-    def shape(self, shapes, attrs):
+    def shape(self, shapes: list[Shape], attrs: Attrs) -> Shape:
         return shapes[0]
 
 
@@ -199,10 +217,12 @@ class Neg(Unary):
     formula = "-u"
     derivatives = ("d(-u)/du = -1",)
 
-    def forward(self, xs, attrs):
+    def forward(self, xs: list[Array], attrs: Attrs) -> Array:
         return -xs[0]
 
-    def backward(self, g, out, xs, attrs, need):
+    def backward(
+        self, g: Array, out: Array, xs: list[Array], attrs: Attrs, need: Sequence[bool]
+    ) -> Grads:
         return [-g]
 
 
@@ -212,10 +232,12 @@ class Square(Unary):
     formula = "u ** 2"
     derivatives = ("d(u ** 2)/du = 2 * u",)
 
-    def forward(self, xs, attrs):
+    def forward(self, xs: list[Array], attrs: Attrs) -> Array:
         return xs[0] * xs[0]
 
-    def backward(self, g, out, xs, attrs, need):
+    def backward(
+        self, g: Array, out: Array, xs: list[Array], attrs: Attrs, need: Sequence[bool]
+    ) -> Grads:
         return [g * (2.0 * xs[0])]
 
 
@@ -225,14 +247,16 @@ class Sqrt(Unary):
     formula = "sqrt(u)"
     derivatives = ("d sqrt(u)/du = 1 / (2 * sqrt(u))",)
 
-    def forward(self, xs, attrs):
+    def forward(self, xs: list[Array], attrs: Attrs) -> Array:
         return np.sqrt(xs[0])
 
-    def backward(self, g, out, xs, attrs, need):
+    def backward(
+        self, g: Array, out: Array, xs: list[Array], attrs: Attrs, need: Sequence[bool]
+    ) -> Grads:
         return [g / (2.0 * out)]
 
 
-def _sign(u: np.ndarray) -> np.ndarray:
+def _sign(u: Array) -> Array:
     # PyTorch's sign(NaN) is 0, numpy's is NaN
     s = np.sign(u)
     return np.where(np.isnan(s), 0.0, s)
@@ -244,10 +268,12 @@ class Abs(Unary):
     formula = "|u|"
     derivatives = ("d |u|/du = sign(u) (0 at u = 0)",)
 
-    def forward(self, xs, attrs):
+    def forward(self, xs: list[Array], attrs: Attrs) -> Array:
         return np.abs(xs[0])
 
-    def backward(self, g, out, xs, attrs, need):
+    def backward(
+        self, g: Array, out: Array, xs: list[Array], attrs: Attrs, need: Sequence[bool]
+    ) -> Grads:
         return [g * _sign(xs[0])]
 
 
@@ -257,12 +283,14 @@ class Sigmoid(Unary):
     formula = "sigmoid(u) = 1 / (1 + exp(-u))"
     derivatives = ("d sigmoid(u)/du = sigmoid(u) * (1 - sigmoid(u))",)
 
-    def forward(self, xs, attrs):
+    def forward(self, xs: list[Array], attrs: Attrs) -> Array:
         # exact down to sigmoid(-709) = 1.2e-308 (no cancellation: 1 + exp(-u) only
         # grows); exp(-u) overflows to inf below that and the result is 0, as in PyTorch
         return 1.0 / (1.0 + np.exp(-xs[0]))
 
-    def backward(self, g, out, xs, attrs, need):
+    def backward(
+        self, g: Array, out: Array, xs: list[Array], attrs: Attrs, need: Sequence[bool]
+    ) -> Grads:
         return [g * (1.0 - out) * out]
 
 
@@ -272,11 +300,13 @@ class Relu(Unary):
     formula = "relu(u) = max(u, 0)"
     derivatives = ("d relu(u)/du = 1 if u > 0 else 0",)
 
-    def forward(self, xs, attrs):
+    def forward(self, xs: list[Array], attrs: Attrs) -> Array:
         # not np.maximum: PyTorch keeps relu(-0.0) = -0.0 (and NaN stays NaN)
         return np.where(xs[0] < 0.0, 0.0, xs[0])
 
-    def backward(self, g, out, xs, attrs, need):
+    def backward(
+        self, g: Array, out: Array, xs: list[Array], attrs: Attrs, need: Sequence[bool]
+    ) -> Grads:
         # a mask, not a product: an infinite g stays out of the zeros (inf * 0 is NaN);
         # relu'(0) = 0, as in PyTorch
         return [np.where(out <= 0.0, 0.0, g)]
@@ -288,10 +318,12 @@ class Tanh(Unary):
     formula = "tanh(u)"
     derivatives = ("d tanh(u)/du = 1 - tanh(u) ** 2",)
 
-    def forward(self, xs, attrs):
+    def forward(self, xs: list[Array], attrs: Attrs) -> Array:
         return np.tanh(xs[0])
 
-    def backward(self, g, out, xs, attrs, need):
+    def backward(
+        self, g: Array, out: Array, xs: list[Array], attrs: Attrs, need: Sequence[bool]
+    ) -> Grads:
         return [g * (1.0 - out * out)]
 
 
@@ -301,10 +333,12 @@ class Exp(Unary):
     formula = "exp(u)"
     derivatives = ("d exp(u)/du = exp(u)",)
 
-    def forward(self, xs, attrs):
+    def forward(self, xs: list[Array], attrs: Attrs) -> Array:
         return np.exp(xs[0])
 
-    def backward(self, g, out, xs, attrs, need):
+    def backward(
+        self, g: Array, out: Array, xs: list[Array], attrs: Attrs, need: Sequence[bool]
+    ) -> Grads:
         return [g * out]
 
 
@@ -314,17 +348,19 @@ class Log(Unary):
     formula = "log(u)"
     derivatives = ("d log(u)/du = 1 / u",)
 
-    def forward(self, xs, attrs):
+    def forward(self, xs: list[Array], attrs: Attrs) -> Array:
         return np.log(xs[0])
 
-    def backward(self, g, out, xs, attrs, need):
+    def backward(
+        self, g: Array, out: Array, xs: list[Array], attrs: Attrs, need: Sequence[bool]
+    ) -> Grads:
         return [g / xs[0]]
 
 
 # ---- axes -----------------------------------------------------------------------------
 
 
-def _is_int(x: object) -> bool:
+def _is_int(x: object) -> TypeGuard[int]:
     return isinstance(x, int) and not isinstance(x, bool)
 
 
@@ -349,7 +385,7 @@ def _axes(axis: object, ndim: int) -> tuple[int, ...]:
     return tuple(sorted(axes)) if ndim else ()
 
 
-def _keepdims(attrs: dict) -> bool:
+def _keepdims(attrs: Attrs) -> bool:
     keep = attrs.get("keepdims", False)
     if not isinstance(keep, bool):
         raise ShapeError(f"keepdims must be true or false, got {keep!r}")
@@ -366,7 +402,7 @@ def _count(shape: Shape, axes: tuple[int, ...]) -> int:
     return int(np.prod([shape[a] for a in axes])) if axes else 1
 
 
-def _expand(g, axes: tuple[int, ...], keepdims: bool):
+def _expand(g: Array, axes: tuple[int, ...], keepdims: bool) -> Array:
     """A reduction's gradient with the reduced axes put back (as size 1)."""
     return g if keepdims or not axes else np.expand_dims(g, axes)
 
@@ -376,10 +412,10 @@ class Transpose(Unary):
     description = "Permutes the axes: reverses them by default (the matrix transpose in 2-D)."
     formula = "u^T"
     derivatives = ("d(u^T)/du: the incoming gradient, permuted back",)
-    attr_defaults: ClassVar[dict] = {"axes": None}
+    attr_defaults: ClassVar[Attrs] = {"axes": None}
 
     @staticmethod
-    def _perm(attrs: dict, ndim: int) -> tuple[int, ...]:
+    def _perm(attrs: Attrs, ndim: int) -> tuple[int, ...]:
         axes = attrs.get("axes")
         if axes is None:
             return tuple(reversed(range(ndim)))
@@ -391,13 +427,15 @@ class Transpose(Unary):
             )
         return tuple(_one_axis(a, ndim) for a in axes)
 
-    def shape(self, shapes, attrs):
+    def shape(self, shapes: list[Shape], attrs: Attrs) -> Shape:
         return tuple(shapes[0][a] for a in self._perm(attrs, len(shapes[0])))
 
-    def forward(self, xs, attrs):
+    def forward(self, xs: list[Array], attrs: Attrs) -> Array:
         return np.transpose(xs[0], self._perm(attrs, xs[0].ndim))
 
-    def backward(self, g, out, xs, attrs, need):
+    def backward(
+        self, g: Array, out: Array, xs: list[Array], attrs: Attrs, need: Sequence[bool]
+    ) -> Grads:
         return [np.transpose(g, np.argsort(self._perm(attrs, xs[0].ndim)))]
 
 
@@ -411,9 +449,9 @@ class Reshape(Unary):
     description = "The same elements in a new shape (`shape`, with at most one -1 to infer)."
     formula = "reshape(u, shape)"
     derivatives = ("d reshape(u)/du: the incoming gradient, reshaped back",)
-    attr_defaults: ClassVar[dict] = {"shape": None}
+    attr_defaults: ClassVar[Attrs] = {"shape": None}
 
-    def shape(self, shapes, attrs):
+    def shape(self, shapes: list[Shape], attrs: Attrs) -> Shape:
         want = attrs.get("shape")
         if not isinstance(want, list | tuple) or not all(_is_int(n) and n >= -1 for n in want):
             raise ShapeError(f"shape {want!r} must be a list of sizes (one of them may be -1)")
@@ -434,10 +472,12 @@ class Reshape(Unary):
             raise ShapeError(f"{size} elements cannot be reshaped to {list(want)}")
         return tuple(want)
 
-    def forward(self, xs, attrs):
+    def forward(self, xs: list[Array], attrs: Attrs) -> Array:
         return np.reshape(xs[0], self.shape([xs[0].shape], attrs))
 
-    def backward(self, g, out, xs, attrs, need):
+    def backward(
+        self, g: Array, out: Array, xs: list[Array], attrs: Attrs, need: Sequence[bool]
+    ) -> Grads:
         return [np.reshape(g, xs[0].shape)]
 
 
@@ -446,35 +486,38 @@ class Softmax(Unary):
     description = "Softmax along an axis (the last by default): positive, sums to 1."
     formula = "softmax(u)_i = exp(u_i) / sum_j exp(u_j)"
     derivatives = ("d softmax(u)/du = s * (g - sum(g * s)) with s = softmax(u)",)
-    attr_defaults: ClassVar[dict] = {"axis": -1}
+    attr_defaults: ClassVar[Attrs] = {"axis": -1}
 
-    def shape(self, shapes, attrs):
+    def shape(self, shapes: list[Shape], attrs: Attrs) -> Shape:
         _softmax_axis(attrs, len(shapes[0]))
         return shapes[0]
 
-    def forward(self, xs, attrs):
+    def forward(self, xs: list[Array], attrs: Attrs) -> Array:
         axis = _softmax_axis(attrs, xs[0].ndim)
         if xs[0].size == 0:
             return xs[0].copy()
-        e = np.exp(xs[0] - np.max(xs[0], axis=axis, keepdims=True))
+        e: Array = np.exp(xs[0] - np.max(xs[0], axis=axis, keepdims=True))
         return e / _sum(e, axis, True)
 
-    def backward(self, g, out, xs, attrs, need):
+    def backward(
+        self, g: Array, out: Array, xs: list[Array], attrs: Attrs, need: Sequence[bool]
+    ) -> Grads:
         axis = _softmax_axis(attrs, out.ndim)
         gs = g * out
         return [gs - out * _sum(gs, axis, True)]
 
 
-def _softmax_axis(attrs: dict, ndim: int) -> int | None:
+def _softmax_axis(attrs: Attrs, ndim: int) -> int | None:
     axis = _one_axis(attrs.get("axis"), ndim)
     return axis if ndim else None
 
 
-def _log_softmax(u: np.ndarray, axis: int | None) -> np.ndarray:
+def _log_softmax(u: Array, axis: int | None) -> Array:
     if u.size == 0:
         return u.copy()
-    shifted = u - np.max(u, axis=axis, keepdims=True)
-    return shifted - np.log(_sum(np.exp(shifted), axis, True))
+    shifted: Array = u - np.max(u, axis=axis, keepdims=True)
+    log_total: Array = np.log(_sum(np.exp(shifted), axis, True))
+    return shifted - log_total
 
 
 class LogSoftmax(Unary):
@@ -485,16 +528,18 @@ class LogSoftmax(Unary):
     )
     formula = "log_softmax(u)_i = u_i - log(sum_j exp(u_j))"
     derivatives = ("d log_softmax(u)/du = g - softmax(u) * sum(g)",)
-    attr_defaults: ClassVar[dict] = {"axis": -1}
+    attr_defaults: ClassVar[Attrs] = {"axis": -1}
 
-    def shape(self, shapes, attrs):
+    def shape(self, shapes: list[Shape], attrs: Attrs) -> Shape:
         _softmax_axis(attrs, len(shapes[0]))
         return shapes[0]
 
-    def forward(self, xs, attrs):
+    def forward(self, xs: list[Array], attrs: Attrs) -> Array:
         return _log_softmax(xs[0], _softmax_axis(attrs, xs[0].ndim))
 
-    def backward(self, g, out, xs, attrs, need):
+    def backward(
+        self, g: Array, out: Array, xs: list[Array], attrs: Attrs, need: Sequence[bool]
+    ) -> Grads:
         axis = _softmax_axis(attrs, out.ndim)
         return [g - np.exp(out) * _sum(g, axis, True)]
 
@@ -507,18 +552,25 @@ class Sum(Unary):
     description = "Sum of all elements, or over the axes in `axis` (keepdims keeps them as 1)."
     formula = "sum(u) = sum_i u_i"
     derivatives = ("d sum(u)/du_i = 1",)
-    attr_defaults: ClassVar[dict] = {"axis": None, "keepdims": False}
+    attr_defaults: ClassVar[Attrs] = {"axis": None, "keepdims": False}
 
-    def shape(self, shapes, attrs):
+    def shape(self, shapes: list[Shape], attrs: Attrs) -> Shape:
         return _reduced_shape(shapes[0], _axes(attrs.get("axis"), len(shapes[0])), _keepdims(attrs))
 
-    def forward(self, xs, attrs):
+    def forward(self, xs: list[Array], attrs: Attrs) -> Array:
         axes = _axes(attrs.get("axis"), xs[0].ndim)
         return _sum(xs[0], axes, _keepdims(attrs))
 
-    def backward(self, g, out, xs, attrs, need):
-        axes = _axes(attrs.get("axis"), xs[0].ndim)
-        return [np.broadcast_to(_expand(g, axes, _keepdims(attrs)), xs[0].shape)]
+    def backward(
+        self, g: Array, out: Array, xs: list[Array], attrs: Attrs, need: Sequence[bool]
+    ) -> Grads:
+        return [self._spread(g, xs[0], attrs)]
+
+    @staticmethod
+    def _spread(g: Array, x: Array, attrs: Attrs) -> Array:
+        """The reduction's gradient spread back over every element of its input."""
+        axes = _axes(attrs.get("axis"), x.ndim)
+        return np.broadcast_to(_expand(g, axes, _keepdims(attrs)), x.shape)
 
 
 class Mean(Sum):
@@ -527,14 +579,16 @@ class Mean(Sum):
     formula = "mean(u) = sum_i u_i / n"
     derivatives = ("d mean(u)/du_i = 1 / n",)
 
-    def forward(self, xs, attrs):
+    def forward(self, xs: list[Array], attrs: Attrs) -> Array:
         # a sum and a division: np.mean warns on an empty tensor, PyTorch gives NaN
         axes = _axes(attrs.get("axis"), xs[0].ndim)
         total = _sum(xs[0], axes, _keepdims(attrs))
         return np.asarray(total / _count(xs[0].shape, axes))
 
-    def backward(self, g, out, xs, attrs, need):
-        (grad,) = super().backward(g, out, xs, attrs, need)
+    def backward(
+        self, g: Array, out: Array, xs: list[Array], attrs: Attrs, need: Sequence[bool]
+    ) -> Grads:
+        grad = self._spread(g, xs[0], attrs)
         n = _count(xs[0].shape, _axes(attrs.get("axis"), xs[0].ndim))
         return [grad / n if n else grad]
 
@@ -547,17 +601,19 @@ class Max(Sum):
     formula = "max(u) = max_i u_i"
     derivatives = ("d max(u)/du_i = 1 / (number of ties) where u_i == max(u), else 0",)
 
-    def shape(self, shapes, attrs):
+    def shape(self, shapes: list[Shape], attrs: Attrs) -> Shape:
         axes = _axes(attrs.get("axis"), len(shapes[0]))
         if _count(shapes[0], axes) == 0:
             raise ShapeError(f"the max over no elements is undefined (shape {list(shapes[0])})")
         return super().shape(shapes, attrs)
 
-    def forward(self, xs, attrs):
+    def forward(self, xs: list[Array], attrs: Attrs) -> Array:
         axes = _axes(attrs.get("axis"), xs[0].ndim)
         return np.asarray(np.max(xs[0], axis=axes, keepdims=_keepdims(attrs)))
 
-    def backward(self, g, out, xs, attrs, need):
+    def backward(
+        self, g: Array, out: Array, xs: list[Array], attrs: Attrs, need: Sequence[bool]
+    ) -> Grads:
         # PyTorch's amax: the comparison u == max(u) picks the winners, (g / count) * mask
         axes = _axes(attrs.get("axis"), xs[0].ndim)
         keep = _keepdims(attrs)
@@ -580,7 +636,9 @@ def _matmul_shape(a: Shape, b: Shape) -> Shape:
     return a[:-1] + b[1:]
 
 
-def _matmul_backward(g, a, b, need):
+def _matmul_backward(
+    g: Array, a: Array, b: Array, need: Sequence[bool]
+) -> tuple[Array | None, Array | None]:
     """Gradients of a @ b for 1-D/2-D operands: dA = g @ B^T, dB = A^T @ g."""
     if a.ndim == 2 and b.ndim == 2:  # the common case, without reshapes
         return (g @ b.T if need[0] else None), (a.T @ g if need[1] else None)
@@ -598,14 +656,16 @@ class Matmul(Op):
     formula = "A @ B"
     derivatives = ("d(A @ B)/dA: dA = dY @ B^T", "d(A @ B)/dB: dB = A^T @ dY")
 
-    def shape(self, shapes, attrs):
+    def shape(self, shapes: list[Shape], attrs: Attrs) -> Shape:
         return _matmul_shape(*shapes)
 
-    def forward(self, xs, attrs):
+    def forward(self, xs: list[Array], attrs: Attrs) -> Array:
         # + 0.0 makes an exact zero +0: BLAS libraries (numpy's, PyTorch's) differ in its sign
         return xs[0] @ xs[1] + 0.0
 
-    def backward(self, g, out, xs, attrs, need):
+    def backward(
+        self, g: Array, out: Array, xs: list[Array], attrs: Attrs, need: Sequence[bool]
+    ) -> Grads:
         return list(_matmul_backward(g, xs[0], xs[1], need))
 
 
@@ -619,18 +679,20 @@ class Linear(Op):
         "d linear/db = 1: db = dY summed over the batch rows",
     )
 
-    def shape(self, shapes, attrs):
+    def shape(self, shapes: list[Shape], attrs: Attrs) -> Shape:
         x, w, b = shapes
         xw = _broadcast([x, w]) if not x or not w else _matmul_shape(x, w)
         return _broadcast([xw, b])
 
-    def forward(self, xs, attrs):
+    def forward(self, xs: list[Array], attrs: Attrs) -> Array:
         x, w, b = xs
         if x.ndim == 0 or w.ndim == 0:
             return x * w + b
         return x @ w + b
 
-    def backward(self, g, out, xs, attrs, need):
+    def backward(
+        self, g: Array, out: Array, xs: list[Array], attrs: Attrs, need: Sequence[bool]
+    ) -> Grads:
         x, w, _ = xs
         if x.ndim == 0 or w.ndim == 0:
             gx = g * w if need[0] else None
@@ -655,17 +717,19 @@ class Mse(Op):
     formula = "mse(y, yhat) = mean((y - yhat) ** 2)"
     derivatives = ("d mse/dy = 2 * (y - yhat) / n", "d mse/dyhat = -2 * (y - yhat) / n")
 
-    def shape(self, shapes, attrs):
+    def shape(self, shapes: list[Shape], attrs: Attrs) -> Shape:
         _broadcast(shapes)
         return ()
 
-    def forward(self, xs, attrs):
+    def forward(self, xs: list[Array], attrs: Attrs) -> Array:
         d = xs[0] - xs[1]
         # the mean of nothing is NaN, as in PyTorch (np.mean would warn); squares are never
         # -0, so a plain sum will do
         return np.asarray((d * d).sum() / d.size if d.size else np.nan)
 
-    def backward(self, g, out, xs, attrs, need):
+    def backward(
+        self, g: Array, out: Array, xs: list[Array], attrs: Attrs, need: Sequence[bool]
+    ) -> Grads:
         # PyTorch's mse_loss_backward with yhat as the input: 2 / n * (yhat - y) * g
         d = xs[1] - xs[0]
         gyhat = (2.0 / max(d.size, 1)) * d * g
@@ -690,18 +754,20 @@ class Bce(Op):
         "d bce/dp = (p - y) / (p * (1 - p)) / n",
     )
 
-    def shape(self, shapes, attrs):
+    def shape(self, shapes: list[Shape], attrs: Attrs) -> Shape:
         _broadcast(shapes)
         return ()
 
-    def forward(self, xs, attrs):
+    def forward(self, xs: list[Array], attrs: Attrs) -> Array:
         y, p = xs
         loss = (y - 1.0) * np.maximum(np.log1p(-p), BCE_LOG_FLOOR) - y * np.maximum(
             np.log(p), BCE_LOG_FLOOR
         )
         return np.asarray(_sum(loss) / loss.size if loss.size else np.nan)
 
-    def backward(self, g, out, xs, attrs, need):
+    def backward(
+        self, g: Array, out: Array, xs: list[Array], attrs: Attrs, need: Sequence[bool]
+    ) -> Grads:
         y, p = xs
         # both gradients live on the broadcast shape, whichever input is the larger
         n = max(_size(np.broadcast_shapes(y.shape, p.shape)), 1)
@@ -727,9 +793,9 @@ class CrossEntropy(Op):
         "d cross_entropy/dy = -log_softmax(z) / n",
         "d cross_entropy/dz = (softmax(z) * sum_axis(y) - y) / n",
     )
-    attr_defaults: ClassVar[dict] = {"axis": -1}
+    attr_defaults: ClassVar[Attrs] = {"axis": -1}
 
-    def shape(self, shapes, attrs):
+    def shape(self, shapes: list[Shape], attrs: Attrs) -> Shape:
         full = _broadcast(shapes)
         if not full:
             raise ShapeError("cross_entropy needs at least one axis of classes, got scalars")
@@ -737,21 +803,23 @@ class CrossEntropy(Op):
         return ()
 
     @staticmethod
-    def _terms(xs, attrs):
+    def _terms(xs: list[Array], attrs: Attrs) -> tuple[Array, Array, int, int]:
         y, z = xs
         full = np.broadcast_shapes(y.shape, z.shape)
         axis = _one_axis(attrs.get("axis"), len(full))
         rows = _size(full[:axis] + full[axis + 1 :])
         return y, np.broadcast_to(z, full), axis, rows
 
-    def forward(self, xs, attrs):
+    def forward(self, xs: list[Array], attrs: Attrs) -> Array:
         # PyTorch's order: -(sum of log_softmax(z) * y) / rows; nothing at all gives NaN
         y, z, axis, rows = self._terms(xs, attrs)
         if z.size == 0:
             return np.asarray(np.nan)
         return np.asarray(-_sum(_log_softmax(z, axis) * y) / rows)
 
-    def backward(self, g, out, xs, attrs, need):
+    def backward(
+        self, g: Array, out: Array, xs: list[Array], attrs: Attrs, need: Sequence[bool]
+    ) -> Grads:
         y, z, axis, rows = self._terms(xs, attrs)
         ls = _log_softmax(z, axis)
         gm = np.broadcast_to(-(g / max(rows, 1)), ls.shape)
@@ -775,7 +843,7 @@ OPS: dict[str, Op] = {
 }  # fmt: skip
 
 
-def describe_ops() -> list[dict]:
+def describe_ops() -> list[dict[str, Any]]:
     """Every op as plain data (what GET /api/ops serves)."""
     return [
         {

@@ -8,11 +8,12 @@ moments), which can be saved as plain data and loaded back.
 from __future__ import annotations
 
 import inspect
+from typing import Any
 
 import numpy as np
 
 from stepgrad.engine.errors import StepgradError
-from stepgrad.engine.tensor import from_json, to_json
+from stepgrad.engine.tensor import Array, from_json, to_json
 
 
 class SGD:
@@ -21,17 +22,17 @@ class SGD:
     def __init__(self, learning_rate: float = 0.01):
         self.learning_rate = _positive(learning_rate, "learning_rate")
 
-    def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> dict:
+    def step(self, params: dict[str, Array], grads: dict[str, Array]) -> dict[str, Array]:
         lr = self.learning_rate
         return {k: v - lr * grads[k] if k in grads else v for k, v in params.items()}
 
-    def state_dict(self) -> dict:
+    def state_dict(self) -> dict[str, Any]:
         return {}
 
-    def load_state_dict(self, state: dict) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         pass
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {"name": self.name, "learning_rate": self.learning_rate}
 
 
@@ -43,10 +44,10 @@ class Momentum(SGD):
     def __init__(self, learning_rate: float = 0.01, momentum: float = 0.9):
         super().__init__(learning_rate)
         self.momentum = _fraction(momentum, "momentum")
-        self.velocity: dict[str, np.ndarray] = {}
+        self.velocity: dict[str, Array] = {}
 
-    def step(self, params, grads):
-        new = {}
+    def step(self, params: dict[str, Array], grads: dict[str, Array]) -> dict[str, Array]:
+        new: dict[str, Array] = {}
         for k, w in params.items():
             if k not in grads:
                 new[k] = w
@@ -56,13 +57,13 @@ class Momentum(SGD):
             new[k] = w - self.learning_rate * v
         return new
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         return {"velocity": {k: to_json(v) for k, v in self.velocity.items()}}
 
-    def load_state_dict(self, state):
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         self.velocity = {k: from_json(v) for k, v in state.get("velocity", {}).items()}
 
-    def config(self):
+    def config(self) -> dict[str, Any]:
         return {**super().config(), "momentum": self.momentum}
 
 
@@ -83,14 +84,14 @@ class Adam(SGD):
         self.beta2 = _fraction(beta2, "beta2")
         self.eps = _positive(eps, "eps")
         self.t = 0
-        self.m: dict[str, np.ndarray] = {}
-        self.v: dict[str, np.ndarray] = {}
+        self.m: dict[str, Array] = {}
+        self.v: dict[str, Array] = {}
 
-    def step(self, params, grads):
+    def step(self, params: dict[str, Array], grads: dict[str, Array]) -> dict[str, Array]:
         self.t += 1
         b1, b2 = self.beta1, self.beta2
         c1, c2 = 1.0 - b1**self.t, 1.0 - b2**self.t
-        new = {}
+        new: dict[str, Array] = {}
         for k, w in params.items():
             if k not in grads:
                 new[k] = w
@@ -102,26 +103,26 @@ class Adam(SGD):
             new[k] = w - self.learning_rate * (m / c1) / (np.sqrt(v / c2) + self.eps)
         return new
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         return {
             "t": self.t,
             "m": {k: to_json(v) for k, v in self.m.items()},
             "v": {k: to_json(v) for k, v in self.v.items()},
         }
 
-    def load_state_dict(self, state):
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         self.t = int(state.get("t", 0))
         self.m = {k: from_json(v) for k, v in state.get("m", {}).items()}
         self.v = {k: from_json(v) for k, v in state.get("v", {}).items()}
 
-    def config(self):
+    def config(self) -> dict[str, Any]:
         return {**super().config(), "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
 
 
-OPTIMIZERS = {cls.name: cls for cls in (SGD, Momentum, Adam)}
+OPTIMIZERS: dict[str, type[SGD]] = {cls.name: cls for cls in (SGD, Momentum, Adam)}
 
 
-def make_optimizer(name: str = "sgd", /, **options) -> SGD:
+def make_optimizer(name: str = "sgd", /, **options: Any) -> SGD:
     """An optimizer by name with its options; unknown names or options are a clear error.
 
     `name` is positional-only, so an option called "name" is an unknown option like any other."""
@@ -141,7 +142,7 @@ def make_optimizer(name: str = "sgd", /, **options) -> SGD:
 RESERVED_OPTIONS = ("name", "learning_rate")
 
 
-def optimizer_from(name: str, learning_rate: float | None, options: dict | None) -> SGD:
+def optimizer_from(name: str, learning_rate: float | None, options: dict[str, Any] | None) -> SGD:
     """An optimizer from the settings a client sends: a name, a learning rate, and options
     (momentum, betas...) that must not repeat the name or the learning rate."""
     if options is not None and not isinstance(options, dict):

@@ -8,13 +8,25 @@ step, with events) and `backward_pass` (every node at once, no events) both call
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any, cast
+
 import numpy as np
 
 from stepgrad.engine.graph import Graph
-from stepgrad.engine.tensor import unbroadcast
+from stepgrad.engine.ops import Grads, Op
+from stepgrad.engine.optim import SGD
+from stepgrad.engine.tensor import Array, unbroadcast
 
 
-def node_backward(op, attrs, g, out, xs, need) -> list:
+def node_backward(
+    op: Op,
+    attrs: dict[str, Any],
+    g: Array,
+    out: Array,
+    xs: list[Array],
+    need: Sequence[bool],
+) -> Grads:
     """g * d out / d input for each input, on the input's own shape (None where `need` is
     false). Call it under `np.errstate(all="ignore")`: inf and NaN are results here."""
     if True not in need:
@@ -31,21 +43,22 @@ def node_backward(op, attrs, g, out, xs, need) -> list:
     return parts
 
 
-def add_grad(grads: list, j: int, part, overwrite: bool = False) -> None:
+def add_grad(grads: list[Array | None], j: int, part: Array, overwrite: bool = False) -> None:
     """Add a contribution to node j's gradient: a new array, never in place, since another
     node may hold the old one. `overwrite` is the fan-out mistake (see `Run`)."""
-    grads[j] = part if grads[j] is None or overwrite else grads[j] + part
+    prev = grads[j]
+    grads[j] = part if prev is None or overwrite else prev + part
 
 
-def forward_pass(graph: Graph, leaf_values: list) -> list:
+def forward_pass(graph: Graph, leaf_values: Sequence[Array | None]) -> list[Array]:
     """Values of every node, in topological order; `leaf_values[i]` feeds leaf i."""
     with np.errstate(all="ignore"):
         return _forward(graph, leaf_values)
 
 
 def backward_pass(
-    graph: Graph, values: list, train_only: bool = True, fanout_bug: bool = False
-) -> list:
+    graph: Graph, values: list[Array], train_only: bool = True, fanout_bug: bool = False
+) -> list[Array | None]:
     """Gradient of the output with respect to every node (None where none flows).
 
     `train_only` computes only the gradients through which a param can be reached.
@@ -54,7 +67,9 @@ def backward_pass(
         return _backward(graph, values, train_only, fanout_bug)
 
 
-def descent_step(graph: Graph, leaf_values: list, optimizer) -> tuple[float, list]:
+def descent_step(
+    graph: Graph, leaf_values: Sequence[Array | None], optimizer: SGD
+) -> tuple[float, list[Array | None]]:
     """Forward, backward and one optimizer step; returns the loss (the output, a scalar)
     and the new leaf values."""
     index = graph.index
@@ -62,26 +77,29 @@ def descent_step(graph: Graph, leaf_values: list, optimizer) -> tuple[float, lis
     with np.errstate(all="ignore"):
         values = _forward(graph, leaf_values)
         grads = _backward(graph, values, True, False)
-        params = {nid: leaf_values[index[nid]] for nid in graph.params}
+        params = {nid: values[index[nid]] for nid in graph.params}
         new = optimizer.step(
-            params, {nid: grads[index[nid]] for nid in params if grads[index[nid]] is not None}
+            params, {nid: g for nid in params if (g := grads[index[nid]]) is not None}
         )
-    leaf_values = list(leaf_values)
+    new_values = list(leaf_values)
     for nid, value in new.items():
-        leaf_values[index[nid]] = value
-    return float(values[index[graph.output]]), leaf_values
+        new_values[index[nid]] = value
+    return float(values[index[graph.output]]), new_values
 
 
-def _forward(graph: Graph, leaf_values: list) -> list:
-    values = list(leaf_values)
+def _forward(graph: Graph, leaf_values: Sequence[Array | None]) -> list[Array]:
+    # None only at computed nodes, each filled before a later node reads it (topological order)
+    values = cast(list[Array], list(leaf_values))
     for i, (op, attrs, ins, _, _) in enumerate(graph.plan):
         if ins:
             values[i] = op.forward([values[j] for j in ins], attrs)
     return values
 
 
-def _backward(graph: Graph, values: list, train_only: bool, fanout_bug: bool) -> list:
-    grads: list = [None] * len(values)
+def _backward(
+    graph: Graph, values: list[Array], train_only: bool, fanout_bug: bool
+) -> list[Array | None]:
+    grads: list[Array | None] = [None] * len(values)
     out = graph.index[graph.output]
     grads[out] = np.ones_like(values[out])
     plan = graph.plan
@@ -95,5 +113,6 @@ def _backward(graph: Graph, values: list, train_only: bool, fanout_bug: bool) ->
         for j, part in zip(ins, parts, strict=True):
             if part is not None:
                 # add_grad, inlined: this loop is the training hot path
-                grads[j] = part if grads[j] is None or fanout_bug else grads[j] + part
+                prev = grads[j]
+                grads[j] = part if prev is None or fanout_bug else prev + part
     return grads

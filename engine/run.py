@@ -13,11 +13,24 @@ N + (number of those) steps; every other node keeps no gradient.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any, cast
+
 import numpy as np
 
 from stepgrad.engine.errors import GraphError, PhaseError
 from stepgrad.engine.graph import Graph
+from stepgrad.engine.optim import SGD
 from stepgrad.engine.passes import add_grad, node_backward
+from stepgrad.engine.tensor import Array
+
+# what a step did, as the API reports it
+Event = dict[str, Any]
+# an edge's gradient and local derivative before a step, keyed by (consumer, input slot)
+EdgeUndo = dict[tuple[int, int], tuple[Array | None, Array | None]]
+# what a step replaced: (node, its old value, None, None) for a forward step,
+# (None, None, old gradients by node, EdgeUndo) for a backward one
+Undo = tuple[int | None, Array | None, dict[int, Array | None] | None, EdgeUndo | None]
 
 
 class Run:
@@ -90,16 +103,16 @@ class Run:
 
     def reset(self) -> None:
         n = len(self.graph)
-        self.values: list[np.ndarray | None] = [None] * n
-        self.grads: list[np.ndarray | None] = [None] * n
+        self.values: list[Array | None] = [None] * n
+        self.grads: list[Array | None] = [None] * n
         # contribution sent along each edge, keyed by (consumer index, input slot)
-        self.edge_grads: dict[tuple[int, int], np.ndarray] = {}
+        self.edge_grads: dict[tuple[int, int], Array] = {}
         # d consumer / d input on edges between scalars: the factors of the chain rule
-        self.edge_locals: dict[tuple[int, int], np.ndarray] = {}
+        self.edge_locals: dict[tuple[int, int], Array] = {}
         self.position = 0
         # what each step replaced, so a step back restores it instead of replaying the
         # timeline from the start (gradients add up into new arrays: the old ones are intact)
-        self._undo: list[tuple] = []
+        self._undo: list[Undo] = []
 
     @property
     def total(self) -> int:
@@ -157,23 +170,23 @@ class Run:
             "value": value,
         }
 
-    def _backward_step(self) -> dict:
+    def _backward_step(self) -> Event:
         graph = self.graph
         n = len(graph)
         i = self.back[self.position - n]
-        old_grads: dict[int, np.ndarray | None] = {}
-        old_edges: dict[tuple[int, int], tuple] = {}
+        old_grads: dict[int, Array | None] = {}
+        old_edges: EdgeUndo = {}
         if self.position == n:
-            out = graph.index[self.seed_node]
-            old_grads[out] = self.grads[out]
-            self.grads[out] = np.ones_like(self.values[out])
+            seed = graph.index[self.seed_node]
+            old_grads[seed] = self.grads[seed]
+            self.grads[seed] = np.ones_like(self._computed(seed))
         self._undo.append((None, None, old_grads, old_edges))
         g = self.grads[i]
         op, attrs, ins, need, _ = graph.plan[i]
         contributions = []
         if g is not None and ins:
-            xs = [self.values[j] for j in ins]
-            out = self.values[i]
+            xs = [self._computed(j) for j in ins]
+            out = self._computed(i)
             with np.errstate(all="ignore"):
                 parts = node_backward(op, attrs, g, out, xs, need)
                 # with a scalar output, backward of a seed of 1 is the local derivative itself
@@ -214,7 +227,7 @@ class Run:
             "contributions": contributions,
         }
 
-    def step(self, steps: int = 1) -> list[dict]:
+    def step(self, steps: int = 1) -> list[Event]:
         """Advance up to `steps` along the whole timeline (forward, then backward)."""
         events = []
         n = len(self.graph)
@@ -222,7 +235,7 @@ class Run:
             events.append(self._forward_step() if self.position < n else self._backward_step())
         return events
 
-    def forward(self, steps: int | None = 1) -> list[dict]:
+    def forward(self, steps: int | None = 1) -> list[Event]:
         """Run forward `steps` nodes (None: to the end of the forward pass)."""
         n = len(self.graph)
         if self.position >= n:
@@ -230,7 +243,7 @@ class Run:
         remaining = n - self.position
         return self.step(remaining if steps is None else min(steps, remaining))
 
-    def backward(self, steps: int | None = 1) -> list[dict]:
+    def backward(self, steps: int | None = 1) -> list[Event]:
         """Run backward `steps` nodes (None: to the end of the backward pass)."""
         if self.position < len(self.graph):
             raise PhaseError(
@@ -241,7 +254,7 @@ class Run:
         remaining = self.total - self.position
         return self.step(remaining if steps is None else min(steps, remaining))
 
-    def seek(self, position: int) -> list[dict]:
+    def seek(self, position: int) -> list[Event]:
         """Move the cursor anywhere in 0..2N; moving back undoes the steps in between."""
         if not isinstance(position, int) or not 0 <= position <= self.total:
             raise PhaseError(f"Position {position!r} is outside the timeline 0..{self.total}.")
@@ -257,9 +270,9 @@ class Run:
 
     def _step_back(self) -> None:
         i, value, old_grads, old_edges = self._undo.pop()
-        if old_grads is None:
+        if i is not None:
             self.values[i] = value
-        else:
+        if old_grads is not None and old_edges is not None:
             for j, grad in old_grads.items():
                 self.grads[j] = grad
             for key, (edge_grad, edge_local) in old_edges.items():
@@ -275,7 +288,7 @@ class Run:
 
     # ---- values ------------------------------------------------------------------------
 
-    def set_values(self, values: dict[str, object]) -> None:
+    def set_values(self, values: Mapping[str, object]) -> None:
         """New leaf values; the timeline starts again. On error nothing changes."""
         self.replace_graph(self.graph.with_values(values))
 
@@ -295,7 +308,7 @@ class Run:
             raise GraphError("swap_graph needs a graph with the same nodes and edges.")
         self.graph = graph
 
-    def param_grads(self) -> dict[str, np.ndarray]:
+    def param_grads(self) -> dict[str, Array]:
         if self.target is not None and self.target != self.graph.output:
             target, output = self.target, self.graph.output
             raise PhaseError(
@@ -308,17 +321,18 @@ class Run:
                 "There are no gradients yet; run forward and backward to the end before updating."
             )
         return {
-            nid: self.grads[self.graph.index[nid]]
+            nid: grad
             for nid in self.graph.params
-            if self.grads[self.graph.index[nid]] is not None
+            if (grad := self.grads[self.graph.index[nid]]) is not None
         }
 
-    def update(self, optimizer) -> dict[str, np.ndarray]:
+    def update(self, optimizer: SGD) -> dict[str, Array]:
         """One descent step on every param from the current gradients; the timeline resets.
 
         Returns the new parameter values."""
         grads = self.param_grads()
-        params = {nid: self.graph.nodes[nid].value for nid in grads}
+        # every param has a value: only inputs can be bound instead
+        params = {nid: v for nid in grads if (v := self.graph.nodes[nid].value) is not None}
         new = optimizer.step(params, grads)
         self.set_values(new)
         return new

@@ -11,8 +11,12 @@ import math
 from numbers import Real
 
 import numpy as np
+import numpy.typing as npt
 
 from stepgrad.engine.errors import TensorError
+
+# what every value and gradient in a graph is
+Array = npt.NDArray[np.float64]
 
 DEFAULT_MAX_ELEMENTS = 1_000_000
 
@@ -37,7 +41,7 @@ def _check_leaves(value: object, where: str) -> None:
 
 def as_tensor(
     value: object, name: str = "value", max_elements: int = DEFAULT_MAX_ELEMENTS
-) -> np.ndarray:
+) -> Array:
     """Convert a number, nested list or array to a finite float64 array, or raise TensorError."""
     where = f"The value of {name!r}"
     if isinstance(value, np.ndarray):
@@ -64,10 +68,12 @@ def as_tensor(
     return arr
 
 
-def _check_size_before_build(value: list | tuple, where: str, max_elements: int) -> None:
+def _check_size_before_build(
+    value: list[object] | tuple[object, ...], where: str, max_elements: int
+) -> None:
     """Count leaves first so that a huge list is refused before numpy allocates for it."""
     count = 0
-    stack = [value]
+    stack: list[object] = [value]
     while stack:
         item = stack.pop()
         if isinstance(item, list | tuple):
@@ -81,7 +87,7 @@ def _check_size_before_build(value: list | tuple, where: str, max_elements: int)
                 )
 
 
-def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+def unbroadcast(grad: Array, shape: tuple[int, ...]) -> Array:
     """Sum a gradient computed on a broadcast shape back down to an input's own shape."""
     if grad.shape == shape:
         return grad
@@ -114,19 +120,21 @@ def to_json(arr: np.ndarray | None) -> object:
         return _json_number(float(arr))
     if np.all(np.isfinite(arr)):
         return arr.tolist()
-    flat = [_json_number(x) for x in arr.ravel().tolist()]
+    flat: list[object] = [_json_number(x) for x in arr.ravel().tolist()]
     # rebuild the nesting from the flat list, innermost axis first
     for n in reversed(arr.shape[1:]):
         flat = [flat[i : i + n] for i in range(0, len(flat), n)]
     return flat
 
 
-def from_json(value: object, name: str = "value", max_elements: int = DEFAULT_MAX_ELEMENTS):
+def from_json(
+    value: object, name: str = "value", max_elements: int = DEFAULT_MAX_ELEMENTS
+) -> Array:
     """Inverse of to_json for stored state: accepts the non-finite strings again."""
     if isinstance(value, str) or (isinstance(value, list) and _has_strings(value)):
         mapping = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
-        def conv(v):
+        def conv(v: object) -> object:
             if isinstance(v, list):
                 return [conv(x) for x in v]
             return mapping[v] if isinstance(v, str) else v
@@ -135,8 +143,8 @@ def from_json(value: object, name: str = "value", max_elements: int = DEFAULT_MA
     return np.array(value, dtype=np.float64)
 
 
-def _has_strings(value: list) -> bool:
-    stack: list = [value]
+def _has_strings(value: list[object]) -> bool:
+    stack: list[object] = [value]
     while stack:
         item = stack.pop()
         if isinstance(item, list):
@@ -146,7 +154,7 @@ def _has_strings(value: list) -> bool:
     return False
 
 
-def summary(arr: np.ndarray) -> dict:
+def summary(arr: Array) -> dict[str, object]:
     """Shape, min, max, mean and a short sample: what a large tensor is shown as."""
     flat = arr.ravel()
     finite = flat[np.isfinite(flat)]
