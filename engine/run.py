@@ -144,22 +144,27 @@ class Run:
     def backward_done(self) -> bool:
         return self.position >= self.total
 
-    def value(self, node_id: str) -> np.ndarray | None:
+    def value(self, node_id: str) -> Array | None:
         return self.values[self.graph.index[node_id]]
 
-    def grad(self, node_id: str) -> np.ndarray | None:
+    def grad(self, node_id: str) -> Array | None:
         return self.grads[self.graph.index[node_id]]
+
+    def _computed(self, i: int) -> Array:
+        """Node i's value where the timeline has one: an input of the node being evaluated
+        (the order is topological), or any node once the forward pass is done."""
+        return cast(Array, self.values[i])
 
     # ---- steps -------------------------------------------------------------------------
 
-    def _forward_step(self) -> dict:
+    def _forward_step(self) -> Event:
         i = self.sequence[self.position]
         op, attrs, ins, _, _ = self.graph.plan[i]
         if op.leaf:
             value = self.graph.leaf_values[i]
         else:
             with np.errstate(all="ignore"):
-                value = op.forward([self.values[j] for j in ins], attrs)
+                value = op.forward([self._computed(j) for j in ins], attrs)
         self._undo.append((i, self.values[i], None, None))
         self.values[i] = value
         self.position += 1
