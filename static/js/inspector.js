@@ -328,7 +328,7 @@ export class Inspector {
       });
     }
     const input = el("textarea", { class: "value-input", rows: isScalar(leafValue) ? 1 : 3, spellcheck: "false",
-      "data-role": "value-input", "aria-label": t("editor.label") });
+      "data-role": "value-input", "aria-label": t("inspector.newValue") });
     input.value = initial;
     const error = el("div", { class: "form-error", "data-role": "value-error", role: "alert" });
     const apply = () => {

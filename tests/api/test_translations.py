@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 
@@ -14,9 +13,8 @@ from stepgrad.app.classroom import course
 from stepgrad.app.classroom.translations import OPS_ZH
 from stepgrad.engine.examples import list_examples, load_example
 from stepgrad.engine.ops import OPS, describe_ops
-from tests.english import english_runs, lone_word, names_of
+from tests.helpers import ROOT, english_runs, lone_word, names_of
 
-ROOT = Path(__file__).resolve().parents[2]
 OP_NAMES = frozenset(OPS)
 
 
@@ -59,11 +57,7 @@ def test_examples_have_chinese_titles_and_descriptions():
 
 
 def i18n_values(lang: str) -> dict[str, str]:
-    text = (ROOT / "static" / "js" / "i18n.js").read_text(encoding="utf-8")
-    body = text[text.index("export const STRINGS") :]
-    block = re.search(rf"^  {lang}: \{{\n(.*?)^  \}},", body, re.S | re.M).group(1)
-    pairs = re.findall(r'^    "([\w.]+)": "((?:[^"\\]|\\.)*)",', block, re.M)
-    return {key: json.loads(f'"{value}"') for key, value in pairs}
+    return json.loads((ROOT / "static" / "i18n" / f"{lang}.json").read_text(encoding="utf-8"))
 
 
 def test_every_ui_string_is_in_chinese():
