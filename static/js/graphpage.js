@@ -10,11 +10,12 @@ import { FocusFollower, FocusSender } from "./follow.js";
 import { fmtNumber } from "./format.js";
 import {
   historyRows, listenClicks, listenFind, listenKeys, renderCaption, renderFinal, renderGradcheck,
-  renderMessage, renderTrainStatus, selectRelative, VIEW_KEYS, viewActions,
+  renderMessage, renderTrainStatus, selectRelative, viewActions,
 } from "./graphparts.js";
 import { GraphView, graphIndex } from "./graphview.js";
 import { applyI18n, currentLang, t } from "./i18n.js";
 import { Inspector } from "./inspector.js";
+import { GRAPH_KEYS } from "./keys.js";
 import { NetworkBuilder } from "./builder.js";
 import { Editor } from "./editor.js";
 import { readSpec } from "./editapi.js";
@@ -174,7 +175,7 @@ function networkPreset(net) {
 async function specLeafValue(id) {
   const version = state.graph ? state.graph.version : null;
   if (state.specCache.version !== version || !state.specCache.spec) {
-    state.specCache = { version, spec: session.api.exportSpec("json").catch(() => null) };
+    store.settle({ specCache: { version, spec: session.api.exportSpec("json").catch(() => null) } });
   }
   const spec = await state.specCache.spec;
   const node = spec && Array.isArray(spec.nodes) ? spec.nodes.find((n) => n.id === id) : null;
@@ -201,7 +202,7 @@ function render() {
   view.render(state);
   editor.render();
   follower.drawn();
-  state.touched = { nodes: [], edges: [] }; // drawn: nothing is pending
+  store.settle({ touched: { nodes: [], edges: [] } }); // drawn: nothing is pending
   if (!state.firstRenderDone) firstRender();
   inspector.render(state);
   renderTopbar(g);
@@ -220,7 +221,7 @@ function render() {
 }
 
 function firstRender() {
-  state.firstRenderDone = true;
+  store.settle({ firstRenderDone: true });
   performance.mark("sg:first-render");
   performance.measure("sg:open", { start: 0, end: performance.now() });
   root.setAttribute("data-ready", "true");
@@ -312,7 +313,7 @@ function renderTraining() {
   renderTrainStatus(root, tr, t, tr.running ? t("train.starting") : (g.params || []).length ? "" : t("train.noParams"));
   const key = `${tr.rows.length}|${tr.epochs}|${state.lang}|${tr.predictions ? tr.predictions.y_true.length : 0}`;
   if (key === state.chartKey) return;
-  state.chartKey = key;
+  store.settle({ chartKey: key });
   drawLossChart($("#loss-chart"), tr.rows, { epochs: tr.epochs, t });
   const scatter = $("#scatter-chart");
   scatter.closest("figure").hidden = !tr.predictions;
@@ -338,7 +339,7 @@ function takeGraph(g, touched) {
   const patch = { graph: g, touched: cur === g ? state.touched : addTouched(state.touched, touched) };
   if (state.selected && !touched && !g.nodes.some((n) => n.id === state.selected)) patch.selected = null;
   if (g.training && !state.training.running && !state.training.rows.length && g.training.final) {
-    state.training.final = g.training.final;
+    patch.training = { ...state.training, final: g.training.final };
   }
   if (!cur || cur.name !== g.name) rememberGraph(g.id, g.name);
   store.set(patch);
@@ -729,32 +730,7 @@ async function copy(text) {
 
 // ---- keyboard --------------------------------------------------------------------------------
 
-const KEYS = {
-  ...VIEW_KEYS,
-  ArrowRight: "next",
-  PageDown: "next",
-  ArrowLeft: "prev",
-  PageUp: "prev",
-  Home: "home",
-  End: "end",
-  f: "run-forward",
-  b: "run-backward",
-  u: "update",
-  r: "reset",
-  " ": "play",
-  p: "presentation",
-  g: "gradcheck",
-  c: "follow",
-  "/": "find-focus",
-  "<": "slower",
-  ",": "slower",
-  ">": "faster",
-  ".": "faster",
-  q: "quiz",
-  t: "follow-teacher",
-};
-
-listenKeys(KEYS, actions, {
+listenKeys(GRAPH_KEYS, actions, {
   before(ev) {
     if (editor.key(ev)) return true;
     if (ev.key === "t" && state.editable && state.graph) {
@@ -795,13 +771,13 @@ listenFind(store, view, say, select);
 // the timeline slider seeks (debounced while dragging)
 const slider = $("[data-role=timeline]");
 slider.addEventListener("input", () => {
-  state.sliderDragging = true;
+  store.set({ sliderDragging: true });
   setText($("[data-role=position]"), `${slider.value} / ${slider.max}`);
   clearTimeout(slider.seekTimer);
   slider.seekTimer = setTimeout(() => actions.seek(Number(slider.value)), 80);
 });
 slider.addEventListener("change", () => {
-  state.sliderDragging = false;
+  store.set({ sliderDragging: false });
   clearTimeout(slider.seekTimer);
   if (state.graph && Number(slider.value) !== state.graph.cursor.position) actions.seek(Number(slider.value));
 });

@@ -8,6 +8,7 @@ import { derivName, fmtNumber, fmtShort } from "./format.js";
 import { graphIndex } from "./graphview.js";
 import { applyI18n, currentLang, setLang, t } from "./i18n.js";
 import { valueBlock } from "./inspector.js";
+import { boundAction, keyContext } from "./keys.js";
 
 // The server summarises tensors past a threshold; for graphs of a moderate total size the
 // pages ask for whole values (GET ?full=true) so that nodes can show heatmaps and tables.
@@ -187,22 +188,20 @@ export function findNode(graph, text) {
   return hit ? hit.id : null;
 }
 
-/** Keys to actions. Typing in a field is left alone, except that the actions in `fromSlider`
- * still work while a slider has the focus (its arrows move the slider). `before(ev, slider)`
- * takes the keys a page handles itself (returns true when it did). */
+/** Keys to actions (the tables and the rules are keys.js). `before(ev, slider)` takes the
+ * keys a page handles itself (returns true when it did). */
 export function listenKeys(keys, actions, { fromSlider = new Set(), before = () => false } = {}) {
   document.addEventListener("keydown", (ev) => {
-    if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
     const target = ev.target;
     const field = target && target.closest ? target.closest("input, textarea, select, [contenteditable]") : null;
-    const slider = Boolean(field && field.matches("input[type=range]") && fromSlider.size);
-    if (field && !slider) return;
-    if (target && target.tagName === "BUTTON" && (ev.key === " " || ev.key === "Enter")) return;
-    if (before(ev, slider)) return;
-    const action = keys[ev.key];
-    if (!action || (slider && !fromSlider.has(action))) return;
+    const focus = { field: Boolean(field), slider: Boolean(field && field.matches("input[type=range]")), button: Boolean(target && target.tagName === "BUTTON") };
+    const context = keyContext(ev, focus, fromSlider);
+    if (!context) return;
+    if (before(ev, context.slider)) return;
+    const action = boundAction(keys, ev.key, context.slider, fromSlider);
+    if (!action) return;
     ev.preventDefault();
-    if (slider) target.blur();
+    if (context.slider) target.blur();
     actions[action]();
   });
 }
@@ -231,17 +230,6 @@ export function selectRelative(store, graph, view, delta, select = (id) => store
   select(order[j]);
   view.ensureVisible(order[j]);
 }
-
-/** The keys of viewActions, the same on both pages. */
-export const VIEW_KEYS = {
-  l: "lang",
-  "?": "help",
-  h: "help",
-  0: "fit",
-  "+": "zoom-in",
-  "=": "zoom-in",
-  "-": "zoom-out",
-};
 
 // The key actions both pages share: switch language, show the help, fit and zoom the graph,
 // find a node, let the camera follow the steps.

@@ -11,6 +11,7 @@
 import { clear, setText, svgEl } from "./dom.js";
 import { GraphCanvas, Minimap, readPalette } from "./graphcanvas.js";
 import { opLabel } from "./i18n.js";
+import { edgeKey } from "./patch.js"; // the keys a patch's `touched.edges` names
 import {
   asMatrix,
   displayRange,
@@ -137,10 +138,6 @@ function edgePoints(e) {
     .filter((p) => p && Number.isFinite(p.x) && Number.isFinite(p.y));
 }
 
-function edgeKey(e) {
-  return `${e.source}>${e.target}#${e.slot}`;
-}
-
 /** Blue (negative) / white / orange (positive) heatmap of a matrix, as a data URL. */
 function heatmapUrl(matrix) {
   const canvas = document.createElement("canvas");
@@ -151,9 +148,9 @@ function heatmapUrl(matrix) {
   let scale = 0;
   for (const c of matrix.cells) if (typeof c === "number" && Number.isFinite(c)) scale = Math.max(scale, Math.abs(c));
   matrix.cells.forEach((c, i) => {
-    let r = 128;
-    let g = 128;
-    let b = 128;
+    let r;
+    let g;
+    let b;
     if (typeof c === "number" && Number.isFinite(c)) {
       const t = scale > 0 ? c / scale : 0;
       if (t >= 0) {

@@ -16,13 +16,14 @@ import { $, $$, clear, el, setText } from "./dom.js";
 import { fmtNumber } from "./format.js";
 import {
   historyRows, listenClicks, listenKeys, renderCaption, renderFinal, renderGradcheck, renderMessage,
-  renderTrainStatus, selectRelative, VIEW_KEYS, viewActions,
+  renderTrainStatus, selectRelative, viewActions,
 } from "./graphparts.js";
 import { GraphView } from "./graphview.js";
 import { applyI18n, currentLang, t } from "./i18n.js";
 import { FocusSender } from "./follow.js";
 import { Inspector } from "./inspector.js";
 import { knnPane } from "./knncontrols.js";
+import { LESSON_FROM_SLIDER, LESSON_KEYS } from "./keys.js";
 import { QuizCard, classBase, quantityFor } from "./quiz.js";
 import { drawRace } from "./raceview.js";
 import { GraphSession } from "./session.js";
@@ -254,11 +255,12 @@ async function ensureForward(rec) {
 async function go(i) {
   const steps = state.lesson ? state.lesson.steps : [];
   if (i < 0 || i >= steps.length) return;
-  const my = ++state.entry;
+  const my = state.entry + 1;
   const alive = () => my === state.entry;
   stopPlaying();
   const s = steps[i];
-  Object.assign(state, {
+  store.set({
+    entry: my,
     index: i, view: s.view, stepState: "loading", selected: s.select || null, highlight: new Set(s.highlight || []),
     panelOverride: null, rec: null, training: null, compare: null, gradcheck: null, data: null,
     message: null, // a note about the previous step is not about this one
@@ -268,15 +270,14 @@ async function go(i) {
   curveView.reset();
   view.autoFit = true;
   history.replaceState(null, "", `#step-${i + 1}`);
-  store.set({});
   try {
     await applyStep(s, i, alive);
     if (!alive()) return;
-    state.stepState = "ready";
+    store.set({ stepState: "ready" });
     if (s.quiz && state.rec && quantityFor(state.rec.graph, s.quiz.node) !== null) openQuiz(s.quiz.node, s.quiz.quantity);
   } catch (err) {
     if (!alive()) return;
-    state.stepState = "error";
+    store.set({ stepState: "error" });
     showError(err);
   }
   store.set({});
@@ -287,8 +288,7 @@ async function applyStep(s, i, alive) {
   if (s.graph) {
     rec = await recordFor(s.graph);
     if (!alive()) return;
-    state.rec = rec;
-    store.set({});
+    store.set({ rec });
     await applyOptions(rec, s);
     if (!alive()) return;
     if (s.position !== null && s.position !== undefined) await seek(rec, positionOf(s.position, rec.graph));
@@ -306,8 +306,7 @@ async function graphStep(s, i, rec, alive) {
   if (s.panel === "gradcheck") {
     const report = await rec.api.gradcheck();
     if (!alive()) return;
-    state.gradcheck = { ...report, at: Date.now() };
-    store.set({});
+    store.set({ gradcheck: { ...report, at: Date.now() } });
   }
   if (s.train) await trainStep(s, i, rec, alive);
   else if (s.chart === "loss" || s.chart === "predictions" || s.panel === "train") await lastTraining(s, i, rec, alive);
@@ -318,15 +317,14 @@ async function graphStep(s, i, rec, alive) {
 async function trainStep(s, i, rec, alive) {
   const done = rec.trained.get(i);
   if (done) {
-    if (alive()) state.training = done;
+    if (alive()) store.set({ training: done });
     await done.finished;
     return;
   }
   const body = trainBody(s.train);
   const tr = { running: true, rows: [], epochs: body.epochs, final: null, predictions: null, optimizer: body.optimizer, steps: null };
   rec.trained.set(i, tr);
-  if (alive()) state.training = tr;
-  store.set({});
+  store.set(alive() ? { training: tr } : {});
   tr.finished = rec.session.train(body, (row) => {
     if (!tr.running) return;
     if (row.epoch === 1) tr.rows = [];
@@ -347,21 +345,21 @@ async function trainStep(s, i, rec, alive) {
 /** A chart of the graph's training that this step does not run: the one an earlier step ran. */
 async function lastTraining(s, i, rec, alive) {
   if (rec.lastTraining) {
-    state.training = rec.lastTraining;
+    store.set({ training: rec.lastTraining });
     return;
   }
   const steps = state.lesson.steps;
   for (let j = i - 1; j >= 0; j--) {
     if (steps[j].graph === s.graph && steps[j].train) {
       await trainStep(steps[j], j, rec, alive);
-      if (alive()) state.training = rec.lastTraining;
+      if (alive()) store.set({ training: rec.lastTraining });
       return;
     }
   }
   try {
     const res = await rec.api.get("/train");
     if (!alive()) return;
-    state.training = { running: false, rows: historyRows(res.history), epochs: res.epochs, final: res.final, predictions: res.predictions, optimizer: res.optimizer, steps: res.steps };
+    store.set({ training: { running: false, rows: historyRows(res.history), epochs: res.epochs, final: res.final, predictions: res.predictions, optimizer: res.optimizer, steps: res.steps } });
   } catch {
     /* never trained: the chart says so */
   }
@@ -411,8 +409,7 @@ function startCompare(s, rec) {
 
 async function compareStep(s, rec, alive) {
   const cmp = startCompare(s, rec);
-  if (alive()) state.compare = cmp;
-  store.set({});
+  store.set(alive() ? { compare: cmp } : {});
   await cmp.done;
 }
 
@@ -437,7 +434,7 @@ async function dataStep(s, i, rec, alive) {
     d.version += 1;
     store.schedule();
   };
-  if (alive()) state.data = d;
+  if (alive()) store.set({ data: d });
   if (s.chart === "table" || s.chart === "heatmap") d.view = await cached(`view:${name}`, () => api.dataset(name));
   if (s.chart === "scatter" || s.chart === "knn" || s.chart === "lines") {
     const x = s.scatter && s.scatter.x;
@@ -489,13 +486,15 @@ function runInOrders(rec, order) {
 async function raceStep() {
   if (!state.raceRun || state.raceRun.status === "error") {
     store.set({ raceRun: { status: "running" }, race: { status: "running" } });
+    let run;
     try {
-      state.raceRun = { status: "done", result: await api.race({}) };
+      run = { status: "done", result: await api.race({}) };
     } catch (err) {
-      state.raceRun = { status: "error", error: err.message || String(err) };
+      run = { status: "error", error: err.message || String(err) };
     }
+    store.set({ raceRun: run });
   }
-  state.race = state.raceRun;
+  store.set({ race: state.raceRun });
 }
 
 // ---- the sliders of the curve view -----------------------------------------------------------
@@ -674,7 +673,7 @@ function renderData() {
   const runs = d && d.compare ? d.compare.runs.map((r) => r.status).join(",") : "";
   const key = d ? `${state.index}|${state.lang}|${d.version}|${runs}` : `${state.index}|none`;
   if (key === state.drawn.data) return;
-  state.drawn.data = key;
+  store.settle({ drawn: { ...state.drawn, data: key } });
   if (!d || !d.version) {
     clear(pane).appendChild(el("p", { class: "pane-loading", text: t("lesson.loading") }));
     return;
@@ -774,7 +773,7 @@ function renderTraining(s) {
   status.setAttribute("data-running", tr && tr.running ? "true" : "false");
   const key = `${state.index}|${state.lang}|${tr ? tr.rows.length : -1}|${tr && tr.predictions ? "p" : ""}|${tr && tr.running}`;
   if (key === state.drawn.train) return;
-  state.drawn.train = key;
+  store.settle({ drawn: { ...state.drawn, train: key } });
   const svg = $("#lesson-train-chart");
   svg.setAttribute("data-chart", chart);
   setText($("[data-role=train-chart-title]"), t(chart === "predictions" ? "chart.scatterTitle" : "chart.lossTitle"));
@@ -789,7 +788,7 @@ function renderCompare() {
   setText($("[data-role=compare-status]"), cmp ? compareStatus(cmp) : t("lesson.loading"));
   const key = cmp ? `${state.index}|${state.lang}|${cmp.runs.map((r) => `${r.status}:${r.rows.length}`).join(",")}|${Boolean(cmp.reference)}` : "none";
   if (key === state.drawn.compare) return;
-  state.drawn.compare = key;
+  store.settle({ drawn: { ...state.drawn, compare: key } });
   const svg = $("#compare-chart");
   if (!cmp) {
     clear(svg);
@@ -839,7 +838,7 @@ function current() {
 
 function stopPlaying() {
   clearInterval(state.playTimer);
-  state.playTimer = null;
+  store.set({ playTimer: null });
 }
 
 /** On Kahn's steps `topo`, else the step's graph through its session (if it may step). */
@@ -878,10 +877,12 @@ const actions = {
       stopPlaying();
       return;
     }
-    state.playTimer = setInterval(() => {
-      if (topo.position >= topo.total || state.view !== "toposort") stopPlaying();
-      else topo.next().catch(showError);
-    }, 900);
+    store.set({
+      playTimer: setInterval(() => {
+        if (topo.position >= topo.total || state.view !== "toposort") stopPlaying();
+        else topo.next().catch(showError);
+      }, 900),
+    });
   },
   notes() {
     view.autoFit = true;
@@ -901,30 +902,8 @@ const actions = {
   },
 };
 
-const KEYS = {
-  ...VIEW_KEYS,
-  PageDown: "next-step",
-  n: "next-step",
-  PageUp: "prev-step",
-  N: "prev-step",
-  ArrowRight: "next",
-  ArrowLeft: "prev",
-  Home: "home",
-  End: "end",
-  f: "run-forward",
-  b: "run-backward",
-  u: "update",
-  g: "gradcheck",
-  " ": "play",
-  p: "presentation",
-  i: "notes",
-  q: "quiz",
-};
-// keys that still work while a slider has the focus (its arrows move the slider)
-const FROM_SLIDER = new Set(["next-step", "prev-step", "presentation", "lang", "help"]);
-
-listenKeys(KEYS, actions, {
-  fromSlider: FROM_SLIDER,
+listenKeys(LESSON_KEYS, actions, {
+  fromSlider: LESSON_FROM_SLIDER,
   before(ev, slider) {
     if (ev.key === "Escape") {
       if (state.selected) store.set({ selected: null });
@@ -958,8 +937,10 @@ async function start() {
   store.set({});
   try {
     const [lesson, ops, examples] = await Promise.all([api.lesson(lessonId), api.ops().catch(() => []), api.examples().catch(() => [])]);
-    state.examples = new Map((examples || []).map((ex) => [ex.id, ex]));
-    store.set({ lesson, ops: Object.fromEntries((ops || []).map((op) => [op.name, op])), opsLoaded: true });
+    store.set({
+      lesson, ops: Object.fromEntries((ops || []).map((op) => [op.name, op])), opsLoaded: true,
+      examples: new Map((examples || []).map((ex) => [ex.id, ex])),
+    });
   } catch (err) {
     const loadError = err instanceof ApiError && err.status === 404 ? t("lesson.notFound", { id: lessonId }) : detailMessage(err.message);
     root.setAttribute("data-ready", "error");

@@ -29,6 +29,11 @@ export function createStore(state, render) {
       if (p) Object.assign(state, p);
       schedule();
     },
+    /** Merge a change that nothing drawn depends on (what a render consumed, the key of a
+     * chart it drew, a cache) without asking for a render: from a render, set() would loop. */
+    settle(patch) {
+      Object.assign(state, patch);
+    },
     /** Render in the next frame without changing anything (the language switched, ...). */
     schedule,
     /** Render now if a render is due (before measuring what the page shows). */
