@@ -16,13 +16,13 @@ const WAIT = 120; // ms: a drag asks the server at most this often
 /** The pane's controls and plot box for `d` (the step's data state), built once per step. */
 export function knnPane(pane, d, { t, onAnswer, onError }) {
   if (!d.knnUi || d.knnUi.pane !== pane || !pane.contains(d.knnUi.plot)) {
-    d.knnUi = buildControls(pane, d, { t, onAnswer, onError });
+    d.knnUi = buildControls(pane, d, { onAnswer, onError });
   }
   d.knnUi.relabel(t);
   return d.knnUi.plot;
 }
 
-function buildControls(pane, d, { t, onAnswer, onError }) {
+function buildControls(pane, d, { onAnswer, onError }) {
   const knn = d.knn;
   const xs = d.scatter.x.filter((v) => Number.isFinite(v));
   const lo = Math.floor(Math.min(...xs) * 10) / 10;

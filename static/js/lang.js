@@ -3,7 +3,7 @@
 // the Content-Security-Policy allows no inline script.
 (function () {
   var lang = null;
-  try { lang = localStorage.getItem("stepgrad:lang"); } catch (e) {}
+  try { lang = localStorage.getItem("stepgrad:lang"); } catch { /* no storage: the browser's language */ }
   if (!lang) lang = /^zh/i.test(navigator.language || "") ? "zh" : "en";
   document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
 })();
