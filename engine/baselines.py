@@ -10,10 +10,14 @@
 from __future__ import annotations
 
 import numbers
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from stepgrad.engine.errors import StepgradError
+
+if TYPE_CHECKING:
+    from stepgrad.engine.datasets import Split
 
 # KNN computes distances a chunk of query rows at a time, so that the
 # (chunk, n_train, d) difference array stays below about this many elements.
@@ -61,7 +65,8 @@ def knn_predict(x_train: object, y_train: object, x_query: object, k: int = 3) -
     n = len(_as_2d(x_train, "x_train"))
     if y.shape[:1] != (n,):
         raise StepgradError(f"x_train has {n} rows but y_train has shape {y.shape}.")
-    return y[knn_neighbours(x_train, x_query, k)].mean(axis=1)
+    means: np.ndarray = y[knn_neighbours(x_train, x_query, k)].mean(axis=1)
+    return means
 
 
 def knn_neighbours(x_train: object, x_query: object, k: int = 3) -> np.ndarray:
@@ -109,7 +114,7 @@ def least_squares(x_train: object, y_train: object) -> tuple[np.ndarray, float |
     return weights, bias
 
 
-def baselines(split, k: int = 3, features: list[str] | None = None) -> dict:
+def baselines(split: Split, k: int = 3, features: list[str] | None = None) -> dict[str, Any]:
     """Test MSE of the mean predictor, least squares and KNN on a split (an
     `engine.datasets.Split`), using the named feature columns (all by default)."""
     names = list(split.feature_names)

@@ -27,10 +27,14 @@ constants E = [[-1, 1]] and e0 = [1, 0] (so Y = [1 - y, y]).
 from __future__ import annotations
 
 import itertools
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from stepgrad.engine.errors import GraphError, LimitError
+
+if TYPE_CHECKING:
+    from stepgrad.engine.graph import Limits
 
 ACTIVATIONS = ("tanh", "relu", "sigmoid")
 LOSSES = ("mse", "bce", "cross_entropy")
@@ -60,7 +64,7 @@ def _choice(value: object, what: str, choices: tuple[str, ...]) -> str:
     return value
 
 
-def normalize(raw: object) -> dict:
+def normalize(raw: object) -> dict[str, Any]:
     """The network description checked, with every default filled in (sentences on error)."""
     from stepgrad.engine import datasets
 
@@ -72,7 +76,7 @@ def normalize(raw: object) -> dict:
     dataset = raw.get("dataset")
     if (dataset is None) == (raw.get("inputs") is None):
         raise GraphError("A network needs either inputs (a number of features) or a dataset.")
-    out: dict = {}
+    out: dict[str, Any] = {}
     if dataset is not None:
         if not isinstance(dataset, str) or dataset not in datasets.DATASETS:
             raise GraphError(
@@ -124,7 +128,7 @@ def _weights(fan_in: int, fan_out: int, activation: str, seed: int, layer: int) 
     return np.round(rng.normal(0.0, std, size=(fan_in, fan_out)), 6)
 
 
-def _sizes(net: dict) -> tuple[int, int]:
+def _sizes(net: dict[str, Any]) -> tuple[int, int]:
     """(inputs, outputs) of the network."""
     from stepgrad.engine import datasets
 
@@ -135,7 +139,7 @@ def _sizes(net: dict) -> tuple[int, int]:
     return n_in, CLASSES if net["loss"] == "cross_entropy" else 1
 
 
-def _made_up(net: dict, n_in: int) -> tuple[np.ndarray, np.ndarray]:
+def _made_up(net: dict[str, Any], n_in: int) -> tuple[np.ndarray, np.ndarray]:
     """A few rows of sample data for a network without a dataset."""
     rng = np.random.default_rng([net["seed"], 10_000])
     x = np.round(rng.normal(size=(SAMPLE_ROWS, n_in)), 3)
@@ -145,7 +149,7 @@ def _made_up(net: dict, n_in: int) -> tuple[np.ndarray, np.ndarray]:
     return x, labels
 
 
-def _check_size(net: dict, limits) -> None:
+def _check_size(net: dict[str, Any], limits: Limits) -> None:
     """LimitError before any weight is drawn when a weight matrix or all of them together
     would pass the graph limits (the graph would refuse them anyway, after the work)."""
     n_in, n_out = _sizes(net)
@@ -163,7 +167,9 @@ def _check_size(net: dict, limits) -> None:
         )
 
 
-def build_network(raw: object, name: str | None = None, limits=None) -> dict:
+def build_network(
+    raw: object, name: str | None = None, limits: Limits | None = None
+) -> dict[str, Any]:
     """The graph spec of the network `raw` describes (see the module's docstring); its
     `source` holds the checked description, for an editor to reopen. `limits` (an
     engine.graph.Limits) bounds the weights before they are drawn."""
@@ -181,7 +187,7 @@ def build_network(raw: object, name: str | None = None, limits=None) -> dict:
     return {"name": title, "nodes": nodes, "source": {"network": net}}
 
 
-def _binding(net: dict, role: str) -> dict:
+def _binding(net: dict[str, Any], role: str) -> dict[str, Any]:
     return {
         "dataset": net["dataset"],
         "role": role,
@@ -193,7 +199,7 @@ def _binding(net: dict, role: str) -> dict:
     }
 
 
-def _head(net: dict, z: str, truth: str) -> list[dict]:
+def _head(net: dict[str, Any], z: str, truth: str) -> list[dict[str, Any]]:
     """The loss nodes after the output logits `z`."""
     if net["loss"] == "mse":
         return [{"id": "loss", "op": "mse", "inputs": [truth, z]}]
@@ -205,9 +211,9 @@ def _head(net: dict, z: str, truth: str) -> list[dict]:
     return [{"id": "loss", "op": "cross_entropy", "inputs": [truth, z]}]
 
 
-def _tensor(net: dict) -> list[dict]:
+def _tensor(net: dict[str, Any]) -> list[dict[str, Any]]:
     n_in, n_out = _sizes(net)
-    nodes: list[dict] = []
+    nodes: list[dict[str, Any]] = []
     truth = "y"
     if "dataset" in net:
         nodes.append({"id": "X", "op": "input", "bind": _binding(net, "features")})
@@ -250,7 +256,7 @@ def _tensor(net: dict) -> list[dict]:
     return nodes + _head(net, "z", truth)
 
 
-def scalar_node_count(net: dict) -> int:
+def scalar_node_count(net: dict[str, Any]) -> int:
     n_in, _ = _sizes(net)
     count, width = n_in + 1, n_in  # the inputs and y
     for size in net["hidden"]:
@@ -260,14 +266,14 @@ def scalar_node_count(net: dict) -> int:
     return count + (2 if net["loss"] == "bce" else 1)
 
 
-def _first_row(net: dict, n_in: int) -> tuple[list[float], float]:
+def _first_row(net: dict[str, Any], n_in: int) -> tuple[list[float], float]:
     from stepgrad.engine.data import load_split, parse_binding
 
     split = load_split(parse_binding("X", _binding(net, "features")))
     return [round(float(v), 6) for v in split.x_train[0]], float(split.y_train[0, 0])
 
 
-def _scalar(net: dict) -> list[dict]:
+def _scalar(net: dict[str, Any]) -> list[dict[str, Any]]:
     n_in, _ = _sizes(net)
     count = scalar_node_count(net)
     if count > MAX_SCALAR_NODES:
@@ -281,7 +287,7 @@ def _scalar(net: dict) -> list[dict]:
     else:
         x, y = _made_up(net, n_in)
         row, label = x[0].tolist(), float(y[0, 0])
-    nodes: list[dict] = [
+    nodes: list[dict[str, Any]] = [
         {"id": f"x{i}", "op": "input", "value": row[i - 1]} for i in range(1, n_in + 1)
     ]
     nodes.append({"id": "y", "op": "input", "value": label})

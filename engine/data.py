@@ -15,11 +15,16 @@ other batch, and the test part, through the same bindings.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from stepgrad.engine.errors import GraphError, StepgradError
-from stepgrad.engine.tensor import DEFAULT_MAX_ELEMENTS
+from stepgrad.engine.tensor import DEFAULT_MAX_ELEMENTS, Array
+
+if TYPE_CHECKING:
+    from stepgrad.engine.datasets import Split
+    from stepgrad.engine.graph import Graph
 
 BIND_KEYS = {
     "dataset", "role", "columns", "params", "test_fraction", "seed", "standardize", "batch_size",
@@ -32,19 +37,19 @@ class Binding:
     dataset: str
     role: str
     columns: tuple[str, ...] | None
-    params: tuple  # sorted (name, value) pairs, hashable
+    params: tuple[tuple[str, str | int | float | None], ...]  # sorted (name, value), hashable
     test_fraction: float
     seed: int
     standardize: bool
     batch_size: int | None
 
     @property
-    def source(self) -> tuple:
+    def source(self) -> tuple[object, ...]:
         """Bindings with the same source share rows and batches."""
         return (self.dataset, self.params, self.test_fraction, self.seed, self.standardize)
 
-    def to_spec(self) -> dict:
-        spec: dict = {"dataset": self.dataset, "role": self.role}
+    def to_spec(self) -> dict[str, Any]:
+        spec: dict[str, Any] = {"dataset": self.dataset, "role": self.role}
         if self.columns is not None:
             spec["columns"] = list(self.columns)
         if self.params:
@@ -112,12 +117,12 @@ def parse_binding(node_id: str, raw: object) -> Binding:
 class BoundData:
     """One source's split, and each bound node's columns of it."""
 
-    split: object  # engine.datasets.Split
-    train: dict[str, np.ndarray]  # node id -> rows of the training part
-    test: dict[str, np.ndarray]
+    split: Split
+    train: dict[str, Array]  # node id -> rows of the training part
+    test: dict[str, Array]
 
 
-def load_split(binding: Binding):
+def load_split(binding: Binding) -> Split:
     from stepgrad.engine import datasets
 
     try:
@@ -130,7 +135,7 @@ def load_split(binding: Binding):
         raise GraphError(f"Dataset {binding.dataset!r}: {exc}") from None
 
 
-def columns_of(split, binding: Binding, node_id: str) -> tuple[np.ndarray, np.ndarray]:
+def columns_of(split: Split, binding: Binding, node_id: str) -> tuple[Array, Array]:
     """The (train, test) arrays a binding selects from a split."""
     if binding.role == "target":
         return split.y_train, split.y_test
@@ -160,16 +165,16 @@ class BindingResolver:
 
     def __init__(self, max_elements: int = DEFAULT_MAX_ELEMENTS):
         self.max_elements = max_elements
-        self._splits: dict[tuple, object] = {}
+        self._splits: dict[tuple[object, ...], Split] = {}
 
-    def __call__(self, node_id: str, raw: object) -> np.ndarray:
+    def __call__(self, node_id: str, raw: object) -> Array:
         binding = parse_binding(node_id, raw)
         if binding.source not in self._splits:
             self._splits[binding.source] = load_split(binding)
         split = self._splits[binding.source]
         train, _ = columns_of(split, binding, node_id)
         rows = first_batch_rows(len(train), binding.batch_size, binding.seed)
-        value = train[rows]
+        value: Array = train[rows]
         if value.size > self.max_elements:
             raise GraphError(
                 f"Node {node_id!r}: a batch of {value.shape} holds {value.size} elements; "
@@ -178,7 +183,7 @@ class BindingResolver:
         return value
 
 
-def bound_data(graph) -> tuple[Binding, BoundData] | None:
+def bound_data(graph: Graph) -> tuple[Binding, BoundData] | None:
     """The single data source of a graph's bound inputs, or None if it has none."""
     bindings = {
         nid: parse_binding(nid, node.bind) for nid, node in graph.nodes.items() if node.bind
@@ -193,7 +198,8 @@ def bound_data(graph) -> tuple[Binding, BoundData] | None:
         )
     first = next(iter(bindings.values()))
     split = load_split(first)
-    train, test = {}, {}
+    train: dict[str, Array] = {}
+    test: dict[str, Array] = {}
     for nid, binding in bindings.items():
         train[nid], test[nid] = columns_of(split, binding, nid)
     return first, BoundData(split, train, test)

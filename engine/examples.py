@@ -14,6 +14,7 @@ import re
 import threading
 from importlib.resources import files
 from importlib.resources.abc import Traversable
+from typing import Any
 
 from stepgrad.engine.errors import GraphError, StepgradError
 from stepgrad.engine.graph import Graph
@@ -29,11 +30,11 @@ TRAIN_KEYS = {"optimizer", "learning_rate"}
 DEFAULT_TRAINING = {"optimizer": "sgd", "learning_rate": 0.1}
 _ID = re.compile(r"[a-z0-9_]+\Z")
 
-_cache: dict[str, dict] = {}
+_cache: dict[str, dict[str, Any]] = {}
 _lock = threading.Lock()
 
 
-def _read(path: Traversable) -> dict:
+def _read(path: Traversable) -> dict[str, Any]:
     example_id = path.name.removesuffix(".json")
     where = f"Example {example_id!r} ({path.name})"
     if not _ID.match(example_id):
@@ -65,7 +66,7 @@ def _read(path: Traversable) -> dict:
     return {"id": example_id, **dict.fromkeys(OPTIONAL), **data, "train": train}
 
 
-def _all() -> dict[str, dict]:
+def _all() -> dict[str, dict[str, Any]]:
     with _lock:
         if not _cache:
             for path in sorted(EXAMPLES_DIR.iterdir(), key=lambda p: p.name):
@@ -76,7 +77,7 @@ def _all() -> dict[str, dict]:
         return _cache
 
 
-def list_examples() -> list[dict]:
+def list_examples() -> list[dict[str, Any]]:
     """id, title, description and kind of every example, sorted by id."""
     return [
         {k: item[k] for k in ("id", "title", "description", "kind", *sorted(OPTIONAL), "train")}
@@ -84,7 +85,7 @@ def list_examples() -> list[dict]:
     ]
 
 
-def get_example(example_id: str) -> dict:
+def get_example(example_id: str) -> dict[str, Any]:
     """The whole example (with its spec), as a fresh copy."""
     examples = _all()
     if example_id not in examples:
@@ -94,12 +95,13 @@ def get_example(example_id: str) -> dict:
     return copy.deepcopy(examples[example_id])
 
 
-def load_example(example_id: str) -> dict:
+def load_example(example_id: str) -> dict[str, Any]:
     """The graph spec of an example (a fresh copy)."""
-    return get_example(example_id)["spec"]
+    spec: dict[str, Any] = get_example(example_id)["spec"]
+    return spec
 
 
-def training_settings(example_id: str) -> dict:
+def training_settings(example_id: str) -> dict[str, Any]:
     """The optimizer and learning rate that train this example (see `train` in its file)."""
     return dict(get_example(example_id)["train"])
 

@@ -4,6 +4,7 @@ correlation of every column with every other, and the nearest neighbours of a qu
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 
@@ -12,13 +13,13 @@ from stepgrad.engine.datasets import Dataset
 from stepgrad.engine.errors import StepgradError
 
 
-def table(ds: Dataset, rows: int = 10) -> dict:
+def table(ds: Dataset, rows: int = 10) -> dict[str, Any]:
     """The first rows, features then target, as the course prints `dataframe.head()`."""
     data = np.hstack([ds.features[:rows], ds.target[:rows]])
     return {"columns": [*ds.feature_names, ds.target_name], "rows": data.tolist()}
 
 
-def correlations(ds: Dataset) -> dict:
+def correlations(ds: Dataset) -> dict[str, Any]:
     """Pearson correlation matrix of the features and the target (the course's heatmap)."""
     data = np.hstack([ds.features, ds.target])
     return {
@@ -38,7 +39,7 @@ def column(ds: Dataset, name: str) -> np.ndarray:
     return ds.features[:, ds.feature_names.index(name)]
 
 
-def knn_query(ds: Dataset, features: list[str], query: list[float], k: int = 3) -> dict:
+def knn_query(ds: Dataset, features: list[str], query: list[float], k: int = 3) -> dict[str, Any]:
     """The course's `find_price_by_similar`: the k rows most like `query` on `features`,
     and the mean of their targets."""
     if len(features) != len(query):
@@ -55,7 +56,9 @@ def knn_query(ds: Dataset, features: list[str], query: list[float], k: int = 3) 
     }
 
 
-def knn_cost(sizes: tuple[int, ...] = (506, 5_060, 50_600), k: int = 3, seed: int = 0) -> list:
+def knn_cost(
+    sizes: tuple[int, ...] = (506, 5_060, 50_600), k: int = 3, seed: int = 0
+) -> list[dict[str, float]]:
     """Seconds for one KNN query as the table grows (rows resampled from Boston with
     jitter): KNN compares the query with every row, so its cost grows with the data."""
     from stepgrad.engine.datasets import load

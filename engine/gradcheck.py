@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from stepgrad.engine.graph import Graph
 from stepgrad.engine.passes import backward_pass, forward_pass
+from stepgrad.engine.tensor import Array
 
 
-def _objective(graph: Graph, leaf_values: list) -> float:
+def _objective(graph: Graph, leaf_values: Sequence[Array | None]) -> float:
     # a non-scalar output is checked through the sum of its elements (the seed is all ones)
     return float(np.sum(forward_pass(graph, leaf_values)[graph.index[graph.output]]))
 
@@ -39,7 +41,7 @@ def gradcheck(
     nodes: list[str] | None = None,
     fanout_bug: bool = False,
     check: Callable[[], None] | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Compare d output / d leaf from backward with (f(x + eps) - f(x - eps)) / (2 eps).
 
     Checks every param and input (or the given `nodes`), at most `max_elements` elements
@@ -66,10 +68,11 @@ def gradcheck(
         if nodes is None:
             nodes = checked_nodes(graph)
         rng = np.random.default_rng(seed)
-        report = []
+        report: list[dict[str, Any]] = []
         for nid in nodes:
             i = graph.index[nid]
             base = leaf_values[i]
+            assert base is not None  # params and inputs always have a value
             analytic = grads[i] if grads[i] is not None else np.zeros_like(base)
             flat_idx = np.arange(base.size)
             if base.size > max_elements:
@@ -115,7 +118,7 @@ def gradcheck(
     }
 
 
-def _judge(a: np.ndarray, numeric: np.ndarray, noise: np.ndarray, floor: float) -> dict:
+def _judge(a: Array, numeric: Array, noise: Array, floor: float) -> dict[str, Any]:
     """One node's errors and verdict (see `gradcheck`)."""
     with np.errstate(all="ignore"):
         resolvable = np.isfinite(numeric) & np.isfinite(noise)

@@ -13,20 +13,32 @@ output into an engine Graph (validated, topologically ordered), `to_spec()` into
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable
+from typing import Any, TypeAlias
 
 import numpy as np
+import numpy.typing as npt
 
 from stepgrad.engine.graph import Graph, Limits
 from stepgrad.engine.ops import OPS
 from stepgrad.engine.tensor import to_json
+
+# what an op takes: a node, or a value that becomes a constant
+Operand: TypeAlias = "Node | npt.ArrayLike"
 
 
 class Node:
     _serial = itertools.count()
 
     def __init__(
-        self, op: str, inputs=(), value=None, name: str | None = None, label=None, **attrs
-    ):
+        self,
+        op: str,
+        inputs: Iterable[Operand] = (),
+        value: npt.ArrayLike | None = None,
+        name: str | None = None,
+        label: str | None = None,
+        **attrs: Any,
+    ) -> None:
         if op not in OPS:
             raise ValueError(f"unknown op {op!r}")
         self.op = op
@@ -41,40 +53,40 @@ class Node:
         return f"{type(self).__name__}({self.name or self.op!r})"
 
     # operator overloading, as the course's later chapters do
-    def __add__(self, other):
+    def __add__(self, other: Operand) -> Node:
         return Node("add", (self, other))
 
-    def __radd__(self, other):
+    def __radd__(self, other: Operand) -> Node:
         return Node("add", (other, self))
 
-    def __sub__(self, other):
+    def __sub__(self, other: Operand) -> Node:
         return Node("sub", (self, other))
 
-    def __rsub__(self, other):
+    def __rsub__(self, other: Operand) -> Node:
         return Node("sub", (other, self))
 
-    def __mul__(self, other):
+    def __mul__(self, other: Operand) -> Node:
         return Node("mul", (self, other))
 
-    def __rmul__(self, other):
+    def __rmul__(self, other: Operand) -> Node:
         return Node("mul", (other, self))
 
-    def __truediv__(self, other):
+    def __truediv__(self, other: Operand) -> Node:
         return Node("div", (self, other))
 
-    def __rtruediv__(self, other):
+    def __rtruediv__(self, other: Operand) -> Node:
         return Node("div", (other, self))
 
-    def __pow__(self, other):
+    def __pow__(self, other: Operand) -> Node:
         return Node("pow", (self, other))
 
-    def __rpow__(self, other):
+    def __rpow__(self, other: Operand) -> Node:
         return Node("pow", (other, self))
 
-    def __matmul__(self, other):
+    def __matmul__(self, other: Operand) -> Node:
         return Node("matmul", (self, other))
 
-    def __neg__(self):
+    def __neg__(self) -> Node:
         return Node("neg", (self,))
 
     def ancestors(self) -> list[Node]:
@@ -89,12 +101,12 @@ class Node:
             stack.extend(node.inputs)
         return sorted(seen.values(), key=lambda n: n._serial_no)
 
-    def to_spec(self, name: str = "graph") -> dict:
+    def to_spec(self, name: str = "graph") -> dict[str, Any]:
         nodes = self.ancestors()
         ids = _assign_ids(nodes)
         out = []
         for node in nodes:
-            item: dict = {"id": ids[id(node)], "op": node.op}
+            item: dict[str, Any] = {"id": ids[id(node)], "op": node.op}
             if node.inputs:
                 item["inputs"] = [ids[id(x)] for x in node.inputs]
             if node.attrs:
@@ -128,30 +140,30 @@ def _assign_ids(nodes: list[Node]) -> dict[int, str]:
     return ids
 
 
-def _as_node(x) -> Node:
+def _as_node(x: Operand) -> Node:
     return x if isinstance(x, Node) else Constant(x)
 
 
 class Placeholder(Node):
     """An input fed from outside; not trained (the course's Placeholder)."""
 
-    def __init__(self, name: str | None = None, value=0.0):
+    def __init__(self, name: str | None = None, value: npt.ArrayLike = 0.0) -> None:
         super().__init__("input", value=value, name=name)
 
 
 class Parameter(Node):
     """A trainable value, updated by gradient descent."""
 
-    def __init__(self, name: str | None = None, value=0.0):
+    def __init__(self, name: str | None = None, value: npt.ArrayLike = 0.0) -> None:
         super().__init__("param", value=value, name=name)
 
 
 class Constant(Node):
-    def __init__(self, value, name: str | None = None):
+    def __init__(self, value: npt.ArrayLike, name: str | None = None) -> None:
         super().__init__("const", value=value, name=name, label=None if name else _short(value))
 
 
-def _short(value) -> str:
+def _short(value: npt.ArrayLike) -> str:
     """A label for an unnamed constant: the number itself, or its shape for a tensor."""
     shape = np.shape(value)
     text = str(np.asarray(value).tolist()) if shape else str(value)
@@ -163,22 +175,22 @@ def _short(value) -> str:
 class Linear(Node):
     """x @ w + b (x * w + b for scalars), the course's Linear node."""
 
-    def __init__(self, x, w, b, name: str | None = None):
+    def __init__(self, x: Operand, w: Operand, b: Operand, name: str | None = None) -> None:
         super().__init__("linear", (x, w, b), name=name)
 
 
 class Sigmoid(Node):
-    def __init__(self, x, name: str | None = None):
+    def __init__(self, x: Operand, name: str | None = None) -> None:
         super().__init__("sigmoid", (x,), name=name)
 
 
 class MSE(Node):
     """mean((y - yhat) ** 2), the course's loss node."""
 
-    def __init__(self, y, yhat, name: str | None = None):
+    def __init__(self, y: Operand, yhat: Operand, name: str | None = None) -> None:
         super().__init__("mse", (y, yhat), name=name)
 
 
-def apply(op: str, *inputs, name: str | None = None, **attrs) -> Node:
+def apply(op: str, *inputs: Operand, name: str | None = None, **attrs: Any) -> Node:
     """Any registered op by name: apply("relu", h), apply("sum", x, axis=0)."""
     return Node(op, inputs, name=name, **attrs)

@@ -19,6 +19,7 @@ import ast
 import math
 import re
 from dataclasses import dataclass
+from typing import Any, TypeGuard
 
 from stepgrad.engine.errors import GraphError, ParseError
 from stepgrad.engine.graph import MAX_LABEL_LENGTH, MAX_NAME_LENGTH, check_id
@@ -131,11 +132,11 @@ def functions() -> list[str]:
 
 def parse_expression(
     text: str,
-    inputs: dict | None = None,
-    params: dict | None = None,
+    inputs: dict[str, Any] | None = None,
+    params: dict[str, Any] | None = None,
     name: str = "expression",
     limits: ParseLimits | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Turn a program such as `h = sigmoid(k*x + b)\\nloss = mse(y, h)` into a graph spec.
 
     `inputs` and `params` map names to values (numbers or nested lists, passed through as
@@ -285,8 +286,10 @@ class _Builder:
         self._encoded: dict[int, bytes] = {}
         self.leaves = leaves
         self.limits = limits
-        self.leaf_nodes: dict[str, dict] = {}  # inputs and params the program uses
-        self.nodes: dict[str, dict] = {}  # computed nodes and constants, in creation order
+        self.leaf_nodes: dict[str, dict[str, Any]] = {}  # inputs and params the program uses
+        self.nodes: dict[
+            str, dict[str, Any]
+        ] = {}  # computed nodes and constants, in creation order
         # assigned name -> (its node id, or None when it could not be built; target node)
         self.defined: dict[str, tuple[str | None, ast.Name]] = {}
         self.assigned_at: dict[str, int] = {}  # name -> line of its assignment
@@ -316,9 +319,10 @@ class _Builder:
     def error(self, message: str, node: ast.AST) -> ParseError:
         return ParseError(message, *self.where(node))
 
-    def segment(self, node: ast.AST, limit: int = 4 * MAX_LABEL_LENGTH) -> str:
+    def segment(self, node: ast.expr | ast.stmt, limit: int = 4 * MAX_LABEL_LENGTH) -> str:
         """The node's source text (at most about `limit` characters are gathered)."""
-        first, last = node.lineno - 1, node.end_lineno - 1
+        # parsed nodes always have an end (only nodes made by hand lack one)
+        first, last = node.lineno - 1, (node.end_lineno or node.lineno) - 1
         if first == last:
             raw = self._line_bytes(first)[node.col_offset : node.end_col_offset]
             return raw.decode("utf-8", "replace")
@@ -332,15 +336,15 @@ class _Builder:
         parts.append(self._line_bytes(last)[: node.end_col_offset].decode("utf-8", "replace"))
         return "\n".join(parts)
 
-    def label(self, node: ast.AST) -> str:
+    def label(self, node: ast.expr | ast.stmt) -> str:
         return _shorten(_normalise(self.segment(node)), MAX_LABEL_LENGTH)
 
-    def snippet(self, node: ast.AST) -> str:
+    def snippet(self, node: ast.expr | ast.stmt) -> str:
         return _shorten(_normalise(self.segment(node, 80)), 40)
 
     # ---- the program --------------------------------------------------------------------
 
-    def build(self, tree: ast.Module, name: str) -> dict:
+    def build(self, tree: ast.Module, name: str) -> dict[str, Any]:
         self._scan(tree)
         body = tree.body
         if not body:
@@ -505,15 +509,17 @@ class _Builder:
         if isinstance(node, ast.Constant):
             return self._const(node, self._number(node), target)
         if isinstance(node, ast.UnaryOp):
-            if not ids:  # the folded negative literal
+            if not ids and isinstance(node.operand, ast.Constant):  # a folded negative literal
                 return self._const(node, -self._number(node.operand), target)
             if isinstance(node.op, ast.UAdd):
                 return ids[0]
             op = "neg"
         elif isinstance(node, ast.BinOp):
             op = BINARY_OPS[type(node.op)]
-        else:
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             op = node.func.id
+        else:  # _children let nothing else through
+            raise self._not_allowed(node)
         if any(i is None for i in ids):
             return None
         node_id = self._add(node, op, ids, target)
@@ -682,7 +688,7 @@ class _Builder:
             value,
         )
 
-    def _not_allowed(self, node: ast.AST, where: str = "") -> ParseError:
+    def _not_allowed(self, node: ast.expr | ast.stmt, where: str = "") -> ParseError:
         kind = type(node).__name__
         reason = _EXPRESSION_NOT_ALLOWED.get(kind, f"{kind} expressions are not allowed")
         if where:
@@ -722,8 +728,8 @@ class _Builder:
             node = self.nodes.get(node_id)
             if node is not None:
                 stack.extend(node["inputs"])
-        for name, (node_id, target) in self.defined.items():
-            if node_id not in live:
+        for name, (defined_id, target) in self.defined.items():
+            if defined_id not in live:
                 raise self.error(
                     f"{name!r} is assigned but never used to compute the output {output!r}; "
                     "use it or remove the statement.",
@@ -731,5 +737,5 @@ class _Builder:
                 )
 
 
-def _is_number(node: ast.expr) -> bool:
+def _is_number(node: ast.expr) -> TypeGuard[ast.Constant]:
     return isinstance(node, ast.Constant) and type(node.value) in (int, float)

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 
-from stepgrad.engine.datasets import batches, load, split
+from stepgrad.engine.datasets import Split, batches, load, split
 from stepgrad.engine.graph import Graph
+from stepgrad.engine.tensor import Array
 from stepgrad.engine.training import train
 
 LEARNING_RATE = 0.01
@@ -23,11 +26,11 @@ SEED = 0
 TEST_FRACTION = 0.2
 
 
-def boston_split():
+def boston_split() -> Split:
     return split(load("boston"), test_fraction=TEST_FRACTION, seed=SEED, standardize=True)
 
 
-def initial_weights(n_in: int = 13, hidden: int = 10, seed: int = 1) -> dict[str, np.ndarray]:
+def initial_weights(n_in: int = 13, hidden: int = 10, seed: int = 1) -> dict[str, Array]:
     """PyTorch's default nn.Linear initialisation, drawn from numpy so all three share it."""
     rng = np.random.default_rng(seed)
     r1, r2 = 1 / np.sqrt(n_in), 1 / np.sqrt(hidden)
@@ -39,7 +42,9 @@ def initial_weights(n_in: int = 13, hidden: int = 10, seed: int = 1) -> dict[str
     }
 
 
-def boston_mlp_spec(weights: dict, batch_size: int | None = 32, name="Boston network") -> dict:
+def boston_mlp_spec(
+    weights: dict[str, Array], batch_size: int | None = 32, name: str = "Boston network"
+) -> dict[str, Any]:
     """The network as a graph spec, its inputs bound to the Boston training data."""
     bind = {
         "dataset": "boston",
@@ -74,7 +79,13 @@ def _no_check() -> None:
     pass
 
 
-def train_engine(data, weights, batch_size, epochs, check=_no_check):
+def train_engine(
+    data: Split,
+    weights: dict[str, Array],
+    batch_size: int,
+    epochs: int,
+    check: Callable[[], None] = _no_check,
+) -> tuple[float, dict[str, Array]]:
     graph = Graph.from_spec(boston_mlp_spec(weights, batch_size))
     result = train(
         graph,
@@ -87,7 +98,13 @@ def train_engine(data, weights, batch_size, epochs, check=_no_check):
     return result["train_seconds"] / result["steps"], result["params"]
 
 
-def train_numpy(data, weights, batch_size, epochs, check=_no_check):
+def train_numpy(
+    data: Split,
+    weights: dict[str, Array],
+    batch_size: int,
+    epochs: int,
+    check: Callable[[], None] = _no_check,
+) -> tuple[float, dict[str, Array]]:
     lr = LEARNING_RATE
     x, y = data.x_train, data.y_train
     w1, b1, w2, b2 = (weights[k].copy() for k in ("W1", "b1", "W2", "b2"))
@@ -108,7 +125,14 @@ def train_numpy(data, weights, batch_size, epochs, check=_no_check):
     return (time.perf_counter() - t0) / steps, {"W1": w1, "b1": b1, "W2": w2, "b2": b2}
 
 
-def train_torch(torch, data, weights, batch_size, epochs, check=_no_check):
+def train_torch(
+    torch: ModuleType,
+    data: Split,
+    weights: dict[str, Array],
+    batch_size: int,
+    epochs: int,
+    check: Callable[[], None] = _no_check,
+) -> tuple[float, dict[str, Array]]:
     nn = torch.nn
     hidden = weights["W1"].shape[1]
     model = nn.Sequential(nn.Linear(13, hidden), nn.Sigmoid(), nn.Linear(hidden, 1)).double()
@@ -139,12 +163,13 @@ def train_torch(torch, data, weights, batch_size, epochs, check=_no_check):
     }
 
 
-def predict(x: np.ndarray, p: dict) -> np.ndarray:
+def predict(x: Array, p: dict[str, Array]) -> Array:
     a = 0.5 * (1.0 + np.tanh(0.5 * (x @ p["W1"] + p["b1"])))
-    return a @ p["W2"] + p["b2"]
+    out: Array = a @ p["W2"] + p["b2"]
+    return out
 
 
-def import_torch():
+def import_torch() -> ModuleType | None:
     """PyTorch set to one thread, or None when it is not installed."""
     try:
         import torch
@@ -159,9 +184,9 @@ def race(
     batch_size: int = 32,
     epochs: int = 100,
     repeats: int = 1,
-    torch=None,
+    torch: ModuleType | None = None,
     check: Callable[[], None] = _no_check,
-) -> dict:
+) -> dict[str, Any]:
     """Train the three ways (PyTorch only if given) and compare time per step and MSE.
 
     `agree` says whether the final test MSEs agree to 1e-6 relative, as they must with
@@ -169,20 +194,20 @@ def race(
     (a caller stops the race by raising from it)."""
     data = boston_split()
     weights = initial_weights(13, hidden)
-    runners = {
+    runners: dict[str, Callable[[], tuple[float, dict[str, Array]]]] = {
         "engine": lambda: train_engine(data, weights, batch_size, epochs, check),
         "numpy": lambda: train_numpy(data, weights, batch_size, epochs, check),
     }
     if torch is not None:
         runners["torch"] = lambda: train_torch(torch, data, weights, batch_size, epochs, check)
     best: dict[str, float] = {}
-    params: dict[str, dict] = {}
+    params: dict[str, dict[str, Array]] = {}
     for _ in range(repeats):
         # interleaved, best of several: the machine is noisy, the minimum is the cost
         for who, fn in runners.items():
             sec, params[who] = fn()
             best[who] = min(best.get(who, float("inf")), sec)
-    row: dict = {"hidden": hidden, "batch_size": batch_size, "epochs": epochs}
+    row: dict[str, Any] = {"hidden": hidden, "batch_size": batch_size, "epochs": epochs}
     for who in ("engine", "torch", "numpy"):
         row[f"{who}_us"] = round(best[who] * 1e6, 2) if who in best else None
     row["engine_over_torch"] = round(best["engine"] / best["torch"], 3) if "torch" in best else None

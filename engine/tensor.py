@@ -109,13 +109,13 @@ def _json_number(x: float) -> float | str:
     return "Infinity" if x > 0 else "-Infinity"
 
 
-def to_json(arr: np.ndarray | None) -> object:
+def to_json(value: npt.ArrayLike | None) -> object:
     """A JSON-ready number or nested list; non-finite elements become strings.
 
     NaN, inf and -inf become "NaN", "Infinity" and "-Infinity", so bodies stay strict JSON."""
-    if arr is None:
+    if value is None:
         return None
-    arr = np.asarray(arr, dtype=np.float64)
+    arr = np.asarray(value, dtype=np.float64)
     if arr.ndim == 0:
         return _json_number(float(arr))
     if np.all(np.isfinite(arr)):

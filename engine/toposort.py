@@ -8,18 +8,19 @@ nodes left and a cycle among them.
 from __future__ import annotations
 
 import heapq
+from typing import Any
 
 import networkx as nx
 
 from stepgrad.engine.errors import GraphError
-from stepgrad.engine.graph import check_id
+from stepgrad.engine.graph import Graph, check_id
 
 MAX_NODES = 5_000
 
 
 def kahn_steps(
     nodes: list[str], edges: list[tuple[str, str]], choose: list[str] | None = None
-) -> dict:
+) -> dict[str, Any]:
     """Every step of Kahn's algorithm on `nodes` and `edges` (source, target).
 
     At each step the ready set holds the nodes with no remaining inputs; the node taken
@@ -30,7 +31,7 @@ def kahn_steps(
         raise GraphError("A directed graph needs a list of nodes and a list of edges.")
     if len(nodes) > MAX_NODES:
         raise GraphError(f"The graph has {len(nodes)} nodes; the limit is {MAX_NODES}.")
-    rank = {}
+    rank: dict[str, int] = {}
     for node in nodes:
         check_id(node)
         if node in rank:
@@ -54,7 +55,8 @@ def kahn_steps(
 
     ready = [(rank[n], n) for n in nodes if indegree[n] == 0]
     heapq.heapify(ready)
-    steps, order = [], []
+    steps: list[dict[str, Any]] = []
+    order: list[str] = []
     picks = list(choose or [])
     while ready:
         ready_now = [n for _, n in sorted(ready)]
@@ -90,6 +92,6 @@ def kahn_steps(
     return {"steps": steps, "order": order, "complete": complete, "stuck": stuck}
 
 
-def graph_kahn_steps(graph, choose: list[str] | None = None) -> dict:
+def graph_kahn_steps(graph: Graph, choose: list[str] | None = None) -> dict[str, Any]:
     """Kahn's steps on a computation graph; by default they reproduce `graph.order`."""
     return kahn_steps(list(graph.nodes), [(u, v) for u, v, _ in graph.edges], choose)

@@ -9,15 +9,17 @@ given seed.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
-from stepgrad.engine.data import bound_data
+from stepgrad.engine.data import BoundData, bound_data
 from stepgrad.engine.errors import GraphError, ShapeError, StepgradError
 from stepgrad.engine.graph import Graph
 from stepgrad.engine.optim import optimizer_from
 from stepgrad.engine.passes import descent_step, forward_pass
+from stepgrad.engine.tensor import Array
 
 RANDOM_SEARCH = "random_search"
 
@@ -53,19 +55,19 @@ def steps_per_epoch(graph: Graph, batch_size: int | None = None) -> int:
 class _Feeder:
     """Puts rows of the bound data into a list of leaf values."""
 
-    def __init__(self, graph: Graph, data):
+    def __init__(self, graph: Graph, data: BoundData) -> None:
         self.slots = [(graph.index[nid], arr) for nid, arr in data.train.items()]
         self.test_slots = [(graph.index[nid], arr) for nid, arr in data.test.items()]
         self.n_train = len(self.slots[0][1])
         self.has_test = len(self.test_slots[0][1]) > 0
 
-    def rows(self, leaves: list, idx: np.ndarray | None) -> list:
+    def rows(self, leaves: list[Array | None], idx: np.ndarray | None) -> list[Array | None]:
         leaves = list(leaves)
         for i, arr in self.slots:
             leaves[i] = arr if idx is None else arr[idx]
         return leaves
 
-    def test(self, leaves: list) -> list:
+    def test(self, leaves: list[Array | None]) -> list[Array | None]:
         leaves = list(leaves)
         for i, arr in self.test_slots:
             leaves[i] = arr
@@ -79,12 +81,12 @@ def train(
     learning_rate: float = 0.01,
     batch_size: int | None = None,
     seed: int = 0,
-    options: dict | None = None,
-    on_epoch: Callable[[dict], None] | None = None,
+    options: dict[str, Any] | None = None,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
     record_steps: bool = False,
     evaluate_test: bool = True,
     check: Callable[[], None] | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Train the graph's params; returns the history, metrics, predictions and the new graph.
 
     `optimizer` is "sgd", "momentum", "adam" (with `options` such as momentum or betas)
@@ -125,22 +127,27 @@ def train(
         batch_size = batch_size or binding.batch_size
     rng = np.random.default_rng(seed)
 
-    def epoch_batches():
+    def epoch_batches() -> Sequence[np.ndarray | None]:
         if feeder is None or batch_size is None or batch_size >= feeder.n_train:
             return [None]
         return batches(feeder.n_train, batch_size, rng)
 
-    def loss_on(values_leaves) -> float:
+    def loss_on(values_leaves: Sequence[Array | None]) -> float:
         return float(np.mean(forward_pass(graph, values_leaves)[out]))
 
-    def evaluate(current) -> tuple[float, float | None]:
+    def evaluate(current: list[Array | None]) -> tuple[float, float | None]:
         train_loss = loss_on(feeder.rows(current, None) if feeder else current)
         test_loss = None
         if feeder is not None and evaluate_test and feeder.has_test:
             test_loss = loss_on(feeder.test(current))
         return train_loss, test_loss
 
-    history: dict = {"epoch": [], "train_loss": [], "test_loss": [], "batch_loss_mean": []}
+    history: dict[str, list[Any]] = {
+        "epoch": [],
+        "train_loss": [],
+        "test_loss": [],
+        "batch_loss_mean": [],
+    }
     step_losses: list[float] = []
     steps = 0
     start = time.perf_counter()
@@ -180,8 +187,10 @@ def train(
             if record_steps:
                 step_losses.extend(batch_losses)
             train_loss, test_loss = evaluate(leaves)
-            _check_diverged(epoch, train_loss, start_loss, [leaves[i] for i in param_slots])
-            row = {
+            # (every param has a value: the filter only tells the type checker so)
+            params = [p for i in param_slots if (p := leaves[i]) is not None]
+            _check_diverged(epoch, train_loss, start_loss, params)
+            row: dict[str, Any] = {
                 "epoch": epoch,
                 "epochs": epochs,
                 "train_loss": train_loss,
@@ -199,7 +208,7 @@ def train(
     final_train, final_test = evaluate(leaves)
     predictions = None
     pred_node = _prediction_node(graph) if feeder else None
-    if pred_node is not None:
+    if pred_node is not None and feeder is not None:
         fed = feeder.test(leaves) if feeder.has_test else feeder.rows(leaves, None)
         with np.errstate(all="ignore"):
             values = forward_pass(graph, fed)
@@ -233,7 +242,7 @@ def train(
 DIVERGENCE_FACTOR = 1e6
 
 
-def _check_diverged(epoch: int, loss: float, start_loss: float, params: list) -> None:
+def _check_diverged(epoch: int, loss: float, start_loss: float, params: list[Array]) -> None:
     finite_params = all(np.all(np.isfinite(p)) for p in params)
     if finite_params and abs(loss) <= DIVERGENCE_FACTOR * max(abs(start_loss), 1.0):
         return
@@ -252,7 +261,7 @@ def _check_diverged(epoch: int, loss: float, start_loss: float, params: list) ->
 class _RandomSearch:
     """The course's first attempt: draw params at random in [low, high], keep the best."""
 
-    def __init__(self, graph: Graph, options: dict, rng: np.random.Generator):
+    def __init__(self, graph: Graph, options: dict[str, Any], rng: np.random.Generator):
         unknown = set(options) - {"low", "high"}
         if unknown:
             raise StepgradError(
@@ -265,7 +274,7 @@ class _RandomSearch:
         self.slots = [(graph.index[nid], graph.shapes[nid]) for nid in graph.params]
         self.rng = rng
 
-    def sample(self, leaves: list) -> list:
+    def sample(self, leaves: list[Array | None]) -> list[Array | None]:
         leaves = list(leaves)
         for i, shape in self.slots:
             leaves[i] = self.rng.uniform(self.low, self.high, size=shape)

@@ -107,7 +107,7 @@ class ParamSpec:
             )
         return value
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, object]:
         return {
             "name": self.name,
             "type": self.kind,
@@ -238,7 +238,7 @@ def _info(name: object) -> DatasetInfo:
     return DATASETS[name]
 
 
-def _check_params(info: DatasetInfo, params: dict) -> dict:
+def _check_params(info: DatasetInfo, params: dict[str, object]) -> dict[str, int | float]:
     specs = {spec.name: spec for spec in info.params}
     unknown = sorted(set(params) - set(specs), key=str)
     if unknown:
@@ -253,7 +253,7 @@ def _check_params(info: DatasetInfo, params: dict) -> dict:
     }
 
 
-def load(name: str, **params) -> Dataset:
+def load(name: str, **params: object) -> Dataset:
     """The data set `name`, made with `params` (defaults for the ones not given)."""
     info = _info(name)
     values = _check_params(info, params)
@@ -269,7 +269,7 @@ def load(name: str, **params) -> Dataset:
     )
 
 
-def list_datasets() -> list[dict]:
+def list_datasets() -> list[dict[str, object]]:
     """Every data set: name, title, task, description, feature and target names, its
     parameters (name, type, default, min, max, description), its number of `inputs`
     (features) and of `classes` (None for regression)."""
