@@ -10,6 +10,7 @@ escapes that always encode.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 from fastapi.responses import JSONResponse
@@ -17,7 +18,7 @@ from fastapi.responses import JSONResponse
 from stepgrad.engine.tensor import to_json
 
 
-def number(x: float | None) -> float | str | None:
+def number(x: float | np.floating[Any] | None) -> float | str | None:
     """A float, or its non-finite string."""
     if x is None:
         return None

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Query, Response
 
@@ -17,9 +17,9 @@ from stepgrad.app.schemas import (
     GraphState,
 )
 
-READ = {**NOT_FOUND, **ERROR_RESPONSES}
+READ: dict[int | str, dict[str, Any]] = {**NOT_FOUND, **ERROR_RESPONSES}
 # every state answer names its version, for If-Match on PUT .../spec
-ETAG = {
+ETAG: dict[int | str, dict[str, Any]] = {
     200: {
         "headers": {
             "ETag": {
@@ -30,7 +30,12 @@ ETAG = {
         }
     }
 }
-CHANGE = {**NOT_FOUND, **AUTH_RESPONSES, **CONFLICT, **ERROR_RESPONSES}
+CHANGE: dict[int | str, dict[str, Any]] = {
+    **NOT_FOUND,
+    **AUTH_RESPONSES,
+    **CONFLICT,
+    **ERROR_RESPONSES,
+}
 # a change answers with the whole state, or with ?return=patch the patch (contract v1.1)
 StateOrPatch = GraphState | GraphPatch
 

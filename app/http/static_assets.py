@@ -41,7 +41,7 @@ class CachedStaticFiles(StaticFiles):
         return response
 
 
-def tree_hash(directory: str | os.PathLike, length: int = 12) -> str:
+def tree_hash(directory: str | os.PathLike[str], length: int = 12) -> str:
     """A short hash of every file's relative path and bytes under `directory`."""
     digest = hashlib.sha256()
     files = []

@@ -18,6 +18,8 @@ If-Match the last writer wins, `If-Match: *` matches any version).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from fastapi import HTTPException
 
@@ -78,7 +80,7 @@ def _is_leaf_op(name: object) -> bool:
     return op is not None and op.leaf
 
 
-def kept_params(old: Graph, new: Graph) -> dict[str, np.ndarray]:
+def kept_params(old: Graph, new: Graph) -> dict[str, np.ndarray | None]:
     """The params of `new` that `old` has with the same id and shape: id -> old value."""
     return {
         nid: old.nodes[nid].value
@@ -87,10 +89,8 @@ def kept_params(old: Graph, new: Graph) -> dict[str, np.ndarray]:
     }
 
 
-def _only(state: object, kept: set[str]) -> object:
+def _only(state: dict[str, Any], kept: set[str]) -> dict[str, Any]:
     """An optimizer state with the per-param tables cut down to the kept params."""
-    if not isinstance(state, dict):
-        return state
     out = {}
     for key, value in state.items():
         if isinstance(value, dict):

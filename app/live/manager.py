@@ -144,10 +144,13 @@ class GraphManager:
 
     def _acquire(self, graph_id: str) -> Session:
         now = time.time()
-        built = []
-        session = self.registry.load(
-            graph_id, lambda gid: built.append(self._fetch(gid, now)) or built[0]
-        )
+        built: list[Session] = []
+
+        def fetch(gid: str) -> Session:
+            built.append(self._fetch(gid, now))
+            return built[0]
+
+        session = self.registry.load(graph_id, fetch)
         if self.registry.expired(session.accessed, now):
             self.registry.unpin(session)
             self._drop(graph_id, delete=True)

@@ -25,7 +25,7 @@ from stepgrad.app.live import state_json as render
 from stepgrad.app.live.layout import Layout, graph_layout
 from stepgrad.app.storage.base import GraphRecord
 from stepgrad.engine.graph import Graph
-from stepgrad.engine.optim import make_optimizer, optimizer_from
+from stepgrad.engine.optim import SGD, make_optimizer, optimizer_from
 from stepgrad.engine.run import Run
 
 
@@ -66,13 +66,14 @@ class Session:
     created: float
     run: Run
     layout: Layout
-    optimizer: object | None = None
+    optimizer: SGD | None = None
     training: dict | None = None  # the last training result (JSON data)
     forked_from: str | None = None
     version: int = 1
     lock: threading.Lock = field(default_factory=threading.Lock)
     gate: asyncio.Lock = field(default_factory=asyncio.Lock)
-    snapshot: Snapshot | None = None
+    # set by session_from as soon as the session exists (a snapshot is made of a session)
+    snapshot: Snapshot = field(init=False)
     accessed: float = field(default_factory=time.time)
     touched: float = field(default_factory=time.time)
     pins: int = 0

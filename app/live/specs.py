@@ -59,12 +59,12 @@ def spec_from(body: GraphCreate, settings: Settings) -> dict:
     if body.network is not None:
         from stepgrad.engine.builder import build_network
 
-        limits = Limits(
+        graph_limits = Limits(
             max_nodes=settings.max_nodes,
             max_elements=settings.max_elements,
             max_total_elements=settings.max_total_elements,
         )
-        return build_network(body.network.model_dump(exclude_none=True), body.name, limits)
+        return build_network(body.network.model_dump(exclude_none=True), body.name, graph_limits)
     spec = load_example(body.example or "")
     if body.name is not None:
         spec["name"] = body.name

@@ -8,6 +8,7 @@ Tensors become numbers or nested lists with non-finite elements as strings (via
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import cast
 
 import numpy as np
 
@@ -271,9 +272,9 @@ def training_summary(result: dict) -> dict:
 
 
 def progress(row: dict) -> dict:
-    return json_safe(
-        {k: row.get(k) for k in ("epoch", "epochs", "train_loss", "test_loss", "steps", "seconds")}
-    )
+    fields = ("epoch", "epochs", "train_loss", "test_loss", "steps", "seconds")
+    # json_safe keeps a dict a dict
+    return cast(dict, json_safe({k: row.get(k) for k in fields}))
 
 
 def gradcheck_report(report: dict, threshold: int) -> dict:

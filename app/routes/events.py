@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -36,7 +36,7 @@ from stepgrad.app.services import services_of
 router = APIRouter(prefix="/api/graphs", tags=["events"])
 logger = logging.getLogger(__name__)
 
-STREAM_DOC = {
+STREAM_DOC: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "text/event-stream: `event: state` (data: GraphState JSON), with "
         "`format=patch` also `event: patch` (data: GraphPatch JSON), `event: progress` (data: "

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import re
 import secrets
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -52,9 +52,16 @@ from stepgrad.app.services import services_of
 
 router = APIRouter(prefix="/api/graphs", tags=["quiz"])
 
-READ = {**NOT_FOUND, **ERROR_RESPONSES}
-TEACHER = {**NOT_FOUND, **AUTH_RESPONSES, **CONFLICT, **ERROR_RESPONSES}
-RATE = {429: {"description": "Too many answers from this address (Retry-After)."}}
+READ: dict[int | str, dict[str, Any]] = {**NOT_FOUND, **ERROR_RESPONSES}
+TEACHER: dict[int | str, dict[str, Any]] = {
+    **NOT_FOUND,
+    **AUTH_RESPONSES,
+    **CONFLICT,
+    **ERROR_RESPONSES,
+}
+RATE: dict[int | str, dict[str, Any]] = {
+    429: {"description": "Too many answers from this address (Retry-After)."}
+}
 
 
 CLIENT_COOKIE = "stepgrad_client"

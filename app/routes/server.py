@@ -4,7 +4,7 @@ a link, for students to scan from the projector with a phone."""
 from __future__ import annotations
 
 import io
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/api", tags=["meta"])
 
 MAX_QR_URL = 512
 
-QR_DOC = {
+QR_DOC: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "An SVG image (black on white, sized by its viewBox).",
         "content": {"image/svg+xml": {"schema": {"type": "string"}}},

@@ -3,7 +3,7 @@ by hand and lay the graph out again on demand. The rules live in live.editing.""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Response
 
@@ -22,7 +22,7 @@ from stepgrad.app.schemas import ErrorResponse, PositionsUpdate, SpecCheck, Spec
 
 router = APIRouter(prefix="/api/graphs", tags=["editing"])
 
-PRECONDITION = {
+PRECONDITION: dict[int | str, dict[str, Any]] = {
     412: {
         "model": ErrorResponse,
         "description": "If-Match names another version than the graph's: nothing changed",

@@ -18,7 +18,7 @@ from stepgrad.app.schemas.network import NetworkSpec
 
 # ---- requests ---------------------------------------------------------------------------
 
-SEED_SPEC = {
+SEED_SPEC: dict[str, Any] = {
     "name": "seed example",
     "nodes": [
         {"id": "x", "op": "input", "value": 3.0},
@@ -550,9 +550,13 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     415: {"model": ErrorResponse, "description": "A request body that is not JSON"},
     422: {"model": ErrorResponse, "description": "Invalid request or graph"},
 }
-NOT_FOUND = {404: {"model": ErrorResponse, "description": "No such graph"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorResponse, "description": "No such graph"}
+}
 AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "No edit token"},
     403: {"model": ErrorResponse, "description": "Wrong edit token"},
 }
-CONFLICT = {409: {"model": ErrorResponse, "description": "Not possible at this point"}}
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorResponse, "description": "Not possible at this point"}
+}

@@ -159,7 +159,9 @@ class RedisQuizStore:
     def count(self, graph_id: str) -> int:
         quiz_key, answers_key = self._keys(graph_id)
         with self.redis.pipeline(transaction=True) as pipe:
-            exists, n = pipe.hexists(quiz_key, "quiz").hlen(answers_key).execute()
+            pipe.hexists(quiz_key, "quiz")
+            pipe.hlen(answers_key)
+            exists, n = pipe.execute()
         return int(n) if exists else 0
 
     def reveal(self, graph_id: str, truth: float) -> Quiz:
@@ -172,9 +174,9 @@ class RedisQuizStore:
     def get(self, graph_id: str) -> Quiz | None:
         quiz_key, answers_key = self._keys(graph_id)
         with self.redis.pipeline(transaction=True) as pipe:
-            fields, answers = (
-                pipe.hmget(quiz_key, "quiz", "status", "truth").hgetall(answers_key).execute()
-            )
+            pipe.hmget(quiz_key, "quiz", "status", "truth")
+            pipe.hgetall(answers_key)
+            fields, answers = pipe.execute()
         raw, status, truth = fields
         return None if raw is None else _quiz(raw, answers, status, truth)
 

@@ -25,8 +25,10 @@ import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import cast
 
 import redis
+from redis.client import PubSub
 from redis.exceptions import LockError
 
 from stepgrad.app.jsonio import dumps
@@ -137,7 +139,7 @@ class RedisStore:
             name=json.loads(row["name"]),
             spec=json.loads(row["spec"]),
             state=json.loads(row["state"]),
-            token_hash=row["token_hash"],
+            token_hash=cast(str, row["token_hash"]),  # decode_responses: replies are str
             version=int(row["version"]),
             created=float(row["created"]),
             accessed=float(row["accessed"]),
@@ -148,7 +150,7 @@ class RedisStore:
         return None if v is None else int(v)
 
     def save(self, record: GraphRecord, expected_version: int, spec_changed: bool = True) -> None:
-        args = [
+        args: list[str | int | float] = [
             expected_version, record.version, repr(record.accessed),
             self._expire_at_ms(record.accessed), record.id, dumps(record.state),
         ]  # fmt: skip
@@ -177,7 +179,7 @@ class RedisStore:
         return repr(time.time() - self.idle_seconds)
 
     def ids(self) -> list[str]:
-        return self.redis.zrangebyscore(self._zset, self._live_from(), "+inf")
+        return cast(list[str], self.redis.zrangebyscore(self._zset, self._live_from(), "+inf"))
 
     def count(self) -> int:
         return int(self.redis.zcount(self._zset, self._live_from(), "+inf"))
@@ -191,7 +193,7 @@ class RedisStore:
         first = self.redis.zrangebyscore(
             self._zset, self._live_from(), "+inf", start=0, num=1, withscores=True
         )
-        return first[0][1] if first else None
+        return cast(float, first[0][1]) if first else None  # withscores: floats
 
     # ---- locks --------------------------------------------------------------------------
 
@@ -263,7 +265,7 @@ class RedisEventBus(EventBus):
     def __init__(self, url: str, queue_size: int = 64):
         super().__init__(queue_size)
         self.redis = redis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
-        self._pubsub = None
+        self._pubsub: PubSub | None = None
         self._listener: threading.Thread | None = None
         self._channels: dict[str, int] = {}  # channel -> this process's followers on it
         self._ready: dict[str, threading.Event] = {}
@@ -274,8 +276,8 @@ class RedisEventBus(EventBus):
     def channel(graph_id: str, format: str) -> str:
         return f"{PREFIX}ev:{graph_id}:{format}"
 
-    def _start(self) -> None:
-        """Under self._chan_lock."""
+    def _start(self) -> PubSub:
+        """Under self._chan_lock; returns the pubsub connection."""
         if self._pubsub is None:
             self._pubsub = self.redis.pubsub()
             # one channel always, so the listener always has a subscription to read
@@ -286,18 +288,19 @@ class RedisEventBus(EventBus):
                 daemon=True,
             )  # fmt: skip
             self._listener.start()
+        return self._pubsub
 
     def subscribe(self, graph_id: str, format: str = "state") -> Subscriber:
         sub = super().subscribe(graph_id, format)
         name = self.channel(graph_id, format)
         with self._chan_lock:
-            self._start()
+            pubsub = self._start()
             count = self._channels.get(name, 0)
             self._channels[name] = count + 1
             ready = self._ready.get(name)
             if count == 0:
                 ready = self._ready[name] = threading.Event()
-                self._pubsub.subscribe(name)
+                pubsub.subscribe(name)
         sub.extra["ready"] = ready
         return sub
 
@@ -305,7 +308,7 @@ class RedisEventBus(EventBus):
         """Wait (without blocking the event loop) until Redis confirmed the subscription:
         the follower reads the state next, and a change published before the confirmation
         would be lost to it. A round trip, for a graph's first follower on a process."""
-        ready: threading.Event = sub.extra.get("ready")
+        ready: threading.Event | None = sub.extra.get("ready")
         if (
             ready is not None
             and not ready.is_set()
@@ -333,8 +336,11 @@ class RedisEventBus(EventBus):
 
     def formats(self, graph_id: str) -> set[str]:
         """The formats read by the graph's followers on any process."""
-        counts = self.redis.pubsub_numsub(
-            self.channel(graph_id, "state"), self.channel(graph_id, "patch")
+        counts = cast(
+            list[tuple[str, int]],  # decode_responses: names are str
+            self.redis.pubsub_numsub(
+                self.channel(graph_id, "state"), self.channel(graph_id, "patch")
+            ),
         )
         return {name.rsplit(":", 1)[1] for name, n in counts if n}
 
