@@ -137,10 +137,6 @@ class Run:
         return None
 
     @property
-    def forward_done(self) -> bool:
-        return self.position >= len(self.graph)
-
-    @property
     def backward_done(self) -> bool:
         return self.position >= self.total
 
