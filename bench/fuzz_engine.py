@@ -1,6 +1,6 @@
 """Random graphs against PyTorch: many more than the property tests run in CI.
 
-Every graph (tests/graphgen.py: every op, broadcastable shapes, fan-out, extreme and
+Every graph (tests/helpers.py: every op, broadcastable shapes, fan-out, extreme and
 empty values) is evaluated by the fast passes and by the timeline in a random valid
 order, and each value and gradient is compared with PyTorch's autograd in float64 at
 rtol 1e-9 (NaN where PyTorch has NaN). Graphs PyTorch refuses (bce of NaN) and graphs
@@ -31,7 +31,7 @@ from stepgrad.engine.graph import Graph
 from stepgrad.engine.passes import backward_pass, forward_pass
 from stepgrad.engine.run import Run
 from stepgrad.engine.tensor import from_json
-from tests.graphgen import (
+from tests.helpers import (
     EXTREMES,
     MILD_EXTREMES,
     IllConditioned,

@@ -1,24 +1,24 @@
-"""Shared fixtures. Optional parts (torch, Chromium) skip when missing, but fail under CI=true."""
+"""Shared fixtures. Optional parts (torch, Chromium, Redis) skip when missing, but fail under
+CI=true. Plain helpers live in tests/helpers.py."""
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import os
 
 import pytest
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
-
-
-def optional_import(name: str, install: str = 'pip install -e ".[bench]"'):
-    """Import an optional module; skip without it, or fail when CI=true (CI installs it)."""
-    try:
-        return importlib.import_module(name)
-    except ImportError as exc:
-        if IN_CI:
-            pytest.fail(f"{name} is required under CI=true but cannot be imported: {exc}")
-        pytest.skip(f"{name} is not installed ({install})")
+from tests.helpers import (
+    CONTEXT_ARGS,
+    IN_CI,
+    PageApi,
+    TestClient,
+    csp_violations,
+    optional_import,
+    redis_server,
+    redis_server_path,
+    serve,
+)
 
 
 @pytest.fixture(scope="session")
@@ -28,17 +28,37 @@ def torch():
     return module
 
 
-# ---- the web app (fixtures for tests/test_api_*.py and tests/test_app_*.py) -----------
+# ---- the store: SQLite, and Redis for the modules marked both_stores ----------------------
 
-import socket  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-import warnings  # noqa: E402
+STORES = ["sqlite", "redis"]
 
-with warnings.catch_warnings():
-    # starlette 1.x warns that it prefers httpx2 over httpx; either works
-    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
-    from fastapi.testclient import TestClient
+
+def pytest_generate_tests(metafunc):
+    # every test of a module marked both_stores runs on the SQLite store and again on Redis
+    # (the same behaviour through the other implementation of the store interface), except
+    # those marked sqlite_only
+    definition = metafunc.definition
+    if definition.get_closest_marker("both_stores") and not definition.get_closest_marker(
+        "sqlite_only"
+    ):
+        metafunc.parametrize("app_store", STORES, indirect=True)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def app_store(request) -> str:
+    """The store of the apps make_client, client and app_client make: "sqlite" (in memory),
+    or "redis" in a both_stores module's second run. Autouse, so that every test of such a
+    module runs on both, whatever fixtures it takes."""
+    return getattr(request, "param", "sqlite")
+
+
+def _redis_settings(url: str) -> dict:
+    # creation rates high on Redis, whose limits are shared by the whole test run; the tests
+    # of rates set their own
+    return {"store": url, "rate_create": "100000/minute"}
+
+
+# ---- the web app (fixtures for tests/api and tests/server) ------------------------------
 
 
 def _app_settings(**overrides):
@@ -48,14 +68,16 @@ def _app_settings(**overrides):
 
 
 @pytest.fixture
-def make_client():
-    """make_client(**settings) -> a TestClient (lifespan running) on a fresh app."""
+def make_client(request, app_store):
+    """make_client(**settings) -> a TestClient (lifespan running) on a fresh app, on the
+    test's store (Redis: emptied for the test)."""
     from stepgrad.app.main import create_app
 
+    store = _redis_settings(request.getfixturevalue("redis_db")) if app_store == "redis" else {}
     clients = []
 
     def make(**overrides):
-        client = TestClient(create_app(_app_settings(**overrides)))
+        client = TestClient(create_app(_app_settings(**{**store, **overrides})))
         client.__enter__()
         clients.append(client)
         return client
@@ -71,29 +93,21 @@ def client(make_client):
     return make_client()
 
 
-@contextlib.contextmanager
-def serve(app, **config):
-    """A real uvicorn server for `app` on 127.0.0.1 (a random free port); yields its URL."""
-    import uvicorn
+@pytest.fixture(scope="module")
+def app_client(request, app_store):
+    """One app for the many examples of a module's property tests (graphs are independent),
+    on the module's store (Redis: emptied once for the module)."""
+    from stepgrad.app.main import create_app
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", **config))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the test server did not start")
-            time.sleep(0.01)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    settings = {"rate_create": "10000/minute"}
+    if app_store == "redis":
+        import redis
+
+        url = request.getfixturevalue("redis_url")
+        redis.Redis.from_url(url).flushdb()
+        settings = _redis_settings(url)
+    with TestClient(create_app(_app_settings(**settings))) as client:
+        yield client
 
 
 @pytest.fixture
@@ -103,7 +117,7 @@ def live_server():
         yield lambda app: stack.enter_context(serve(app, lifespan="on"))
 
 
-# ---- the browser page (fixtures for tests/test_browser_*.py) ----------------------------
+# ---- the browser page (fixtures for tests/browser) ---------------------------------------
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -117,22 +131,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SCREENSHOTS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "artifacts", "screenshots")
-
-
-CONTEXT_ARGS = {"viewport": {"width": 1280, "height": 720}, "locale": "en-US"}
-
-
-def browser_stack():
-    """Called by test_browser_*.py at import: Playwright's `expect`, or the module is skipped
-    without Playwright (and fails under CI=true, which installs it)."""
-    try:
-        return importlib.import_module("playwright.sync_api").expect
-    except ImportError as exc:
-        if IN_CI:
-            pytest.fail(f"playwright is required under CI=true: {exc}", pytrace=False)
-        pytest.skip(
-            "playwright is not installed (pip install 'stepgrad[test]')", allow_module_level=True
-        )
 
 
 def require_chromium() -> None:
@@ -154,28 +152,6 @@ def browser():
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
-
-
-CSP_WATCH = """
-document.addEventListener("securitypolicyviolation", (e) => {
-  console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || "inline"}`
-    + ` at ${e.sourceFile || "?"}:${e.lineNumber}`);
-});
-"""
-
-
-def csp_violations(context) -> list[str]:
-    """Start collecting the context's Content-Security-Policy violations (Chromium's own
-    console errors and the pages' securitypolicyviolation events) into the returned list."""
-    found: list[str] = []
-    context.add_init_script(CSP_WATCH)
-
-    def on_console(message) -> None:
-        if "Content Security Policy" in message.text or "CSP violation" in message.text:
-            found.append(message.text)
-
-    context.on("console", on_console)
-    return found
 
 
 @pytest.fixture
@@ -218,44 +194,6 @@ def page_server():
         yield url
 
 
-class PageApi:
-    """The REST API of the page test server, for setting up graphs and checking the page."""
-
-    def __init__(self, base: str):
-        self.base = base
-
-    def call(self, method: str, path: str, body=None, token: str | None = None):
-        import json
-        import urllib.error
-        import urllib.request
-
-        headers = {"Content-Type": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(
-            self.base + path, data=data, method=method, headers=headers
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                text = response.read().decode()
-                return response.status, (json.loads(text) if text else None)
-        except urllib.error.HTTPError as exc:
-            with exc:
-                text = exc.read().decode()
-            return exc.code, (json.loads(text) if text else None)
-
-    def create(self, body: dict) -> tuple[dict, str]:
-        status, data = self.call("POST", "/api/graphs", body)
-        assert status == 201, data
-        return data, data["edit_token"]
-
-    def state(self, graph_id: str) -> dict:
-        status, data = self.call("GET", f"/api/graphs/{graph_id}")
-        assert status == 200, data
-        return data
-
-
 @pytest.fixture(scope="session")
 def page_api(page_server):
     return PageApi(page_server)
@@ -284,8 +222,6 @@ def redis_url():
     if url:
         yield url
         return
-    from bench.harness import redis_server, redis_server_path
-
     if redis_server_path() is None:
         if IN_CI:
             pytest.fail("redis-server is required under CI=true (apt-get install redis-server)")

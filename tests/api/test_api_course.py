@@ -5,9 +5,7 @@ from __future__ import annotations
 import pytest
 
 from stepgrad.app.schemas import DatasetView, GraphState, KnnResult, RaceResult, ToposortResult
-from tests.api.test_api_graphs import create, node, post
-from tests.engine.test_graph import SEED_SPEC
-from tests.engine.test_run import FANOUT
+from tests.helpers import SEED_SPEC, TINY_FANOUT, create, node, post
 
 
 def test_toposort_of_a_graph_reproduces_its_order(client):
@@ -58,7 +56,7 @@ def test_another_order_gives_the_same_gradients(client):
 
 
 def test_fanout_bug_toggle_is_seen_and_caught_by_gradcheck(client):
-    state, headers = create(client, FANOUT)
+    state, headers = create(client, TINY_FANOUT)
     gid = state["id"]
     r = client.put(f"/api/graphs/{gid}/options", json={"fanout_bug": True}, headers=headers)
     assert r.status_code == 200 and r.json()["fanout_bug"] is True
@@ -84,7 +82,7 @@ def test_options_persist_across_a_restart(tmp_path):
 
     db = str(tmp_path / "g.db")
     with TestClient(create_app(Settings(db=db))) as first:
-        state, headers = create(first, FANOUT)
+        state, headers = create(first, TINY_FANOUT)
         first.put(f"/api/graphs/{state['id']}/options", json={"fanout_bug": True,
                   "order": ["x", "sq", "f"]}, headers=headers)  # fmt: skip
     with TestClient(create_app(Settings(db=db))) as second:
@@ -173,7 +171,7 @@ def test_tensor_edges_have_no_local_factor(client):
 
 
 def test_gradcheck_checks_the_gradients_backward_really_computes(client):
-    state, headers = create(client, FANOUT)
+    state, headers = create(client, TINY_FANOUT)
     gid = state["id"]
     assert client.get(f"/api/graphs/{gid}/gradcheck").json()["max_rel_error"] < 1e-8
     client.put(f"/api/graphs/{gid}/options", json={"fanout_bug": True}, headers=headers)

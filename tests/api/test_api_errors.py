@@ -8,8 +8,7 @@ import random
 
 import pytest
 
-from tests.api.test_api_graphs import auth, create
-from tests.engine.test_graph import SEED_SPEC
+from tests.helpers import SEED_SPEC, auth, create
 
 
 def spec(*nodes, **extra):

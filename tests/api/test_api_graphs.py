@@ -8,37 +8,7 @@ import json
 import pytest
 
 from stepgrad.app.schemas import CreatedGraph, GradcheckReport, GraphState, NodeState
-from tests.engine.test_graph import SEED_SPEC
-
-SEED_LOSS = 0.000701143068523487
-SEED_DK = -0.0343677745599299
-
-
-def auth(token: str) -> dict:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def create(client, body: dict | None = None) -> tuple[dict, dict]:
-    """POST /api/graphs; returns (state, auth headers)."""
-    r = client.post("/api/graphs", json=body if body is not None else {"example": "seed"})
-    assert r.status_code == 201, r.text
-    data = r.json()
-    CreatedGraph.model_validate(data)
-    return data, auth(data["edit_token"])
-
-
-def post(client, gid: str, what: str, headers: dict, body=None, status: int = 200) -> dict:
-    r = client.post(f"/api/graphs/{gid}/{what}", json=body, headers=headers)
-    assert r.status_code == status, r.text
-    data = r.json()
-    if status == 200 and what != "train":
-        GraphState.model_validate(data)
-    return data
-
-
-def node(state: dict, node_id: str) -> dict:
-    return next(n for n in state["nodes"] if n["id"] == node_id)
-
+from tests.helpers import SEED_DK, SEED_LOSS, SEED_SPEC, auth, create, node, post
 
 # ---- create ----------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.api.test_api_graphs import create
+from tests.helpers import create
 
 PATHS = {
     "/api/health": {"get"},

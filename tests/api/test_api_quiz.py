@@ -15,8 +15,10 @@ from stepgrad.app.classroom.quiz import histogram, within
 from stepgrad.engine.examples import load_example
 from stepgrad.engine.graph import Graph
 from stepgrad.engine.run import Run
-from tests.api.test_api_graphs import auth, create
-from tests.server.test_app_events import live, read_event
+from tests.helpers import auth, create, live, read_event
+
+# each test runs on the SQLite store and again on Redis (tests/conftest.py)
+pytestmark = pytest.mark.both_stores
 
 
 def engine_run(example: str = "seed") -> Run:

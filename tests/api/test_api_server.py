@@ -9,8 +9,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from stepgrad.app.classroom import lan as network
-
-SVG = "{http://www.w3.org/2000/svg}"
+from tests.helpers import SVG
 
 
 def test_a_loopback_server_says_so(client):

@@ -8,32 +8,7 @@ import numpy as np
 import pytest
 
 from stepgrad.app.schemas import SEED_SPEC, GraphPatch, GraphState
-from tests.api.test_api_graphs import create, post
-
-FANOUT = {
-    "name": "fan-out",
-    "nodes": [
-        {"id": "x", "op": "input", "value": 3.0},
-        {"id": "y", "op": "input", "value": 0.71},
-        {"id": "k", "op": "param", "value": 0.09},
-        {"id": "b", "op": "param", "value": 0.5},
-        {"id": "linear", "op": "linear", "inputs": ["x", "k", "b"]},
-        {"id": "sq", "op": "mul", "inputs": ["x", "x"]},
-        {"id": "both", "op": "add", "inputs": ["linear", "sq"]},
-        {"id": "sigmoid", "op": "sigmoid", "inputs": ["both"]},
-        {"id": "loss", "op": "mse", "inputs": ["y", "sigmoid"]},
-    ],
-}
-
-
-def put_spec(client, gid, headers, body, status=200, **kw):
-    r = client.put(f"/api/graphs/{gid}/spec", json=body, headers=headers, **kw)
-    assert r.status_code == status, r.text
-    return r
-
-
-def node(state, nid):
-    return next(n for n in state["nodes"] if n["id"] == nid)
+from tests.helpers import FANOUT, create, live, node, post, put_spec, read_event
 
 
 def snapshot_of(client, gid):
@@ -302,8 +277,6 @@ def test_placing_nodes_keeps_the_timeline_and_patches_only_layout(client):
 
 def test_followers_get_the_new_graph_and_the_moves(live_server):
     import httpx
-
-    from tests.server.test_app_events import live, read_event
 
     _, base = live(live_server)
     state = httpx.post(f"{base}/api/graphs", json={"example": "seed"}).json()

@@ -9,10 +9,18 @@ import pytest
 from stepgrad.app.schemas import SEED_SPEC, GraphPatch
 from stepgrad.engine.examples import load_example
 from stepgrad.engine.graph import Graph
-from stepgrad.engine.passes import forward_pass
-from tests.api.test_api_graphs import create, post
-from tests.api.test_api_spec import FANOUT, node
-from tests.graphgen import assert_same, torch_reference
+from tests.helpers import (
+    FANOUT,
+    apply,
+    assert_same,
+    central_differences,
+    chain,
+    create,
+    node,
+    post,
+    torch_reference,
+    without_events,
+)
 
 
 def set_target(client, gid, headers, target, status=200):
@@ -29,30 +37,6 @@ def gradients_for(client, spec: dict, target: str | None) -> dict:
     post(client, gid, "forward", h, {"all": True})
     post(client, gid, "backward", h, {"all": True})
     return client.get(f"/api/graphs/{gid}?full=true").json()
-
-
-def central_differences(spec: dict, target: str, eps: float = 1e-6) -> dict[str, np.ndarray]:
-    """d sum(target) / d leaf for every input and param leaf, by central differences."""
-    graph = Graph.from_spec(spec)
-    t = graph.index[target]
-    out = {}
-    for nid in graph.order:
-        n = graph.nodes[nid]
-        if n.op.name not in ("input", "param"):
-            continue
-        base = n.value
-        grad = np.zeros_like(base)
-        for idx in np.ndindex(base.shape):
-            vals = []
-            for sign in (1, -1):
-                leaves = list(graph.leaf_values)
-                bumped = base.copy()
-                bumped[idx] += sign * eps
-                leaves[graph.index[nid]] = bumped
-                vals.append(float(np.sum(forward_pass(graph, leaves)[t])))
-            grad[idx] = (vals[0] - vals[1]) / (2 * eps)
-        out[nid] = grad
-    return out
 
 
 def test_seed_graph_with_linear_as_the_target(client):
@@ -234,8 +218,6 @@ def _edit_calls():
 def test_patches_with_targets_and_hand_positions_give_the_state(make_client):
     from hypothesis import HealthCheck, given, settings
 
-    from tests.server.test_app_patches import apply, without_events
-
     client = make_client(rate_create="10000/minute")
 
     @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
@@ -280,8 +262,6 @@ def st_examples():
 
 def test_a_backward_step_with_a_target_costs_the_same_at_7_and_10000_nodes(client):
     import time
-
-    from tests.server.test_app_patches import chain
 
     sizes, seconds = {}, {}
     for n in (7, 10_000):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.api.test_api_graphs import create, post
+from tests.helpers import create, post
 
 pytestmark = pytest.mark.torch
 

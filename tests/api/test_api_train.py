@@ -9,7 +9,7 @@ import time
 import pytest
 
 from stepgrad.app.schemas import TrainResponse, TrainResult
-from tests.api.test_api_graphs import create, node, post
+from tests.helpers import create, node, post
 
 pytest.importorskip("stepgrad.engine.training")
 

@@ -10,7 +10,7 @@ import pytest
 
 from stepgrad.app.classroom import course
 from stepgrad.app.schemas import Lesson
-from tests.api.test_api_graphs import create, node, post
+from tests.helpers import create, node, post
 
 
 def lessons() -> list[Lesson]:

@@ -16,7 +16,7 @@ from stepgrad.app.live.layout import (
     layered_layout,
 )
 from stepgrad.engine.graph import Graph
-from tests.engine.test_graph import SEED_SPEC
+from tests.helpers import SEED_SPEC
 
 
 def random_dag(n: int, seed: int, fan_in: int = 2, window: int | None = None):

@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 import os
 import re
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers import ROOT
+
 STATIC = ROOT / "static"
 TEMPLATES = ROOT / "templates"
 SCRIPTS = sorted((STATIC / "js").glob("*.js"))

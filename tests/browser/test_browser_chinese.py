@@ -7,7 +7,7 @@ rendered (HTML and SVG), title, aria-label, placeholder and alt attributes, sele
 and the document title. Code (pre, code, kbd, a textarea and its sample) is not text, and
 the API's own sentences (errors, the gradient check's detail) stay English and are shown
 marked lang="en". Any run of two or
-more English words left (tests/english.py: identifiers of the graphs and maths excepted)
+more English words left (tests/helpers.py: identifiers of the graphs and maths excepted)
 fails the test, naming the page and the text, and so does one English word standing
 alone (a label, a tooltip)."""
 
@@ -18,15 +18,21 @@ import re
 import pytest
 
 from stepgrad.engine.examples import list_examples, load_example
-from tests.conftest import CONTEXT_ARGS, browser_stack, csp_violations
-from tests.english import english_runs, lone_word, names_of
-from tests.legibility import settle
+from tests.helpers import (
+    CONTEXT_ARGS,
+    STEP_TIMEOUT,
+    browser_stack,
+    csp_violations,
+    english_runs,
+    lone_word,
+    names_of,
+    settle,
+)
 
 pytestmark = pytest.mark.browser
 
 expect = browser_stack()  # skips without Playwright; fails under CI=true
 
-STEP_TIMEOUT = 30_000  # ms: the slowest lesson step (the race) takes seconds on two cores
 EXAMPLES = [item["id"] for item in list_examples()]
 
 COLLECT = """() => {

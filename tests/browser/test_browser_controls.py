@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.conftest import CONTEXT_ARGS, browser_stack
+from tests.helpers import CONTEXT_ARGS, browser_stack
 
 pytestmark = pytest.mark.browser
 

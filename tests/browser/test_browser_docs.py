@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from stepgrad.app.protection.headers import CSP, REDOC_CSP
-from tests.conftest import browser_stack, serve
+from tests.helpers import browser_stack, serve
 
 pytestmark = pytest.mark.browser
 

@@ -9,21 +9,12 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tests.api.test_api_graphs import node as node_of
-from tests.browser.test_browser_stepping import open_editable, wait_position
-from tests.conftest import browser_stack
+from tests.helpers import SVG, browser_stack, open_editable, shown, wait_position
+from tests.helpers import node as node_of
 
 pytestmark = pytest.mark.browser
 
 expect = browser_stack()  # skips without Playwright; fails under CI=true
-
-SVG = "{http://www.w3.org/2000/svg}"
-
-
-def shown(page, node_id: str, role: str) -> float | None:
-    text = page.locator(f'#graph-svg [data-node-id="{node_id}"] [data-role={role}]').text_content()
-    text = text.strip().replace("\u2212", "-")
-    return None if text in ("", "\u2014") else float(text)
 
 
 def test_edit_a_leaf_value_in_the_inspector(page, page_server, page_api):

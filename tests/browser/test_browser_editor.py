@@ -9,8 +9,7 @@ import re
 
 import pytest
 
-from tests.browser.test_browser_stepping import open_editable, wait_position
-from tests.conftest import CONTEXT_ARGS, browser_stack
+from tests.helpers import CONTEXT_ARGS, browser_stack, open_editable, shown, wait_position
 
 pytestmark = pytest.mark.browser
 
@@ -44,12 +43,6 @@ def assert_seed(page_api, graph_id: str) -> None:
         if value is not None:
             assert nodes[nid]["value"] == pytest.approx(value), nid
     assert page_api.state(graph_id)["output"] == "loss"
-
-
-def shown(page, node_id: str, role: str) -> float | None:
-    text = page.locator(f'#graph-svg [data-node-id="{node_id}"] [data-role={role}]').text_content()
-    text = text.strip().replace("\u2212", "-")
-    return None if text in ("", "\u2014") else float(text)
 
 
 def settled(page) -> None:

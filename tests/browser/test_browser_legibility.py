@@ -9,14 +9,20 @@ import itertools
 
 import pytest
 
-from tests.conftest import CONTEXT_ARGS, browser_stack, csp_violations
-from tests.legibility import NODE_TEXT, SMALL_TEXT, settle
+from tests.helpers import (
+    CONTEXT_ARGS,
+    NODE_TEXT,
+    SMALL_TEXT,
+    STEP_TIMEOUT,
+    browser_stack,
+    csp_violations,
+    settle,
+)
 
 pytestmark = pytest.mark.browser
 
 expect = browser_stack()  # skips without Playwright; fails under CI=true
 
-STEP_TIMEOUT = 30_000
 NORMAL = ({"width": 1280, "height": 720}, False, 12)
 PRESENT = ({"width": 1920, "height": 1080}, True, 20)
 

@@ -12,13 +12,11 @@ import re
 
 import pytest
 
-from tests.conftest import browser_stack
+from tests.helpers import STEP_TIMEOUT, browser_stack
 
 pytestmark = pytest.mark.browser
 
 expect = browser_stack()  # skips without Playwright; fails under CI=true
-
-STEP_TIMEOUT = 30_000  # ms; the slowest step (the race) takes a few seconds on two cores
 
 
 # ---- helpers ---------------------------------------------------------------------------------

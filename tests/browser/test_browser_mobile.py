@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import CONTEXT_ARGS, browser_stack, csp_violations
-from tests.legibility import settle
+from tests.helpers import CONTEXT_ARGS, browser_stack, csp_violations, settle
 
 pytestmark = pytest.mark.browser
 

@@ -8,8 +8,7 @@ import json
 
 import pytest
 
-from tests.browser.test_browser_stepping import READ_PAGE, open_editable, wait_position
-from tests.conftest import browser_stack
+from tests.helpers import READ_PAGE, browser_stack, open_editable, wait_position
 
 pytestmark = pytest.mark.browser
 

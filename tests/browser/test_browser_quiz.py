@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from tests.conftest import CONTEXT_ARGS, browser_stack, csp_violations
+from tests.helpers import CONTEXT_ARGS, browser_stack, csp_violations
 
 pytestmark = pytest.mark.browser
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.conftest import PageApi, browser_stack, serve
+from tests.helpers import PageApi, browser_stack, serve
 
 pytestmark = pytest.mark.browser
 

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import CONTEXT_ARGS, browser_stack, csp_violations
-from tests.legibility import settle
+from tests.helpers import CONTEXT_ARGS, STEP_TIMEOUT, browser_stack, csp_violations, settle
 
 pytestmark = pytest.mark.browser
 
 expect = browser_stack()  # skips without Playwright; fails under CI=true
-
-STEP_TIMEOUT = 30_000
 
 SHAPE = r"""() => {
   const stage = document.querySelector("[data-role=stage]").getBoundingClientRect();

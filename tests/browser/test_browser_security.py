@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import CONTEXT_ARGS, browser_stack, csp_violations
+from tests.helpers import CONTEXT_ARGS, browser_stack, csp_violations
 
 pytestmark = pytest.mark.browser
 

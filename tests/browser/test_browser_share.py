@@ -7,8 +7,7 @@ import urllib.parse
 
 import pytest
 
-from tests.browser.test_browser_stepping import open_editable
-from tests.conftest import PageApi, browser_stack, serve
+from tests.helpers import PageApi, browser_stack, open_editable, serve
 
 pytestmark = pytest.mark.browser
 

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tests.conftest import browser_stack
+from tests.helpers import browser_stack
 
 pytestmark = pytest.mark.browser
 

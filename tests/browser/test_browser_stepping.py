@@ -8,31 +8,11 @@ import re
 
 import pytest
 
-from tests.conftest import browser_stack
+from tests.helpers import READ_PAGE, browser_stack, open_editable, wait_position
 
 pytestmark = pytest.mark.browser
 
 expect = browser_stack()  # skips without Playwright; fails under CI=true
-
-# what the page draws for every node, edge label and the current node
-READ_PAGE = """() => {
-  const nodes = {};
-  for (const g of document.querySelectorAll('#graph-svg [data-node-id]')) {
-    nodes[g.dataset.nodeId] = {
-      value: g.querySelector('[data-role=value]').textContent,
-      grad: g.querySelector('[data-role=grad]').textContent,
-      cls: g.getAttribute('class'),
-    };
-  }
-  const edges = [...document.querySelectorAll('#graph-svg .edge-label')].map((l) => ({
-    source: l.dataset.source, target: l.dataset.target, slot: Number(l.dataset.slot),
-    text: l.querySelector('[data-role=edge-grad]').textContent,
-    visible: l.classList.contains('is-visible'),
-  }));
-  const current = [...document.querySelectorAll('#graph-svg .node.is-current')]
-    .map((g) => g.dataset.nodeId);
-  return {nodes, edges, current};
-}"""
 
 
 def shown_number(text: str) -> float | None:
@@ -70,21 +50,6 @@ def assert_page_shows(page, state: dict) -> None:
     # the node the server says the last step visited (contract v1.2), never recomputed here
     last = state["cursor"]["last"]
     assert shown["current"] == ([last["node"]] if last else [])
-
-
-def wait_position(page, position: int, total: int) -> None:
-    expect(page.locator("[data-role=position]")).to_have_text(f"{position} / {total}")
-    page.wait_for_function(
-        "p => !document.querySelector('#app').classList.contains('is-busy')"
-        " && window.stepgrad.state.graph.cursor.position === p",
-        arg=position,
-    )
-
-
-def open_editable(page, base: str, graph: dict, token: str) -> None:
-    page.goto(f"{base}/g/{graph['id']}#edit={token}")
-    expect(page.locator("#app")).to_have_attribute("data-ready", "true")
-    expect(page.locator("[data-role=live]")).to_have_text("live")
 
 
 def test_course_example_through_the_whole_timeline_from_the_keyboard(

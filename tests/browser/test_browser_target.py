@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import browser_stack
+from tests.helpers import browser_stack, wait_position
 
 pytestmark = pytest.mark.browser
 
@@ -14,15 +14,6 @@ expect = browser_stack()  # skips without Playwright; fails under CI=true
 
 CURRENT = """() => [...document.querySelectorAll('#graph-svg .node.is-current')]
   .map((g) => g.dataset.nodeId)"""
-
-
-def wait_position(page, position: int, total: int) -> None:
-    expect(page.locator("[data-role=position]")).to_have_text(f"{position} / {total}")
-    page.wait_for_function(
-        "p => !document.querySelector('#app').classList.contains('is-busy')"
-        " && window.stepgrad.state.graph.cursor.position === p",
-        arg=position,
-    )
 
 
 def label_of(state: dict, node_id: str) -> str:

@@ -12,10 +12,15 @@ import pytest
 from stepgrad.engine.builder import MAX_SCALAR_NODES, build_network, normalize, scalar_node_count
 from stepgrad.engine.errors import GraphError
 from stepgrad.engine.graph import Graph
-from tests.api.test_api_graphs import create, post
-from tests.api.test_api_spec import node, put_spec
-from tests.api.test_api_target import central_differences
-from tests.graphgen import assert_same, torch_reference
+from tests.helpers import (
+    assert_same,
+    central_differences,
+    create,
+    node,
+    post,
+    put_spec,
+    torch_reference,
+)
 
 MOONS = {"dataset": "moons", "hidden": [16, 16], "activation": "tanh", "loss": "bce", "seed": 0}
 

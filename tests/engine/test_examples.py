@@ -11,7 +11,7 @@ from stepgrad.engine.errors import GraphError
 from stepgrad.engine.examples import EXAMPLES_DIR, check_examples, list_examples, load_example
 from stepgrad.engine.graph import Graph
 from stepgrad.engine.run import Run
-from tests.engine.test_graph import SEED_SPEC
+from tests.helpers import SEED_SPEC
 
 
 def test_every_example_builds_and_has_its_fields():

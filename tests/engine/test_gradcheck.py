@@ -6,7 +6,7 @@ import numpy as np
 
 from stepgrad.engine.gradcheck import gradcheck
 from stepgrad.engine.graph import Graph
-from tests.engine.test_graph import SEED_SPEC, spec_with
+from tests.helpers import SEED_SPEC, spec_with
 
 
 def test_seed_example_checks_params_and_inputs():

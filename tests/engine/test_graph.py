@@ -9,23 +9,7 @@ import pytest
 
 from stepgrad.engine.errors import CycleError, GraphError, LimitError, ShapeError, TensorError
 from stepgrad.engine.graph import Graph, Limits
-
-SEED_SPEC = {
-    "name": "seed example",
-    "nodes": [
-        {"id": "x", "op": "input", "value": 3.0},
-        {"id": "y", "op": "input", "value": 0.71},
-        {"id": "k", "op": "param", "value": 0.09},
-        {"id": "b", "op": "param", "value": 0.5},
-        {"id": "linear", "op": "linear", "inputs": ["x", "k", "b"]},
-        {"id": "sigmoid", "op": "sigmoid", "inputs": ["linear"]},
-        {"id": "loss", "op": "mse", "inputs": ["y", "sigmoid"]},
-    ],
-}
-
-
-def spec_with(*nodes, **extra):
-    return {"name": "t", "nodes": list(nodes), **extra}
+from tests.helpers import SEED_SPEC, spec_with
 
 
 def test_seed_example_order_layers_output_shapes():

@@ -17,7 +17,7 @@ from stepgrad.engine import (
     gradcheck,
 )
 from stepgrad.engine.optim import SGD
-from tests.engine.test_graph import SEED_SPEC
+from tests.helpers import SEED_SPEC
 
 
 def test_course_classes_build_the_seed_graph():

@@ -1,6 +1,6 @@
 """Property tests: random graphs over every op compute what PyTorch computes.
 
-Graphs come from tests/graphgen.py: broadcastable shapes from scalars to 3-D, fan-out,
+Graphs come from tests/helpers.py: broadcastable shapes from scalars to 3-D, fan-out,
 extreme and empty values. Each is evaluated by the fast passes, by the timeline stepping
 in a random valid order, and through the HTTP API, and every value and gradient is
 compared with PyTorch's autograd in float64 (rtol 1e-9, NaN where PyTorch has NaN).
@@ -19,7 +19,7 @@ from stepgrad.engine.ops import OPS
 from stepgrad.engine.passes import backward_pass, forward_pass
 from stepgrad.engine.run import Run
 from stepgrad.engine.tensor import from_json
-from tests.graphgen import (
+from tests.helpers import (
     MILD_EXTREMES,
     HypothesisDraw,
     TorchRefused,
@@ -191,7 +191,7 @@ def test_any_spec_gets_an_answer_never_a_server_error(client, spec, options):
 
 
 def test_generated_graphs_cover_every_op():
-    from tests.graphgen import ALL_OPS, RandomDraw
+    from tests.helpers import ALL_OPS, RandomDraw
 
     seen = set()
     rng = np.random.default_rng(0)

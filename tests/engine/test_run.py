@@ -11,7 +11,7 @@ from stepgrad.engine.errors import PhaseError
 from stepgrad.engine.graph import Graph, Limits
 from stepgrad.engine.optim import SGD
 from stepgrad.engine.run import Run
-from tests.engine.test_graph import SEED_SPEC, spec_with
+from tests.helpers import SEED_SPEC, TINY_FANOUT, spec_with
 
 
 def sigmoid(u):
@@ -234,13 +234,6 @@ def test_broadcast_gradients_reduce_to_input_shapes():
     np.testing.assert_allclose(run.grad("w"), np.arange(6.0).reshape(3, 2).mean(0)[:, None])
 
 
-FANOUT = spec_with(
-    {"id": "x", "op": "param", "value": 1.5},
-    {"id": "sq", "op": "mul", "inputs": ["x", "x"]},
-    {"id": "f", "op": "add", "inputs": ["sq", "x"]},
-)
-
-
 def test_any_valid_order_gives_the_same_gradients():
     graph = Graph.from_spec(SEED_SPEC)
     default = Run(graph)
@@ -260,7 +253,7 @@ def test_any_valid_order_gives_the_same_gradients():
 def test_fanout_bug_gives_a_wrong_gradient_that_gradcheck_catches():
     from stepgrad.engine.gradcheck import gradcheck
 
-    graph = Graph.from_spec(FANOUT)
+    graph = Graph.from_spec(TINY_FANOUT)
     buggy = Run(graph, fanout_bug=True)
     buggy.run_all()
     assert float(buggy.grad("x")) != pytest.approx(2 * 1.5 + 1)

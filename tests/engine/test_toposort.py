@@ -7,7 +7,7 @@ import pytest
 from stepgrad.engine.errors import GraphError
 from stepgrad.engine.graph import Graph
 from stepgrad.engine.toposort import graph_kahn_steps, kahn_steps
-from tests.engine.test_graph import SEED_SPEC
+from tests.helpers import SEED_SPEC
 
 
 def test_steps_reproduce_the_engine_order():

@@ -10,24 +10,12 @@ import pytest
 
 from stepgrad.engine.errors import GraphError, StepgradError
 from stepgrad.engine.graph import Graph
-from stepgrad.engine.race import boston_mlp_spec
 from stepgrad.engine.run import Run
 from stepgrad.engine.training import steps_per_epoch, train
-from tests.engine.test_graph import SEED_SPEC
+from tests.helpers import SEED_SPEC, boston_spec
 
 BIND = {"dataset": "boston", "test_fraction": 0.2, "seed": 0, "standardize": True,
         "batch_size": 32}  # fmt: skip
-
-
-def boston_spec(hidden=10, seed=1, batch_size=32):
-    rng = np.random.default_rng(seed)
-    weights = {
-        "W1": rng.normal(size=(13, hidden)) * 0.3,
-        "b1": np.zeros(hidden),
-        "W2": rng.normal(size=(hidden, 1)) * 0.3,
-        "b2": np.array([22.0]),
-    }
-    return boston_mlp_spec(weights, batch_size, name="boston")
 
 
 def test_bound_inputs_hold_a_real_mini_batch():

@@ -8,14 +8,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import pytest
 
-from tests.api.test_api_graphs import auth, create
+from tests.helpers import auth, chain_spec, create
 
-
-def chain_spec(n: int) -> dict:
-    nodes = [{"id": "n0", "op": "param", "value": 0.1}]
-    nodes += [{"id": f"n{i}", "op": "tanh", "inputs": [f"n{i - 1}"]} for i in range(1, n)]
-    return {"name": "chain", "nodes": nodes}
+# each test runs on the SQLite store and again on Redis (tests/conftest.py)
+pytestmark = pytest.mark.both_stores
 
 
 def test_fifty_concurrent_single_steps_advance_the_cursor_by_fifty(client):

@@ -11,30 +11,10 @@ import httpx
 import pytest
 
 from stepgrad.app.live.event_bus import EventBus
-from tests.api.test_api_graphs import auth, create
+from tests.helpers import auth, create, live, read_event
 
-
-def live(live_server, **overrides):
-    from stepgrad.app.main import create_app
-    from stepgrad.app.settings import Settings
-
-    app = create_app(Settings(db=":memory:", **overrides))
-    return app, live_server(app)
-
-
-def read_event(lines) -> tuple[str, str]:
-    """The next (event, data) from an iterator of SSE lines; comments come back as ('', ping)."""
-    event = data = ""
-    for line in lines:
-        if line.startswith(":"):
-            return "", line
-        if line.startswith("event: "):
-            event = line[7:]
-        elif line.startswith("data: "):
-            data = line[6:]
-        elif line == "" and event:
-            return event, data
-    raise AssertionError("the stream ended")
+# each test runs on the SQLite store and again on Redis (tests/conftest.py)
+pytestmark = pytest.mark.both_stores
 
 
 def wait_for(predicate, timeout: float = 3.0) -> bool:

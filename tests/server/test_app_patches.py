@@ -5,7 +5,6 @@ patch is the same size at 7 and at 10,000 nodes."""
 
 from __future__ import annotations
 
-import copy
 import json
 
 import httpx
@@ -13,37 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.api.test_api_graphs import auth
-from tests.server.test_app_events import live, read_event
+from tests.helpers import apply, auth, chain, live, read_event, without_events
 
-# ---- applying a patch, as a client does ---------------------------------------------------
-
-
-def apply(state: dict, patch: dict) -> dict:
-    """The state at patch["version"], from the state at patch["base_version"]."""
-    assert patch["base_version"] == state["version"], (patch["base_version"], state["version"])
-    if patch.get("full"):
-        return {k: v for k, v in patch.items() if k not in ("base_version", "full")}
-    out = copy.deepcopy(state)
-    for key, value in patch.items():
-        if key not in ("nodes", "edges", "base_version"):
-            out[key] = value
-    nodes = {n["id"]: n for n in out["nodes"]}
-    for change in patch["nodes"]:
-        node = nodes[change["id"]]
-        for key, value in change.items():
-            node[key] = value
-    edges = {(e["source"], e["target"], e["slot"]): e for e in out["edges"]}
-    for change in patch["edges"]:
-        edge = edges[(change["source"], change["target"], change["slot"])]
-        for key, value in change.items():
-            edge[key] = value
-    return out
-
-
-def without_events(state: dict) -> dict:
-    return {k: v for k, v in state.items() if k != "events"}
-
+# each test runs on the SQLite store and again on Redis (tests/conftest.py)
+pytestmark = pytest.mark.both_stores
 
 # ---- random graphs --------------------------------------------------------------------------
 
@@ -167,18 +139,6 @@ def send(client, gid: str, h: dict, state: dict, kind: str, arg, query: str = "?
         return client.put(f"{base}/options{query}", json=body, headers=h)
     assert kind == "train"
     return client.post(f"{base}/train{query}", json=arg, headers=h)
-
-
-@pytest.fixture(scope="module")
-def app_client():
-    from fastapi.testclient import TestClient
-
-    from stepgrad.app.main import create_app
-    from stepgrad.app.settings import Settings
-
-    client = TestClient(create_app(Settings(db=":memory:", rate_create="10000/minute")))
-    with client:
-        yield client
 
 
 def check_sequence(client, body: dict, calls: list) -> None:
@@ -393,14 +353,6 @@ def test_a_follower_that_falls_behind_gets_the_state_then_patches_again(live_ser
 
 
 # ---- size: O(what the step touched) ---------------------------------------------------------
-
-
-def chain(n: int) -> dict:
-    nodes = [{"id": "x0", "op": "param", "value": 0.5}]
-    for i in range(1, n - 1):
-        nodes.append({"id": f"x{i}", "op": "tanh" if i % 2 else "neg", "inputs": [f"x{i - 1}"]})
-    nodes.append({"id": "out", "op": "sum", "inputs": [f"x{n - 2}"]})
-    return {"name": f"chain {n}", "nodes": nodes}
 
 
 def test_a_step_patch_is_the_same_size_at_7_and_at_10000_nodes(client):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.test_api_graphs import SEED_DK, auth, create, node, post
-from tests.conftest import TestClient
+from tests.helpers import ROOT, SEED_DK, TestClient, auth, create, free_port, node, post
 
-ROOT = Path(__file__).resolve().parents[2]
+# each test runs on the SQLite store and again on Redis (tests/conftest.py), but those
+# marked sqlite_only: restarts on one file, its process lock, its rows
+pytestmark = pytest.mark.both_stores
 
 
 def app_on(path, **overrides):
@@ -28,6 +28,7 @@ def app_on(path, **overrides):
     return create_app(Settings(db=str(path), **overrides))
 
 
+@pytest.mark.sqlite_only
 def test_restart_keeps_the_state_and_the_optimizer(tmp_path):
     db = tmp_path / "graphs.db"
     with TestClient(app_on(db)) as first:
@@ -67,6 +68,7 @@ def test_idle_graphs_expire(tmp_path):
         assert client.app.state.services.store.ids() == [fresh["id"]]
 
 
+@pytest.mark.sqlite_only
 def test_expiry_also_applies_after_a_restart(tmp_path):
     db = tmp_path / "g.db"
     with TestClient(app_on(db)) as client:
@@ -121,12 +123,6 @@ def test_graphs_held_in_memory_are_capped_and_reload(make_client):
         assert got["cursor"]["position"] == 2 and got["version"] == 2
         assert node(got, "y")["value"] == 0.71
     assert graphs.loaded() <= 2
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def call(url: str, body: dict | None = None, token: str | None = None) -> dict:
@@ -188,6 +184,7 @@ def test_a_real_server_killed_with_sigkill_keeps_its_graphs(tmp_path):
         proc.stderr.close()
 
 
+@pytest.mark.sqlite_only
 def test_concurrent_first_reads_after_a_restart_load_the_graph_once(tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 

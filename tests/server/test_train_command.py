@@ -7,7 +7,7 @@ import io
 import json
 
 from stepgrad.app.cli.train import add_parser, run
-from tests.engine.test_training import boston_spec
+from tests.helpers import boston_spec
 
 
 def _args(*argv):
