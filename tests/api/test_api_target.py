@@ -260,24 +260,18 @@ def st_examples():
     return st.sampled_from(["seed", "fanout", "diamond", "two_layer"])
 
 
-def test_a_backward_step_with_a_target_costs_the_same_at_7_and_10000_nodes(client):
-    import time
-
-    sizes, seconds = {}, {}
+def test_a_backward_step_with_a_target_sends_the_same_patch_at_7_and_10000_nodes(client):
+    # what the step costs in time at both sizes: bench/target_step.py
+    sizes = {}
     for n in (7, 10_000):
         s = client.post("/api/graphs", json=chain(n)).json()
         gid, h = s["id"], {"Authorization": f"Bearer {s['edit_token']}"}
         url = f"/api/graphs/{gid}"
         set_target(client, gid, h, f"x{n - 3}")  # all but the last two nodes
         client.post(f"{url}/forward", json={"all": True}, headers=h)
-        best = float("inf")
-        for _ in range(5):
-            client.post(f"{url}/seek", json={"position": n + 3}, headers=h)
-            start = time.perf_counter()
-            r = client.post(f"{url}/backward?return=patch", headers=h)
-            best = min(best, time.perf_counter() - start)
+        client.post(f"{url}/seek", json={"position": n + 3}, headers=h)
+        r = client.post(f"{url}/backward?return=patch", headers=h)
         assert r.status_code == 200 and r.json()["cursor"]["total"] == 2 * n - 2
-        sizes[n], seconds[n] = len(r.content), best
+        assert len(r.json()["nodes"]) == 1  # the node the step visited, nothing else
+        sizes[n] = len(r.content)
     assert abs(sizes[10_000] - sizes[7]) < 40, sizes
-    # measured 11 ms (7 nodes) and 8 ms (10,000 nodes) on a loaded 2-core machine
-    assert seconds[10_000] < 10 * seconds[7] + 0.02, seconds

