@@ -8,7 +8,8 @@ steps its own graph forward as fast as the server answers, over one kept-alive
 connection; with 2 server processes the clients are split between them. A reference row
 gives the same load on the embedded SQLite store (one process). Then a follower streams
 `events?format=patch` from process B while steps are made through process A; the delay is
-from sending the step to receiving its patch.
+from sending the step to receiving its patch, against the same delay with the follower on
+process A (the reference: no crossing).
 
 What limits the ratio: the machine's cores are shared by the clients, both servers and
 Redis; each step costs a Redis round trip for the version check, one for the lock, one
@@ -134,6 +135,7 @@ def main() -> None:
                     rate = throughput(pool, bases, args.clients, args.seconds, args.nodes)
                     rows[name].append(rate)
             sqlite, one, two = (statistics.median(rows[k]) for k in ("sqlite", "one", "two"))
+            same = follower_delays(a, a, args.steps, args.nodes)
             delays = follower_delays(a, b, args.steps, args.nodes)
         finally:
             for proc, _ in servers:
@@ -148,8 +150,14 @@ def main() -> None:
     print(f"rounds (SQLite / Redis 1 process / 2 processes, steps/s): {rounds}")
     print(f"Redis,  2 processes (median):   {two:8.0f} steps/s  ({two / one:.2f}x one process)")
     p50, p99 = (percentile(delays, q) * 1000 for q in (0.5, 0.99))
+    ref50, ref99 = (percentile(same, q) * 1000 for q in (0.5, 0.99))
+    print(
+        f"follower on A, steps through A ({len(same)} steps): p50 {ref50:.1f} ms, "
+        f"p99 {ref99:.1f} ms"
+    )
     print(
         f"follower on B, steps through A ({len(delays)} steps): p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+        f"  ({p50 / ref50:.1f}x, {p99 / ref99:.1f}x the follower on A)"
     )
 
 

@@ -11,21 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import select
 import socket
 import subprocess
 import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import pytest
 
-from bench.abuse import Server, chain_spec, percentile, wide_spec
-from tests.conftest import serve
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers import ROOT, ServerProcess, auth, chain_spec, read_event, serve, wide_spec
 
 
 def settings(**overrides):
@@ -48,10 +46,6 @@ def server(**overrides):
 
 def client(address: str = "127.0.0.1", timeout: float = 30.0) -> httpx.Client:
     return httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=timeout)
-
-
-def auth(token: str) -> dict:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def security_headers_present(response: httpx.Response) -> bool:
@@ -176,9 +170,9 @@ def test_creation_and_forks_are_rate_limited_per_address():
 def test_the_expensive_gradient_check_is_refused_with_the_numbers():
     with server() as (base, _), client() as c:
         gid = c.post(f"{base}/api/graphs", json=wide_spec()).json()["id"]
-        start = time.monotonic()
         r = c.get(f"{base}/api/graphs/{gid}/gradcheck?max_elements=2000")
-        assert r.status_code == 413 and time.monotonic() - start < 5
+        # refused from the estimate, with its numbers: before any of the work ran
+        assert r.status_code == 413
         detail = r.json()["detail"]
         assert "element operations" in detail and "1,000,000,000" in detail
 
@@ -217,18 +211,18 @@ def test_heavy_calls_past_their_time_budget_stop_and_change_nothing():
         client() as c,
     ):
         wide = c.post(f"{base}/api/graphs", json=wide_spec()).json()["id"]
-        start = time.monotonic()
+        # each answer names the budget that stopped its call (the client's 30 s timeout
+        # only ends a call that nothing stopped)
         r = c.get(f"{base}/api/graphs/{wide}/gradcheck?max_elements=2000")
-        assert r.status_code == 413 and time.monotonic() - start < 8
+        assert r.status_code == 413
         assert "time budget" in r.json()["detail"] and "max_job_seconds" in r.json()["detail"]
         state = c.post(f"{base}/api/graphs", json=chain_spec(2000)).json()
-        start = time.monotonic()
         r = c.post(
             f"{base}/api/graphs/{state['id']}/train",
             json={"epochs": 200_000},
             headers=auth(state["edit_token"]),
         )
-        assert r.status_code == 413 and time.monotonic() - start < 8
+        assert r.status_code == 413
         after = c.get(f"{base}/api/graphs/{state['id']}").json()
         assert after["version"] == 1 and after["training"] is None
         assert app.state.services.jobs.busy() == 0
@@ -274,73 +268,71 @@ def test_the_pool_of_heavy_calls_is_bounded():
 # ---- fairness: one graph's work does not stall the others -------------------------------
 
 
-def test_reads_of_another_graph_stay_fast_while_heavy_work_and_45_waiting_steps_run(tmp_path):
+def test_reads_of_another_graph_complete_while_heavy_work_holds_one_and_45_steps_wait(tmp_path):
     # the server in its own process, as deployed: the 46 clients of this test must not
-    # compete with it for this process's interpreter lock
-    with Server(
+    # compete with it for this process's interpreter lock. Budgets of 60 s: the training
+    # holds its graph until this test lets it go. How long the reads take meanwhile is
+    # bench/abuse.py's `stall` figure.
+    with ServerProcess(
         str(tmp_path / "g.db"),
-        max_job_seconds=4.0,
+        max_job_seconds=60.0,
         max_gradcheck_work=10**15,
         max_train_work=10**15,
+        lock_timeout_seconds=120.0,
         log_level="warning",
     ) as server:
-        reads_stay_fast_during_heavy_work(server.base)
+        reads_complete_during_heavy_work(server.base)
 
 
-def reads_stay_fast_during_heavy_work(base: str) -> None:
+def held_call(base: str, method: str, path: str, headers: dict, body: bytes = b"") -> socket.socket:
+    """Send a call on a connection of its own and leave its answer unread: a heavy call runs
+    until its budget, or until the connection closes (the server stops a call whose client
+    has gone)."""
+    host, port = base.removeprefix("http://").split(":")
+    head = f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {len(body)}\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    sock = socket.create_connection((host, int(port)), timeout=30)
+    sock.sendall(head.encode() + b"\r\n" + body)
+    return sock
+
+
+def reads_complete_during_heavy_work(base: str) -> None:
     with client() as c:
-        # a training and a gradient check that each run to their 4 s budget (or finish)
+        # a training that holds its graph, a gradient check on another: both job workers busy
         busy = c.post(f"{base}/api/graphs", json=chain_spec(2000)).json()
         wide = c.post(f"{base}/api/graphs", json=wide_spec()).json()["id"]
         other = c.post(f"{base}/api/graphs", json={"example": "seed"}).json()["id"]
         hb = auth(busy["edit_token"])
-        done = threading.Event()
-        answers: dict = {}
-
-        def training() -> None:
-            with client(timeout=60) as k:
-                answers["train"] = k.post(
-                    f"{base}/api/graphs/{busy['id']}/train", json={"epochs": 2000}, headers=hb
-                ).status_code
-            done.set()
-
-        def checking() -> None:
-            with client(timeout=60) as k:
-                answers["gradcheck"] = k.get(
-                    f"{base}/api/graphs/{wide}/gradcheck?max_elements=2000"
-                ).status_code
+        with c.stream("GET", f"{base}/api/graphs/{busy['id']}/events") as events:
+            lines = events.iter_lines()
+            training = held_call(
+                base, "POST", f"/api/graphs/{busy['id']}/train",
+                {**hb, "Content-Type": "application/json"},
+                json.dumps({"epochs": 1_000_000}).encode(),
+            )  # fmt: skip
+            while read_event(lines)[0] != "progress":  # its first epoch: it holds the graph
+                pass
+        checking = held_call(base, "GET", f"/api/graphs/{wide}/gradcheck?max_elements=2000", {})
 
         def step(_: int) -> int:
-            with client(timeout=60) as k:
+            with client(timeout=150) as k:
                 return k.post(f"{base}/api/graphs/{busy['id']}/forward", headers=hb).status_code
 
-        threading.Thread(target=training, daemon=True).start()
-        threading.Thread(target=checking, daemon=True).start()
-        time.sleep(0.3)
         with ThreadPoolExecutor(45) as pool:
             steps = [pool.submit(step, i) for i in range(45)]
-            time.sleep(0.3)
-            latencies = []
-            deadline = time.monotonic() + 12
-            while not done.is_set() and time.monotonic() < deadline:
-                start = time.monotonic()
+            time.sleep(0.3)  # the steps queue behind the training
+            for _ in range(20):
                 assert c.get(f"{base}/api/graphs/{other}").status_code == 200
-                latencies.append(time.monotonic() - start)
-                time.sleep(0.02)
+            # the reads came back while the training still held its graph: it has not
+            # answered, and no step has had its turn
+            assert not select.select([training], [], [], 0)[0]
+            assert not any(f.done() for f in steps)
+            training.close()  # its client gone, the server stops the training
+            checking.close()
             results = [f.result() for f in steps]
-        assert done.is_set() and answers["train"] in (200, 413)
-        assert len(latencies) >= 20
-        # with under 100 reads the 99th percentile is the slowest one, and on 2 cores busy
-        # with training a single read can meet a scheduling pause: the bulk of the reads is
-        # held to 100 ms, the slowest to 500 ms (before reads ran off the heavy work's
-        # threads they took about 4 s)
-        slowest = sorted(latencies)[-5:]
-        assert percentile(latencies, 0.95) < 0.1, slowest
-        assert max(latencies) < 0.5, slowest
-        assert results == [200] * 45  # queued behind the training, then all done in turn
+        assert results == [200] * 45  # then the steps had the graph, each in turn
         final = c.get(f"{base}/api/graphs/{busy['id']}").json()
-        trained = answers["train"] == 200
-        assert final["cursor"]["position"] == 45 and final["version"] == 46 + trained
+        assert final["cursor"]["position"] == 45 and final["version"] == 46  # nothing trained
 
 
 def test_a_change_waiting_too_long_for_a_busy_graph_gets_409_with_retry_after():
@@ -391,11 +383,11 @@ def test_a_slow_body_slow_headers_and_an_idle_connection_are_cut_off():
         async def attack():
             async def connection(send: bytes, trickle: bytes | None) -> bytes | None:
                 """Send `send`, then `trickle` every 0.4 s: what the server answered before
-                closing, or None if it was still open after 4 s."""
+                closing, or None if it was still open after 30 s (each is cut after 1 s)."""
                 r, w = await asyncio.open_connection("127.0.0.1", port)
                 try:
                     w.write(send)
-                    for _ in range(10):
+                    for _ in range(75):
                         if trickle:
                             with contextlib.suppress(OSError):
                                 w.write(trickle)
@@ -417,9 +409,7 @@ def test_a_slow_body_slow_headers_and_an_idle_connection_are_cut_off():
                 connection(b"", None),
             )
 
-        start = time.monotonic()
         body, headers, idle = asyncio.run(attack())
-        assert time.monotonic() - start < 6
         assert body is not None and body.startswith(b"HTTP/1.1 408")
         assert b"did not arrive within 1 s" in body and b"content-security-policy" in body
         assert headers is not None and idle is not None
@@ -462,20 +452,25 @@ def test_a_flood_of_half_sent_bodies_is_bounded_and_its_memory_released():
     with server(max_buffered_body_bytes=3_000_000, body_timeout_seconds=2.0) as (base, app):
         port = int(base.rsplit(":", 1)[1])
 
-        async def answer(reader: asyncio.StreamReader, start: float) -> tuple[bytes, float]:
+        async def answer(reader: asyncio.StreamReader) -> bytes | None:
+            """What the server sent before closing the connection (nothing after a reset:
+            refused while still sending), or None if it was still open after 30 s."""
             got = b""
-            with contextlib.suppress(OSError):  # a reset: refused while still sending
-                async with asyncio.timeout(8):
+            try:
+                async with asyncio.timeout(30):
                     while chunk := await reader.read(65536):
                         got += chunk
-            return got, time.monotonic() - start
+            except TimeoutError:
+                return None
+            except OSError:
+                pass
+            return got
 
         async def attack():
             head = (
                 b"POST /api/graphs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                 b"Content-Length: 1000000\r\n\r\n"
             )
-            start = time.monotonic()
             readers = []
             for i in range(6):
                 r, w = await asyncio.open_connection(
@@ -485,21 +480,20 @@ def test_a_flood_of_half_sent_bodies_is_bounded_and_its_memory_released():
                 await w.drain()
                 readers.append((r, w))
                 await asyncio.sleep(0.05)
-            answers = await asyncio.gather(*(answer(r, start) for r, _ in readers))
+            answers = await asyncio.gather(*(answer(r) for r, _ in readers))
             for _, w in readers:
                 w.close()
             return answers
 
         answers = asyncio.run(attack())
         # three fit in the budget and are cut off at the body deadline; the others are
-        # refused at once (503, or a reset when the refusal lands while they still send)
-        timed_out = [t for got, t in answers if got.startswith(b"HTTP/1.1 408")]
-        refused = [t for got, t in answers if not got.startswith(b"HTTP/1.1 408")]
-        assert len(timed_out) == 3 and all(1.5 < t < 6 for t in timed_out), answers
-        assert all(t < 1.5 for t in refused), answers
-        assert all(
-            got.startswith(b"HTTP/1.1 503") or not got for got, _ in answers if got[9:12] != b"408"
-        )
+        # refused, never buffered (503, or a reset when the refusal lands while they still
+        # send): one held until the deadline would get a 408 too
+        assert None not in answers, answers
+        timed_out = [got for got in answers if got.startswith(b"HTTP/1.1 408")]
+        assert len(timed_out) == 3, answers
+        refused = [got for got in answers if not got.startswith(b"HTTP/1.1 408")]
+        assert all(got.startswith(b"HTTP/1.1 503") or not got for got in refused), answers
         body_mw = app.middleware_stack
         while not hasattr(body_mw, "buffered"):
             body_mw = body_mw.app
@@ -585,7 +579,7 @@ def test_every_response_carries_the_security_headers():
 
 
 def test_sigterm_ends_the_server_within_seconds_during_heavy_work(tmp_path):
-    with Server(
+    with ServerProcess(
         str(tmp_path / "g.db"),
         max_gradcheck_work=10**15,
         max_job_seconds=300,
@@ -600,21 +594,21 @@ def test_sigterm_ends_the_server_within_seconds_during_heavy_work(tmp_path):
 
         threading.Thread(target=check, daemon=True).start()
         time.sleep(1.0)
-        took = server.stop(limit=15)  # None: it had to be killed
-        assert took is not None and took < 6
+        # None: it had to be killed; a server that waited for its work would take 300 s
+        assert server.stop(limit=30) is not None
 
 
 def test_a_second_process_on_the_same_sqlite_file_refuses_to_start(tmp_path):
     db = str(tmp_path / "g.db")
-    with Server(db) as first:
-        with contextlib.closing(Server(db)) as second:
+    with ServerProcess(db) as first:
+        with contextlib.closing(ServerProcess(db)) as second:
             assert second.proc.wait(timeout=20) != 0
             text = second.output()
         assert f"the SQLite file {db}" in text and "STEPGRAD_STORE=redis://" in text
         assert httpx.get(f"{first.base}/api/health").status_code == 200  # the first goes on
         assert first.stop(limit=15) is not None
     # once the first has gone, the file is free again
-    with Server(db) as again:
+    with ServerProcess(db) as again:
         assert httpx.get(f"{again.base}/api/health").status_code == 200
 
 

@@ -18,9 +18,7 @@ import time
 import httpx
 import pytest
 
-from bench.abuse import chain_spec, percentile
-from bench.harness import start_server
-from tests.server.test_app_patches import apply, without_events
+from tests.helpers import ROOT, apply, chain_spec, free_port, start_server, without_events
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -96,7 +94,6 @@ def test_a_follower_on_one_process_receives_the_changes_made_through_the_other(p
     state, auth = create(a, chain_spec(400))
     gid = state["id"]
     steps = 120
-    arrived: dict[int, float] = {}
     received: list[dict] = []
     connected = threading.Event()
 
@@ -110,20 +107,18 @@ def test_a_follower_on_one_process_receives_the_changes_made_through_the_other(p
                     event = line[7:]
                 elif line.startswith("data: "):
                     data = json.loads(line[6:])
-                    arrived[data["version"]] = time.monotonic()
                     received.append((event, data))
                     connected.set()
 
     thread = threading.Thread(target=follow, daemon=True)
     thread.start()
     assert connected.wait(10)
-    sent: dict[int, float] = {}
+    sent: list[int] = []
     with httpx.Client(timeout=30) as http:
         for _ in range(steps):
-            start = time.monotonic()
             r = http.post(f"{a}/api/graphs/{gid}/forward", headers=auth)
             assert r.status_code == 200, r.text
-            sent[r.json()["version"]] = start
+            sent.append(r.json()["version"])
             time.sleep(0.005)
     thread.join(20)
     assert not thread.is_alive()
@@ -135,8 +130,7 @@ def test_a_follower_on_one_process_receives_the_changes_made_through_the_other(p
         held = apply(held, patch)
     final = httpx.get(f"{b}/api/graphs/{gid}").json()
     assert without_events(held) == without_events(final)
-    delays = [arrived[v] - sent[v] for v in sent]
-    assert percentile(delays, 0.99) < 1.0, sorted(delays)[-5:]
+    # how long a patch takes to cross from A to B: bench/scaleout.py
 
 
 def test_every_kind_of_event_reaches_followers_on_the_other_process(pair):
@@ -297,11 +291,10 @@ def test_a_process_killed_while_it_holds_a_lock_loses_no_acknowledged_change(red
         assert client.exists(f"stepgrad:lock:{gid}")
         procs[0].send_signal(signal.SIGKILL)
         procs[0].wait(10)
-        killed = time.monotonic()
+        # the lock lapses `expiry` after the kill; had it outlived its holder, this step
+        # would have been refused (409) after lock_timeout_seconds (30 s)
         r = httpx.post(f"{b}/api/graphs/{gid}/forward", headers=auth, timeout=60)
-        waited = time.monotonic() - killed
         assert r.status_code == 200, r.text
-        assert waited < expiry + 1.5  # the lapse, then the step itself
         got = r.json()
         assert got["cursor"]["position"] == 4 and got["version"] == 5
         assert got["training"] is None  # the killed run was never acknowledged, nor saved
@@ -335,8 +328,6 @@ def cmdline(pid: int) -> bytes:
 def test_serve_workers_runs_processes_that_share_the_graphs(redis_db, tmp_path):
     import subprocess
     import sys
-
-    from bench.harness import ROOT, free_port
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
