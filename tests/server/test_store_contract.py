@@ -102,8 +102,6 @@ def test_create_refuses_past_the_cap_counting_only_graphs_in_use(store):
     assert store.create(record("c", now + 2), cap=2)
 
 
-
-
 # ---- Redis only -------------------------------------------------------------------------
 
 
