@@ -30,10 +30,7 @@ import asyncio
 import contextlib
 import json
 import os
-import signal
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -44,103 +41,15 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import free_port  # noqa: E402
+from tests.helpers import ServerProcess as Server  # noqa: E402
+from tests.helpers import auth, chain_spec, wide_spec  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 RESULTS: dict[str, dict] = {}
 
 
-class Server:
-    """`stepgrad serve` in a subprocess with its own SQLite file."""
-
-    def __init__(self, db: str | None = None, **env: object):
-        self.tmp = tempfile.TemporaryDirectory()
-        self.db = db or os.path.join(self.tmp.name, "abuse.db")
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.log = open(os.path.join(self.tmp.name, "server.log"), "w+b")  # noqa: SIM115
-        extra = {f"STEPGRAD_{k.upper()}": str(v) for k, v in env.items()}
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "stepgrad.app.cli",
-                "serve",
-                "--port",
-                str(self.port),
-                "--db",
-                self.db,
-            ],
-            cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT), **extra},
-            stdout=self.log,
-            stderr=self.log,
-        )
-
-    def wait_ready(self, timeout: float = 30) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                return False
-            try:
-                httpx.get(f"{self.base}/api/health", timeout=2)
-                return True
-            except httpx.TransportError:
-                time.sleep(0.1)
-        return False
-
-    def cpu(self) -> float:
-        """CPU seconds the server process has used."""
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICK
-
-    def rss_mib(self) -> float:
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
-
-    def output(self) -> str:
-        self.log.flush()
-        self.log.seek(0)
-        return self.log.read().decode(errors="replace")
-
-    def stop(self, limit: float = 20.0) -> float | None:
-        """SIGTERM; seconds until the process exited, or None if it had to be killed."""
-        if self.proc.poll() is not None:
-            return 0.0
-        start = time.monotonic()
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(limit)
-            return round(time.monotonic() - start, 2)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            return None
-
-    def __enter__(self) -> Server:
-        if not self.wait_ready():
-            raise RuntimeError("the server did not start:\n" + self.output())
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
-        self.tmp.cleanup()
-
-
 def client(address: str = "127.0.0.1", timeout: float = 30.0) -> httpx.Client:
     return httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=timeout)
-
-
-def auth(token: str) -> dict:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def counts(statuses) -> dict:
@@ -155,26 +64,6 @@ def percentile(values: list[float], q: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def chain_spec(n: int) -> dict:
-    nodes = [{"id": "n0", "op": "param", "value": 0.1}]
-    nodes += [{"id": f"n{i}", "op": "tanh", "inputs": [f"n{i - 1}"]} for i in range(1, n)]
-    return {"name": f"chain {n}", "nodes": nodes}
-
-
-def wide_spec(params: int = 41, size: int = 7190) -> dict:
-    """121 nodes, 863k elements: params summed in a chain, tanh on each partial sum, a sum."""
-    value = [i % 2 for i in range(size)]
-    nodes = [{"id": f"p{i}", "op": "param", "value": value} for i in range(params)]
-    prev = "p0"
-    for i in range(1, params):
-        nodes.append({"id": f"s{i}", "op": "add", "inputs": [prev, f"p{i}"]})
-        nodes.append({"id": f"t{i}", "op": "tanh", "inputs": [f"s{i}"]})
-        prev = f"t{i}"
-    nodes = [n for n in nodes if n["id"] != f"t{params - 1}"]
-    nodes.append({"id": "out", "op": "sum", "inputs": [f"s{params - 1}"]})
-    return {"name": "wide", "nodes": nodes}
 
 
 def cpu_after_client_left(server: Server, seconds: float = 5.0) -> float:

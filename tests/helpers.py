@@ -361,6 +361,17 @@ class ServerProcess:
                 time.sleep(0.1)
         return False
 
+    def cpu(self) -> float:
+        """CPU seconds the server process has used."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def rss_mib(self) -> float:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
     def output(self) -> str:
         self.log.flush()
         self.log.seek(0)
