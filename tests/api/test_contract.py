@@ -11,7 +11,6 @@ from_torch / from_micrograd, `until` on forward and backward, GET .../timeline,
 
 from __future__ import annotations
 
-import copy
 import inspect
 import json
 import math
@@ -21,6 +20,8 @@ from typing import NamedTuple
 
 import httpx
 import pytest
+
+from tests.helpers import apply, without_events
 
 # ---- the bodies DESIGN.md shows ---------------------------------------------------------
 
@@ -295,30 +296,6 @@ def check_patch(patch: dict, base_version: int) -> None:
     assert set(patch["cursor"]) >= CURSOR_FIELDS
     assert all("id" in n for n in patch["nodes"])
     assert all({"source", "target", "slot"} <= set(e) for e in patch["edges"])
-
-
-def apply_patch(state: dict, patch: dict) -> dict:
-    """Contract v1.1: the state at base_version with each listed field replaced whole."""
-    assert patch["base_version"] == state["version"]
-    if patch.get("full"):
-        return {k: v for k, v in patch.items() if k not in ("base_version", "full")}
-    out = copy.deepcopy(state)
-    for key, value in patch.items():
-        if key not in ("nodes", "edges", "base_version"):
-            out[key] = value
-    nodes = {n["id"]: n for n in out["nodes"]}
-    for change in patch["nodes"]:
-        nodes[change["id"]].update(change)
-    edges = {(e["source"], e["target"], e["slot"]): e for e in out["edges"]}
-    for change in patch["edges"]:
-        edges[(change["source"], change["target"], change["slot"])].update(change)
-    return out
-
-
-def without_events(state: dict) -> dict:
-    """A state but its `events`. A patch's `events` are those of its call, while GET
-    answers `"events": []`: "gives exactly GET" holds for every other field."""
-    return {k: v for k, v in state.items() if k != "events"}
 
 
 def sigmoid(z: float) -> float:
@@ -644,7 +621,7 @@ def test_every_change_answers_a_patch_that_rebuilds_get(api):
         assert patch["version"] == now["version"]
         check_cursor(patch["cursor"], now["order"])
         assert patch["cursor"] == now["cursor"]
-        assert without_events(apply_patch(before, patch)) == without_events(now)
+        assert without_events(apply(before, patch)) == without_events(now)
         before = now
         return answer
 
@@ -698,7 +675,7 @@ def test_since_answers_the_patch_from_a_version_or_the_full_state(api):
     patch = send(api, "GET", f"/api/graphs/{gid}", 200, params={"since": old["version"]}).json()
     check_patch(patch, old["version"])
     assert patch["version"] == now["version"]
-    assert without_events(apply_patch(old, patch)) == without_events(now)
+    assert without_events(apply(old, patch)) == without_events(now)
     # nothing changed since now
     same = send(api, "GET", f"/api/graphs/{gid}", 200, params={"since": now["version"]}).json()
     assert same["base_version"] == same["version"] == now["version"]
@@ -710,7 +687,7 @@ def test_since_answers_the_patch_from_a_version_or_the_full_state(api):
     full = send(api, "GET", f"/api/graphs/{gid}", 200, params={"since": old["version"]}).json()
     assert full["full"] is True
     latest = get_state(api, gid)
-    assert without_events(apply_patch(old, full)) == without_events(latest)
+    assert without_events(apply(old, full)) == without_events(latest)
 
 
 def test_the_events_stream_sends_state_then_patches_and_quiz(live_server):
@@ -751,7 +728,7 @@ def test_the_events_stream_sends_state_then_patches_and_quiz(live_server):
             assert name == "patch"
             check_patch(patch, first["version"])
             after = http.get(f"/api/graphs/{gid}").json()
-            assert without_events(apply_patch(first, patch)) == without_events(after)
+            assert without_events(apply(first, patch)) == without_events(after)
             r = http.post(
                 f"/api/graphs/{gid}/quiz",
                 json=body("quiz", node="loss", quantity="value"),
