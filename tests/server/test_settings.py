@@ -42,8 +42,8 @@ def test_environment_variables(monkeypatch):
 
 
 def test_the_store_is_sqlite_or_a_redis_url(monkeypatch):
-    from stepgrad.app.storage.redis_store import RedisStore
     from stepgrad.app.storage.backends import make_store
+    from stepgrad.app.storage.redis_store import RedisStore
     from stepgrad.app.storage.sqlite_store import SQLiteStore
 
     assert isinstance(make_store(Settings(db=":memory:")), SQLiteStore)
