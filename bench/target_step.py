@@ -26,16 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.harness import start_server  # noqa: E402
+from tests.helpers import chain  # noqa: E402
 
 SIZES = (7, 10_000)
-
-
-def chain(n: int) -> dict:
-    nodes = [{"id": "x0", "op": "param", "value": 0.5}]
-    for i in range(1, n - 1):
-        nodes.append({"id": f"x{i}", "op": "tanh" if i % 2 else "neg", "inputs": [f"x{i - 1}"]})
-    nodes.append({"id": "out", "op": "sum", "inputs": [f"x{n - 2}"]})
-    return {"name": f"chain {n}", "nodes": nodes}
 
 
 def step_times(client: httpx.Client, n: int, steps: int) -> list[float]:
