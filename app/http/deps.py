@@ -13,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from stepgrad.app.live.event_bus import EventBus
 from stepgrad.app.live.manager import GraphManager, Session
 from stepgrad.app.protection.jobs import JobPool
+from stepgrad.app.services import services_of
 from stepgrad.app.settings import Settings
 
 bearer = HTTPBearer(
@@ -26,19 +27,19 @@ bearer = HTTPBearer(
 
 
 async def get_settings(request: Request) -> Settings:
-    return request.app.state.services.settings
+    return services_of(request.app).settings
 
 
 async def get_graphs(request: Request) -> GraphManager:
-    return request.app.state.services.graphs
+    return services_of(request.app).graphs
 
 
 async def get_bus(request: Request) -> EventBus:
-    return request.app.state.services.bus
+    return services_of(request.app).bus
 
 
 async def get_jobs(request: Request) -> JobPool:
-    return request.app.state.services.jobs
+    return services_of(request.app).jobs
 
 
 GraphId = Annotated[str, Path(description="The graph's id (random, unguessable).", max_length=64)]

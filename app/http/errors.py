@@ -32,6 +32,7 @@ from starlette.exceptions import HTTPException
 from stepgrad.app.jsonio import StrictJSONResponse as SafeJSONResponse
 from stepgrad.app.live.manager import GraphBusy, GraphNotFound, StoreFull
 from stepgrad.app.protection.jobs import JobStopped, PoolFull
+from stepgrad.app.services import services_of
 from stepgrad.engine.errors import CycleError, LimitError, ParseError, PhaseError, StepgradError
 
 logger = logging.getLogger(__name__)
@@ -180,7 +181,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StoreFull, store_full)
     app.add_exception_handler(JobStopped, job_stopped)
     app.add_exception_handler(PoolFull, pool_full)
-    if app.state.services.settings.store:  # Redis: an outage is a 503 to retry, not a 500
+    if services_of(app).settings.store:  # Redis: an outage is a 503 to retry, not a 500
         from redis.exceptions import ConnectionError, TimeoutError
 
         app.add_exception_handler(ConnectionError, store_unreachable)

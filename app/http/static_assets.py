@@ -20,6 +20,8 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
+from stepgrad.app.services import services_of
+
 # a regular package, so it has one real folder in a wheel and in an editable install alike
 STATIC_DIR = str(resources.files("stepgrad.static"))
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -59,16 +61,16 @@ def tree_hash(directory: str | os.PathLike[str], length: int = 12) -> str:
 
 def install(app: FastAPI) -> str:
     """Mount the static tree at its versioned and its plain prefix; returns the versioned
-    one (also `app.state.services.static_url`, which the templates use as `static`)."""
+    one (also `Services.static_url`, which the templates use as `static`)."""
     versioned = CachedStaticFiles(directory=STATIC_DIR, cache_control=IMMUTABLE)
     url = f"/static/{tree_hash(versioned.all_directories[0])}"
     app.mount(url, versioned, name="static-versioned")  # before /static, which would match too
     app.mount(
         "/static", CachedStaticFiles(directory=STATIC_DIR, cache_control=REVALIDATE), name="static"
     )
-    app.state.services.static_url = url
+    services_of(app).static_url = url
     return url
 
 
 def template_context(request: Request) -> dict:
-    return {"static": request.app.state.services.static_url}
+    return {"static": services_of(request.app).static_url}

@@ -122,11 +122,11 @@ TeacherSnapshot = Annotated[Snapshot, Depends(teacher_snapshot)]
 
 
 def quizzes(request: Request) -> quizmod.QuizStore:
-    return request.app.state.services.quizzes
+    return services_of(request.app).quizzes
 
 
 def focuses(request: Request) -> quizmod.FocusStore:
-    return request.app.state.services.focuses
+    return services_of(request.app).focuses
 
 
 Quizzes = Annotated[quizmod.QuizStore, Depends(quizzes)]
