@@ -142,9 +142,13 @@ def require_chromium() -> None:
     optional_import("playwright.sync_api", install='pip install -e ".[test]"')
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Debian's Chromium driven by Playwright (its own browser download does not work here)."""
+    """Debian's Chromium driven by Playwright (its own browser download does not work here).
+
+    One per module: Playwright's sync API keeps an event loop running in the main thread
+    until it stops, and a later module's `asyncio.run` (the server and event tests) would
+    find it running."""
     require_chromium()
     from playwright.sync_api import sync_playwright
 
