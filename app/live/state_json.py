@@ -42,14 +42,14 @@ def cursor(order: list[str], position: int, back: list[str] | None = None) -> di
     `node` is the node the next step visits; `last` the step just done (contract v1.2), so
     that no client recomputes the timeline."""
     n = len(order)
-    back = list(reversed(order)) if back is None else back
-    total = n + len(back)
+    total = 2 * n if back is None else n + len(back)
 
+    # index arithmetic, not a reversed copy: a step's cost must not grow with the graph
     def step(p: int) -> tuple[str, str | None]:
         if p < n:
             return "forward", order[p]
         if p < total:
-            return "backward", back[p - n]
+            return "backward", order[2 * n - 1 - p] if back is None else back[p - n]
         return "done", None
 
     phase, node = step(position)
