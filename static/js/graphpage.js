@@ -592,7 +592,13 @@ function onProgress(row) {
     // a follower sees the editor's training start
     Object.assign(tr, { running: true, rows: [], final: null, predictions: null });
   }
-  if (row.epoch === 1 || (tr.rows.length && row.epoch < tr.rows[tr.rows.length - 1].epoch)) tr.rows = [];
+  const last = tr.rows[tr.rows.length - 1];
+  if (!tr.running && state.editable && last && row.epoch <= last.epoch) {
+    // an event of the run whose answer already gave the whole history: it landed late
+    store.set({ training: tr });
+    return;
+  }
+  if (row.epoch === 1 || (last && row.epoch < last.epoch)) tr.rows = [];
   tr.epochs = row.epochs || tr.epochs;
   tr.rows.push(row);
   if (!state.editable && row.epoch >= row.epochs) {
