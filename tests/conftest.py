@@ -186,13 +186,16 @@ def page_server():
     from stepgrad.app.settings import Settings
 
     # progress events at most every 20 ms, so a short training run still streams several;
-    # every browser test shares this server and its one address: no per-address rates
+    # every browser test shares this server and its one address: no per-address rates;
+    # the pages are under test, not the heavy-call budget (tests/server/test_app_abuse.py):
+    # on a loaded 2-core machine the lesson's race outlasts the default 20 s
     settings = Settings(
         db=":memory:",
         progress_interval_seconds=0.02,
         sse_ping_seconds=5.0,
         rate_create="100000/minute",
         rate_heavy="100000/minute",
+        max_job_seconds=300.0,
     )
     with serve(create_app(settings), timeout_graceful_shutdown=2) as url:
         yield url
