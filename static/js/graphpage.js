@@ -437,10 +437,10 @@ const actions = {
   },
   ...viewActions(store, view, inspector, say),
   "export-svg"() {
-    return exportSvg($("#graph-svg"), view.bounds, fileBase()).catch(say.error);
+    return exportSvg(view, fileBase()).catch(say.error);
   },
   "export-png"() {
-    return exportPng($("#graph-svg"), view.bounds, fileBase()).catch(say.error);
+    return exportPng(view, fileBase()).catch(say.error);
   },
   async "export-json"() {
     try {

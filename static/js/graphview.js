@@ -469,6 +469,16 @@ export class GraphView {
     return g;
   }
 
+  /** A node's group as the drawing makes it, for a copy of the whole drawing (the export of a
+   * large graph, whose SVG holds only the nodes in view): the view does not keep it. */
+  nodeCopy(rec) {
+    if (rec.g) return rec.g.cloneNode(true);
+    const copy = { ...rec, g: null, titled: false };
+    const g = this.materialise(copy);
+    this.detail.delete(copy);
+    return g;
+  }
+
   fontFamily() {
     if (!this.family) this.family = getComputedStyle(this.svg).fontFamily || "sans-serif";
     return this.family;
