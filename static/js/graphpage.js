@@ -240,8 +240,10 @@ function renderTopbar(g) {
   setText($("[data-role=graph-name]"), g.name || t("graph.untitled"));
   document.title = `${g.name || t("graph.untitled")} \u2014 stepgrad`;
   const mode = $("[data-role=mode]");
-  setText(mode, state.editable ? t("mode.edit") : t("mode.follow"));
-  mode.className = `mode-badge ${state.editable ? "mode-badge--edit" : "mode-badge--follow"}`;
+  // "Editing" while the editor is on; the owner's page otherwise, a follower's live view
+  const kind = !state.editable ? "follow" : state.editing ? "edit" : "own";
+  setText(mode, t(`mode.${kind}`));
+  mode.className = `mode-badge mode-badge--${kind}`;
   const live = $("[data-role=live]");
   setText(live, t(`live.${state.live}`));
   live.className = `live-dot live-dot--${state.live}`;
