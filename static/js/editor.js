@@ -703,8 +703,9 @@ export class Editor {
     const height = 22 + lines.length * 24 + 8;
     // the part of the drawing no overlay covers (legend, tools, edit bar, caption)
     const h = height * z;
-    const top = pad.top + h + pad.bottom <= size.h ? pad.top : 8;
-    const bottom = pad.top + h + pad.bottom <= size.h ? size.h - pad.bottom : size.h - 8;
+    const fits = pad.top + h + pad.bottom <= size.h;
+    const top = fits ? pad.top : 8;
+    const bottom = fits ? size.h - pad.bottom : size.h - 8;
     const sx = at.x * k + vx;
     let sy = at.y * k + vy;
     let side = "below";
@@ -730,7 +731,9 @@ export class Editor {
     this.layer.appendChild(g);
     if (`${role}|${text}` !== this.announced) {
       this.announced = `${role}|${text}`;
-      this.say.announce(text);
+      // a drawing too short for it (a phone, its sheet open): the message box shows it too
+      if (fits) this.say.announce(text);
+      else this.say.error(new Error(text));
     }
   }
 
