@@ -439,9 +439,12 @@ const actions = {
   },
   ...viewActions(store, view, inspector, say),
   "export-svg"() {
+    if (view.big) say.info(t("export.working", { n: state.graph.nodes.length }));
     return exportSvg(view, fileBase()).catch(say.error);
   },
   "export-png"() {
+    // a large graph's drawing takes a while to write and paint: say so
+    if (view.big) say.info(t("export.working", { n: state.graph.nodes.length }));
     return exportPng(view, fileBase()).catch(say.error);
   },
   async "export-json"() {

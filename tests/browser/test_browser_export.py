@@ -56,6 +56,8 @@ def export(page, what: str, shots, name: str) -> bytes:
     page.locator("[data-tab-button=export]").click()
     with page.expect_download(timeout=180_000) as info:
         page.locator(f"[data-action=export-{what}]").click()
+        # a large graph takes a while: the page says what it is doing
+        expect(page.locator("[data-role=message]")).to_contain_text("Drawing all")
     download = info.value
     path = shots / f"{name}.{what}"
     download.save_as(str(path))
