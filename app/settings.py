@@ -64,6 +64,11 @@ class Settings(BaseSettings):
         ge=1,
         description="Element operations one gradient check may make (see app/work.py).",
     )
+    race_torch: bool = Field(
+        True,
+        description="Whether the race trains with PyTorch too when it is installed (false: the "
+        "engine and numpy only, a lighter race).",
+    )
     max_race_work: int = Field(
         500_000_000,
         ge=1,

@@ -208,6 +208,8 @@ def race(
             sec, params[who] = fn()
             best[who] = min(best.get(who, float("inf")), sec)
     row: dict[str, Any] = {"hidden": hidden, "batch_size": batch_size, "epochs": epochs}
+    # the trainers that ran, in the table's order: what the race's sentences count
+    row["ran"] = [who for who in ("engine", "torch", "numpy") if who in best]
     for who in ("engine", "torch", "numpy"):
         row[f"{who}_us"] = round(best[who] * 1e6, 2) if who in best else None
     row["engine_over_torch"] = round(best["engine"] / best["torch"], 3) if "torch" in best else None

@@ -137,6 +137,40 @@ def wide_spec(params: int = 41, size: int = 7190) -> dict:
     return {"name": "wide", "nodes": nodes}
 
 
+def layered_graph(n: int, width: int = 100) -> dict:
+    """About n scalar nodes: a row of params, layers of `width` nodes each fed by one or two
+    neighbours in the layer before, then a pairwise sum into one output."""
+    nodes = [
+        {"id": f"p{i}", "op": "param", "value": round(((i * 37) % 200) / 100 - 1, 2)}
+        for i in range(width)
+    ]
+    prev = [f"p{i}" for i in range(width)]
+    layer = 0
+    while len(nodes) + width + width - 1 <= n:
+        layer += 1
+        cur = []
+        for i in range(width):
+            nid = f"l{layer}_{i}"
+            if i % 3 == 0:
+                nodes.append({"id": nid, "op": "tanh", "inputs": [prev[i]]})
+            else:
+                op = "add" if i % 3 == 1 else "mul"
+                nodes.append({"id": nid, "op": op, "inputs": [prev[i], prev[(i + 1) % width]]})
+            cur.append(nid)
+        prev = cur
+    k = 0
+    while len(prev) > 1:
+        nxt = []
+        for j in range(0, len(prev) - 1, 2):
+            nodes.append({"id": f"s{k}", "op": "add", "inputs": [prev[j], prev[j + 1]]})
+            nxt.append(f"s{k}")
+            k += 1
+        if len(prev) % 2:
+            nxt.append(prev[-1])
+        prev = nxt
+    return {"name": f"layered {len(nodes)}", "nodes": nodes, "output": prev[0]}
+
+
 def boston_spec(hidden=10, seed=1, batch_size=32):
     """The race's Boston network (13 -> hidden sigmoid -> 1) with weights drawn from `seed`."""
     from stepgrad.engine.race import boston_mlp_spec

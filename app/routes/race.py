@@ -22,7 +22,7 @@ INSTALL = 'pip install "stepgrad[bench]"'
     "",
     response_model=RaceResult,
     responses=ERROR_RESPONSES,
-    summary="Train the same network three ways and compare time per step and test MSE",
+    summary="Train the same network by each trainer and compare time per step and test MSE",
 )
 async def run_race(
     request: Request,
@@ -31,7 +31,8 @@ async def run_race(
     body: Annotated[RaceRequest | None, Body()] = None,
 ) -> dict:
     body = body or RaceRequest()
-    torch = import_torch()
+    installed = import_torch()
+    torch = installed if settings.race_torch else None
     work = race_work(body.hidden, body.batch_size, body.epochs, torch is not None)
     if work > settings.max_race_work:
         raise LimitError(
@@ -47,4 +48,8 @@ async def run_race(
         )
 
     row = await jobs.run(request, "The race", task)
-    return {**row, "torch_installed": torch is not None, "install": None if torch else INSTALL}
+    return {
+        **row,
+        "torch_installed": installed is not None,
+        "install": None if installed else INSTALL,
+    }

@@ -174,6 +174,12 @@ class RaceResult(BaseModel):
     train_mse_engine: float
     train_mse_torch: float | None
     train_mse_numpy: float
-    agree: bool = Field(description="The test MSEs agree to 1e-6 relative.")
+    agree: bool = Field(
+        description="The test MSEs of the trainers that ran agree to 1e-6 relative."
+    )
+    ran: list[Literal["engine", "torch", "numpy"]] = Field(
+        description="The trainers that ran, in this order: PyTorch only when it is installed "
+        "and the server's race_torch setting is on."
+    )
     torch_installed: bool
     install: str | None = Field(description="How to install PyTorch, when it is missing.")

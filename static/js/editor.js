@@ -20,6 +20,9 @@ const PORT_R = 9;
 const SNAP = 46; // how near (world units) a dropped edge must end to a slot
 const UNDO_MAX = 100;
 const ID_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+// a new node is named after its op, except a loss, named for what it is: loss, loss1, ...
+const LOSSES = new Set(["mse", "bce", "cross_entropy"]);
+export const defaultName = (op) => (LOSSES.has(op) ? "loss" : op);
 
 const clone = (x) => JSON.parse(JSON.stringify(x));
 
@@ -284,7 +287,7 @@ export class Editor {
     let made = null;
     const near = this.state.selected;
     return this.edit((w) => {
-      const id = freshId(w.nodes, op);
+      const id = freshId(w.nodes, defaultName(op));
       const node = { id, op, inputs: Array(this.arity(op)).fill(null) };
       if (LEAVES.has(op)) node.value = LEAF_VALUE[op];
       // an op added with a node selected takes that node as its first input
@@ -552,6 +555,8 @@ export class Editor {
     if (key === this.drawnKey) return;
     this.drawnKey = key;
     clear(this.layer);
+    // a sentence no longer shown is read out again when it comes back
+    if (!this.error && !(this.wire && this.wire.verdict && !this.wire.verdict.ok)) this.announced = null;
     if (!g) return;
     const target = g.target && g.target !== g.output ? g.target : null;
     if (target) this.drawTarget(target);
@@ -670,28 +675,66 @@ export class Editor {
     if (box) {
       this.layer.insertBefore(svgEl("rect", { class: "error-ring", x: box.x - 8, y: box.y - 8, width: box.w + 16, height: box.h + 16, rx: 16 }), this.layer.firstChild);
     }
-    this.drawNote(text, at, "edit-error", node, box ? Math.min(box.w / 2, 60) : null);
+    this.drawNote(text, at, "edit-error", node, box ? Math.min(box.w / 2, 60) : null, box ? box.y - 8 : null);
   }
 
-  /** A sentence in a box at a world point, wrapped to lines; `tip` = where its arrow points up. */
-  drawNote(text, at, role, node = "", tip = null) {
+  /** A sentence in a box at a world point, wrapped to lines; `tip` = where its arrow points up.
+   * The box is whole on screen: its text no smaller than 15 px, its lines as wide as the
+   * drawing's box allows, moved left or up as little as needed. A screen reader hears it
+   * (the page's alert region). */
+  drawNote(text, at, role, node = "", tip = null, above = null) {
+    const { k, x: vx, y: vy } = this.view.view;
+    const size = this.view.size();
+    const pad = this.view.padding();
+    const s = Math.max(1, 15 / 19 / k); // note units per world unit (its text is 19 units)
+    const z = k * s; // screen px per note unit
+    const width = Math.min(440, Math.max(160, (size.w - 16) / z));
+    const perLine = Math.max(12, Math.floor(((width - 32) * 42) / 408));
     const words = String(text).split(/\s+/);
     const lines = [];
     let line = "";
     for (const w of words) {
-      if ((line + " " + w).trim().length > 42 && line) {
+      if ((line + " " + w).trim().length > perLine && line) {
         lines.push(line);
         line = w;
       } else line = `${line} ${w}`.trim();
     }
     if (line) lines.push(line);
-    const width = 440;
     const height = 22 + lines.length * 24 + 8;
-    const g = svgEl("g", { class: "edit-error", "data-role": role, "data-node": node || "", transform: `translate(${at.x} ${at.y})` });
-    if (tip !== null) g.appendChild(svgEl("path", { class: "edit-error-tip", d: `M${tip},-14 l14,14 h-28 z` }));
+    // the part of the drawing no overlay covers (legend, tools, edit bar, caption)
+    const h = height * z;
+    const fits = pad.top + h + pad.bottom <= size.h;
+    const top = fits ? pad.top : 8;
+    const bottom = fits ? size.h - pad.bottom : size.h - 8;
+    const sx = at.x * k + vx;
+    let sy = at.y * k + vy;
+    let side = "below";
+    // no room under the node: over it, the arrow pointing down
+    if (sy + h > bottom && above !== null && above * k + vy - 16 - h >= top) {
+      sy = above * k + vy - 16 - h;
+      side = "above";
+    }
+    const x = Math.max(8, Math.min(sx, size.w - 8 - width * z));
+    const y = Math.max(top, Math.min(sy, bottom - h));
+    const g = svgEl("g", {
+      class: "edit-error", "data-role": role, "data-node": node || "", "data-side": side,
+      transform: `translate(${((x - vx) / k).toFixed(1)} ${((y - vy) / k).toFixed(1)}) scale(${s.toFixed(4)})`,
+    });
+    // the arrow to the node, while the box is just under or over it
+    const tipAt = tip === null ? null : (sx + tip * k - x) / z;
+    if (tipAt !== null && y === sy && tipAt >= 20 && tipAt <= width - 20) {
+      const d = side === "below" ? `M${tipAt.toFixed(1)},-14 l14,14 h-28 z` : `M${tipAt.toFixed(1)},${height + 14} l14,-14 h-28 z`;
+      g.appendChild(svgEl("path", { class: "edit-error-tip", d }));
+    }
     g.appendChild(svgEl("rect", { width, height, rx: 10 }));
     lines.forEach((l, i) => g.appendChild(svgEl("text", { x: 16, y: 30 + i * 24, text: l })));
     this.layer.appendChild(g);
+    if (`${role}|${text}` !== this.announced) {
+      this.announced = `${role}|${text}`;
+      // a drawing too short for it (a phone, its sheet open): the message box shows it too
+      if (fits) this.say.announce(text);
+      else this.say.error(new Error(text));
+    }
   }
 
   // ---- pointer: drag a node, draw an edge -----------------------------------------------

@@ -133,6 +133,14 @@ export function displayRange(v) {
   return min === Infinity ? { min: null, max: null } : { min, max };
 }
 
+/** The range of a tensor's elements as one label, in interval notation: "[\u22120.007, 0.0041]".
+ * Its two ends are apart (a comma and a space) however narrow the box, so that they never
+ * read as one number; "" when there is no finite element. */
+export function fmtRange(min, max, digits = 2) {
+  if (min === null || min === undefined || max === null || max === undefined) return "";
+  return `[${fmtNumber(min, digits)}, ${fmtNumber(max, digits)}]`;
+}
+
 /** A name as it reads inside a derivative: d loss / d (k*x + b). */
 export function derivName(label) {
   return /^[\p{L}_][\p{L}\p{N}_]*$/u.test(label) ? label : `(${label})`;

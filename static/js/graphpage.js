@@ -240,8 +240,10 @@ function renderTopbar(g) {
   setText($("[data-role=graph-name]"), g.name || t("graph.untitled"));
   document.title = `${g.name || t("graph.untitled")} \u2014 stepgrad`;
   const mode = $("[data-role=mode]");
-  setText(mode, state.editable ? t("mode.edit") : t("mode.follow"));
-  mode.className = `mode-badge ${state.editable ? "mode-badge--edit" : "mode-badge--follow"}`;
+  // "Editing" while the editor is on; the owner's page otherwise, a follower's live view
+  const kind = !state.editable ? "follow" : state.editing ? "edit" : "own";
+  setText(mode, t(`mode.${kind}`));
+  mode.className = `mode-badge mode-badge--${kind}`;
   const live = $("[data-role=live]");
   setText(live, t(`live.${state.live}`));
   live.className = `live-dot live-dot--${state.live}`;
@@ -437,10 +439,13 @@ const actions = {
   },
   ...viewActions(store, view, inspector, say),
   "export-svg"() {
-    return exportSvg($("#graph-svg"), view.bounds, fileBase()).catch(say.error);
+    if (view.big) say.info(t("export.working", { n: state.graph.nodes.length }));
+    return exportSvg(view, fileBase()).catch(say.error);
   },
   "export-png"() {
-    return exportPng($("#graph-svg"), view.bounds, fileBase()).catch(say.error);
+    // a large graph's drawing takes a while to write and paint: say so
+    if (view.big) say.info(t("export.working", { n: state.graph.nodes.length }));
+    return exportPng(view, fileBase()).catch(say.error);
   },
   async "export-json"() {
     try {

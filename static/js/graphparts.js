@@ -270,7 +270,8 @@ export function viewActions(store, view, inspector, say) {
   };
 }
 
-/** The find box: Enter centres the node it names and selects it. */
+/** The find box: Enter centres the node it names, selects it and gives the focus to the
+ * graph, so that the arrows step and the keys work at once. */
 export function listenFind(store, view, say, select) {
   const input = $("[data-role=find]");
   if (!input) return;
@@ -288,5 +289,8 @@ export function listenFind(store, view, say, select) {
     }
     select(id);
     view.centerOn(id);
+    // the drawing takes the focus (in code only, when it is no tab stop of its own)
+    if (!view.svg.hasAttribute("tabindex")) view.svg.setAttribute("tabindex", "-1");
+    view.svg.focus({ preventScroll: true });
   });
 }

@@ -16,6 +16,7 @@ import {
   asMatrix,
   displayRange,
   fmtNumber,
+  fmtRange,
   fmtShape,
   fmtShort,
   isNonFinite,
@@ -469,6 +470,16 @@ export class GraphView {
     return g;
   }
 
+  /** A node's group as the drawing makes it, for a copy of the whole drawing (the export of a
+   * large graph, whose SVG holds only the nodes in view): the view does not keep it. */
+  nodeCopy(rec) {
+    if (rec.g) return rec.g.cloneNode(true);
+    const copy = { ...rec, g: null, titled: false };
+    const g = this.materialise(copy);
+    this.detail.delete(copy);
+    return g;
+  }
+
   fontFamily() {
     if (!this.family) this.family = getComputedStyle(this.svg).fontFamily || "sans-serif";
     return this.family;
@@ -498,12 +509,11 @@ export class GraphView {
     const caption = svgEl("text", { class: `node-caption${role === "grad" ? " node-caption--grad" : ""}`, x: 0, y: 13 });
     const shape = svgEl("text", { class: "tensor-shape", x: w, y: 13, "text-anchor": "end" });
     const body = svgEl("g", { class: "tensor-body", transform: "translate(0 20)" });
-    // the range under a heatmap: its least value at the left, its greatest at the right
-    const range = svgEl("text", { class: "tensor-range", x: 0, y: 116 });
-    const rangeMax = svgEl("text", { class: "tensor-range", x: w, y: 116, "text-anchor": "end" });
-    col.append(caption, shape, body, range, rangeMax);
+    // the range under a heatmap, one label: [least, greatest]
+    const range = svgEl("text", { class: "tensor-range", x: w / 2, y: 116, "text-anchor": "middle" });
+    col.append(caption, shape, body, range);
     g.appendChild(col);
-    return { col, caption, shape, body, range, rangeMax, w, h: 80 };
+    return { col, caption, shape, body, range, w, h: 80 };
   }
 
   buildEdge(e, i, s, tg, arity, port = 0.5) {
@@ -582,8 +592,7 @@ export class GraphView {
     col.col.classList.toggle("is-empty", v === null || v === undefined);
     if (v === null || v === undefined) {
       col.body.appendChild(svgEl("text", { class: "tensor-empty", x: col.w / 2, y: 44, "text-anchor": "middle", text: "\u2014" }));
-      setText(col.range, "");
-      setText(col.rangeMax, "");
+      this.setRange(col, "");
       return;
     }
     const summary = summaryOf(v);
@@ -593,8 +602,7 @@ export class GraphView {
         col.body.appendChild(svgEl("text", { class: "tensor-cell", x: 0, y: 22 + i * 24, text: this.t(name) }));
         col.body.appendChild(svgEl("text", { class: "tensor-cell", x: col.w, y: 22 + i * 24, "text-anchor": "end", text: fmtNumber(v, 3) }));
       });
-      setText(col.range, "");
-      setText(col.rangeMax, "");
+      this.setRange(col, "");
       return;
     }
     const m = asMatrix(v);
@@ -609,8 +617,7 @@ export class GraphView {
           x: (k + 0.5) * cw, y: r * rh + rh * 0.7, "text-anchor": "middle", text: fmtNumber(c, 3),
         }));
       });
-      setText(col.range, "");
-      setText(col.rangeMax, "");
+      this.setRange(col, "");
       return;
     }
     // heatmap, fitted into the column keeping cells square-ish
@@ -625,9 +632,21 @@ export class GraphView {
       preserveAspectRatio: "none",
     }));
     const r = displayRange(v);
-    // two significant digits: both ends fit side by side in the column at a readable size
-    setText(col.range, r.min === null ? "" : fmtNumber(r.min, 2));
-    setText(col.rangeMax, r.min === null ? "" : fmtNumber(r.max, 2));
+    // two significant digits, one if that is too wide for the column
+    const font = `${TEXT_SMALL}px ${this.fontFamily()}`;
+    let text = fmtRange(r.min, r.max, 2);
+    if (textWidth(text, font) > col.w) text = fmtRange(r.min, r.max, 1);
+    this.setRange(col, text, textWidth(text, font) > col.w);
+  }
+
+  /** The range label of a tensor column; `squeeze`: narrowed to the column's width (its
+   * height, what makes it readable, stays). */
+  setRange(col, text, squeeze = false) {
+    setText(col.range, text);
+    if (squeeze) {
+      col.range.setAttribute("textLength", String(col.w));
+      col.range.setAttribute("lengthAdjust", "spacingAndGlyphs");
+    } else col.range.removeAttribute("textLength");
   }
 
   update(state, built, touched = null) {

@@ -1,6 +1,7 @@
 // Day 3's race: the same network trained by the engine, by PyTorch and by hand-written numpy
 // on the server (POST /api/race). A table of microseconds per step, the API's ratios and the
 // test MSEs; when PyTorch is missing, the command that installs it, never a made-up number.
+// The sentences count the trainers that ran, as the server lists them (`ran`).
 
 import { clear, el } from "./dom.js";
 import { fmtNumber } from "./format.js";
@@ -41,8 +42,14 @@ export function drawRace(box, race, { t, onCopy }) {
       el("td", { class: "num", "data-role": "mse", text: fmtNumber(mse, 6) })));
   };
   row("engine", t("race.engine"), r.engine_us, null, r.mse_engine);
-  if (r.torch_installed && has(r.torch_us)) {
+  const ran = r.ran || [];
+  if (ran.includes("torch") && has(r.torch_us)) {
     row("torch", t("race.torch"), r.torch_us, r.engine_over_torch, r.mse_torch);
+  } else if (r.torch_installed) {
+    // installed, but the server's race leaves it out
+    body.appendChild(el("tr", { "data-role": "race-missing", "data-trainer": "torch" },
+      el("th", { scope: "row", text: t("race.torch") }),
+      el("td", { colspan: "3", text: t("race.torchOff") })));
   } else {
     const command = r.install || "";
     body.appendChild(el("tr", { "data-role": "race-missing", "data-trainer": "torch" },
@@ -57,6 +64,7 @@ export function drawRace(box, race, { t, onCopy }) {
   table.appendChild(body);
   wrap.appendChild(table);
   wrap.appendChild(el("p", { class: "race-note", text: t("race.ratioNote") }));
+  const names = ran.map((who) => t(`race.${who}`)).join(t("list.separator"));
   wrap.appendChild(el("p", { class: `verdict ${r.agree ? "verdict--ok" : "verdict--bad"}`, "data-role": "race-agree",
-    text: t(r.agree ? "race.agree" : "race.disagree") }));
+    "data-ran": ran.join(" "), text: t(r.agree ? "race.agree" : "race.disagree", { n: ran.length, names }) }));
 }

@@ -63,5 +63,9 @@ export function messages(store) {
     info(text) {
       show("info", text, 3000);
     },
+    /** A sentence shown elsewhere on the page (next to a node), read out by screen readers. */
+    announce(text) {
+      show("announce", text, 6000);
+    },
   };
 }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 
 from stepgrad.app.schemas import DatasetView, GraphState, KnnResult, RaceResult, ToposortResult
@@ -128,15 +130,30 @@ def test_race_without_torch_says_how_to_install(client, monkeypatch):
     result = RaceResult.model_validate(r.json())
     assert not result.torch_installed and result.torch_us is None
     assert result.install == 'pip install "stepgrad[bench]"'
+    assert result.ran == ["engine", "numpy"]
     assert result.agree and result.mse_engine == pytest.approx(result.mse_numpy, rel=1e-9)
     r = client.post("/api/race", json={"epochs": 500, "batch_size": 1})
     assert r.status_code == 413 and "limit is 500,000,000" in r.json()["detail"]
+
+
+def test_race_says_which_trainers_ran(make_client):
+    # the race_torch setting leaves PyTorch out whether or not it is installed: two ran
+    client = make_client(race_torch=False)
+    result = RaceResult.model_validate(client.post("/api/race", json={"epochs": 2}).json())
+    assert result.ran == ["engine", "numpy"]
+    assert result.torch_us is None and result.mse_torch is None
+    assert result.mse_engine > 0 and result.mse_numpy > 0
+    assert result.agree and result.mse_engine == pytest.approx(result.mse_numpy, rel=1e-6)
+    # installed or not is said apart from what ran
+    assert result.torch_installed == (importlib.util.find_spec("torch") is not None)
+    assert (result.install is None) == result.torch_installed
 
 
 @pytest.mark.torch
 def test_race_with_torch(client, torch):
     result = client.post("/api/race", json={"epochs": 3}).json()
     assert result["torch_installed"] and result["torch_us"] > 0 and result["agree"]
+    assert result["ran"] == ["engine", "torch", "numpy"]
     assert result["mse_torch"] == pytest.approx(result["mse_engine"], rel=1e-9)
 
 

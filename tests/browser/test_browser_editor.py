@@ -156,9 +156,8 @@ def test_seed_graph_built_by_mouse(page, page_server, page_api, screenshots):
     mouse_add(page, "sigmoid")  # the selected node is its input: sent at once
     expect(page.locator('#graph-svg [data-node-id="sigmoid"]')).to_be_visible()
     deselect(page)
-    mouse_add(page, "mse")
-    page.locator("[data-draft-id=mse]").click()
-    mouse_fields(page, "rename", id="loss")
+    mouse_add(page, "mse")  # a loss is named loss, not after its op
+    expect(page.locator("[data-draft-id=loss]")).to_be_visible()
     drag_wire(page, "y", "loss", 0)
     drag_wire(page, "sigmoid", "loss", 1)
     expect(page.locator('#graph-svg [data-node-id="loss"]')).to_be_visible()
@@ -219,7 +218,7 @@ def test_seed_graph_built_by_keyboard_only(page, page_server, page_api, screensh
     key_pick(page, "a", "sigmoid")
     deselect(page)
     key_pick(page, "a", "mse")
-    key_fields(page, "F2", "loss")
+    page.wait_for_function("() => window.stepgrad.state.selected === 'loss'")
     key_select(page, "y")
     page.keyboard.press("w")
     page.keyboard.type("loss:1")
@@ -410,3 +409,128 @@ def test_the_expression_reopened_edited_and_applied(page, page_server, page_api,
     settled(page)
     assert any(n["op"] == "sigmoid" for n in page_api.state(graph["id"])["nodes"])
     assert_gradients_match_engine(page, page_api, graph["id"])
+
+
+def test_the_badge_says_editing_only_while_editing_and_losses_are_named_loss(
+    page, page_server, page_api
+):
+    graph, token = page_api.create({"example": "seed"})
+    open_editable(page, page_server, graph, token)
+    badge = page.locator("[data-role=mode]")
+    expect(badge).to_have_text("Your graph")
+    page.keyboard.press("e")
+    expect(badge).to_have_text("Editing")
+    # the seed graph has its loss: a new one is loss1, then loss2
+    for name in ("loss1", "loss2"):
+        deselect(page)
+        mouse_add(page, "mse")
+        expect(page.locator(f"[data-draft-id={name}]")).to_be_visible()
+    mouse_add(page, "tanh")
+    expect(page.locator("[data-draft-id=tanh]")).to_be_visible()
+    page.locator("[data-edit-action=done]").click()
+    expect(page.locator("[data-role=edit-bar]")).to_be_hidden()
+    expect(badge).to_have_text("Your graph")
+    page.keyboard.press("e")
+    expect(badge).to_have_text("Editing")
+    page.keyboard.press("e")
+    expect(badge).to_have_text("Your graph")
+
+
+def test_enter_in_the_find_box_gives_the_arrows_to_the_graph(page, page_server, page_api):
+    graph, token = page_api.create({"example": "seed"})
+    open_editable(page, page_server, graph, token)
+    page.keyboard.press("/")
+    find = page.locator("[data-role=find]")
+    expect(find).to_be_focused()
+    page.keyboard.type("sigmoid")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => window.stepgrad.state.selected === 'sigmoid'")
+    expect(find).not_to_be_focused()
+    expect(page.locator("#graph-svg")).to_be_focused()
+    # the arrows step at once, with no click: they are not typed into the box
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    wait_position(page, 2, page_api.state(graph["id"])["cursor"]["total"])
+    assert find.input_value() == "sigmoid"
+
+
+# the box of each element on screen and the drawing's box
+WHOLE = """sel => {
+  const c = document.querySelector('#graph-svg').getBoundingClientRect();
+  const e = document.querySelector(sel);
+  const r = e ? e.getBoundingClientRect() : null;
+  return {canvas: {x: c.x, y: c.y, r: c.right, b: c.bottom},
+          box: r && {x: r.x, y: r.y, r: r.right, b: r.bottom}};
+}"""
+
+
+def assert_whole_on_screen(page, selector: str) -> None:
+    found = page.evaluate(WHOLE, selector)
+    c, b = found["canvas"], found["box"]
+    assert b, selector
+    assert b["x"] >= c["x"] - 1 and b["r"] <= c["r"] + 1, (selector, found)
+    assert b["y"] >= c["y"] - 1 and b["b"] <= c["b"] + 1, (selector, found)
+
+
+def test_the_cycle_sentence_is_whole_on_screen_and_read_out(
+    page, page_server, page_api, screenshots
+):
+    graph, token = page_api.create({"example": "seed"})
+    open_editable(page, page_server, graph, token)
+    page.keyboard.press("e")
+    expect(page.locator("[data-role=edit-bar]")).to_be_visible()
+    # pan the drawing (a drag on empty canvas) until linear sits on the drawing's bottom edge,
+    # where a sentence under it would be cut
+    canvas = page.locator("#graph-svg").bounding_box()
+    start = page.evaluate(
+        """([x0, y0, w, h]) => {
+          for (let y = y0 + h - 40; y > y0 + 160; y -= 10) {
+            for (let x = x0 + 40; x < x0 + w - 40; x += 10) {
+              const e = document.elementFromPoint(x, y);
+              if (e && e.id === 'graph-svg') return [x, y];
+            }
+          }
+          return null;
+        }""",
+        [canvas["x"], canvas["y"], canvas["width"], canvas["height"]],
+    )
+    assert start
+    linear = page.locator('#graph-svg [data-node-id="linear"]').bounding_box()
+    dy = canvas["y"] + canvas["height"] - 14 - (linear["y"] + linear["height"])
+    page.mouse.move(*start)
+    page.mouse.down()
+    page.mouse.move(start[0], start[1] + dy / 2, steps=4)
+    page.mouse.move(start[0], start[1] + dy, steps=4)
+    page.mouse.up()
+    page.wait_for_timeout(100)
+    linear = page.locator('#graph-svg [data-node-id="linear"]').bounding_box()
+    assert linear["y"] + linear["height"] > canvas["y"] + canvas["height"] - 40
+
+    def refused_while_dragging():
+        problem = page.locator("[data-role=wire-problem]")
+        expect(problem).to_contain_text("cycle")
+        assert_whole_on_screen(page, "[data-role=wire-problem]")
+        expect(page.locator("[data-role=message]")).to_contain_text("cycle")
+
+    drag_wire(page, "sigmoid", "linear", 0, before_drop=refused_while_dragging)
+    err = page.locator("[data-role=edit-error]")
+    expect(err).to_contain_text("has a cycle")
+    assert_whole_on_screen(page, "[data-role=edit-error]")
+    # over the node, since there is no room under it; clear of the step's caption
+    expect(err).to_have_attribute("data-side", "above")
+    eb = err.bounding_box()
+    cb = page.locator("[data-role=caption]").bounding_box()
+    assert eb["y"] + eb["height"] <= cb["y"] or eb["x"] >= cb["x"] + cb["width"], (eb, cb)
+    # its text no smaller than 15 px on screen
+    sizes = page.evaluate(
+        """() => [...document.querySelectorAll('[data-role=edit-error] text')]
+          .map((t) => t.getBoundingClientRect().height)"""
+    )
+    assert sizes and min(sizes) >= 15
+    # the page's alert region says it to a screen reader, word for word
+    region = page.locator("[data-role=message]")
+    expect(region).to_have_attribute("role", "alert")
+    expect(region).to_be_attached()
+    words = " ".join(err.locator("text").all_text_contents())
+    expect(region).to_have_text(words)
+    page.screenshot(path=str(screenshots / "editor-cycle-at-the-edge.png"))

@@ -94,7 +94,7 @@ def test_follow_mode_sees_every_step_and_cannot_change_anything(
         ready(student)
         fork_id = student.url.rsplit("/", 1)[1]
         assert fork_id != graph["id"]
-        expect(student.locator("[data-role=mode]")).to_have_text("Editing")
+        expect(student.locator("[data-role=mode]")).to_have_text("Your graph")
         expect(student.locator("[data-role=position]")).to_have_text(f"{total - 1} / {total}")
         student.keyboard.press("Home")
         expect(student.locator("[data-role=position]")).to_have_text(f"0 / {total}")
@@ -115,7 +115,7 @@ def test_edit_link_opens_the_editable_view_on_another_machine(browser, page_serv
         page.goto(f"{page_server}/g/{graph['id']}#edit={token}")
         ready(page)
         assert page.url == f"{page_server}/g/{graph['id']}"  # the token left the address bar
-        expect(page.locator("[data-role=mode]")).to_have_text("Editing")
+        expect(page.locator("[data-role=mode]")).to_have_text("Your graph")
         page.keyboard.press("ArrowRight")
         expect(page.locator("[data-role=position]")).to_have_text("1 / 14")
         # the share dialog offers both links
@@ -128,7 +128,7 @@ def test_edit_link_opens_the_editable_view_on_another_machine(browser, page_serv
         # reloading keeps the token (this browser keeps it)
         page.reload()
         ready(page)
-        expect(page.locator("[data-role=mode]")).to_have_text("Editing")
+        expect(page.locator("[data-role=mode]")).to_have_text("Your graph")
     finally:
         other.close()
 

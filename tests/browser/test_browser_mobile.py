@@ -241,3 +241,118 @@ def test_hiding_the_notes_widens_the_drawing(context, page_api, presenting):
     expect(page.locator("[data-role=notes]")).to_be_visible()
     settle(page)
     assert svg.bounding_box()["width"] == pytest.approx(before, abs=4)
+
+
+LANDSCAPE = {"viewport": {"width": 844, "height": 390}, "device_scale_factor": 3}
+TABLET_LANDSCAPE = {"viewport": {"width": 1024, "height": 768}, "device_scale_factor": 2}
+
+# the boxes of the legend's chips shown and of the drawing's tools shown, and the drawing's
+OVERLAYS = r"""() => {
+  const box = (e) => {
+    const r = e.getBoundingClientRect();
+    return {x: r.x, y: r.y, r: r.right, b: r.bottom};
+  };
+  const shown = (sel) => [...document.querySelectorAll(sel)].filter((e) => e.checkVisibility()
+    && e.getBoundingClientRect().width > 0);
+  return {
+    legend: shown('.canvas .legend-item').map((e) => ({name: e.textContent, ...box(e)})),
+    tools: shown('.canvas-tools > *').map((e) => ({
+      name: e.getAttribute('data-action') || e.getAttribute('data-role'), ...box(e)})),
+    canvas: box(document.querySelector('.canvas')),
+    scrollWidth: document.documentElement.scrollWidth, innerWidth,
+  };
+}"""
+
+
+def overlap(a: dict, b: dict) -> bool:
+    return (
+        a["x"] < b["r"] - 0.5
+        and b["x"] < a["r"] - 0.5
+        and a["y"] < b["b"] - 0.5
+        and b["y"] < a["b"] - 0.5
+    )
+
+
+@pytest.mark.parametrize(
+    "screen", [LANDSCAPE, TABLET_LANDSCAPE], ids=["phone-844x390", "tablet-1024x768"]
+)
+@pytest.mark.parametrize("who", ["follower", "teacher"])
+def test_landscape_tools_are_clear_of_the_legend(browser, page_api, screenshots, screen, who):
+    context = browser.new_context(
+        **{**CONTEXT_ARGS, **screen, "is_mobile": True, "has_touch": True}
+    )
+    try:
+        page = context.new_page()
+        graph, token = page_api.create({"example": "seed"})
+        page.goto(
+            f"{page_api.base}/g/{graph['id']}" + (f"#edit={token}" if who == "teacher" else "")
+        )
+        expect(page.locator("#app")).to_have_attribute("data-ready", "true")
+        settle(page)
+        d = page.evaluate(OVERLAYS)
+        names = {t["name"] for t in d["tools"]}
+        assert {"find", "follow", "fit"} <= names, d["tools"]
+        if who == "follower":
+            assert "follow-teacher" in names
+        c = d["canvas"]
+        for tool in d["tools"]:
+            # every tool whole inside the drawing, and nothing of the legend over it
+            assert c["x"] - 1 <= tool["x"] and tool["r"] <= c["r"] + 1, (tool, c)
+            for chip in d["legend"]:
+                assert not overlap(tool, chip), (tool, chip)
+        for i, a in enumerate(d["tools"]):
+            for b in d["tools"][i + 1 :]:
+                assert not overlap(a, b), (a, b)
+        assert d["scrollWidth"] <= d["innerWidth"]
+        layout = page.evaluate(LAYOUT)
+        assert not layout["unreachable"], layout["unreachable"]
+        w = screen["viewport"]["width"]
+        page.screenshot(path=screenshots / f"landscape-{who}-{w}.png")
+    finally:
+        context.close()
+
+
+# the data table's rows whole inside the pane that shows it, its own box and the screen, and
+# the least font size of their cells
+TABLE_ROWS = r"""() => {
+  const table = document.querySelector('.data-table');
+  const pane = table.closest('.pane').getBoundingClientRect();
+  const wrap = table.parentElement.getBoundingClientRect(); // it scrolls (and clips) sideways
+  const top = Math.max(pane.top, wrap.top, 0);
+  const bottom = Math.min(pane.bottom, wrap.bottom, innerHeight);
+  const rows = [...document.querySelectorAll('.data-table tbody tr')];
+  const whole = rows.filter((r) => { const b = r.getBoundingClientRect();
+    return b.height > 10 && b.top >= top - 1 && b.bottom <= bottom + 1; });
+  const sizes = [...document.querySelectorAll('.data-table td')]
+    .map((td) => parseFloat(getComputedStyle(td).fontSize));
+  return {rows: rows.length, whole: whole.length, font: Math.min(...sizes)};
+}"""
+
+
+@pytest.mark.parametrize(
+    ("screen", "least"), [(PHONE, 8), (LANDSCAPE, 4)], ids=["phone-390x844", "phone-844x390"]
+)
+def test_day1_data_table_shows_readable_rows_on_a_phone(
+    browser, page_api, screenshots, screen, least
+):
+    context = browser.new_context(
+        **{**CONTEXT_ARGS, **screen, "is_mobile": True, "has_touch": True}
+    )
+    try:
+        page = context.new_page()
+        page.goto(f"{page_api.base}/lessons/day1#step-1")
+        root = page.locator("#lesson")
+        expect(root).to_have_attribute("data-step", "1")
+        expect(root).to_have_attribute("data-step-state", "ready", timeout=30_000)
+        expect(page.locator(".data-table tbody tr")).to_have_count(10)
+        settle(page)
+        d = page.evaluate(TABLE_ROWS)
+        assert d["whole"] >= least, d
+        assert d["font"] >= 12, d
+        w = screen["viewport"]["width"]
+        page.screenshot(path=screenshots / f"day1-table-{w}.png")
+        # the pane scrolls down to the last row
+        page.locator(".data-table tbody tr").last.scroll_into_view_if_needed()
+        expect(page.locator(".data-table tbody tr").last).to_be_in_viewport()
+    finally:
+        context.close()

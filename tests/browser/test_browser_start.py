@@ -70,7 +70,7 @@ def test_expression_creates_a_graph(page, page_server, page_api):
     assert state["name"] == "my neuron"
     expect(page.locator("[data-role=graph-name]")).to_have_text("my neuron")
     expect(page.locator("#graph-svg [data-node-id]")).to_have_count(len(state["nodes"]))
-    expect(page.locator("[data-role=mode]")).to_have_text("Editing")
+    expect(page.locator("[data-role=mode]")).to_have_text("Your graph")
     # the graph is listed on the start page afterwards
     open_start(page, page_server)
     expect(page.locator("[data-role=recent]")).to_contain_text("my neuron")

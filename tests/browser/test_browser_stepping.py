@@ -62,7 +62,7 @@ def test_course_example_through_the_whole_timeline_from_the_keyboard(
     page.wait_for_url(re.compile(r"/g/[^/#]+$"))
     expect(page.locator("#app")).to_have_attribute("data-ready", "true")
     graph_id = page.url.rsplit("/", 1)[1]
-    expect(page.locator("[data-role=mode]")).to_have_text("Editing")
+    expect(page.locator("[data-role=mode]")).to_have_text("Your graph")
 
     state = page_api.state(graph_id)
     total = state["cursor"]["total"]
@@ -195,7 +195,7 @@ def test_inspector_chain_rule_presentation_and_chinese(page, page_server, page_a
     # Chinese, switched from the keyboard; the numbers stay the same
     page.keyboard.press("l")
     expect(page.locator("[data-tab-button=node]")).to_have_text("节点")
-    expect(page.locator("[data-role=mode]")).to_have_text("编辑中")
+    expect(page.locator("[data-role=mode]")).to_have_text("你的图")
     expect(page.locator('#graph-svg [data-node-id="k"] .node-caption').first).to_have_text("值")
     page.keyboard.press("End")
     wait_position(page, total, total)

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import {
-  asMatrix, derivName, displayRange, fmtNumber, fmtShape, fmtShort, isNonFinite, shapeOf, summaryOf, valueKey,
+  asMatrix, derivName, displayRange, fmtNumber, fmtRange, fmtShape, fmtShort, isNonFinite, shapeOf, summaryOf, valueKey,
 } from "../../static/js/format.js";
 
 const MINUS = "\u2212";
@@ -79,6 +79,26 @@ test("tensors as matrices for tables and heatmaps", () => {
 test("a heatmap's range skips the non-finite cells", () => {
   assert.deepEqual(displayRange([[1, "NaN"], [-3, 2]]), { min: -3, max: 2 });
   assert.deepEqual(displayRange(["NaN"]), { min: null, max: null });
+});
+
+test("a tensor's range is one label whose two ends never run together", () => {
+  // the issue's case: two numbers side by side read as "−0.00290.0036"
+  assert.equal(fmtRange(-0.0029, 0.0036), `[${MINUS}0.0029, 0.0036]`);
+  assert.equal(fmtRange(-0.00712, 0.00413, 1), `[${MINUS}0.007, 0.004]`);
+  assert.equal(fmtRange(-3, 2), `[${MINUS}3, 2]`);
+  assert.equal(fmtRange(0, 1e-9), "[0, 1e\u22129]");
+  // whatever the numbers, the two ends are apart: a comma and a space between them
+  for (const [a, b] of [[-0.0029, 0.0036], [-1e-7, -2e-8], [12345, 67890], [-0.5, -0.25]]) {
+    const label = fmtRange(a, b);
+    const [lo, hi] = label.slice(1, -1).split(", ");
+    assert.equal(lo, fmtNumber(a, 2));
+    assert.equal(hi, fmtNumber(b, 2));
+  }
+  // from the range of a heatmap: nothing when it has no finite cell
+  const r = displayRange(["NaN"]);
+  assert.equal(fmtRange(r.min, r.max), "");
+  const s = displayRange([[-0.0029, 0.001], [0.0036, "NaN"]]);
+  assert.equal(fmtRange(s.min, s.max), `[${MINUS}0.0029, 0.0036]`);
 });
 
 test("a label that is not a name is bracketed inside a derivative", () => {
