@@ -219,18 +219,6 @@ export function listenClicks(actions, other = () => {}) {
   });
 }
 
-/** Select the node before or after the selected one in topological order (through the
- * page's `select`), and show it. */
-export function selectRelative(store, graph, view, delta, select = (id) => store.set({ selected: id })) {
-  if (!graph) return;
-  const order = graph.order;
-  const sel = store.state.selected;
-  const i = sel ? order.indexOf(sel) : delta > 0 ? -1 : order.length;
-  const j = Math.max(0, Math.min(order.length - 1, i + delta));
-  select(order[j]);
-  view.ensureVisible(order[j]);
-}
-
 // The key actions both pages share: switch language, show the help, fit and zoom the graph,
 // find a node, let the camera follow the steps.
 export function viewActions(store, view, inspector, say) {
@@ -270,8 +258,9 @@ export function viewActions(store, view, inspector, say) {
   };
 }
 
-/** The find box: Enter centres the node it names and selects it. */
-export function listenFind(store, view, say, select) {
+/** The find box: Enter centres the node it names and selects it. `graph()` is what it
+ * searches (the editor adds its drafts), `show(id)` brings the node into view. */
+export function listenFind(store, view, say, select, { graph = () => store.state.graph, show = (id) => view.centerOn(id) } = {}) {
   const input = $("[data-role=find]");
   if (!input) return;
   input.addEventListener("keydown", (ev) => {
@@ -281,12 +270,12 @@ export function listenFind(store, view, say, select) {
     }
     if (ev.key !== "Enter") return;
     ev.preventDefault();
-    const id = findNode(store.state.graph, input.value);
+    const id = findNode(graph(), input.value);
     if (!id) {
       say.info(t("find.none", { text: input.value.trim() }));
       return;
     }
     select(id);
-    view.centerOn(id);
+    show(id);
   });
 }
