@@ -548,11 +548,16 @@ export class Editor {
     return { node: d, box: this.boxOf(id), element };
   }
 
-  /** Bring a draft into view (the view knows only the sent nodes). */
+  /** Bring a draft into view when it is not (the view knows only the sent nodes). */
   showNode(id) {
     const box = this.draftPos.has(id) ? this.boxOf(id) : null;
     if (!box) return false;
-    this.view.centerAt(box.x + box.w / 2, box.y + box.h / 2, Math.max(this.view.view.k, 0.8));
+    const { k, x, y } = this.view.view;
+    const size = this.view.size();
+    const left = box.x * k + x;
+    const top = box.y * k + y;
+    const inView = left >= 0 && top >= 0 && left + box.w * k <= size.w && top + box.h * k <= size.h;
+    if (!inView) this.view.centerAt(box.x + box.w / 2, box.y + box.h / 2);
     return true;
   }
 
