@@ -65,10 +65,19 @@ def test_the_theme_follows_the_system_and_the_toggle_remembers(
 ):
     graph, token = page_api.create({"example": "seed"})
     context = browser.new_context(**CONTEXT_ARGS, color_scheme="dark")
+    # the theme when the parser reaches <body>, before anything of the page is painted
+    context.add_init_script(
+        """new MutationObserver((records, observer) => {
+            if (!document.body) return;
+            window.themeAtBody = document.documentElement.getAttribute('data-theme');
+            observer.disconnect();
+        }).observe(document, {childList: true, subtree: true});"""
+    )
     try:
         page = context.new_page()
         open_editable(page, page_server, graph, token)
         # the system says dark: the page is dark from its first paint (themeinit.js in <head>)
+        assert page.evaluate("() => window.themeAtBody") == "dark"
         assert theme(page) == "dark"
         bg = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
         assert bg == "rgb(11, 18, 32)", bg
@@ -82,6 +91,7 @@ def test_the_theme_follows_the_system_and_the_toggle_remembers(
         # the choice holds over a reload, against the system's dark
         page.reload()
         expect(page.locator("#app")).to_have_attribute("data-ready", "true")
+        assert page.evaluate("() => window.themeAtBody") == "light"
         assert theme(page) == "light"
         expect(page.locator("[data-role=theme]")).to_have_text("Theme: light")
         page.locator("[data-role=theme]").click()
@@ -237,10 +247,12 @@ def test_no_contrast_violation_on_a_lesson(browser, page_server, axe_source, scr
         settle(page)
         found["presenting"] = contrast_violations(page, axe_source)
         shot(screenshots, page, f"lesson-day2-7-{scheme}-presenting-1920")
-        # the toggle's other theme on the same page
-        page.locator("[data-role=theme]").evaluate("b => b.click()")
+        page.keyboard.press("p")  # out of presenting: the top bar's buttons are back
+        # the toggle's other theme on the same page (auto -> light -> dark)
+        toggle = page.locator("[data-role=theme]")
+        toggle.click()
         if scheme == "light":
-            page.locator("[data-role=theme]").evaluate("b => b.click()")
+            toggle.click()
         other = "dark" if scheme == "light" else "light"
         assert theme(page) == other
         found[f"toggled to {other}"] = contrast_violations(page, axe_source)
