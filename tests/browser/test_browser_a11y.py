@@ -242,6 +242,17 @@ def test_no_contrast_violation_on_a_lesson(browser, page_server, axe_source, scr
             assert theme(page) == scheme
             found[f"step {step}"] = contrast_violations(page, axe_source)
             shot(screenshots, page, f"lesson-day2-{step}-{scheme}")
+        # the lesson's graph walks as the graph page's does, in the server's order
+        order = page.evaluate("() => window.stepgrad.state.rec.graph.order")
+        start = page.evaluate("() => window.stepgrad.state.selected")  # the step's node (k1)
+        want = order[min(order.index(start) + 2, len(order) - 1) if start else 1]
+        tab_into_graph(page)
+        page.keyboard.press("]")
+        page.keyboard.press("]")
+        page.wait_for_function("id => window.stepgrad.state.selected === id", arg=want)
+        expect(page.locator("#sg-active-node")).to_have_accessible_name(
+            re.compile(rf"^{re.escape(want)}, .*value \S+, gradient \S+")
+        )
         page.set_viewport_size({"width": 1920, "height": 1080})
         page.keyboard.press("p")
         settle(page)
