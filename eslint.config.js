@@ -28,7 +28,7 @@ export default [
   },
   {
     // classic scripts: the language before the first paint, and Swagger UI's start
-    files: ["static/js/lang.js", "static/docs/*.js"],
+    files: ["static/js/lang.js", "static/js/themeinit.js", "static/docs/*.js"],
     languageOptions: { sourceType: "script", globals: { ...globals.browser, SwaggerUIBundle: "readonly" } },
   },
   {

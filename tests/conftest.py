@@ -177,6 +177,23 @@ def page(context):
     return context.new_page()
 
 
+AXE = os.path.join(
+    os.path.dirname(os.path.dirname(__file__)), "node_modules", "axe-core", "axe.min.js"
+)
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    """axe-core's script (package.json's devDependencies, `npm ci`), to inject into a page:
+    skips without it, fails under CI=true (which runs `npm ci` before the tests)."""
+    if not os.path.exists(AXE):
+        if IN_CI:
+            pytest.fail(f"{AXE} is required under CI=true (npm ci)")
+        pytest.skip(f"{AXE} is missing (npm ci)")
+    with open(AXE, encoding="utf-8") as f:
+        return f.read()
+
+
 @pytest.fixture(scope="session")
 def page_server():
     """Base URL of the whole app (API and pages) served by uvicorn on 127.0.0.1 for the session."""

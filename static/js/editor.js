@@ -527,6 +527,43 @@ export class Editor {
     return { x: box.x - 2, y: box.y + (box.h * (slot + 1)) / (arity + 1) };
   }
 
+  /** The keyboard's walk ([ ], Tab in the drawing): the server's topological order, then
+   * the drafts on show in the order they were made (they have no place in it yet). */
+  walkOrder(order) {
+    if (!this.on) return order;
+    const drafts = this.drafts().map((d) => d.id).filter((id) => this.draftPos.has(id));
+    return drafts.length ? [...order, ...drafts] : order;
+  }
+
+  /** The find box's nodes: the graph's, then the drafts on show (as {id, op}). */
+  findable(graph) {
+    if (!this.on || !graph) return graph;
+    const drafts = this.drafts().filter((d) => this.draftPos.has(d.id)).map((d) => ({ id: d.id, op: d.op, draft: true }));
+    return drafts.length ? { ...graph, nodes: [...graph.nodes, ...drafts] } : graph;
+  }
+
+  /** A draft as the keyboard's walk reads and rings it: {node, box, element}, else null. */
+  draftFor(id) {
+    if (!this.on || !this.draftPos.has(id)) return null;
+    const d = this.drafts().find((n) => n.id === id);
+    if (!d) return null;
+    const element = [...this.layer.querySelectorAll("[data-draft-id]")].find((g) => g.getAttribute("data-draft-id") === id) || null;
+    return { node: d, box: this.boxOf(id), element };
+  }
+
+  /** Bring a draft into view when it is not (the view knows only the sent nodes). */
+  showNode(id) {
+    const box = this.draftPos.has(id) ? this.boxOf(id) : null;
+    if (!box) return false;
+    const { k, x, y } = this.view.view;
+    const size = this.view.size();
+    const left = box.x * k + x;
+    const top = box.y * k + y;
+    const inView = left >= 0 && top >= 0 && left + box.w * k <= size.w && top + box.h * k <= size.h;
+    if (!inView) this.view.centerAt(box.x + box.w / 2, box.y + box.h / 2);
+    return true;
+  }
+
   /** Every node with input slots, drafts included: [{id, op, inputs}] */
   allNodes() {
     const g = this.state.graph;

@@ -28,8 +28,12 @@ export function readPalette(svg) {
     grad: get("--sg-grad", "#be123c"),
     current: get("--sg-current", "#f5b700"),
     select: get("--sg-select", "#0284c7"),
-    highlight: "#059669",
+    highlight: get("--sg-highlight", "#059669"),
     backward: "#fb7185",
+    // the dark theme (dark.css) sets these; the light one keeps the fallbacks
+    label: get("--sg-label", "#0f172a"),
+    next: get("--sg-muted", "#64748b"),
+    mapBg: get("--sg-op-fill", "#ffffff"),
     stroke: {},
     fill: {},
   };
@@ -246,7 +250,7 @@ export class GraphCanvas {
         const room = b.w * k - 10;
         const chars = Math.floor(room / (0.6 * px));
         if (chars < 2) continue;
-        ctx.fillStyle = rec.hasValue || rec.hasGrad ? "#ffffff" : "#0f172a";
+        ctx.fillStyle = rec.hasValue || rec.hasGrad ? p.mapBg : p.label;
         ctx.fillText(truncateTo(rec.label, chars), b.x * k + x + 5, (b.y + Math.min(b.h / 2, 20)) * k + y);
       }
     }
@@ -285,7 +289,7 @@ export class GraphCanvas {
       ctx.setLineDash([]);
     };
     for (const id of marks.highlight || []) ring(id, p.highlight, 3, false);
-    if (marks.next && marks.next !== marks.current) ring(marks.next, "#64748b", 2, true);
+    if (marks.next && marks.next !== marks.current) ring(marks.next, p.next, 2, true);
     ring(marks.current, marks.phase === "backward" ? p.backward : p.current, 4, false);
     ring(marks.selected, p.select, 3, false);
   }
@@ -368,7 +372,7 @@ export class Minimap {
     this.base.height = this.canvas.height;
     const ctx = this.base.getContext("2d");
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.fillStyle = "#ffffff";
+    ctx.fillStyle = palette.mapBg;
     ctx.fillRect(0, 0, w, h);
     const byKind = new Map();
     for (const rec of nodes) {
@@ -418,7 +422,7 @@ export class Minimap {
       ctx.arc(c.x, c.y, 4, 0, 2 * Math.PI);
       ctx.fillStyle = this.palette.current;
       ctx.fill();
-      ctx.strokeStyle = "#0f172a";
+      ctx.strokeStyle = this.palette.label;
       ctx.lineWidth = 1;
       ctx.stroke();
     }

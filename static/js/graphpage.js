@@ -10,10 +10,12 @@ import { FocusFollower, FocusSender } from "./follow.js";
 import { fmtNumber } from "./format.js";
 import {
   historyRows, listenClicks, listenFind, listenKeys, renderCaption, renderFinal, renderGradcheck,
-  renderMessage, renderTrainStatus, selectRelative, viewActions,
+  renderMessage, renderTrainStatus, viewActions,
 } from "./graphparts.js";
+import { walkKey } from "./graphaccess.js";
 import { GraphView, graphIndex } from "./graphview.js";
 import { applyI18n, currentLang, t } from "./i18n.js";
+import { installThemeToggle } from "./theme.js";
 import { Inspector } from "./inspector.js";
 import { GRAPH_KEYS } from "./keys.js";
 import { NetworkBuilder } from "./builder.js";
@@ -152,6 +154,7 @@ const inspector = new Inspector($("#inspector"), {
 
 // editing the graph in the page (editor.js): edit mode, the palette, drafts, undo
 const editor = new Editor({ graphId, token, store, session, view, say, t, select: (id) => select(id), canvas: $(".canvas") });
+view.access.extra = (id) => editor.draftFor(id);
 const expressionPanel = new ExpressionPanel({ t, apply: (body) => editor.applyBody(body) });
 const builder = new NetworkBuilder({ t, onApply: (body) => editor.applyBody(body).then(() => store.set({ tab: "train" })) });
 editor.onExpression = async () => {
@@ -201,6 +204,7 @@ function render() {
   }
   view.render(state);
   editor.render();
+  view.access.update(state.selected); // a draft's element is drawn by the editor
   follower.drawn();
   store.settle({ touched: { nodes: [], edges: [] } }); // drawn: nothing is pending
   if (!state.firstRenderDone) firstRender();
@@ -760,10 +764,12 @@ listenKeys(GRAPH_KEYS, actions, {
       }
       return true;
     }
-    if (ev.key === "]" || ev.key === "[") {
-      selectRelative(store, state.graph, view, ev.key === "]" ? 1 : -1, select);
-      return true;
-    }
+    // [ ] and, in the drawing, Tab walk the nodes in the server's order, the editor's drafts after
+    const walk = { order: state.graph ? editor.walkOrder(state.graph.order) : [], selected: state.selected, svg: view.svg };
+    if (walkKey(ev, { ...walk, select: (id) => {
+      select(id);
+      if (!editor.showNode(id)) view.ensureVisible(id);
+    } })) return true;
     if (ev.key === "i") {
       store.set({ overlay: !state.overlay }); // the inspector follows the last step unless a node is pinned
       return true;
@@ -777,7 +783,7 @@ listenClicks(actions, (ev) => {
   const tab = ev.target.closest("[data-tab-button]");
   if (tab) store.set({ tab: tab.getAttribute("data-tab-button") });
 });
-listenFind(store, view, say, select);
+listenFind(store, view, say, select, { graph: () => editor.findable(state.graph), show: (id) => editor.showNode(id) || view.centerOn(id) });
 
 // the timeline slider seeks (debounced while dragging)
 const slider = $("[data-role=timeline]");
@@ -834,6 +840,7 @@ function prefillTraining(g) {
 
 async function start() {
   applyI18n(document);
+  installThemeToggle();
   performance.mark("sg:start");
   try {
     const [, ops] = await Promise.all([session.load(), api.ops().catch(() => [])]);

@@ -219,18 +219,6 @@ export function listenClicks(actions, other = () => {}) {
   });
 }
 
-/** Select the node before or after the selected one in topological order (through the
- * page's `select`), and show it. */
-export function selectRelative(store, graph, view, delta, select = (id) => store.set({ selected: id })) {
-  if (!graph) return;
-  const order = graph.order;
-  const sel = store.state.selected;
-  const i = sel ? order.indexOf(sel) : delta > 0 ? -1 : order.length;
-  const j = Math.max(0, Math.min(order.length - 1, i + delta));
-  select(order[j]);
-  view.ensureVisible(order[j]);
-}
-
 // The key actions both pages share: switch language, show the help, fit and zoom the graph,
 // find a node, let the camera follow the steps.
 export function viewActions(store, view, inspector, say) {
@@ -271,8 +259,9 @@ export function viewActions(store, view, inspector, say) {
 }
 
 /** The find box: Enter centres the node it names, selects it and gives the focus to the
- * graph, so that the arrows step and the keys work at once. */
-export function listenFind(store, view, say, select) {
+ * graph, so that the arrows step and the keys work at once. `graph()` is what it searches
+ * (the editor adds its drafts), `show(id)` brings the node into view. */
+export function listenFind(store, view, say, select, { graph = () => store.state.graph, show = (id) => view.centerOn(id) } = {}) {
   const input = $("[data-role=find]");
   if (!input) return;
   input.addEventListener("keydown", (ev) => {
@@ -282,15 +271,14 @@ export function listenFind(store, view, say, select) {
     }
     if (ev.key !== "Enter") return;
     ev.preventDefault();
-    const id = findNode(store.state.graph, input.value);
+    const id = findNode(graph(), input.value);
     if (!id) {
       say.info(t("find.none", { text: input.value.trim() }));
       return;
     }
     select(id);
-    view.centerOn(id);
-    // the drawing takes the focus (in code only, when it is no tab stop of its own)
-    if (!view.svg.hasAttribute("tabindex")) view.svg.setAttribute("tabindex", "-1");
+    show(id);
+    // the drawing (a tab stop of its own, graphaccess.js) takes the focus
     view.svg.focus({ preventScroll: true });
   });
 }

@@ -9,6 +9,7 @@
 // (`state.touched`, from a patch) updates only those.
 
 import { clear, setText, svgEl } from "./dom.js";
+import { GraphAccess } from "./graphaccess.js";
 import { GraphCanvas, Minimap, readPalette } from "./graphcanvas.js";
 import { opLabel } from "./i18n.js";
 import { edgeKey } from "./patch.js"; // the keys a patch's `touched.edges` names
@@ -234,6 +235,19 @@ export class GraphView {
     this.onPointerDown = null;
     this.spacing = null;
     this.installPointer();
+    // one tab stop for a keyboard and a screen reader (graphaccess.js)
+    this.access = new GraphAccess(this);
+    // the canvas of a large graph reads its colours from CSS: again when the theme changes
+    document.addEventListener("sg:theme", () => this.repaintTheme());
+  }
+
+  /** The theme changed (theme.js): the canvas and the minimap take the new colours. */
+  repaintTheme() {
+    if (!this.big) return;
+    const palette = readPalette(this.svg);
+    this.canvasLayer.setGraph([...this.nodes.values()], [...this.edges.values()], this.nodes, palette);
+    this.minimap.setGraph([...this.nodes.values()], this.bounds, palette);
+    this.applyView();
   }
 
   // ---- drawing ---------------------------------------------------------------------------
@@ -796,6 +810,7 @@ export class GraphView {
     // drawn in this frame (a render runs in one), not the next: a step shows a frame sooner
     if (this.big && !built) this.drawFrame();
     else if (this.big) this.applyView();
+    this.access.update(selected);
   }
 
   /** Write a node's value and gradient into its SVG when they changed; says which did. */

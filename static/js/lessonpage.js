@@ -16,10 +16,12 @@ import { $, $$, clear, el, setText } from "./dom.js";
 import { fmtNumber } from "./format.js";
 import {
   historyRows, listenClicks, listenKeys, renderCaption, renderFinal, renderGradcheck, renderMessage,
-  renderTrainStatus, selectRelative, viewActions,
+  renderTrainStatus, viewActions,
 } from "./graphparts.js";
+import { walkKey } from "./graphaccess.js";
 import { GraphView } from "./graphview.js";
 import { applyI18n, currentLang, t } from "./i18n.js";
+import { installThemeToggle } from "./theme.js";
 import { FocusSender } from "./follow.js";
 import { Inspector } from "./inspector.js";
 import { knnPane } from "./knncontrols.js";
@@ -917,10 +919,13 @@ listenKeys(LESSON_KEYS, actions, {
       topo.pickNumber(Number(ev.key)).catch(showError);
       return true;
     }
-    if (ev.key === "]" || ev.key === "[") {
-      if (state.rec && state.view === "graph") selectRelative(store, state.rec.graph, view, ev.key === "]" ? 1 : -1);
-      return true;
-    }
+    // [ ] and, in the drawing, Tab walk the nodes in the server's order
+    const onGraph = state.rec && state.view === "graph";
+    if (onGraph && walkKey(ev, { order: state.rec.graph.order, selected: state.selected, svg: view.svg, select: (id) => {
+      store.set({ selected: id });
+      view.ensureVisible(id);
+    } })) return true;
+    if (ev.key === "]" || ev.key === "[") return true;
     return false;
   },
 });
@@ -934,6 +939,7 @@ listenClicks(actions, (ev) => {
 
 async function start() {
   applyI18n(document);
+  installThemeToggle();
   store.set({});
   try {
     const [lesson, ops, examples] = await Promise.all([api.lesson(lessonId), api.ops().catch(() => []), api.examples().catch(() => [])]);

@@ -4,6 +4,7 @@
 import { ApiError, api, errorLocation, errorNodeName, recentGraphs, rememberGraph, setToken } from "./api.js";
 import { $, clear, el, setText } from "./dom.js";
 import { applyI18n, currentLang, opText, setLang, t } from "./i18n.js";
+import { installThemeToggle } from "./theme.js";
 
 const root = $("#start");
 let examples = null;
@@ -426,6 +427,7 @@ document.addEventListener("click", (ev) => {
 });
 
 async function start() {
+  installThemeToggle();
   render();
   const [ex, ls, os] = await Promise.allSettled([api.examples(), api.lessons(), api.ops()]);
   if (os.status === "fulfilled") ops = os.value;
