@@ -70,6 +70,9 @@ export async function standaloneSvg(view) {
   // the whole graph at full detail, whatever the zoom on screen
   clone.classList.remove("lod-low", "lod-mid", "lod-far", "is-panning", "is-big");
   clone.removeAttribute("style");
+  // a file is a picture: the page's keyboard focus and its screen-reader wiring stay behind
+  for (const name of ["role", "tabindex", "aria-roledescription", "aria-activedescendant", "aria-label", "data-active-node", "data-active-name"]) clone.removeAttribute(name);
+  for (const el of clone.querySelectorAll("[data-role=focus-ring]")) el.remove();
   const viewport = clone.querySelector(".viewport");
   viewport.setAttribute("transform", `translate(${PAD - bounds.x} ${PAD - bounds.y})`);
   const fx = clone.querySelector(".fx");
