@@ -51,6 +51,7 @@ def room_view(record: RoomRecord) -> dict[str, Any]:
         "graph": shown.get("graph"),
         "view": shown.get("view"),
         "panel": shown.get("panel"),
+        "race": shown.get("race"),
         "version": record.version,
     }
 

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from stepgrad.app.schemas.common import Request
+from stepgrad.app.schemas.course import RaceResult
 
 RoomView = Literal["graph", "data", "curve", "toposort", "race"]
 RoomPanel = Literal[
@@ -44,6 +45,11 @@ class RoomUpdate(Request):
     )
     view: RoomView | None = Field(None, description="What the stage shows.")
     panel: RoomPanel | None = Field(None, description="The chart or panel shown (null: none).")
+    race: RaceResult | None = Field(
+        None,
+        description="The result of the race the teacher ran (POST /api/race), for followers "
+        "to show beside the projector's.",
+    )
 
 
 class RoomState(BaseModel):
@@ -53,6 +59,7 @@ class RoomState(BaseModel):
     graph: str | None = Field(description="The id of the graph on the stage.")
     view: RoomView | None
     panel: RoomPanel | None
+    race: RaceResult | None = Field(None, description="The teacher's race result, if any.")
     version: int = Field(description="Counts the room's changes.")
 
 

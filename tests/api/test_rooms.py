@@ -44,7 +44,9 @@ def serve_app(request, app_store, live_server, **overrides) -> str:
 
 def test_a_room_is_created_at_the_lessons_first_step_and_read_by_anyone(client):
     room, _h = new_room(client)
-    assert set(room) == {"id", "edit_token", "lesson", "step", "graph", "view", "panel", "version"}
+    assert set(room) == {
+        "id", "edit_token", "lesson", "step", "graph", "view", "panel", "race", "version",
+    }  # fmt: skip
     assert (room["lesson"], room["step"], room["graph"], room["view"]) == ("day2", 0, None, "curve")
     assert room["version"] == 1 and len(room["edit_token"]) >= 40
     got = client.get(f"/api/rooms/{room['id']}")
@@ -64,7 +66,7 @@ def test_the_teacher_says_step_graph_view_and_panel_fields_left_out_keep_their_v
     assert r.status_code == 200, r.text
     assert r.json() == {
         "id": room["id"], "lesson": "day2", "step": 3, "graph": gid, "view": "graph",
-        "panel": None, "version": 2,
+        "panel": None, "race": None, "version": 2,
     }  # fmt: skip
     r = client.put(f"/api/rooms/{room['id']}", json={"panel": "inspector"}, headers=h)
     assert (r.json()["step"], r.json()["graph"], r.json()["panel"]) == (3, gid, "inspector")
@@ -76,6 +78,21 @@ def test_the_teacher_says_step_graph_view_and_panel_fields_left_out_keep_their_v
     r = client.put(f"/api/rooms/{room['id']}", json={"graph": None, "panel": None}, headers=h)
     assert (r.json()["graph"], r.json()["panel"], r.json()["version"]) == (None, None, 4)
     assert client.get(f"/api/rooms/{room['id']}").json() == r.json()
+
+
+def test_the_teachers_race_result_reaches_the_room(client):
+    room, h = new_room(client, "day3")
+    race = client.post("/api/race", json={"epochs": 1}).json()
+    url = f"/api/rooms/{room['id']}"
+    r = client.put(url, json={"step": 11, "view": "race", "panel": "race", "race": race}, headers=h)
+    assert r.status_code == 200, r.text
+    got = client.get(url).json()["race"]
+    assert got["epochs"] == 1 and got["mse_engine"] == race["mse_engine"]
+    assert got["engine_us"] == race["engine_us"] and got["agree"] == race["agree"]
+    # a race result is the race's fields, not anything
+    r = client.put(url, json={"race": {"epochs": 1}}, headers=h)
+    assert r.status_code == 422
+    assert ["body", "race", "mse_engine"] in [e["loc"] for e in r.json()["detail"]]
 
 
 def test_changing_a_room_needs_its_own_edit_token(client):
