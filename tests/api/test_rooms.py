@@ -360,3 +360,22 @@ def test_the_room_events_of_two_processes_reach_each_others_followers(
         assert events_until(lines, "room")["step"] == 0
         httpx.put(f"{a}/api/rooms/{room['id']}", json={"step": 2}, headers=auth(room["edit_token"]))
         assert events_until(lines, "room")["step"] == 2
+
+
+def test_followers_of_the_graph_hear_a_reset_put_a_revealed_question_away(
+    request, app_store, live_server
+):
+    base = serve_app(request, app_store, live_server)
+    graph = httpx.post(f"{base}/api/graphs", json={"example": "chain_rule"}).json()
+    gid, gh = graph["id"], auth(graph["edit_token"])
+    with httpx.stream("GET", f"{base}/api/graphs/{gid}/events?format=patch", timeout=10) as r:
+        lines = r.iter_lines()
+        assert read_event(lines)[0] == "state"
+        httpx.post(
+            f"{base}/api/graphs/{gid}/quiz", json={"node": "loss", "quantity": "value"}, headers=gh
+        )
+        assert events_until(lines, "quiz")["status"] == "open"
+        httpx.post(f"{base}/api/graphs/{gid}/quiz/reveal", headers=gh)
+        assert events_until(lines, "quiz", lambda d: d["status"] == "revealed")["truth"] > 0
+        assert httpx.post(f"{base}/api/graphs/{gid}/reset", headers=gh).status_code == 200
+        assert events_until(lines, "quiz")["status"] == "none"
