@@ -1062,7 +1062,7 @@ function renderRoom() {
   const badge = $("[data-role=room-badge]");
   badge.hidden = !following;
   if (!following) return;
-  setText(badge, t(state.live === "live" ? "room.following" : "room.connecting"));
+  setText(badge, t(state.live === "live" ? "room.following" : state.live === "offline" ? "room.offline" : "room.connecting"));
   badge.setAttribute("data-live", state.live || "");
   root.setAttribute("data-room-version", state.room ? String(state.room.version) : "0");
 }

@@ -241,3 +241,34 @@ def test_an_unknown_room_link_says_so(page, page_server):
     page.goto(f"{page_server}/r/nosuchroom")
     expect(page.locator("#lesson")).to_have_attribute("data-ready", "error")
     expect(page.locator("[data-role=step-title]")).to_contain_text("no such lesson link")
+
+
+def test_followers_show_the_race_result_the_room_carries(
+    browser, page_server, page_api, screenshots
+):
+    """The teacher's race result reaches the phones through the room: they run none."""
+    status, room = page_api.call("POST", "/api/rooms", {"lesson": "day3"})
+    assert status == 201
+    token = room["edit_token"]
+    status, _ = page_api.call(
+        "PUT", f"/api/rooms/{room['id']}", {"step": 11, "view": "race"}, token
+    )
+    assert status == 200
+    context = browser.new_context(**PHONE)
+    try:
+        phone = open_follower(context, page_server, room["id"])
+        expect(phone.locator("#lesson")).to_have_attribute("data-step", "12")
+        expect(phone.locator("[data-role=on-teacher]")).to_be_visible()
+        races = []
+        phone.on("request", lambda r: races.append(r.url) if "/api/race" in r.url else None)
+        status, race = page_api.call("POST", "/api/race", {"epochs": 1})
+        assert status == 200, race
+        status, _ = page_api.call("PUT", f"/api/rooms/{room['id']}", {"race": race}, token)
+        assert status == 200
+        expect(phone.locator("[data-chart=race]")).to_have_attribute("data-status", "done")
+        table = phone.locator("[data-role=race-table]")
+        expect(table).to_be_visible()
+        assert races == []  # the phone ran no race of its own
+        phone.screenshot(path=str(screenshots / "room-day3-phone-race-result.png"))
+    finally:
+        context.close()
