@@ -124,9 +124,9 @@ def test_one_room_link_followed_through_whole_lessons_by_a_phone_and_a_laptop(
                         drawn = follower.locator("#graph-svg [data-node-id]")
                         if want["view"] == "graph":
                             expect(drawn.first).to_be_attached()
-                    if name == "phone" and k in (1, 4, len(lesson["steps"])):
+                    if (name == "phone" and k in (1, 4, len(lesson["steps"]))) or k == 4:
                         follower.screenshot(
-                            path=str(screenshots / f"room-{lesson_id}-phone-step{k}.png")
+                            path=str(screenshots / f"room-{lesson_id}-{name}-step{k}.png")
                         )
                 if want["view"] == "race":
                     # the teacher's result reaches the class through the room (the race
