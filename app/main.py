@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
 from stepgrad.app import __version__
+from stepgrad.app.classroom.broadcast import ROOM_PREFIX
 from stepgrad.app.http import errors, static_assets
 from stepgrad.app.http.request_log import RequestLogMiddleware
 from stepgrad.app.jsonio import StrictJSONResponse
@@ -32,6 +33,7 @@ from stepgrad.app.routes import (
     pages,
     quiz,
     race,
+    rooms,
     server,
     spec,
     toposort,
@@ -49,16 +51,26 @@ only when the graph is created or forked. Errors are `{"detail": "<sentence>"}`.
 """
 
 
+def followed_rooms(services: Services) -> list[str]:
+    """The rooms this process's followers watch now (they count as used)."""
+    return [
+        key.removeprefix(ROOM_PREFIX)
+        for key in services.bus.graph_ids()
+        if key.startswith(ROOM_PREFIX)
+    ]
+
+
 async def _sweeper(app: FastAPI) -> None:
-    """Delete expired graphs every `sweep_interval_seconds` (with Redis, whose keys expire by
-    themselves: mark the graphs this process's followers watch as used, and free the memory
-    of expired ones)."""
+    """Delete expired graphs and rooms every `sweep_interval_seconds` (with Redis, whose keys
+    expire by themselves: mark the graphs and rooms this process's followers watch as used,
+    and free the memory of expired ones)."""
     services = services_of(app)
     interval = services.settings.sweep_interval_seconds
     while True:
         await asyncio.sleep(interval)
         try:
             await run_in_threadpool(services.graphs.sweep)
+            await run_in_threadpool(services.rooms.sweep, followed_rooms(services))
         except Exception:
             # a failed sweep (a locked or full disk) must not stop the next one
             logger.exception("deleting expired graphs failed; trying again in %s s", interval)
@@ -68,6 +80,7 @@ async def _sweeper(app: FastAPI) -> None:
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     services = services_of(app)
     await run_in_threadpool(services.graphs.sweep)
+    await run_in_threadpool(services.rooms.sweep, [])
     task = asyncio.create_task(_sweeper(app))
     try:
         yield
@@ -112,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         toposort,
         datasets,
         race,
+        rooms,
     ):
         app.include_router(module.router)
     app.include_router(server.router)

@@ -1,5 +1,5 @@
 """What one server process holds for its requests, as one typed object (`app.state.services`):
-the settings, the stores, the live graphs, the event bus, the class's question and focus,
+the settings, the stores, the live graphs, the rooms, the event bus, the class's question and focus,
 the heavy-call pool and the event-stream caps."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from fastapi import FastAPI
 
 from stepgrad.app.classroom.quiz import Coalescer, FocusStore, QuizStore
+from stepgrad.app.classroom.rooms import Rooms
 from stepgrad.app.live.event_bus import EventBus
 from stepgrad.app.live.manager import GraphManager
 from stepgrad.app.protection.jobs import JobPool
@@ -24,6 +25,7 @@ class Services:
     store: GraphStore
     bus: EventBus
     graphs: GraphManager
+    rooms: Rooms
     quizzes: QuizStore
     focuses: FocusStore
     quiz_events: Coalescer  # `event: quiz`, at most every quiz_event_interval_seconds
@@ -42,6 +44,7 @@ class Services:
             store=store,
             bus=bus,
             graphs=GraphManager(store, settings, bus),
+            rooms=Rooms(store, settings.max_rooms, settings.idle_expiry_seconds),
             quizzes=quizzes,
             focuses=focuses,
             quiz_events=Coalescer(settings.quiz_event_interval_seconds),

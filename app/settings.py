@@ -139,6 +139,12 @@ class Settings(BaseSettings):
         description="Graphs kept; when all are in use (within idle_expiry_seconds), creating "
         "one answers 503.",
     )
+    max_rooms: int = Field(
+        1_000,
+        ge=1,
+        description="Rooms (one follow link per lesson) kept; when all are in use (within "
+        "idle_expiry_seconds), creating one answers 503.",
+    )
     max_loaded_graphs: int = Field(
         100, ge=1, description="Graphs kept computed in memory; others reload from the store."
     )

@@ -1,12 +1,21 @@
-"""What the class hears about its question and the teacher's focus: `event: quiz` and
-`event: focus` on the graph's event stream (coalesced per graph), what a follower hears on
-connecting, and forgetting both when the graph goes."""
+"""What the class hears about its question, the teacher's focus and its room: `event: quiz`
+and `event: focus` on the graph's event stream (coalesced per graph), `event: room` on the
+room's, what a follower hears on connecting, and forgetting both when the graph goes."""
 
 from __future__ import annotations
 
 from stepgrad.app.classroom import quiz as quizmod
+from stepgrad.app.classroom.rooms import left_question, room_view
 from stepgrad.app.jsonio import dumps, json_safe
 from stepgrad.app.services import Services
+from stepgrad.app.storage.base import RoomRecord
+
+ROOM_PREFIX = "room:"  # a room's key on the event bus (graph ids hold no colon)
+
+
+def room_channel(room_id: str) -> str:
+    """The key a room's followers subscribe to on the event bus."""
+    return ROOM_PREFIX + room_id
 
 
 def quiz_view(store: quizmod.QuizStore, graph_id: str) -> dict:
@@ -54,3 +63,24 @@ def drop_graph(services: Services, graph_id: str) -> None:
     services.focuses.close(graph_id)
     services.quiz_events.cancel(graph_id)
     services.focus_events.cancel(graph_id)
+
+
+def close_question(services: Services, graph_id: str) -> bool:
+    """Put the graph's question away, open or revealed (its step was left, or the graph was
+    reset); followers hear `event: quiz` with status `none` and hide its card."""
+    if services.quizzes.close(graph_id) is None:
+        return False
+    publish_quiz(services, graph_id, now=True)
+    return True
+
+
+def room_changed(services: Services, old: RoomRecord, new: RoomRecord) -> None:
+    """After a change of the room: the question of the step left closes, then the room's
+    followers hear `event: room` (a follower that switches graph on it finds no open
+    question of the step before)."""
+    if new.version == old.version:
+        return
+    graph_id = left_question(old, new)
+    if graph_id is not None:
+        close_question(services, graph_id)
+    services.bus.publish(room_channel(new.id), "room", dumps(room_view(new)))

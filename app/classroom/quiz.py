@@ -25,6 +25,10 @@ from typing import Protocol
 
 import numpy as np
 
+# an answer to a question put away: replaced by a newer one, its step left, its graph reset
+CLOSED = (
+    "That question is closed: the teacher moved on (a newer question, another step or a reset)."
+)
 TOLERANCE = 0.01  # an answer counts as right within 1 % of the truth
 MAX_BINS = 24
 
@@ -135,7 +139,7 @@ class MemoryQuizStore:
             quiz = self._quizzes.get(graph_id)
             if quiz is None or quiz.id != quiz_id:
                 if quiz_id in self._replaced.get(graph_id, ()):
-                    raise QuizClosed("That question was replaced by a newer one; answer that.")
+                    raise QuizClosed(CLOSED)
                 raise QuizNotFound(f"There is no question {quiz_id[:40]!r} on this graph.")
             if quiz.status != "open":
                 raise QuizClosed("That question is closed: its answer has been revealed.")

@@ -1,13 +1,14 @@
 """One follower's stream of a graph's events: what it is sent, in which order, and when it
 must be sent the whole state again (it fell behind, or a patch would not apply to what it
 holds). The route (routes.events) opens the subscription and the stream; this is the loop.
+A room's follower (routes.rooms) is simpler: `follow_room`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from fastapi.concurrency import run_in_threadpool
 
@@ -82,5 +83,40 @@ async def follow(
             frame = entry.frame
             if entry.version is not None:
                 version = entry.version
+        yield frame
+        sent += 1
+
+
+async def follow_room(
+    sub: Subscriber,
+    first: bytes,
+    current: Callable[[], Awaitable[bytes | None]],
+    on_ping: Callable[[], Awaitable[None]],
+    ping_seconds: float,
+    max_events: int | None = None,
+) -> AsyncIterator[bytes]:
+    """The frames of one follower of a room: `first` (`event: room` now), then every
+    `event: room` of a change; one that fell behind is sent the room as it is now
+    (`current()`, None once the room is gone: the stream ends)."""
+    yield first
+    sent = 1
+    while max_events is None or sent < max_events:
+        try:
+            entry = await asyncio.wait_for(sub.queue.get(), timeout=ping_seconds)
+        except TimeoutError:
+            await on_ping()
+            yield b": ping\n\n"
+            continue
+        if entry.event == "close":
+            return
+        frame = entry.frame
+        if sub.lagging:  # skip what is queued: the room now says it all
+            sub.lagging = False
+            while not sub.queue.empty():
+                sub.queue.get_nowait()
+            now = await current()
+            if now is None:
+                return
+            frame = now
         yield frame
         sent += 1

@@ -2,7 +2,7 @@
 calls, and how many event streams it may hold open.
 
 Rates use the `limits` package, in its notation: `rate_create` ("60/minute;600/hour")
-counts graph creations and forks, the calls that fill the store; `rate_heavy` counts
+counts graph creations, forks and room creations, the calls that fill the store; `rate_heavy` counts
 gradient checks, races and sorts, which need no edit token. The moving windows are kept
 in memory per server process, or in Redis when the store is Redis, so that all the
 processes of a department share one allowance per address. A call over a rate gets 429
@@ -33,13 +33,14 @@ logger = logging.getLogger(__name__)
 RULES = (
     ("create", "POST", re.compile(r"/api/graphs/?")),
     ("create", "POST", re.compile(r"/api/graphs/[^/]+/fork")),
+    ("create", "POST", re.compile(r"/api/rooms/?")),
     ("heavy", "POST", re.compile(r"/api/race/?")),
     ("heavy", "POST", re.compile(r"/api/toposort/?")),
     ("heavy", "GET", re.compile(r"/api/graphs/[^/]+/(gradcheck|toposort)")),
     ("answer", "POST", re.compile(r"/api/graphs/[^/]+/quiz/answers")),
 )
 WHAT = {
-    "create": "new graphs (creations and forks)",
+    "create": "new graphs and rooms (creations and forks)",
     "heavy": "gradient checks, races and sorts",
     "answer": "quiz answers",
 }

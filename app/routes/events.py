@@ -18,16 +18,14 @@ followed graph counts as used while its stream is open, so it never expires unde
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from starlette.responses import StreamingResponse
-from starlette.types import Receive, Scope, Send
 
 from stepgrad.app.classroom.broadcast import on_connect_frames
 from stepgrad.app.http.deps import GraphId, Graphs, SettingsDep, get_bus
+from stepgrad.app.http.streams import EventStreamResponse
 from stepgrad.app.live.event_bus import EventBus, Subscriber, sse
 from stepgrad.app.live.follow import follow
 from stepgrad.app.schemas import NOT_FOUND
@@ -45,30 +43,6 @@ STREAM_DOC: dict[int | str, dict[str, Any]] = {
     },
     **NOT_FOUND,
 }
-
-
-class EventStreamResponse(StreamingResponse):
-    """A streaming response that runs `on_close` however the stream ends."""
-
-    media_type = "text/event-stream"
-
-    def __init__(self, content: AsyncIterator[bytes], on_close: Callable[[], None]):
-        super().__init__(
-            content,
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
-        self.on_close = on_close
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            self.on_close()
-            aclose: Callable[[], Awaitable[None]] | None = getattr(
-                self.body_iterator, "aclose", None
-            )
-            if aclose is not None:
-                await aclose()
 
 
 @router.get(

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Res
 from fastapi.concurrency import run_in_threadpool
 
 from stepgrad.app import jsonio
-from stepgrad.app.classroom.broadcast import drop_graph
+from stepgrad.app.classroom.broadcast import close_question, drop_graph
 from stepgrad.app.http.deps import EditableSession, GraphId, Graphs, Jobs, SettingsDep, get_bus
 from stepgrad.app.http.responses import (
     CHANGE,
@@ -237,12 +237,17 @@ def seek(
     responses=CHANGE,
     summary="Clear values, gradients and the cursor",
 )
-def reset(session: EditableSession, graphs: Graphs, patch: ReturnPatch) -> Response:
+def reset(
+    session: EditableSession, graphs: Graphs, patch: ReturnPatch, request: Request
+) -> Response:
     def change(s: Session) -> list:
         s.run.reset()
         return []
 
-    return _changed(graphs, session, change, patch)
+    answer = _changed(graphs, session, change, patch)
+    # a question (open or revealed) was about the run just cleared: it goes with it
+    close_question(services_of(request.app), session.id)
+    return answer
 
 
 @router.post(

@@ -4,11 +4,14 @@ from /api)."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
 from stepgrad.app import __version__
 from stepgrad.app.classroom import course
+from stepgrad.app.classroom.rooms import RoomNotFound
 from stepgrad.app.http.templating import templates
+from stepgrad.app.services import services_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -36,5 +39,22 @@ def lesson_view(request: Request, lesson_id: str) -> HTMLResponse:
         request,
         "lesson.html",
         {"version": __version__, "lesson_id": lesson_id},
+        status_code=status,
+    )
+
+
+@router.get("/r/{room_id}", response_class=HTMLResponse)
+async def room_view(request: Request, room_id: str) -> HTMLResponse:
+    # a follower's lesson page: the room names the lesson, the page follows the room
+    # (read-only); an unknown or expired room still gets the page, which says so, with a 404
+    try:
+        room = await run_in_threadpool(services_of(request.app).rooms.get, room_id[:64])
+        lesson_id, status = room.lesson, 200
+    except RoomNotFound:
+        lesson_id, status = "", 404
+    return templates.TemplateResponse(
+        request,
+        "lesson.html",
+        {"version": __version__, "lesson_id": lesson_id, "room_id": room_id[:64]},
         status_code=status,
     )

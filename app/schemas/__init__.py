@@ -1,5 +1,5 @@
 """Every request and response body of the REST API, with examples for /openapi.json: one
-module per resource (common, graphs, network, editing, course, lessons, quiz), each name
+module per resource (common, graphs, network, editing, course, lessons, quiz, rooms), each name
 re-exported here.
 
 Request models are strict (no type coercion) and forbid unknown fields. Tensor values are
@@ -279,4 +279,16 @@ from stepgrad.app.schemas.quiz import (
 )
 from stepgrad.app.schemas.quiz import (
     Viewport as Viewport,
+)
+from stepgrad.app.schemas.rooms import (
+    CreatedRoom as CreatedRoom,
+)
+from stepgrad.app.schemas.rooms import (
+    RoomCreate as RoomCreate,
+)
+from stepgrad.app.schemas.rooms import (
+    RoomState as RoomState,
+)
+from stepgrad.app.schemas.rooms import (
+    RoomUpdate as RoomUpdate,
 )

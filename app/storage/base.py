@@ -1,5 +1,7 @@
 """What every graph store offers: one record per graph (its spec, its run state as plain
-JSON, the hash of its edit token, a version and timestamps) and a lock per graph.
+JSON, the hash of its edit token, a version and timestamps) and a lock per graph; and one
+record per room (a lesson's follow link: what the teacher shows, the hash of its edit token,
+a version and timestamps), which expires like a graph.
 
 `storage.sqlite_store.SQLiteStore` keeps them in one SQLite file for one server process;
 `storage.redis_store.RedisStore` on Redis for several processes (`shared = True`: another
@@ -32,6 +34,17 @@ class GraphRecord:
     name: str
     spec: dict
     state: dict  # position, optimizer config and state, last training result, ...
+    token_hash: str
+    version: int = 1
+    created: float = field(default_factory=time.time)
+    accessed: float = field(default_factory=time.time)
+
+
+@dataclass
+class RoomRecord:
+    id: str
+    lesson: str
+    shown: dict  # {"step", "graph", "view", "panel"}: what the teacher shows now
     token_hash: str
     version: int = 1
     created: float = field(default_factory=time.time)
@@ -79,5 +92,24 @@ class GraphStore(Protocol):
 
     def oldest_access(self) -> float | None:
         """The earliest last-use time of any graph, or None when there is none."""
+
+    # ---- rooms (classroom.rooms) -------------------------------------------------------
+
+    def create_room(self, record: RoomRecord, cap: int | None = None) -> bool:
+        """Add a new room, unless `cap` rooms are kept already (then False). DuplicateId
+        when its id is taken."""
+
+    def get_room(self, room_id: str) -> RoomRecord | None:
+        """The room, or None."""
+
+    def save_room(self, record: RoomRecord, expected_version: int) -> None:
+        """Write a changed room whose stored version is `expected_version`. StoreConflict
+        when the stored version differs, KeyError when it is gone."""
+
+    def touch_room(self, room_id: str, when: float) -> None:
+        """Record a use of the room (a follower reading it), for expiry."""
+
+    def expire_rooms(self, idle_before: float) -> list[str]:
+        """Delete rooms last used before `idle_before`; returns their ids."""
 
     def close(self) -> None: ...

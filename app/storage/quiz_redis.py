@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import time
 
-from stepgrad.app.classroom.quiz import Answer, Quiz, QuizClosed, QuizFull, QuizNotFound
+from stepgrad.app.classroom.quiz import CLOSED, Answer, Quiz, QuizClosed, QuizFull, QuizNotFound
 from stepgrad.app.jsonio import dumps
 from stepgrad.app.storage.redis_store import PREFIX, RedisStore
 
@@ -149,7 +149,7 @@ class RedisQuizStore:
         if n == -1:
             raise QuizNotFound(f"There is no question {quiz_id[:40]!r} on this graph.")
         if n == -2:
-            raise QuizClosed("That question was replaced by a newer one; answer that.")
+            raise QuizClosed(CLOSED)
         if n == -3:
             raise QuizClosed("That question is closed: its answer has been revealed.")
         if n == -4:

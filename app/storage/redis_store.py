@@ -4,6 +4,8 @@ Keys (all under `stepgrad:`):
 - `g:<id>`: a hash with the record (name, spec, state, token hash, version, times). It
   expires by itself `idle_seconds` after its last use (PEXPIREAT, moved on by every save
   and touch), so no process has to sweep.
+- `r:<id>`: a room (lesson, what the teacher shows, token hash, version, times), expiring
+  like a graph; `rooms`: a sorted set id -> last use, for the cap on rooms kept.
 - `accessed`: a sorted set id -> last use, for the cap on graphs kept (`create` counts
   the members still inside the idle window) and for the least recently used.
 - `lock:<id>`: the graph's lock (redis-py's Lock: SET NX PX with a token). Its holder
@@ -33,7 +35,13 @@ from redis.exceptions import LockError
 
 from stepgrad.app.jsonio import dumps
 from stepgrad.app.live.event_bus import EventBus, Subscriber
-from stepgrad.app.storage.base import DuplicateId, GraphRecord, LockTimeout, StoreConflict
+from stepgrad.app.storage.base import (
+    DuplicateId,
+    GraphRecord,
+    LockTimeout,
+    RoomRecord,
+    StoreConflict,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +96,28 @@ end
 return gone
 """
 
+_CREATE_ROOM = """
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[1])
+local cap = tonumber(ARGV[2])
+if cap >= 0 and redis.call('ZCARD', KEYS[2]) >= cap then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
+redis.call('HSET', KEYS[1], 'lesson', ARGV[6], 'shown', ARGV[7], 'token_hash', ARGV[8],
+           'version', ARGV[9], 'created', ARGV[10], 'accessed', ARGV[5])
+redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+redis.call('ZADD', KEYS[2], ARGV[5], ARGV[4])
+return 1
+"""
+
+_SAVE_ROOM = """
+local v = redis.call('HGET', KEYS[1], 'version')
+if not v then return -1 end
+if tonumber(v) ~= tonumber(ARGV[1]) then return tonumber(v) end
+redis.call('HSET', KEYS[1], 'version', ARGV[2], 'accessed', ARGV[3], 'shown', ARGV[6])
+redis.call('PEXPIREAT', KEYS[1], ARGV[4])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[5])
+return 0
+"""
+
 
 class RedisStore:
     """GraphStore on Redis (see the module's docstring)."""
@@ -104,6 +134,9 @@ class RedisStore:
         self._touch = self.redis.register_script(_TOUCH)
         self._expire = self.redis.register_script(_EXPIRE)
         self._zset = PREFIX + "accessed"
+        self._create_room = self.redis.register_script(_CREATE_ROOM)
+        self._save_room = self.redis.register_script(_SAVE_ROOM)
+        self._rooms = PREFIX + "rooms"
         self._held: set = set()  # locks this process holds now, renewed by the watchdog
         self._held_lock = threading.Lock()
         self._watchdog: threading.Thread | None = None
@@ -194,6 +227,71 @@ class RedisStore:
             self._zset, self._live_from(), "+inf", start=0, num=1, withscores=True
         )
         return cast(float, first[0][1]) if first else None  # withscores: floats
+
+    # ---- rooms ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _room_key(room_id: str) -> str:
+        return f"{PREFIX}r:{room_id}"
+
+    def create_room(self, record: RoomRecord, cap: int | None = None) -> bool:
+        done = self._create_room(
+            keys=[self._room_key(record.id), self._rooms],
+            args=[
+                repr(time.time() - self.idle_seconds), -1 if cap is None else cap,
+                self._expire_at_ms(record.accessed), record.id, repr(record.accessed),
+                record.lesson, dumps(record.shown), record.token_hash, record.version,
+                repr(record.created),
+            ],
+        )  # fmt: skip
+        if done == -1:
+            raise DuplicateId(record.id)
+        return done == 1
+
+    def get_room(self, room_id: str) -> RoomRecord | None:
+        row = self.redis.hgetall(self._room_key(room_id))
+        if not row:
+            return None
+        return RoomRecord(
+            id=room_id,
+            lesson=cast(str, row["lesson"]),
+            shown=json.loads(row["shown"]),
+            token_hash=cast(str, row["token_hash"]),
+            version=int(row["version"]),
+            created=float(row["created"]),
+            accessed=float(row["accessed"]),
+        )
+
+    def save_room(self, record: RoomRecord, expected_version: int) -> None:
+        done = self._save_room(
+            keys=[self._room_key(record.id), self._rooms],
+            args=[
+                expected_version, record.version, repr(record.accessed),
+                self._expire_at_ms(record.accessed), record.id, dumps(record.shown),
+            ],
+        )  # fmt: skip
+        if done == 0:
+            return
+        if done == -1:
+            raise KeyError(record.id)
+        raise StoreConflict(f"Room {record.id!r} is at version {done}, not {expected_version}.")
+
+    def touch_room(self, room_id: str, when: float) -> None:
+        # the graphs' touch script: a hash with `accessed`, its expiry and a sorted set
+        self._touch(
+            keys=[self._room_key(room_id), self._rooms],
+            args=[repr(when), self._expire_at_ms(when), room_id],
+        )
+
+    def expire_rooms(self, idle_before: float) -> list[str]:
+        # the keys expire by themselves; this forgets them in the sorted set
+        gone = cast(list[str], self.redis.zrangebyscore(self._rooms, "-inf", f"({idle_before!r}"))
+        if gone:
+            pipe = self.redis.pipeline()
+            pipe.delete(*[self._room_key(r) for r in gone])
+            pipe.zrem(self._rooms, *gone)
+            pipe.execute()
+        return gone
 
     # ---- locks --------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from stepgrad.app.jsonio import dumps
-from stepgrad.app.storage.base import DuplicateId, GraphRecord, StoreConflict
+from stepgrad.app.storage.base import DuplicateId, GraphRecord, RoomRecord, StoreConflict
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS graphs (
@@ -35,6 +35,16 @@ CREATE TABLE IF NOT EXISTS graphs (
     accessed REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS graphs_accessed ON graphs (accessed);
+CREATE TABLE IF NOT EXISTS rooms (
+    id TEXT PRIMARY KEY,
+    lesson TEXT NOT NULL,
+    shown TEXT NOT NULL,
+    token_hash TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    created REAL NOT NULL,
+    accessed REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rooms_accessed ON rooms (accessed);
 -- the per-graph side table of earlier versions held nothing any feature reads
 DROP TABLE IF EXISTS side;
 """
@@ -247,6 +257,68 @@ class SQLiteStore:
 
     def oldest_access(self) -> float | None:
         return self._query("SELECT MIN(accessed) FROM graphs")[0][0]
+
+    # ---- rooms ---------------------------------------------------------------------------
+
+    def create_room(self, record: RoomRecord, cap: int | None = None) -> bool:
+        row = (
+            record.id, record.lesson, dumps(record.shown), record.token_hash, record.version,
+            record.created, record.accessed,
+        )  # fmt: skip
+        with self._lock:
+            conn = self._connect()
+            if cap is not None:
+                (total,) = conn.execute("SELECT COUNT(*) FROM rooms").fetchone()
+                if total >= cap:
+                    return False
+            try:
+                conn.execute(
+                    "INSERT INTO rooms (id, lesson, shown, token_hash, version, created, accessed)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    row,
+                )
+            except sqlite3.IntegrityError:
+                raise DuplicateId(record.id) from None
+        return True
+
+    def get_room(self, room_id: str) -> RoomRecord | None:
+        rows = self._query(
+            "SELECT id, lesson, shown, token_hash, version, created, accessed FROM rooms"
+            " WHERE id = ?",
+            (room_id,),
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        return RoomRecord(r[0], r[1], json.loads(r[2]), r[3], r[4], r[5], r[6])
+
+    def save_room(self, record: RoomRecord, expected_version: int) -> None:
+        with self._lock:
+            conn = self._connect()
+            done = conn.execute(
+                "UPDATE rooms SET shown = ?, version = ?, accessed = ?"
+                " WHERE id = ? AND version = ?",
+                (dumps(record.shown), record.version, record.accessed, record.id, expected_version),
+            ).rowcount
+            if done == 1:
+                return
+            row = conn.execute("SELECT version FROM rooms WHERE id = ?", (record.id,)).fetchone()
+        if row is None:
+            raise KeyError(record.id)
+        raise StoreConflict(f"Room {record.id!r} is at version {row[0]}, not {expected_version}.")
+
+    def touch_room(self, room_id: str, when: float) -> None:
+        self._execute(
+            "UPDATE rooms SET accessed = ? WHERE id = ? AND accessed < ?", (when, room_id, when)
+        )
+
+    def expire_rooms(self, idle_before: float) -> list[str]:
+        with self._lock:
+            conn = self._connect()
+            found = conn.execute("SELECT id FROM rooms WHERE accessed < ?", (idle_before,))
+            gone = [r[0] for r in found]
+            conn.executemany("DELETE FROM rooms WHERE id = ?", [(g,) for g in gone])
+        return gone
 
     def close(self) -> None:
         with self._lock:

@@ -24,6 +24,7 @@ import { readSpec } from "./editapi.js";
 import { ExpressionPanel } from "./exprpanel.js";
 import { QuizCard, quantityFor } from "./quiz.js";
 import { GraphSession } from "./session.js";
+import { shareBases, shareWarning } from "./share.js";
 import { installSheet } from "./sheet.js";
 import { createStore, messages } from "./store.js";
 
@@ -655,29 +656,6 @@ function loadShareInfo() {
   return share.asked;
 }
 
-function isLoopbackHost(host) {
-  return host === "localhost" || host === "[::1]" || /^127\./.test(host);
-}
-
-/** Base URLs for links, best first: this page's own address when other machines can reach it
- * (it was opened on a network address), then the server's network addresses, else this page's. */
-function shareBases(server) {
-  const bases = isLoopbackHost(location.hostname) ? [] : [location.origin];
-  for (const url of (server && server.share_urls) || []) if (!bases.includes(url)) bases.push(url);
-  if (!bases.length) bases.push(location.origin);
-  return bases;
-}
-
-/** The warning that students cannot open the links (text and nodes), or null. */
-function shareWarning(server) {
-  if (!server) return null;
-  if (server.loopback_only) {
-    return [t("share.loopback", { listen: server.listen }), " ", el("code", { text: "stepgrad serve --lan" })];
-  }
-  if (!server.share_urls.length && isLoopbackHost(location.hostname)) return [t("share.noAddress")];
-  return null;
-}
-
 function viewLink() {
   return `${share.base || location.origin}/g/${encodeURIComponent(graphId)}`;
 }
@@ -704,7 +682,7 @@ function showShare(server) {
   select.replaceChildren(...bases.map((b) => el("option", { value: b, text: b, selected: b === share.base })));
   $("[data-role=share-address]").hidden = bases.length < 2;
   const warning = $("[data-role=share-warning]");
-  const parts = shareWarning(server);
+  const parts = shareWarning(server, t);
   warning.hidden = !parts;
   warning.replaceChildren(...(parts || []));
   fillShareLinks();

@@ -7,6 +7,11 @@
 // per visit) and reuses them, sets run options, seeks, selects, highlights, opens a panel,
 // draws a chart, runs trainings (on forks when several are compared). The page draws what
 // the API returns and computes no maths.
+//
+// The teacher's page keeps a room (contract v1.2): one link, /r/{id}, that the class opens
+// once and that follows every step, graph, view and panel (room.js). Opened on /r/{id}, this
+// page is a follower's: read-only, it shows the room's step with the teacher's graph (by id,
+// following that graph's events) and never creates a graph or moves a cursor.
 
 import { ApiError, api, detailMessage, setToken } from "./api.js";
 import { drawLossChart, drawScatter, drawSeriesChart, finite } from "./charts.js";
@@ -22,12 +27,14 @@ import { walkKey } from "./graphaccess.js";
 import { GraphView } from "./graphview.js";
 import { applyI18n, currentLang, t } from "./i18n.js";
 import { installThemeToggle } from "./theme.js";
-import { FocusSender } from "./follow.js";
+import { FocusFollower, FocusSender } from "./follow.js";
 import { Inspector } from "./inspector.js";
 import { knnPane } from "./knncontrols.js";
 import { LESSON_FROM_SLIDER, LESSON_KEYS } from "./keys.js";
 import { QuizCard, classBase, quantityFor } from "./quiz.js";
 import { drawRace } from "./raceview.js";
+import { RoomSender, followRoom, readRoom } from "./room.js";
+import { shareBases, shareWarning } from "./share.js";
 import { GraphSession } from "./session.js";
 import { installSheet } from "./sheet.js";
 import { createStore, messages } from "./store.js";
@@ -35,6 +42,10 @@ import { ToposortView } from "./toposortview.js";
 
 const root = $("#lesson");
 const lessonId = root.getAttribute("data-lesson-id");
+// on /r/{id}: a follower of the teacher's room
+const roomId = root.getAttribute("data-room-id") || "";
+const following = Boolean(roomId);
+document.body.classList.toggle("is-room-follower", following);
 
 // ---- the one state object ------------------------------------------------------------------
 
@@ -69,6 +80,9 @@ const store = createStore({
   playTimer: null,
   sliding: { pending: null, busy: false, applied: 0 },
   drawn: { train: null, compare: null, data: null }, // what the charts last drew
+  room: null, // a follower's: the room as the server last said it
+  live: following ? "connecting" : null, // a follower's connection to the room
+  share: { server: null, base: null }, // where students reach this server (the Share dialog)
 }, render);
 const state = store.state;
 const say = messages(store);
@@ -117,13 +131,21 @@ const quiz = new QuizCard($("[data-pane=canvas]"), {
     const node = state.rec && state.rec.graph ? state.rec.graph.nodes.find((n) => n.id === id) : null;
     return node ? node.label || node.id : id;
   },
-  studentLink: () => (currentApi() ? `${studentBase}/g/${encodeURIComponent(currentApi().id)}` : null),
+  studentLink: () => {
+    if (following || !currentApi()) return null;
+    return roomSender && roomSender.path ? `${studentBase}${roomSender.path}` : `${studentBase}/g/${encodeURIComponent(currentApi().id)}`;
+  },
   onError: showError,
   answerToo: true,
-  autofocus: false, // the lesson's keys must keep working
+  autofocus: following, // a follower's keys step nothing; the teacher's must keep working
 });
 // followers of a lesson graph see what the teacher selects and the part of the graph shown
-const focusSender = new FocusSender({ api: currentApi, view, selected: () => state.selected, shareView: () => true });
+const focusSender = following ? null : new FocusSender({ api: currentApi, view, selected: () => state.selected, shareView: () => true });
+// a follower mirrors the teacher's selection and view
+const focusFollower = following ? new FocusFollower({ view, select: (id) => store.set({ selected: id || null }) }) : null;
+// the teacher's room: made once the lesson is known
+let roomSender = null;
+let roomTold = null;
 
 /** Hear the graph's quiz events (the live count of answers) from the first question on it. */
 function listen(rec) {
@@ -276,6 +298,10 @@ async function go(i) {
     await applyStep(s, i, alive);
     if (!alive()) return;
     store.set({ stepState: "ready" });
+    // the room hears the step first: leaving the last step closed its question on the server
+    tellRoom();
+    if (roomSender) await roomSender.settled();
+    if (!alive()) return;
     if (s.quiz && state.rec && quantityFor(state.rec.graph, s.quiz.node) !== null) openQuiz(s.quiz.node, s.quiz.quantity);
   } catch (err) {
     if (!alive()) return;
@@ -291,6 +317,7 @@ async function applyStep(s, i, alive) {
     rec = await recordFor(s.graph);
     if (!alive()) return;
     store.set({ rec });
+    tellRoom(); // followers switch to the step and its graph now, not once it is computed
     await applyOptions(rec, s);
     if (!alive()) return;
     if (s.position !== null && s.position !== undefined) await seek(rec, positionOf(s.position, rec.graph));
@@ -497,11 +524,14 @@ async function raceStep() {
     store.set({ raceRun: run });
   }
   store.set({ race: state.raceRun });
+  // the class sees the result the projector shows
+  if (roomSender && state.raceRun.status === "done") roomSender.say({ race: state.raceRun.result });
 }
 
 // ---- the sliders of the curve view -----------------------------------------------------------
 
 function slide(id, value) {
+  if (following) return; // the teacher's sliders move the graph; a follower's page shows it
   const rec = state.rec;
   const sliding = state.sliding;
   if (!rec || !rec.graph) return;
@@ -552,6 +582,9 @@ function render() {
   renderStage();
   renderPanel();
   quiz.render(); // cheap when nothing changed; rebuilt in the new language after a switch
+  renderRoom();
+  if (focusFollower) focusFollower.drawn();
+  tellRoom();
 }
 
 function renderHeader() {
@@ -632,13 +665,18 @@ function renderStage() {
     renderData();
   } else if (v === "curve" && rec && rec.graph && s.curve) {
     curveView.draw({ graph: rec.graph, curve: s.curve, sliders: s.sliders, status: curveStatus(rec, s), key: `${state.index}|${state.lang}|${rec.graph.id}` });
+    // a follower's sliders show the teacher's values and move with them
+    if (following) for (const { input } of curveView.inputs.values()) input.disabled = true;
     $("[data-chart=curve]").setAttribute("data-version", String(rec.graph.version));
   } else if (v === "race") {
     const key = `${state.lang}|${state.race ? state.race.status : "none"}`;
     const pane = $("[data-pane=race]");
     if (pane.getAttribute("data-key") !== key) {
       pane.setAttribute("data-key", key);
-      drawRace(pane, state.race, { t, onCopy: copy });
+      // a follower runs no race of its own: it shows the teacher's result once the room has it
+      if (following && !(state.race && state.race.status === "done")) {
+        clear(pane).appendChild(el("p", { class: "race-running", "data-role": "on-teacher" }, el("span", { class: "spinner", "aria-hidden": "true" }), t("room.raceOnTeacher")));
+      } else drawRace(pane, state.race, { t, onCopy: copy });
     }
   }
 }
@@ -695,7 +733,9 @@ function renderData() {
   }
   else if (d.chart === "knn_cost") drawKnnCost(pane, d.cost, opts);
   else if (d.chart === "lines") drawScatterPlot(pane, d.scatter, { ...opts, lines: fittedLines(d) });
-  const status = d.compare ? compareStatus(d.compare) : "";
+  // a follower does not see the teacher's forks: their trainings are on the projector
+  const s = step();
+  const status = d.compare ? compareStatus(d.compare) : following && s && s.compare ? t("room.onTeacher") : "";
   if (status) pane.appendChild(el("p", { class: "pane-status", "data-role": "compare-status", text: status }));
 }
 
@@ -787,7 +827,8 @@ function renderTraining(s) {
 
 function renderCompare() {
   const cmp = state.compare;
-  setText($("[data-role=compare-status]"), cmp ? compareStatus(cmp) : t("lesson.loading"));
+  // the trainings compared run on the teacher's forks, which a follower does not see
+  setText($("[data-role=compare-status]"), cmp ? compareStatus(cmp) : t(following ? "room.onTeacher" : "lesson.loading"));
   const key = cmp ? `${state.index}|${state.lang}|${cmp.runs.map((r) => `${r.status}:${r.rows.length}`).join(",")}|${Boolean(cmp.reference)}` : "none";
   if (key === state.drawn.compare) return;
   store.settle({ drawn: { ...state.drawn, compare: key } });
@@ -833,6 +874,7 @@ async function copy(textToCopy) {
 
 /** The current step's graph, when the keys may step it (a graph step, not loading). */
 function current() {
+  if (following) return null; // a follower's keys never move the teacher's cursor
   const rec = state.rec;
   if (!rec || !rec.graph || state.view !== "graph" || state.stepState === "loading") return null;
   return rec.session;
@@ -930,10 +972,253 @@ listenKeys(LESSON_KEYS, actions, {
   },
 });
 
+if (following) {
+  // read-only: what changes the lesson, the graph or the class's question is the teacher's
+  for (const name of ["next-step", "prev-step", "run-forward", "run-backward", "update", "gradcheck", "quiz", "share"]) delete actions[name];
+} else {
+  actions.share = () => openShare();
+  actions["copy-room"] = () => copyRoomLink();
+}
+
 listenClicks(actions, (ev) => {
   const dot = ev.target.closest("[data-goto]");
-  if (dot) go(Number(dot.getAttribute("data-goto")));
+  if (dot && !following) go(Number(dot.getAttribute("data-goto")));
 });
+
+// ---- the room: the teacher's side -------------------------------------------------------------
+
+/** Say to the room what the stage shows, when it changed (a step whose graph is being made
+ * waits for it, so that followers switch once, to the right graph). */
+function tellRoom() {
+  if (!roomSender || !state.lesson || state.index < 0) return;
+  const s = step();
+  const graph = state.rec && state.rec.session ? state.rec.session.id : null;
+  if (s.graph && !graph) return;
+  const fields = { step: state.index, graph, view: state.view, panel: panelOf(s) || s.chart || null };
+  const key = JSON.stringify(fields);
+  if (key === roomTold) return;
+  roomTold = key;
+  roomSender.say(fields);
+}
+
+function roomLink() {
+  return roomSender && roomSender.path ? `${state.share.base || studentBase}${roomSender.path}` : "";
+}
+
+function loadShareInfo() {
+  return api.server().then((server) => {
+    store.set({ share: { server, base: state.share.base || shareBases(server)[0] } });
+    return server;
+  }, () => null);
+}
+
+function fillShare() {
+  const server = state.share.server;
+  const bases = shareBases(server);
+  if (!bases.includes(state.share.base)) store.set({ share: { server, base: bases[0] } });
+  const select = $("#room-base");
+  select.replaceChildren(...bases.map((b) => el("option", { value: b, text: b, selected: b === state.share.base })));
+  $("[data-role=room-address]").hidden = bases.length < 2;
+  const warning = $("[data-role=room-warning]");
+  const parts = shareWarning(server, t);
+  warning.hidden = !parts;
+  warning.replaceChildren(...(parts || []));
+  const link = roomLink();
+  $("#room-link").value = link || (roomSender && roomSender.error) || t("lesson.loading");
+  const qr = $("#room-qr");
+  qr.hidden = !link;
+  if (link && qr.getAttribute("data-link") !== link) {
+    qr.setAttribute("data-link", link);
+    qr.src = api.qrUrl(link);
+  }
+  qr.alt = t("room.qrAlt");
+}
+
+async function openShare() {
+  const dialog = $("#room-dialog");
+  fillShare();
+  if (!dialog.open) dialog.showModal();
+  await Promise.all([roomSender ? roomSender.ready : null, state.share.server ? null : loadShareInfo()]);
+  if (dialog.open) fillShare();
+}
+
+$("#room-base").addEventListener("change", (event) => {
+  store.set({ share: { ...state.share, base: event.target.value } });
+  fillShare();
+});
+
+async function copyRoomLink() {
+  const link = roomLink();
+  if (!link) return;
+  try {
+    await navigator.clipboard.writeText(link);
+    say.info(t("share.copied"));
+  } catch {
+    const input = $("#room-link");
+    input.focus();
+    input.select();
+    say.info(t("share.selectCopy"));
+  }
+}
+
+// ---- the room: a follower's side ---------------------------------------------------------------
+
+function renderRoom() {
+  const badge = $("[data-role=room-badge]");
+  badge.hidden = !following;
+  if (!following) return;
+  setText(badge, t(state.live === "live" ? "room.following" : state.live === "offline" ? "room.offline" : "room.connecting"));
+  badge.setAttribute("data-live", state.live || "");
+  root.setAttribute("data-room-version", state.room ? String(state.room.version) : "0");
+}
+
+/** The teacher's graph, read-only: loaded by id, following its events (a graph off the stage
+ * stops following and catches up from the state sent when it is shown again). */
+async function followedRecord(graphId) {
+  const records = state.records;
+  const key = `graph:${graphId}`;
+  if (!records.has(key)) {
+    const rec = {
+      key, session: null, order: [], trained: new Map(), compares: new Map(), lastTraining: null,
+      get graph() {
+        return this.session ? this.session.graph : null;
+      },
+      get api() {
+        return this.session.api;
+      },
+    };
+    rec.session = new GraphSession(graphId, null, {
+      onChange: (g) => {
+        if (state.rec === rec && state.view === "toposort") topo.setGraph(g);
+        if (state.rec === rec) quiz.stepped(g);
+        store.schedule();
+      },
+      onError: showError,
+    });
+    rec.ready = rec.session.load().then(() => rec);
+    rec.ready.catch(() => records.delete(key));
+    records.set(key, rec);
+  }
+  const rec = await records.get(key).ready;
+  for (const other of records.values()) {
+    if (other !== rec && other.source) {
+      other.source.close();
+      other.source = null;
+    }
+  }
+  if (!rec.source) {
+    rec.source = rec.session.connect({
+      onQuiz: (v) => quiz.take(v),
+      onFocus: (f) => {
+        if (state.rec === rec) focusFollower.take(f);
+      },
+      onProgress: (row) => followProgress(rec, row),
+    });
+  }
+  return rec;
+}
+
+/** The teacher trains the graph on the stage: each epoch as it comes. */
+function followProgress(rec, row) {
+  if (state.rec !== rec || !row || typeof row.epoch !== "number") return;
+  const tr = state.training && state.training.running ? state.training : { running: true, rows: [], epochs: row.epochs || 0, final: null, predictions: null, optimizer: row.optimizer || "sgd", steps: null };
+  if (row.epoch === 1) tr.rows = [];
+  tr.rows.push(row);
+  if (row.epochs) tr.epochs = row.epochs;
+  store.set({ training: tr });
+  if (tr.epochs && row.epoch >= tr.epochs) setTimeout(() => followTraining(rec, () => state.rec === rec), 300);
+}
+
+/** The graph's last training (a read), for a step that charts it. */
+async function followTraining(rec, alive) {
+  try {
+    const res = await rec.api.get("/train");
+    if (!alive()) return;
+    store.set({ training: { running: false, rows: historyRows(res.history), epochs: res.epochs, final: res.final, predictions: res.predictions, optimizer: res.optimizer, steps: res.steps } });
+  } catch {
+    /* not trained yet: the chart says so */
+  }
+}
+
+/** What a follower shows at a step besides the teacher's graph: reads only. */
+async function followStep(s, i, rec, alive, room) {
+  if (s.view === "data") {
+    // the charts of the data are reads; trainings on forks are the teacher's
+    await dataStep({ ...s, compare: null }, i, rec, alive);
+  } else if (s.view === "toposort") {
+    await toposortStep({ ...s, choose_order: false }, rec, alive);
+  } else if (s.view === "race") {
+    // the teacher's race result, when the room carries it (takeRoom draws it when it comes)
+    if (alive()) store.set({ race: room.race ? { status: "done", result: room.race } : { status: "teacher" } });
+  } else if (rec && (s.panel === "train" || s.chart === "loss" || s.chart === "predictions" || s.train)) {
+    await followTraining(rec, alive);
+  }
+  if (rec && room.panel === "gradcheck" && s.view === "graph") {
+    const report = await rec.api.gradcheck();
+    if (alive()) store.set({ gradcheck: { ...report, at: Date.now() } });
+  }
+}
+
+/** The panel the room names, when it is not the step's own (the teacher pressed g). */
+function overrideOf(room, s) {
+  const own = panelOf({ ...s }) || s.chart || null;
+  return room.panel && room.panel !== own && room.panel === "gradcheck" ? "gradcheck" : null;
+}
+
+/** Show the room's step: its notes, its view, the teacher's graph. */
+async function goFollow(room) {
+  const steps = state.lesson.steps;
+  const i = Math.min(Math.max(Number(room.step) || 0, 0), steps.length - 1);
+  const s = steps[i];
+  const my = state.entry + 1;
+  const alive = () => my === state.entry;
+  // on the same graph the card stays: the server closes the question of the step left (an
+  // `event: quiz` says so), and one opened at the new step may be heard before this room event
+  const sameGraph = Boolean(state.rec && state.rec.session && state.rec.session.id === room.graph);
+  store.set({
+    entry: my,
+    index: i, view: room.view || s.view, stepState: "loading", selected: s.select || null, highlight: new Set(s.highlight || []),
+    panelOverride: overrideOf(room, s), rec: null, training: null, compare: null, gradcheck: null, data: null,
+    race: room.race ? { status: "done", result: room.race } : null, message: null,
+  });
+  if (!sameGraph) quiz.reset();
+  topo.clear();
+  curveView.reset();
+  view.autoFit = true;
+  try {
+    const rec = room.graph ? await followedRecord(room.graph) : null;
+    if (!alive()) return;
+    store.set({ rec });
+    await followStep(s, i, rec, alive, room);
+    if (!alive()) return;
+    store.set({ stepState: "ready" });
+  } catch (err) {
+    if (!alive()) return;
+    store.set({ stepState: "error" });
+    showError(err);
+  }
+}
+
+/** An `event: room` (or the room read on connecting). */
+function takeRoom(room) {
+  if (!room || !state.lesson || room.lesson !== state.lesson.id) return;
+  if (state.room && room.version < state.room.version) return; // old news
+  const before = state.room;
+  store.set({ room });
+  const moved = !before || before.step !== room.step || before.graph !== room.graph || state.index < 0;
+  if (moved || before.view !== room.view) {
+    goFollow(room);
+    return;
+  }
+  if (room.race && JSON.stringify(room.race) !== JSON.stringify(before.race || null)) store.set({ race: { status: "done", result: room.race } });
+  if (before.panel !== room.panel) {
+    const s = step();
+    store.set({ panelOverride: overrideOf(room, s) });
+    if (state.panelOverride === "gradcheck" && state.rec) {
+      state.rec.api.gradcheck().then((report) => store.set({ gradcheck: { ...report, at: Date.now() } }), showError);
+    }
+  }
+}
 
 // ---- start -----------------------------------------------------------------------------------
 
@@ -941,6 +1226,11 @@ async function start() {
   applyI18n(document);
   installThemeToggle();
   store.set({});
+  if (following && !lessonId) {
+    root.setAttribute("data-ready", "error");
+    store.set({ loadError: t("room.notFound") });
+    return;
+  }
   try {
     const [lesson, ops, examples] = await Promise.all([api.lesson(lessonId), api.ops().catch(() => []), api.examples().catch(() => [])]);
     store.set({
@@ -954,10 +1244,27 @@ async function start() {
     return;
   }
   root.setAttribute("data-ready", "true");
+  if (following) {
+    followRoom(roomId, {
+      onRoom: takeRoom,
+      onLive: (live) => {
+        store.set({ live });
+        // back from a lost connection: the room as it is now (the stream sends it too)
+        if (live === "live" && state.room) readRoom(roomId).then(takeRoom, () => {});
+      },
+    });
+    return;
+  }
+  roomSender = new RoomSender(lessonId);
+  roomSender.ready.then(() => {
+    tellRoom();
+    quiz.render();
+  });
+  loadShareInfo();
   const m = /^#step-(\d+)$/.exec(location.hash);
   const first = m ? Math.min(Math.max(Number(m[1]) - 1, 0), state.lesson.steps.length - 1) : 0;
   go(first);
 }
 
-window.stepgrad = { state, store, view, actions, render: () => store.flush(), topo, quiz, focusSender };
+window.stepgrad = { state, store, view, actions, render: () => store.flush(), topo, quiz, focusSender, focusFollower, room: () => roomSender };
 start();

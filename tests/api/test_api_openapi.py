@@ -49,6 +49,9 @@ PATHS = {
     "/api/race": {"post"},
     "/api/lessons": {"get"},
     "/api/lessons/{lesson_id}": {"get"},
+    "/api/rooms": {"post"},
+    "/api/rooms/{room_id}": {"get", "put"},
+    "/api/rooms/{room_id}/events": {"get"},
 }
 
 
@@ -73,7 +76,7 @@ def test_every_operation_has_schemas_errors_and_security(openapi):
             if ok != "204":
                 content = responses[ok]["content"]
                 assert all("schema" in c for c in content.values()), (method, path)
-            if "{graph_id}" in path:
+            if "{graph_id}" in path or "{room_id}" in path:
                 assert "404" in responses, (method, path)
             # forking and answering a quiz need only the view link
             changes = method in ("put", "post", "delete") and not path.endswith(
@@ -82,6 +85,10 @@ def test_every_operation_has_schemas_errors_and_security(openapi):
             if changes and path.startswith("/api/graphs/"):
                 assert op["security"] == [{"EditToken": []}], (method, path)
                 assert {"401", "403", "409", "422"} <= set(responses), (method, path)
+            elif changes and path.startswith("/api/rooms/"):
+                # a room's token is its own, not a graph's
+                assert op["security"] == [{"RoomToken": []}], (method, path)
+                assert {"401", "403", "422"} <= set(responses), (method, path)
             else:
                 assert "security" not in op, (method, path)
             if "requestBody" in op:
@@ -92,6 +99,9 @@ def test_every_operation_has_schemas_errors_and_security(openapi):
         "scheme": "bearer",
         "description": "The `edit_token` returned when the graph was created or forked.",
     }
+    assert schemes["RoomToken"]["description"] == (
+        "The `edit_token` returned when the room was created."
+    )
     create = openapi["components"]["schemas"]["GraphCreate"]
     assert len(create["examples"]) == 3
 
@@ -206,6 +216,16 @@ def test_real_responses_conform_to_the_documented_schemas(client, openapi):
     call("put", f"/api/graphs/{gid}/focus", json={"node": "W1"}, headers=h)
     call("put", f"/api/graphs/{gid}/focus", json={"node": "nope"}, headers=h)
     call("get", f"/api/graphs/{gid}/focus")
+    # contract v1.2: rooms
+    room = call("post", "/api/rooms", json={"lesson": "day2"}).json()
+    call("post", "/api/rooms", json={"lesson": "nope"})
+    room_h = {"Authorization": f"Bearer {room['edit_token']}"}
+    call("get", f"/api/rooms/{room['id']}")
+    call("get", "/api/rooms/nope")
+    call("put", f"/api/rooms/{room['id']}", json={"step": 3, "graph": gid}, headers=room_h)
+    call("put", f"/api/rooms/{room['id']}", json={"step": 99}, headers=room_h)
+    call("put", f"/api/rooms/{room['id']}", json={"step": 1})
+    call("put", f"/api/rooms/{room['id']}", json={"step": 1}, headers=h)
     call("post", f"/api/graphs/{gid}/fork")
     call("delete", f"/api/graphs/{gid}", headers=h)
     call("delete", f"/api/graphs/{gid}", headers=h)

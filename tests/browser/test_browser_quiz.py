@@ -236,16 +236,20 @@ def test_a_lesson_step_asks_the_class(browser, page, page_server, page_api, scre
     expect(card.locator("[data-role=quiz-question]")).to_have_text(
         "What will the gradient of k be?"
     )
+    # the card shows the lesson's one link (its room), which students open once
     link = card.locator(".quiz-link a")
     url = link.get_attribute("href")
-    gid = url.rsplit("/", 1)[1]
+    room = teacher.evaluate("() => window.stepgrad.room().room.id")
+    assert url == f"{page_server}/r/{room}"
+    gid = teacher.evaluate("() => window.stepgrad.state.rec.session.id")
     truth = page_api.call("GET", f"/api/graphs/{gid}/quiz")[1]
     assert truth["status"] == "open" and truth["node"] == "k"
     ctx = browser.new_context(**CONTEXT_ARGS)
     try:
         student = ctx.new_page()
         student.goto(url)
-        ready(student)
+        expect(student.locator("#lesson")).to_have_attribute("data-step", str(k))
+        expect(student.locator("[data-role=room-badge]")).to_have_attribute("data-live", "live")
         expect(student.locator("[data-role=quiz-question]")).to_have_text(
             "What will the gradient of k be?"
         )
