@@ -1,7 +1,10 @@
 """Layered (Sugiyama-style) layout of a DAG for a left-to-right drawing.
 
 1. Layers are topological generations (the engine's `graph.layers`): a node sits one
-   layer right of its deepest input.
+   layer right of its deepest input. A leaf (no inputs) is drawn in the column just left
+   of its first consumer rather than in the first column: a param or a target that enters
+   late sits beside the node it feeds, so the first column is not a tall stack of every
+   leaf and its edges are short (`Layout.column`; `layer` stays the generation).
 2. An edge spanning several layers gets a virtual point in every layer it crosses, so
    that all segments join adjacent layers; the drawing follows those points
    (`Layout.points`).
@@ -9,7 +12,7 @@
    barycenter sweeps: each node moves to the mean position of its neighbours in the layer
    before (sweeping down) or after (sweeping up). The best ordering seen, counted in edge
    crossings, is kept, so the result never has more crossings than the start.
-4. x = layer * spacing_x; y = rank inside the layer * spacing_y, centred on 0.
+4. x = column * spacing_x; y = rank inside the layer * spacing_y, centred on 0.
 
 Everything runs on numpy arrays, one vector step per layer; no recursion. Deterministic:
 the same nodes and edges in the same order give the same layout.
@@ -29,7 +32,8 @@ SWEEPS = 4  # pairs of (down, up) sweeps
 
 @dataclass(frozen=True)
 class Layout:
-    layer: dict[str, int]
+    layer: dict[str, int]  # topological generation
+    column: dict[str, int]  # where it is drawn: the generation, a leaf next to its consumer
     rank: dict[str, int]  # place inside the layer, virtual points included
     x: dict[str, float]
     y: dict[str, float]
@@ -37,6 +41,21 @@ class Layout:
     points: dict[tuple[str, str], list[tuple[float, float]]]
     crossings: int  # segment crossings of the layout
     initial_crossings: int  # crossings with the layers in topological order
+
+
+def columns(
+    nodes: Sequence[str], edges: Iterable[tuple[str, str]], layer: dict[str, int]
+) -> dict[str, int]:
+    """The column of every node: its layer, but a leaf (a node without inputs) one column left
+    of its leftmost consumer (a leaf that feeds nothing stays in column 0)."""
+    column = dict(layer)
+    first: dict[str, int] = {}
+    for u, v in edges:
+        if layer[u] == 0:
+            first[u] = min(first.get(u, layer[v]), layer[v])
+    for u, lay in first.items():
+        column[u] = lay - 1
+    return column
 
 
 def generations(nodes: Sequence[str], edges: Iterable[tuple[str, str]]) -> dict[str, int]:
@@ -195,7 +214,8 @@ def layered_layout(
     edges = list(edges)
     if layers is None:
         layers = generations(nodes, edges)
-    segs = _Segments(nodes, edges, layers)
+    column = columns(nodes, edges, layers)
+    segs = _Segments(nodes, edges, column)
     best = segs.initial
     initial = best_count = segs.crossings(segs.positions(best))
     orders = best
@@ -214,7 +234,8 @@ def layered_layout(
     ys = (pos - (sizes[segs.layer] - 1) / 2.0) * spacing_y if len(pos) else pos
     real = range(segs.n_real)
     return Layout(
-        layer={nodes[i]: int(segs.layer[i]) for i in real},
+        layer={n: int(layers[n]) for n in nodes},
+        column={nodes[i]: int(segs.layer[i]) for i in real},
         rank={nodes[i]: int(pos[i]) for i in real},
         x={nodes[i]: float(xs[i]) for i in real},
         y={nodes[i]: float(ys[i]) for i in real},

@@ -76,11 +76,23 @@ def test_coordinates_left_to_right_and_centred():
     layout = graph_layout(graph)
     assert layout.layer == graph.layers
     assert [layout.x[n] for n in ("x", "linear", "sigmoid", "loss")] == [0.0, 160.0, 320.0, 480.0]
-    # layer 0 holds 4 nodes, centred on 0
-    assert sorted(layout.y[n] for n in ("x", "y", "k", "b")) == [-120.0, -40.0, 40.0, 120.0]
-    # the long edge y -> loss has a waypoint in each layer it crosses
-    assert [p[0] for p in layout.points[("y", "loss")]] == [160.0, 320.0]
+    # the leaf y is a generation-0 node drawn beside its one consumer, the loss: the first
+    # column holds 3 nodes, centred on 0, and y -> loss needs no waypoint
+    assert layout.layer["y"] == 0 and layout.column["y"] == 2 and layout.x["y"] == 320.0
+    assert sorted(layout.y[n] for n in ("x", "k", "b")) == [-80.0, 0.0, 80.0]
+    assert ("y", "loss") not in layout.points
     assert layout.crossings == 0
+
+
+def test_a_leaf_is_drawn_beside_its_first_consumer():
+    # c feeds d (layer 2) and e (layer 3): one column left of d; a feeds nothing: column 0
+    nodes = ["a", "b", "c", "m", "d", "e"]
+    edges = [("b", "m"), ("m", "d"), ("c", "d"), ("d", "e"), ("c", "e")]
+    layout = layered_layout(nodes, edges)
+    assert layout.layer == {"a": 0, "b": 0, "c": 0, "m": 1, "d": 2, "e": 3}
+    assert layout.column == {"a": 0, "b": 0, "c": 1, "m": 1, "d": 2, "e": 3}
+    # the long edge c -> e has waypoints only in the columns it crosses
+    assert [p[0] for p in layout.points[("c", "e")]] == [320.0]
 
 
 def test_generations_match_the_engine():
