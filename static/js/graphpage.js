@@ -20,7 +20,7 @@ import { NetworkBuilder } from "./builder.js";
 import { Editor } from "./editor.js";
 import { readSpec } from "./editapi.js";
 import { ExpressionPanel } from "./exprpanel.js";
-import { QuizCard, quantityFor } from "./quiz.js";
+import { QuizCard, isLoopbackHost, quantityFor, quizRoom, shareWarning } from "./quiz.js";
 import { GraphSession } from "./session.js";
 import { installSheet } from "./sheet.js";
 import { createStore, messages } from "./store.js";
@@ -90,7 +90,6 @@ const view = new GraphView($("#graph-svg"), { t, onSelect: (id) => select(id) })
 const NORMAL_PADDING = { top: 56, right: 20, bottom: 64, left: 20 };
 const PRESENT_PADDING = { top: 16, right: 16, bottom: 84, left: 16 };
 const OVERLAY_WIDTH = 440; // the inspector over the drawing in presentation mode (see app.css)
-const QUIZ_WIDTH = 460; // the quiz card in presentation mode (see quiz.css)
 
 /** Keep the drawing clear of what lies over it, and refit when that changes. */
 function updatePadding() {
@@ -99,8 +98,10 @@ function updatePadding() {
   // edit mode's bar of buttons lies over the top of the drawing
   const top = base.top + (state.editing ? 56 : 0);
   const next = { ...base, right, top };
-  // presenting, the quiz card sits at the top left (see quiz.css): the drawing keeps clear of it
-  if (state.presentation && !quiz.card.hidden && !quiz.compact) next.left = QUIZ_WIDTH + 24;
+  // presenting, the quiz card sits at the bottom left, large (see quiz.css): the drawing keeps
+  // clear of it
+  const card = quizRoom(quiz, state.presentation, $("#graph-svg"));
+  if (card) next.bottom = Math.max(next.bottom, card);
   const changed = JSON.stringify(next) !== JSON.stringify(view.overlayPadding);
   view.overlayPadding = next;
   // the box of the drawing changes with the panels: the view's ResizeObserver refits it
@@ -120,6 +121,7 @@ const quiz = new QuizCard($("section.canvas"), {
   onError: (err) => say.error(err),
   onShow: () => store.set({}), // presenting, the drawing makes room for the card
   studentLink: () => (state.editable ? viewLink() : null),
+  linkWarning: () => shareWarning(share.server, t),
 });
 const follower = new FocusFollower({
   view,
@@ -345,6 +347,7 @@ function takeGraph(g, touched) {
   store.set(patch);
   const step = g.cursor.last;
   if (step && moved && state.follow && !follower.drivesView) view.follow(step.node);
+  else if (step && moved && follower.drivesView) follower.stepped(step.node);
   if (moved) quiz.stepped(g);
 }
 
@@ -646,10 +649,6 @@ function loadShareInfo() {
   return share.asked;
 }
 
-function isLoopbackHost(host) {
-  return host === "localhost" || host === "[::1]" || /^127\./.test(host);
-}
-
 /** Base URLs for links, best first: this page's own address when other machines can reach it
  * (it was opened on a network address), then the server's network addresses, else this page's. */
 function shareBases(server) {
@@ -657,16 +656,6 @@ function shareBases(server) {
   for (const url of (server && server.share_urls) || []) if (!bases.includes(url)) bases.push(url);
   if (!bases.length) bases.push(location.origin);
   return bases;
-}
-
-/** The warning that students cannot open the links (text and nodes), or null. */
-function shareWarning(server) {
-  if (!server) return null;
-  if (server.loopback_only) {
-    return [t("share.loopback", { listen: server.listen }), " ", el("code", { text: "stepgrad serve --lan" })];
-  }
-  if (!server.share_urls.length && isLoopbackHost(location.hostname)) return [t("share.noAddress")];
-  return null;
 }
 
 function viewLink() {
@@ -695,7 +684,7 @@ function showShare(server) {
   select.replaceChildren(...bases.map((b) => el("option", { value: b, text: b, selected: b === share.base })));
   $("[data-role=share-address]").hidden = bases.length < 2;
   const warning = $("[data-role=share-warning]");
-  const parts = shareWarning(server);
+  const parts = shareWarning(server, t);
   warning.hidden = !parts;
   warning.replaceChildren(...(parts || []));
   fillShareLinks();

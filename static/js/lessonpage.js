@@ -24,7 +24,7 @@ import { FocusSender } from "./follow.js";
 import { Inspector } from "./inspector.js";
 import { knnPane } from "./knncontrols.js";
 import { LESSON_FROM_SLIDER, LESSON_KEYS } from "./keys.js";
-import { QuizCard, classBase, quantityFor } from "./quiz.js";
+import { QuizCard, classBase, quantityFor, quizRoom, shareWarning } from "./quiz.js";
 import { drawRace } from "./raceview.js";
 import { GraphSession } from "./session.js";
 import { installSheet } from "./sheet.js";
@@ -100,8 +100,10 @@ const inspector = new Inspector($("#inspector"), {
 
 // where students' devices reach this server (a network address when this page is on 127.0.0.1)
 let studentBase = location.origin;
+let studentServer = null;
 api.server().then((server) => {
   studentBase = classBase(server);
+  studentServer = server;
   quiz.render();
 }, () => {});
 
@@ -117,6 +119,8 @@ const quiz = new QuizCard($("[data-pane=canvas]"), {
   },
   studentLink: () => (currentApi() ? `${studentBase}/g/${encodeURIComponent(currentApi().id)}` : null),
   onError: showError,
+  linkWarning: () => shareWarning(studentServer, t),
+  onShow: () => store.set({}), // presenting, the drawing makes room for the card
   answerToo: true,
   autofocus: false, // the lesson's keys must keep working
 });
@@ -637,7 +641,8 @@ function renderStage() {
   $("[data-role=graph-status]").hidden = v !== "graph";
   $(".canvas .legend").hidden = v !== "graph";
   if (canvas) {
-    const padding = CANVAS_PADDING[v];
+    const room = v === "graph" ? quizRoom(quiz, state.presentation, $("#graph-svg")) : 0;
+    const padding = room ? { ...CANVAS_PADDING[v], bottom: Math.max(CANVAS_PADDING[v].bottom, room) } : CANVAS_PADDING[v];
     if (JSON.stringify(view.overlayPadding) !== JSON.stringify(padding)) {
       view.overlayPadding = padding;
       if (view.autoFit) requestAnimationFrame(() => view.fit());
