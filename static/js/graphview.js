@@ -34,6 +34,7 @@ const COMPACT_GAP_X = 92;
 // (the edge labels are small text, not drawn at the zoom of the main text)
 const PRESENT_MIN_GAP_X = 48;
 const GAP_Y = 30;
+const SERVER_ROW = 80; // the server's row: a scalar node's height and its gap (app/live/layout.py SPACING_Y)
 const MAX_ZOOM = 2.6;
 const MIN_ZOOM = 0.02; // the zoom-out limit of a graph that fits above it; larger ones fit lower
 // Legibility: no text is drawn smaller on screen than MIN_TEXT_PX (PRESENT_TEXT_PX in
@@ -384,7 +385,10 @@ export class GraphView {
       minDy = this.spacing.y;
     }
     const sx = Number.isFinite(minDx) && minDx > 0 ? (maxW + (this.gapX || (this.compact ? COMPACT_GAP_X : GAP_X))) / minDx : 1;
-    const sy = Number.isFinite(minDy) && minDy > 0 ? (maxH + GAP_Y) / minDy : 1;
+    // the server stacks a column by its nodes' heights in rows of SERVER_ROW (app/live/layout.py):
+    // a row is a scalar node and the gap under it; without its layout, the tallest node's
+    const sy = hasXY ? (scalar.h + GAP_Y) / (this.spacing ? this.spacing.y : SERVER_ROW)
+      : Number.isFinite(minDy) && minDy > 0 ? (maxH + GAP_Y) / minDy : 1;
     const minX = xs.length ? xs[0] : 0;
     let minY = Infinity;
     for (const p of [...pts.values(), ...waypoints]) minY = Math.min(minY, p.y);

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from stepgrad.app.live.layout import (
+    SPACING_Y,
+    TENSOR_ROWS,
     count_inversions,
     count_segment_crossings,
     generations,
@@ -155,3 +157,16 @@ def test_2000_nodes_are_laid_out_with_fewer_crossings():
     nodes, edges = random_dag(2000, seed=0)
     layout = layered_layout(nodes, edges)
     assert len(layout.x) == 2000 and layout.crossings < layout.initial_crossings
+
+
+def test_a_column_is_stacked_by_the_heights_of_its_nodes():
+    # a tensor node (TENSOR_ROWS tall) and two scalar ones in one column: each pair of
+    # neighbours apart by the mean of their heights, the column centred on 0
+    nodes = ["t", "a", "b", "out"]
+    edges = [("t", "out"), ("a", "out"), ("b", "out")]
+    layout = layered_layout(nodes, edges, heights={"t": TENSOR_ROWS})
+    y = sorted((layout.y[n], n) for n in ("t", "a", "b"))
+    gaps = [b[0] - a[0] for a, b in itertools.pairwise(y)]
+    assert [n for _, n in y] == ["t", "a", "b"]
+    assert gaps == pytest.approx([(TENSOR_ROWS + 1) / 2 * SPACING_Y, SPACING_Y])
+    assert y[0][0] == pytest.approx(-y[-1][0])
