@@ -29,9 +29,9 @@ export function viewportOf(view) {
 
 /** Show the same part of the drawing: fit the teacher's box into this view's free area, when
  * its text can be read there. On a smaller screen (a phone following a projector) that box
- * would draw every name under the legible size: then the teacher's node (`node`, else the
- * step's or the selected one) is shown at the zoom of legible text, with the highlighted path
- * whole when it fits there. */
+ * would draw every name under the legible size: then the teacher's node (`node`: the one the
+ * teacher selected, or stepped to; else the step's) is shown at the zoom of legible text, with
+ * the highlighted path whole when it fits there. */
 export function showViewport(view, vp, node = null) {
   const { w, h } = view.size();
   const pad = view.padding();
@@ -149,7 +149,7 @@ export class FocusFollower {
     this.select(f.node || null);
     // before the first drawing (a follower who just connected) the view waits for it
     this.pending = Boolean(f.viewport && !this.view.structure);
-    if (f.viewport && this.view.structure) showViewport(this.view, f.viewport);
+    if (f.viewport && this.view.structure) showViewport(this.view, f.viewport, f.node || null);
   }
 
   /** The teacher stepped to `node`: a follower whose screen cannot read the teacher's box
