@@ -1,7 +1,10 @@
 """Layered (Sugiyama-style) layout of a DAG for a left-to-right drawing.
 
 1. Layers are topological generations (the engine's `graph.layers`): a node sits one
-   layer right of its deepest input.
+   layer right of its deepest input. A leaf (no inputs) is drawn in the column just left
+   of its first consumer rather than in the first column: a param or a target that enters
+   late sits beside the node it feeds, so the first column is not a tall stack of every
+   leaf and its edges are short (`Layout.column`; `layer` stays the generation).
 2. An edge spanning several layers gets a virtual point in every layer it crosses, so
    that all segments join adjacent layers; the drawing follows those points
    (`Layout.points`).
@@ -9,7 +12,10 @@
    barycenter sweeps: each node moves to the mean position of its neighbours in the layer
    before (sweeping down) or after (sweeping up). The best ordering seen, counted in edge
    crossings, is kept, so the result never has more crossings than the start.
-4. x = layer * spacing_x; y = rank inside the layer * spacing_y, centred on 0.
+4. x = column * spacing_x; y stacks the column's nodes by their heights (`heights`, in rows
+   of spacing_y: a tensor node is drawn taller than a scalar one, a virtual point is a thin
+   pass between nodes), centred on 0; so a column of small nodes is not spaced for the
+   tallest one of the graph.
 
 Everything runs on numpy arrays, one vector step per layer; no recursion. Deterministic:
 the same nodes and edges in the same order give the same layout.
@@ -25,11 +31,16 @@ import numpy as np
 SPACING_X = 160.0
 SPACING_Y = 80.0
 SWEEPS = 4  # pairs of (down, up) sweeps
+# heights in rows of SPACING_Y: a scalar node 1, a tensor node as drawn (its value and gradient
+# as small heatmaps: 164 px against 92, with the 30 px between nodes), an edge's waypoint less
+TENSOR_ROWS = (164 + 30) / (92 + 30)
+VIRTUAL_ROWS = 0.6
 
 
 @dataclass(frozen=True)
 class Layout:
-    layer: dict[str, int]
+    layer: dict[str, int]  # topological generation
+    column: dict[str, int]  # where it is drawn: the generation, a leaf next to its consumer
     rank: dict[str, int]  # place inside the layer, virtual points included
     x: dict[str, float]
     y: dict[str, float]
@@ -37,6 +48,21 @@ class Layout:
     points: dict[tuple[str, str], list[tuple[float, float]]]
     crossings: int  # segment crossings of the layout
     initial_crossings: int  # crossings with the layers in topological order
+
+
+def columns(
+    nodes: Sequence[str], edges: Iterable[tuple[str, str]], layer: dict[str, int]
+) -> dict[str, int]:
+    """The column of every node: its layer, but a leaf (a node without inputs) one column left
+    of its leftmost consumer (a leaf that feeds nothing stays in column 0)."""
+    column = dict(layer)
+    first: dict[str, int] = {}
+    for u, v in edges:
+        if layer[u] == 0:
+            first[u] = min(first.get(u, layer[v]), layer[v])
+    for u, lay in first.items():
+        column[u] = lay - 1
+    return column
 
 
 def generations(nodes: Sequence[str], edges: Iterable[tuple[str, str]]) -> dict[str, int]:
@@ -190,12 +216,15 @@ def layered_layout(
     sweeps: int = SWEEPS,
     spacing_x: float = SPACING_X,
     spacing_y: float = SPACING_Y,
+    heights: dict[str, float] | None = None,
 ) -> Layout:
-    """Lay out a DAG: `nodes` in topological order, `edges` as (source, target) pairs."""
+    """Lay out a DAG: `nodes` in topological order, `edges` as (source, target) pairs;
+    `heights`: rows a node takes (1 when not given)."""
     edges = list(edges)
     if layers is None:
         layers = generations(nodes, edges)
-    segs = _Segments(nodes, edges, layers)
+    column = columns(nodes, edges, layers)
+    segs = _Segments(nodes, edges, column)
     best = segs.initial
     initial = best_count = segs.crossings(segs.positions(best))
     orders = best
@@ -209,12 +238,12 @@ def layered_layout(
         if best_count == 0:
             break
     pos = segs.positions(best)
-    sizes = np.array([len(o) for o in best], dtype=np.float64)
     xs = segs.layer * spacing_x
-    ys = (pos - (sizes[segs.layer] - 1) / 2.0) * spacing_y if len(pos) else pos
+    ys = _stacked(segs, best, heights, nodes) * spacing_y
     real = range(segs.n_real)
     return Layout(
-        layer={nodes[i]: int(segs.layer[i]) for i in real},
+        layer={n: int(layers[n]) for n in nodes},
+        column={nodes[i]: int(segs.layer[i]) for i in real},
         rank={nodes[i]: int(pos[i]) for i in real},
         x={nodes[i]: float(xs[i]) for i in real},
         y={nodes[i]: float(ys[i]) for i in real},
@@ -227,12 +256,34 @@ def layered_layout(
     )
 
 
+def _stacked(segs: _Segments, orders: list[np.ndarray], heights, nodes) -> np.ndarray:
+    """y of every point in rows: each layer's points stacked in their order, each pair of
+    neighbours apart by the mean of their heights, the layer centred on 0. Vectorised."""
+    total = len(segs.layer)
+    if not total:
+        return np.zeros(0)
+    h = np.full(total, VIRTUAL_ROWS)
+    h[: segs.n_real] = [heights.get(n, 1.0) for n in nodes] if heights else 1.0
+    order = np.concatenate(orders)
+    hs = h[order]
+    ends = np.cumsum(hs)
+    centre = ends - hs / 2.0  # from the start of everything
+    sizes = np.array([len(o) for o in orders])
+    first = np.repeat(np.cumsum(sizes) - sizes, sizes)  # index of each one's layer's first
+    last = np.repeat(np.cumsum(sizes) - 1, sizes)
+    rel = centre - centre[first]
+    out = np.empty(total)
+    out[order] = rel - (centre[last] - centre[first]) / 2.0
+    return out
+
+
 def graph_layout(graph, **options) -> Layout:
     """The layout of an engine Graph (its order, edges and layers). Nodes placed by hand
     (`position` in the spec) keep their place; an edge touching one is drawn straight, as
     its waypoints were laid out for the automatic places."""
+    heights = {n: TENSOR_ROWS for n, shape in graph.shapes.items() if len(shape)}
     layout = layered_layout(
-        graph.order, [(s, t) for s, t, _ in graph.edges], graph.layers, **options
+        graph.order, [(s, t) for s, t, _ in graph.edges], graph.layers, heights=heights, **options
     )
     pinned = {nid: n.position for nid, n in graph.nodes.items() if n.position is not None}
     if not pinned:

@@ -27,14 +27,42 @@ export function viewportOf(view) {
   };
 }
 
-/** Show the same part of the drawing: fit the box into this view's free area. */
-export function showViewport(view, vp) {
+/** Show the same part of the drawing: fit the teacher's box into this view's free area, when
+ * its text can be read there. On a smaller screen (a phone following a projector) that box
+ * would draw every name under the legible size: then the teacher's node (`node`: the one the
+ * teacher selected, or stepped to; else the step's) is shown at the zoom of legible text, with
+ * the highlighted path whole when it fits there. */
+export function showViewport(view, vp, node = null) {
   const { w, h } = view.size();
   const pad = view.padding();
   const aw = Math.max(w - pad.left - pad.right, 1);
   const ah = Math.max(h - pad.top - pad.bottom, 1);
   const k = Math.max(view.minZoom(), Math.min(4, aw / vp.width, ah / vp.height));
-  view.centerAt(vp.cx, vp.cy, k);
+  const legible = view.readableZoom(true);
+  if (k >= legible || view.big) {
+    view.centerAt(vp.cx, vp.cy, k);
+    return;
+  }
+  const m = view.marks || {};
+  const lit = (m.highlight || []).map((id) => view.nodes.get(id)).filter(Boolean);
+  const one = view.nodes.get(node || m.current || m.selected || m.next);
+  const boxes = lit.length ? lit.map((r) => r.box) : one ? [one.box] : [];
+  if (!boxes.length) {
+    view.centerAt(vp.cx, vp.cy, legible);
+    return;
+  }
+  const x0 = Math.min(...boxes.map((b) => b.x));
+  const y0 = Math.min(...boxes.map((b) => b.y));
+  const x1 = Math.max(...boxes.map((b) => b.x + b.w));
+  const y1 = Math.max(...boxes.map((b) => b.y + b.h));
+  const whole = Math.min(4, aw / (x1 - x0 + 14), ah / (y1 - y0 + 14));
+  // the path when it reads whole here (as large as it fits, at most with all its text), else
+  // the node with its neighbourhood, every text of it readable
+  if (lit.length && (whole >= legible || !one)) {
+    view.centerAt((x0 + x1) / 2, (y0 + y1) / 2, Math.max(legible, Math.min(whole, view.readableZoom())));
+  } else {
+    view.centerAt(one.box.x + one.box.w / 2, one.box.y + one.box.h / 2, view.readableZoom());
+  }
 }
 
 function differs(a, b) {
@@ -121,7 +149,14 @@ export class FocusFollower {
     this.select(f.node || null);
     // before the first drawing (a follower who just connected) the view waits for it
     this.pending = Boolean(f.viewport && !this.view.structure);
-    if (f.viewport && this.view.structure) showViewport(this.view, f.viewport);
+    if (f.viewport && this.view.structure) showViewport(this.view, f.viewport, f.node || null);
+  }
+
+  /** The teacher stepped to `node`: a follower whose screen cannot read the teacher's box
+   * keeps that node in view (showViewport). */
+  stepped(node) {
+    const f = this.focus;
+    if (this.on && f && f.viewport && this.view.structure) showViewport(this.view, f.viewport, node);
   }
 
   /** The page drew: a view that waited for the drawing is shown now. */

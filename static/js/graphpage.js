@@ -22,7 +22,7 @@ import { NetworkBuilder } from "./builder.js";
 import { Editor } from "./editor.js";
 import { readSpec } from "./editapi.js";
 import { ExpressionPanel } from "./exprpanel.js";
-import { QuizCard, quantityFor } from "./quiz.js";
+import { QuizCard, quantityFor, quizRoom } from "./quiz.js";
 import { GraphSession } from "./session.js";
 import { shareBases, shareWarning } from "./share.js";
 import { installSheet } from "./sheet.js";
@@ -93,7 +93,6 @@ const view = new GraphView($("#graph-svg"), { t, onSelect: (id) => select(id) })
 const NORMAL_PADDING = { top: 56, right: 20, bottom: 64, left: 20 };
 const PRESENT_PADDING = { top: 16, right: 16, bottom: 84, left: 16 };
 const OVERLAY_WIDTH = 440; // the inspector over the drawing in presentation mode (see app.css)
-const QUIZ_WIDTH = 460; // the quiz card in presentation mode (see quiz.css)
 
 /** Keep the drawing clear of what lies over it, and refit when that changes. */
 function updatePadding() {
@@ -102,8 +101,10 @@ function updatePadding() {
   // edit mode's bar of buttons lies over the top of the drawing
   const top = base.top + (state.editing ? 56 : 0);
   const next = { ...base, right, top };
-  // presenting, the quiz card sits at the top left (see quiz.css): the drawing keeps clear of it
-  if (state.presentation && !quiz.card.hidden && !quiz.compact) next.left = QUIZ_WIDTH + 24;
+  // presenting, the quiz card sits at the bottom left, large (see quiz.css): the drawing keeps
+  // clear of it
+  const card = quizRoom(quiz, state.presentation, $("#graph-svg"));
+  if (card) next.bottom = Math.max(next.bottom, card);
   const changed = JSON.stringify(next) !== JSON.stringify(view.overlayPadding);
   view.overlayPadding = next;
   // the box of the drawing changes with the panels: the view's ResizeObserver refits it
@@ -123,6 +124,7 @@ const quiz = new QuizCard($("section.canvas"), {
   onError: (err) => say.error(err),
   onShow: () => store.set({}), // presenting, the drawing makes room for the card
   studentLink: () => (state.editable ? viewLink() : null),
+  linkWarning: () => shareWarning(share.server, t),
 });
 const follower = new FocusFollower({
   view,
@@ -352,6 +354,7 @@ function takeGraph(g, touched) {
   store.set(patch);
   const step = g.cursor.last;
   if (step && moved && state.follow && !follower.drivesView) view.follow(step.node);
+  else if (step && moved && follower.drivesView) follower.stepped(step.node);
   if (moved) quiz.stepped(g);
 }
 

@@ -32,7 +32,11 @@ const GAP_X = 136; // room between layers for the edge labels
 // structure only (the lesson's topological sort): small boxes with a name, no numbers
 const COMPACT = { w: 124, h: 76 };
 const COMPACT_GAP_X = 92;
+// presenting, the gap between the server's columns shrinks down to this before the text does
+// (the edge labels are small text, not drawn at the zoom of the main text)
+const PRESENT_MIN_GAP_X = 48;
 const GAP_Y = 30;
+const SERVER_ROW = 80; // the server's row: a scalar node's height and its gap (app/live/layout.py SPACING_Y)
 const MAX_ZOOM = 2.6;
 const MIN_ZOOM = 0.02; // the zoom-out limit of a graph that fits above it; larger ones fit lower
 // Legibility: no text is drawn smaller on screen than MIN_TEXT_PX (PRESENT_TEXT_PX in
@@ -43,6 +47,7 @@ const MIN_ZOOM = 0.02; // the zoom-out limit of a graph that fits above it; larg
 // keeps all of its text readable: if it is wider than the screen, it is panned instead.
 export const MIN_TEXT_PX = 12;
 export const PRESENT_TEXT_PX = 20;
+const PRESENT_WIDTH = 1920; // the projector's width PRESENT_TEXT_PX is meant for
 const TEXT_MAIN = 20;
 const TEXT_SMALL = 16;
 const LOW_DETAIL_ZOOM = MIN_TEXT_PX / TEXT_MAIN; // the least zoom at which a big graph's SVG nodes are drawn
@@ -211,7 +216,10 @@ export class GraphView {
         const size = { w: Math.max(r.width, 1), h: Math.max(r.height, 1) };
         const changed = !this.sizeCache || this.sizeCache.w !== size.w || this.sizeCache.h !== size.h;
         this.sizeCache = size;
-        if (changed && this.autoFit && this.structure) this.fit();
+        // presenting, a new width may want another gap between the columns: drawn again
+        if (changed && this.structure && this.lastState && this.lastState.graph
+          && this.columnGap(this.lastState.graph, this.compact) !== this.gapX) this.render(this.lastState);
+        else if (changed && this.autoFit && this.structure) this.fit();
         else if (changed) {
           // a sheet opened over part of the drawing: the step's node stays in what is left
           if (this.marks.current || this.marks.next) this.ensureVisible(this.marks.current || this.marks.next);
@@ -258,7 +266,9 @@ export class GraphView {
     const t0 = performance.now();
     // a patch that moved nothing keeps the drawing's structure: no need to compare it
     const touched = state.touched && !state.touched.layout && this.structure && graph.id === this.graphId ? state.touched : null;
-    const sig = touched ? this.structure : `${signature(graph)}|${state.compact ? "compact" : ""}`;
+    this.lastState = state;
+    this.gapX = this.columnGap(graph, Boolean(state.compact));
+    const sig = touched ? this.structure : `${signature(graph)}|${state.compact ? "compact" : ""}|${this.gapX}`;
     const built = sig !== this.structure;
     if (built) {
       this.graphId = graph.id;
@@ -389,8 +399,11 @@ export class GraphView {
       minDx = this.spacing.x;
       minDy = this.spacing.y;
     }
-    const sx = Number.isFinite(minDx) && minDx > 0 ? (maxW + (this.compact ? COMPACT_GAP_X : GAP_X)) / minDx : 1;
-    const sy = Number.isFinite(minDy) && minDy > 0 ? (maxH + GAP_Y) / minDy : 1;
+    const sx = Number.isFinite(minDx) && minDx > 0 ? (maxW + (this.gapX || (this.compact ? COMPACT_GAP_X : GAP_X))) / minDx : 1;
+    // the server stacks a column by its nodes' heights in rows of SERVER_ROW (app/live/layout.py):
+    // a row is a scalar node and the gap under it; without its layout, the tallest node's
+    const sy = hasXY ? (scalar.h + GAP_Y) / (this.spacing ? this.spacing.y : SERVER_ROW)
+      : Number.isFinite(minDy) && minDy > 0 ? (maxH + GAP_Y) / minDy : 1;
     const minX = xs.length ? xs[0] : 0;
     let minY = Infinity;
     for (const p of [...pts.values(), ...waypoints]) minY = Math.min(minY, p.y);
@@ -412,6 +425,28 @@ export class GraphView {
     for (const p of waypoints) bottom = Math.max(bottom, this.mapPoint(p.x, p.y).y + 10);
     this.bounds = { x: 0, y: 0, w: Math.max(right, 1), h: Math.max(bottom, 1) };
     return out;
+  }
+
+  /** The room between two of the server's columns, in drawing px: the usual gap, but
+   * presenting a graph that would not fit the stage whole at the zoom of its main text, less
+   * (down to PRESENT_MIN_GAP_X), so that it does. The server's columns and their order stay;
+   * only the scale of x changes. */
+  columnGap(graph, compact) {
+    const base = compact ? COMPACT_GAP_X : GAP_X;
+    if (compact || !this.presentingFit() || graph.nodes.length > BIG_GRAPH) return base;
+    if (!graph.nodes.every((n) => Number.isFinite(n.x))) return base;
+    const xs = [...new Set(graph.nodes.map((n) => n.x))].sort((a, b) => a - b);
+    if (xs.length < 2) return base;
+    let minDx = Infinity;
+    for (let i = 1; i < xs.length; i++) minDx = Math.min(minDx, xs[i] - xs[i - 1]);
+    const span = xs[xs.length - 1] - xs[0];
+    const maxW = graph.nodes.some((n) => (n.shape || []).length) ? TENSOR.w : SCALAR.w;
+    const r = this.svg.getBoundingClientRect();
+    const pad = this.padding();
+    const room = (r.width - pad.left - pad.right - 14) / this.readableZoom(true);
+    if (room <= 0) return base;
+    const gap = Math.floor(((room - maxW) * minDx) / span - maxW);
+    return Math.max(PRESENT_MIN_GAP_X, Math.min(base, gap));
   }
 
   /** What the view keeps of a node: its box, kind and state; its SVG is made by materialise. */
@@ -501,7 +536,10 @@ export class GraphView {
 
   /** The smallest text size on screen, in CSS px: larger when presenting to a room. */
   minText() {
-    return document.body.classList.contains("presenting") ? PRESENT_TEXT_PX : MIN_TEXT_PX;
+    if (!document.body.classList.contains("presenting")) return MIN_TEXT_PX;
+    // a projector stretches the screen to the wall: PRESENT_TEXT_PX at 1920 px wide, the same
+    // share of the width on a smaller screen, never under MIN_TEXT_PX
+    return Math.max(MIN_TEXT_PX, Math.min(PRESENT_TEXT_PX, (PRESENT_TEXT_PX * window.innerWidth) / PRESENT_WIDTH));
   }
 
   /** The least zoom at which every text of a node is readable, and that for its main text. */
@@ -949,6 +987,11 @@ export class GraphView {
     return Math.min(MAX_ZOOM, aw / (b.w + 14), ah / (b.h + 14));
   }
 
+  /** Presenting to a room: fitting may go down to the zoom of the main text. */
+  presentingFit() {
+    return document.body.classList.contains("presenting");
+  }
+
   /** How far out one may zoom: a little past the whole drawing, however large it is. */
   minZoom() {
     return Math.min(MIN_ZOOM, this.fitZoom() / 2);
@@ -971,7 +1014,10 @@ export class GraphView {
     const aw = Math.max(w - pad.left - pad.right, 40);
     const ah = Math.max(h - pad.top - pad.bottom, 40);
     const whole = this.fitZoom();
-    const k = this.big ? whole : Math.max(whole, this.readableZoom());
+    // presenting, the whole graph with its names, values and gradients readable beats a part
+    // of it with every text: the small text (op badges, edge labels) is then not drawn (lod)
+    const least = this.presentingFit() ? this.readableZoom(true) : this.readableZoom();
+    const k = this.big ? whole : Math.max(whole, least);
     // what to keep in view: a path the page highlights (the lesson's point), else the step's node
     const m = this.marks || {};
     const lit = (m.highlight || []).map((id) => this.nodes.get(id)).filter(Boolean);

@@ -31,10 +31,10 @@ import { FocusFollower, FocusSender } from "./follow.js";
 import { Inspector } from "./inspector.js";
 import { knnPane } from "./knncontrols.js";
 import { LESSON_FROM_SLIDER, LESSON_KEYS } from "./keys.js";
-import { QuizCard, classBase, quantityFor } from "./quiz.js";
+import { QuizCard, quantityFor, quizRoom } from "./quiz.js";
 import { drawRace } from "./raceview.js";
 import { RoomSender, followRoom, readRoom } from "./room.js";
-import { shareBases, shareWarning } from "./share.js";
+import { classBase, shareBases, shareWarning } from "./share.js";
 import { GraphSession } from "./session.js";
 import { installSheet } from "./sheet.js";
 import { createStore, messages } from "./store.js";
@@ -116,8 +116,10 @@ const inspector = new Inspector($("#inspector"), {
 
 // where students' devices reach this server (a network address when this page is on 127.0.0.1)
 let studentBase = location.origin;
+let studentServer = null;
 api.server().then((server) => {
   studentBase = classBase(server);
+  studentServer = server;
   quiz.render();
 }, () => {});
 
@@ -136,6 +138,8 @@ const quiz = new QuizCard($("[data-pane=canvas]"), {
     return roomSender && roomSender.path ? `${studentBase}${roomSender.path}` : `${studentBase}/g/${encodeURIComponent(currentApi().id)}`;
   },
   onError: showError,
+  linkWarning: () => shareWarning(studentServer, t),
+  onShow: () => store.set({}), // presenting, the drawing makes room for the card
   answerToo: true,
   autofocus: following, // a follower's keys step nothing; the teacher's must keep working
 });
@@ -620,16 +624,44 @@ function renderNotes() {
   setText($("[data-role=key-hint]"), t(hint));
 }
 
+// presenting, the chart a step is about (the panel's figure) is moved onto the stage, large,
+// with the graph beside it; it goes back to its panel otherwise
+const FIGURES = Object.fromEntries(["compare", "train"].map((panel) => {
+  const fig = $(`[data-panel-body=${panel}] figure.chart`);
+  return [panel, { fig, home: fig.parentElement, next: fig.nextElementSibling }];
+}));
+
+/** The panel whose chart is on the stage (presenting a step whose point is a chart), or null. */
+function stagedChart(s = step()) {
+  const panel = panelOf(s);
+  return state.presentation && s && s.chart && FIGURES[panel] ? panel : null;
+}
+
+/** A staged chart is drawn at its size on screen (its legend whole, its text large). */
+function chartSize(svg, fallback) {
+  if (!svg.closest("[data-pane=chart]")) return fallback;
+  const r = svg.getBoundingClientRect();
+  return r.width > 100 && r.height > 100 ? { w: Math.round(r.width), h: Math.round(r.height), font: 20 } : fallback;
+}
+
 function renderStage() {
   const s = step();
   const v = state.view;
   const canvas = v === "graph" || v === "toposort";
+  const staged = stagedChart(s);
+  const chartPane = $("[data-pane=chart]");
+  chartPane.hidden = !staged;
+  for (const [panel, f] of Object.entries(FIGURES)) {
+    const there = staged === panel ? chartPane : f.home;
+    if (f.fig.parentElement !== there) there.insertBefore(f.fig, staged === panel ? null : f.next);
+  }
   $("[data-pane=canvas]").hidden = !canvas;
   $("[data-pane=data]").hidden = v !== "data";
   $("[data-pane=curve]").hidden = v !== "curve";
   $("[data-pane=race]").hidden = v !== "race";
   const stage = $("[data-role=stage]");
   stage.setAttribute("data-view", v || "");
+  stage.classList.toggle("has-chart", Boolean(staged));
   stage.setAttribute("data-graph-id", state.rec && state.rec.api ? state.rec.api.id : "");
   stage.classList.toggle("is-loading", state.stepState === "loading");
   const rec = state.rec;
@@ -644,7 +676,8 @@ function renderStage() {
   $("[data-role=graph-status]").hidden = v !== "graph";
   $(".canvas .legend").hidden = v !== "graph";
   if (canvas) {
-    const padding = CANVAS_PADDING[v];
+    const room = v === "graph" ? quizRoom(quiz, state.presentation, $("#graph-svg")) : 0;
+    const padding = room ? { ...CANVAS_PADDING[v], bottom: Math.max(CANVAS_PADDING[v].bottom, room) } : CANVAS_PADDING[v];
     if (JSON.stringify(view.overlayPadding) !== JSON.stringify(padding)) {
       view.overlayPadding = padding;
       if (view.autoFit) requestAnimationFrame(() => view.fit());
@@ -784,7 +817,7 @@ function renderPanel() {
   const panel = panelOf(s);
   // a chart beside the graph needs a wider column; i folds the notes away
   const main = $(".lesson-main");
-  main.classList.toggle("wide-notes", panel === "compare" || panel === "train" || panel === "code");
+  main.classList.toggle("wide-notes", ((panel === "compare" || panel === "train") && !stagedChart(s)) || panel === "code");
   main.classList.toggle("notes-hidden", Boolean(state.notesHidden));
   const box = $("[data-role=panel]");
   box.setAttribute("data-panel", panel || "");
@@ -813,13 +846,13 @@ function renderTraining(s) {
   const status = renderTrainStatus(panel, tr, t, t(tr ? "train.starting" : "train.none"));
   $("[data-role=train-progress]", panel).hidden = !(tr && tr.running);
   status.setAttribute("data-running", tr && tr.running ? "true" : "false");
-  const key = `${state.index}|${state.lang}|${tr ? tr.rows.length : -1}|${tr && tr.predictions ? "p" : ""}|${tr && tr.running}`;
+  const svg = $("#lesson-train-chart");
+  const size = chartSize(svg, { w: 440, h: 310, font: 14 });
+  const key = `${state.index}|${state.lang}|${tr ? tr.rows.length : -1}|${tr && tr.predictions ? "p" : ""}|${tr && tr.running}|${size.w}x${size.h}`;
   if (key === state.drawn.train) return;
   store.settle({ drawn: { ...state.drawn, train: key } });
-  const svg = $("#lesson-train-chart");
   svg.setAttribute("data-chart", chart);
   setText($("[data-role=train-chart-title]"), t(chart === "predictions" ? "chart.scatterTitle" : "chart.lossTitle"));
-  const size = { w: 440, h: 310, font: 14 };
   if (chart === "predictions") drawScatter(svg, tr && !tr.running ? tr.predictions : null, { t, size });
   else drawLossChart(svg, tr ? tr.rows : [], { epochs: tr ? tr.epochs : 0, t, size });
   renderFinal($("[data-role=train-final]"), tr && !tr.running ? tr.final : null, t);
@@ -829,10 +862,11 @@ function renderCompare() {
   const cmp = state.compare;
   // the trainings compared run on the teacher's forks, which a follower does not see
   setText($("[data-role=compare-status]"), cmp ? compareStatus(cmp) : t(following ? "room.onTeacher" : "lesson.loading"));
-  const key = cmp ? `${state.index}|${state.lang}|${cmp.runs.map((r) => `${r.status}:${r.rows.length}`).join(",")}|${Boolean(cmp.reference)}` : "none";
+  const svg = $("#compare-chart");
+  const size = chartSize(svg, { w: 470, h: 330, font: 14 });
+  const key = cmp ? `${state.index}|${state.lang}|${cmp.runs.map((r) => `${r.status}:${r.rows.length}`).join(",")}|${Boolean(cmp.reference)}|${size.w}x${size.h}` : "none";
   if (key === state.drawn.compare) return;
   store.settle({ drawn: { ...state.drawn, compare: key } });
-  const svg = $("#compare-chart");
   if (!cmp) {
     clear(svg);
     return;
@@ -851,7 +885,7 @@ function renderCompare() {
   });
   const reference = useTest && cmp.reference ? { label: t("compare.leastSquares"), value: cmp.reference.value } : null;
   const epochs = Math.max(...cmp.runs.map((r) => r.body.epochs));
-  drawSeriesChart(svg, series, { t, epochs, reference, log: true, yLabel: t(useTest ? "compare.testLoss" : "compare.trainLoss"), size: { w: 470, h: 330, font: 14 } });
+  drawSeriesChart(svg, series, { t, epochs, reference, log: true, yLabel: t(useTest ? "compare.testLoss" : "compare.trainLoss"), size });
 }
 
 async function copy(textToCopy) {

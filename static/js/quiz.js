@@ -34,13 +34,13 @@ export function clientId() {
   return id;
 }
 
-/** Where students' devices reach this server: this page's address unless it is this
- * computer's own (127.0.0.1, localhost), then the server's network addresses (GET /api/server). */
-export function classBase(server) {
-  const host = location.hostname;
-  if (!(host === "localhost" || host === "[::1]" || /^127\./.test(host))) return location.origin;
-  const urls = (server && server.share_urls) || [];
-  return urls.length ? urls[0] : location.origin;
+/** Presenting, the px the open quiz card takes from the bottom of `box` (it sits at the bottom
+ * left, large: quiz.css), so that the drawing keeps clear of it; 0 when it takes none. */
+export function quizRoom(quiz, presenting, box) {
+  if (!presenting || !quiz.card || quiz.card.hidden || quiz.compact) return 0;
+  const c = quiz.card.getBoundingClientRect();
+  const b = box.getBoundingClientRect();
+  return c.height ? Math.max(0, Math.round(b.bottom - c.top + 16)) : 0;
 }
 
 /** Which question to ask about a node now: its value until forward computed it, then its
@@ -63,7 +63,8 @@ export class QuizCard {
    * page, whose keys step nothing).
    */
   constructor(host, { t, api, label = (id) => id, studentLink = () => null, onError = () => {}, onInfo = () => {},
-    answerToo = false, autofocus = true, onShow = () => {} }) {
+    answerToo = false, autofocus = true, onShow = () => {}, linkWarning = () => null }) {
+    this.linkWarning = linkWarning;
     this.onShow = onShow;
     this.answerToo = answerToo;
     this.autofocus = autofocus;
@@ -87,6 +88,15 @@ export class QuizCard {
       }
     });
     host.appendChild(this.card);
+    // the card grows (the answers revealed) and shrinks: the drawing keeps clear of it again
+    if (window.ResizeObserver) {
+      let last = "";
+      new ResizeObserver(([entry]) => {
+        const size = `${Math.round(entry.contentRect.width)}x${Math.round(entry.contentRect.height)}`;
+        if (size !== last && !this.card.hidden) this.onShow(true);
+        last = size;
+      }).observe(this.card);
+    }
     this.key = null;
   }
 
@@ -291,6 +301,9 @@ export class QuizCard {
         card.append(el("div", { class: "quiz-join" },
           el("img", { class: "quiz-qr", src: rest.qrUrl(link), width: "104", height: "104", alt: t("quiz.qrAlt"), "data-role": "quiz-qr" }),
           el("p", { class: "quiz-link small" }, t("quiz.answerAt"), " ", el("a", { href: link, target: "_blank", rel: "noopener", text: link }))));
+        // the Share dialog's warning when students cannot open the link (this computer only)
+        const warning = this.linkWarning();
+        if (warning) card.append(el("p", { class: "share-warning quiz-warning", "data-role": "quiz-warning", role: "alert" }, ...warning));
       }
       card.append(el("div", { class: "quiz-actions" },
         el("button", { type: "button", class: "btn btn--primary", "data-quiz": "reveal", title: t("quiz.revealKey"), text: t("quiz.reveal"),

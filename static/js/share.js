@@ -17,6 +17,9 @@ export function shareBases(server) {
   return bases;
 }
 
+/** Where students' devices reach this server: the best of shareBases. */
+export const classBase = (server) => shareBases(server)[0];
+
 /** The warning that students cannot open the links (text and nodes), or null. */
 export function shareWarning(server, t) {
   if (!server) return null;

@@ -37,9 +37,10 @@ def test_create_from_spec_gives_the_full_state(client):
         ("x", "linear", 0), ("k", "linear", 1), ("b", "linear", 2),
         ("linear", "sigmoid", 0), ("y", "loss", 0), ("sigmoid", "loss", 1),
     }  # fmt: skip
-    # the edge y -> loss spans three layers: it is drawn through two waypoints
+    # the leaf y (layer 0) is drawn beside the loss it feeds: its edge needs no waypoint
+    assert xs["y"] == xs["sigmoid"]
     y_loss = next(e for e in state["edges"] if e["source"] == "y")
-    assert len(y_loss["points"]) == 2
+    assert not y_loss.get("points")
     # ids are random and URL safe, tokens long
     assert len(state["id"]) >= 16 and state["id"].replace("-", "").replace("_", "").isalnum()
     assert len(state["edit_token"]) >= 40

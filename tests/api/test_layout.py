@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from stepgrad.app.live.layout import (
+    SPACING_Y,
+    TENSOR_ROWS,
     count_inversions,
     count_segment_crossings,
     generations,
@@ -76,11 +78,23 @@ def test_coordinates_left_to_right_and_centred():
     layout = graph_layout(graph)
     assert layout.layer == graph.layers
     assert [layout.x[n] for n in ("x", "linear", "sigmoid", "loss")] == [0.0, 160.0, 320.0, 480.0]
-    # layer 0 holds 4 nodes, centred on 0
-    assert sorted(layout.y[n] for n in ("x", "y", "k", "b")) == [-120.0, -40.0, 40.0, 120.0]
-    # the long edge y -> loss has a waypoint in each layer it crosses
-    assert [p[0] for p in layout.points[("y", "loss")]] == [160.0, 320.0]
+    # the leaf y is a generation-0 node drawn beside its one consumer, the loss: the first
+    # column holds 3 nodes, centred on 0, and y -> loss needs no waypoint
+    assert layout.layer["y"] == 0 and layout.column["y"] == 2 and layout.x["y"] == 320.0
+    assert sorted(layout.y[n] for n in ("x", "k", "b")) == [-80.0, 0.0, 80.0]
+    assert ("y", "loss") not in layout.points
     assert layout.crossings == 0
+
+
+def test_a_leaf_is_drawn_beside_its_first_consumer():
+    # c feeds d (layer 2) and e (layer 3): one column left of d; a feeds nothing: column 0
+    nodes = ["a", "b", "c", "m", "d", "e"]
+    edges = [("b", "m"), ("m", "d"), ("c", "d"), ("d", "e"), ("c", "e")]
+    layout = layered_layout(nodes, edges)
+    assert layout.layer == {"a": 0, "b": 0, "c": 0, "m": 1, "d": 2, "e": 3}
+    assert layout.column == {"a": 0, "b": 0, "c": 1, "m": 1, "d": 2, "e": 3}
+    # the long edge c -> e has waypoints only in the columns it crosses
+    assert [p[0] for p in layout.points[("c", "e")]] == [320.0]
 
 
 def test_generations_match_the_engine():
@@ -143,3 +157,16 @@ def test_2000_nodes_are_laid_out_with_fewer_crossings():
     nodes, edges = random_dag(2000, seed=0)
     layout = layered_layout(nodes, edges)
     assert len(layout.x) == 2000 and layout.crossings < layout.initial_crossings
+
+
+def test_a_column_is_stacked_by_the_heights_of_its_nodes():
+    # a tensor node (TENSOR_ROWS tall) and two scalar ones in one column: each pair of
+    # neighbours apart by the mean of their heights, the column centred on 0
+    nodes = ["t", "a", "b", "out"]
+    edges = [("t", "out"), ("a", "out"), ("b", "out")]
+    layout = layered_layout(nodes, edges, heights={"t": TENSOR_ROWS})
+    y = sorted((layout.y[n], n) for n in ("t", "a", "b"))
+    gaps = [b[0] - a[0] for a, b in itertools.pairwise(y)]
+    assert [n for _, n in y] == ["t", "a", "b"]
+    assert gaps == pytest.approx([(TENSOR_ROWS + 1) / 2 * SPACING_Y, SPACING_Y])
+    assert y[0][0] == pytest.approx(-y[-1][0])

@@ -114,14 +114,17 @@ def test_editor_fills_a_small_screen_and_the_sheet_opens_under_it(device, page_a
     assert sheet["y"] >= svg["y"] + svg["h"] - 1  # under the drawing, not over it
     page.locator(".panel .sheet-handle").tap()
     expect(panel).not_to_have_class("panel is-open")
-    # tapping a node opens the sheet on its inspector (a node whose middle nothing covers)
+    # tapping a node opens the sheet on its inspector (a node whose middle nothing covers,
+    # 24 px around it: a finger's tap near a button goes to the button)
     settle(page)
     spot = page.evaluate(
         """() => { for (const g of document.querySelectorAll('#graph-svg [data-node-id]')) {
             const r = g.querySelector('.node-box').getBoundingClientRect();
             const x = r.x + r.width / 2, y = r.y + r.height / 2;
-            const hit = document.elementFromPoint(x, y);
-            if (hit && hit.closest('[data-node-id]') === g) return {x, y, id: g.dataset.nodeId};
+            const mine = (dx, dy) => { const hit = document.elementFromPoint(x + dx, y + dy);
+              return hit && hit.closest('[data-node-id]') === g; };
+            if ([[0, 0], [0, -24], [0, 24], [-24, 0], [24, 0]].every(([dx, dy]) => mine(dx, dy)))
+              return {x, y, id: g.dataset.nodeId};
         } return null; }"""
     )
     assert spot, "no node can be tapped"
