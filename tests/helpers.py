@@ -1118,6 +1118,24 @@ READ_PAGE = """() => {
 }"""
 
 
+@contextlib.contextmanager
+def big_graph_server(*sizes: int) -> Iterator[tuple[PageApi, dict[int, tuple[dict, str]]]]:
+    """A real server that takes graphs of 10,000 nodes, holding one layered graph of each
+    size: yields (api, {size: (graph, token)})."""
+    from stepgrad.app.main import create_app
+    from stepgrad.app.settings import Settings
+
+    settings = Settings(
+        db=":memory:",
+        max_nodes=10_000,
+        rate_create="100000/minute",
+        rate_heavy="100000/minute",
+    )
+    with serve(create_app(settings), timeout_graceful_shutdown=2) as url:
+        api = PageApi(url)
+        yield api, {n: api.create(layered_graph(n)) for n in sizes}
+
+
 def wait_position(page, position: int, total: int) -> None:
     """The page shows `position / total`, its calls are done and its state is there."""
     from playwright.sync_api import expect

@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tests.helpers import PageApi, browser_stack, layered_graph, serve
+from tests.helpers import big_graph_server, browser_stack
 
 pytestmark = pytest.mark.browser
 
@@ -24,21 +24,7 @@ PNG_MAX_AREA = 2**28  # Chromium's canvas area limit
 @pytest.fixture(scope="module")
 def big_api():
     """A server that takes graphs of 10,000 nodes, with a 2,491- and a 10,000-node graph."""
-    from stepgrad.app.main import create_app
-    from stepgrad.app.settings import Settings
-
-    settings = Settings(
-        db=":memory:",
-        max_nodes=10_000,
-        rate_create="100000/minute",
-        rate_heavy="100000/minute",
-    )
-    with serve(create_app(settings), timeout_graceful_shutdown=2) as url:
-        api = PageApi(url)
-        graphs = {}
-        for n in (2_491, 10_000):
-            graph, token = api.create(layered_graph(n))
-            graphs[n] = (graph, token)
+    with big_graph_server(2_491, 10_000) as (api, graphs):
         yield api, graphs
 
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.helpers import PageApi, browser_stack, layered_graph, serve
+from tests.helpers import big_graph_server, browser_stack
 
 pytestmark = pytest.mark.browser
 
@@ -17,18 +17,8 @@ expect = browser_stack()  # skips without Playwright; fails under CI=true
 @pytest.fixture(scope="module")
 def big_api():
     """A server that takes graphs of 10,000 nodes, and one such graph on it."""
-    from stepgrad.app.main import create_app
-    from stepgrad.app.settings import Settings
-
-    settings = Settings(
-        db=":memory:",
-        max_nodes=10_000,
-        rate_create="100000/minute",
-        rate_heavy="100000/minute",
-    )
-    with serve(create_app(settings), timeout_graceful_shutdown=2) as url:
-        api = PageApi(url)
-        graph, token = api.create(layered_graph(10_000))
+    with big_graph_server(10_000) as (api, graphs):
+        graph, token = graphs[10_000]
         assert len(graph["nodes"]) > 9_900
         yield api, graph, token
 
