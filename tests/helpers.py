@@ -1136,12 +1136,38 @@ def big_graph_server(*sizes: int) -> Iterator[tuple[PageApi, dict[int, tuple[dic
         yield api, {n: api.create(layered_graph(n)) for n in sizes}
 
 
+def wait_js(page, expression: str, arg=None, timeout: float = 30_000):
+    """Wait until `expression` (a JS function of `arg`) is truthy in the page, and return its
+    value. Playwright's wait_for_function evaluates a string inside the page, which our
+    Content-Security-Policy (no 'unsafe-eval') sometimes refuses while the page works
+    (EvalError); a top-level evaluate is never refused, so this polls with evaluate."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    deadline = time.monotonic() + timeout / 1000
+    last = None
+    while True:
+        try:
+            value = page.evaluate(expression, arg)
+            if value:
+                return value
+        except PlaywrightError as exc:  # the page navigated between two polls
+            if "context was destroyed" not in str(exc) and "navigat" not in str(exc):
+                raise
+            last = exc
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"timed out after {timeout:g} ms waiting for {expression!r} ({last or 'falsy'})"
+            )
+        page.wait_for_timeout(50)
+
+
 def wait_position(page, position: int, total: int) -> None:
     """The page shows `position / total`, its calls are done and its state is there."""
     from playwright.sync_api import expect
 
     expect(page.locator("[data-role=position]")).to_have_text(f"{position} / {total}")
-    page.wait_for_function(
+    wait_js(
+        page,
         "p => !document.querySelector('#app').classList.contains('is-busy')"
         " && window.stepgrad.state.graph.cursor.position === p",
         arg=position,

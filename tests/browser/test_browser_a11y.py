@@ -18,6 +18,7 @@ from tests.helpers import (
     chain,
     open_editable,
     settle,
+    wait_js,
     wait_position,
 )
 
@@ -101,9 +102,9 @@ def test_the_theme_follows_the_system_and_the_toggle_remembers(
         assert page.evaluate("() => localStorage.getItem('stepgrad:theme')") is None
         # auto follows the system as it changes
         page.emulate_media(color_scheme="light")
-        page.wait_for_function("() => document.documentElement.dataset.theme === 'light'")
+        wait_js(page, "() => document.documentElement.dataset.theme === 'light'")
         page.emulate_media(color_scheme="dark")
-        page.wait_for_function("() => document.documentElement.dataset.theme === 'dark'")
+        wait_js(page, "() => document.documentElement.dataset.theme === 'dark'")
         # the drawing's colours follow: a node's name is light on dark
         fill = page.evaluate(
             "() => getComputedStyle(document.querySelector('#graph-svg .node-label')).fill"
@@ -249,7 +250,7 @@ def test_no_contrast_violation_on_a_lesson(browser, page_server, axe_source, scr
         tab_into_graph(page)
         page.keyboard.press("]")
         page.keyboard.press("]")
-        page.wait_for_function("id => window.stepgrad.state.selected === id", arg=want)
+        wait_js(page, "id => window.stepgrad.state.selected === id", arg=want)
         expect(page.locator("#sg-active-node")).to_have_accessible_name(
             re.compile(rf"^{re.escape(want)}, .*value \S+, gradient \S+")
         )
@@ -290,7 +291,7 @@ def test_one_tab_stop_walked_by_brackets_and_tab(page, page_server, page_api, sc
         page.keyboard.press("]")
     state = page_api.state(graph["id"])
     third = node_of(state, order[2])
-    page.wait_for_function("id => window.stepgrad.state.selected === id", arg=third["id"])
+    wait_js(page, "id => window.stepgrad.state.selected === id", arg=third["id"])
     # the screen reader's node: the active descendant, named with its op, value and gradient
     active = page.locator("#graph-svg #sg-active-node")
     expect(svg).to_have_attribute("aria-activedescendant", "sg-active-node")
@@ -314,7 +315,7 @@ def test_one_tab_stop_walked_by_brackets_and_tab(page, page_server, page_api, sc
     # Tab walks on to the last node, in the server's order, then leaves the drawing
     for i in range(3, len(order)):
         page.keyboard.press("Tab")
-        page.wait_for_function("id => window.stepgrad.state.selected === id", arg=order[i])
+        wait_js(page, "id => window.stepgrad.state.selected === id", arg=order[i])
         assert page.evaluate("() => document.activeElement.id") == "graph-svg"
     page.keyboard.press("Tab")
     assert page.evaluate("() => document.activeElement.id") != "graph-svg"
@@ -323,7 +324,7 @@ def test_one_tab_stop_walked_by_brackets_and_tab(page, page_server, page_api, sc
     page.keyboard.press("Shift+Tab")
     assert page.evaluate("() => document.activeElement.id") == "graph-svg"
     page.keyboard.press("Shift+Tab")
-    page.wait_for_function("id => window.stepgrad.state.selected === id", arg=order[-2])
+    wait_js(page, "id => window.stepgrad.state.selected === id", arg=order[-2])
     # in Chinese the node reads in Chinese
     page.keyboard.press("l")
     expect(active).to_have_attribute("aria-label", re.compile("值 .+，梯度"))
@@ -357,9 +358,7 @@ def test_a_canvas_graph_says_the_node_in_a_live_region(page, page_server, page_a
     light = page.evaluate("() => window.stepgrad.view.canvasLayer.palette.label")
     page.locator("[data-role=theme]").click()  # auto (light) -> light
     page.locator("[data-role=theme]").click()  # -> dark
-    page.wait_for_function(
-        "light => window.stepgrad.view.canvasLayer.palette.label !== light", arg=light
-    )
+    wait_js(page, "light => window.stepgrad.view.canvasLayer.palette.label !== light", arg=light)
     settle(page)
     shot(screenshots, page, "canvas-graph-dark")
     page.keyboard.press("]")
@@ -381,22 +380,22 @@ def test_drafts_are_reached_by_brackets_and_find(page, page_server, page_api, sc
     page.keyboard.press("Enter")
     expect(page.locator("[data-draft-id=mul]")).to_be_visible()
     page.keyboard.press("Escape")
-    page.wait_for_function("() => !window.stepgrad.state.selected")
+    wait_js(page, "() => !window.stepgrad.state.selected")
     # ] walks the sent node, then the draft
     tab_into_graph(page)
     page.keyboard.press("]")
-    page.wait_for_function("() => window.stepgrad.state.selected === 'x'")
+    wait_js(page, "() => window.stepgrad.state.selected === 'x'")
     page.keyboard.press("]")
-    page.wait_for_function("() => window.stepgrad.state.selected === 'mul'")
+    wait_js(page, "() => window.stepgrad.state.selected === 'mul'")
     expect(page.locator("#graph-svg")).to_have_attribute("aria-activedescendant", "sg-active-node")
     expect(page.locator("#sg-active-node")).to_have_attribute("data-draft-id", "mul")
     expect(page.locator("#sg-active-node")).to_have_accessible_name(re.compile("^mul, mul, draft"))
     shot(screenshots, page, "draft-walk")
     # the find box finds the draft
     page.keyboard.press("Escape")
-    page.wait_for_function("() => !window.stepgrad.state.selected")
+    wait_js(page, "() => !window.stepgrad.state.selected")
     page.keyboard.press("/")
     page.keyboard.type("mul")
     page.keyboard.press("Enter")
-    page.wait_for_function("() => window.stepgrad.state.selected === 'mul'")
+    wait_js(page, "() => window.stepgrad.state.selected === 'mul'")
     expect(page.locator("[data-draft-id=mul]")).to_have_class(re.compile(r"\bis-selected\b"))

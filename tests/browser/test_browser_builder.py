@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.helpers import browser_stack
+from tests.helpers import browser_stack, wait_js
 
 pytestmark = pytest.mark.browser
 
@@ -50,7 +50,8 @@ def test_moons_network_built_and_trained(page, page_server, page_api, screenshot
     page.locator("#train-lr-input").fill("0.05")
     page.locator("#optimizer-select").select_option("adam")
     page.locator("#train-form [data-action=train]").click()
-    page.wait_for_function(
+    wait_js(
+        page,
         "() => { const tr = window.stepgrad.state.training;"
         " return !tr.running && tr.rows.length >= 40; }",
         timeout=60_000,
@@ -68,7 +69,7 @@ def test_moons_network_built_and_trained(page, page_server, page_api, screenshot
     dialog.locator('[data-builder=neurons][data-index="1"][data-delta="1"]').click()
     dialog.locator("[data-builder=apply]").click()
     expect(dialog).to_be_hidden()
-    page.wait_for_function("v => window.stepgrad.state.graph.version > v", arg=trained["version"])
+    wait_js(page, "v => window.stepgrad.state.graph.version > v", arg=trained["version"])
     after = page_api.state(graph_id)
     before_params = {n["id"]: n for n in trained["nodes"] if n["op"] == "param"}
     after_params = {n["id"]: n for n in after["nodes"] if n["op"] == "param"}

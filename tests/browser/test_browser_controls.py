@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import CONTEXT_ARGS, browser_stack
+from tests.helpers import CONTEXT_ARGS, browser_stack, wait_js
 
 pytestmark = pytest.mark.browser
 
@@ -135,7 +135,7 @@ def test_the_knn_step_has_sliders_for_k_and_the_query(page, page_server, page_ap
     q_slider.focus()
     for _ in range(20):
         page.keyboard.press("ArrowLeft")
-    page.wait_for_function("() => document.querySelector('[data-role=knn-query]').value == 6")
+    wait_js(page, "() => document.querySelector('[data-role=knn-query]').value == 6")
     check(5, float(q_slider.input_value()))
     page.screenshot(path=screenshots / "lesson-day1-knn-controls.png")
     # the lesson's keys still work from a slider

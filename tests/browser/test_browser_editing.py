@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tests.helpers import SVG, browser_stack, open_editable, shown, wait_position
+from tests.helpers import SVG, browser_stack, open_editable, shown, wait_js, wait_position
 from tests.helpers import node as node_of
 
 pytestmark = pytest.mark.browser
@@ -106,7 +106,7 @@ def test_train_a_dataset_graph_with_live_progress_and_charts(
         "epoch 300 / 300", timeout=20000
     )
     # progress comes through the event stream, which may land just after the response
-    page.wait_for_function("window.stepgrad.state.training.progressEvents > 0", timeout=5000)
+    wait_js(page, "window.stepgrad.state.training.progressEvents > 0", timeout=5000)
     training = page.evaluate("window.stepgrad.state.training")
     assert not training["running"]
     result = page_api.call("GET", f"/api/graphs/{graph['id']}/train")[1]

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from tests.helpers import CONTEXT_ARGS, browser_stack, open_editable, shown, wait_position
+from tests.helpers import CONTEXT_ARGS, browser_stack, open_editable, shown, wait_js, wait_position
 
 pytestmark = pytest.mark.browser
 
@@ -47,9 +47,10 @@ def assert_seed(page_api, graph_id: str) -> None:
 
 def settled(page) -> None:
     """The editor's queue and the page's calls are done."""
-    page.wait_for_function(
+    wait_js(
+        page,
         "() => !document.querySelector('#app').classList.contains('is-busy')"
-        " && !document.querySelector('dialog[open]')"
+        " && !document.querySelector('dialog[open]')",
     )
     page.evaluate("() => window.stepgrad.editor.pending")
 
@@ -133,7 +134,7 @@ def click_node(page, node_id: str) -> None:
 
 def deselect(page) -> None:
     page.keyboard.press("Escape")
-    page.wait_for_function("() => !window.stepgrad.state.selected")
+    wait_js(page, "() => !window.stepgrad.state.selected")
 
 
 def test_seed_graph_built_by_mouse(page, page_server, page_api, screenshots):
@@ -192,7 +193,7 @@ def key_select(page, node_id: str) -> None:
     page.keyboard.press("/")
     page.keyboard.type(node_id)
     page.keyboard.press("Enter")
-    page.wait_for_function("id => window.stepgrad.state.selected === id", arg=node_id)
+    wait_js(page, "id => window.stepgrad.state.selected === id", arg=node_id)
     page.evaluate("() => document.activeElement && document.activeElement.blur()")
 
 
@@ -218,7 +219,7 @@ def test_seed_graph_built_by_keyboard_only(page, page_server, page_api, screensh
     key_pick(page, "a", "sigmoid")
     deselect(page)
     key_pick(page, "a", "mse")
-    page.wait_for_function("() => window.stepgrad.state.selected === 'loss'")
+    wait_js(page, "() => window.stepgrad.state.selected === 'loss'")
     key_select(page, "y")
     page.keyboard.press("w")
     page.keyboard.type("loss:1")
@@ -235,9 +236,7 @@ def test_seed_graph_built_by_keyboard_only(page, page_server, page_api, screensh
     bx = next(n for n in before["nodes"] if n["id"] == "b")["y"]
     keys(page, "m", "ArrowDown", "ArrowDown", "Enter")
     settled(page)
-    page.wait_for_function(
-        "() => window.stepgrad.state.graph.nodes.find((n) => n.id === 'b').pinned"
-    )
+    wait_js(page, "() => window.stepgrad.state.graph.nodes.find((n) => n.id === 'b').pinned")
     after = next(n for n in page_api.state(graph["id"])["nodes"] if n["id"] == "b")
     assert after["pinned"] and after["y"] > bx
     assert_gradients_match_engine(page, page_api, graph["id"])
@@ -303,7 +302,7 @@ def test_a_middle_node_as_the_target(page, page_server, page_api, screenshots):
     open_editable(page, page_server, graph, token)
     click_node(page, "linear")
     page.locator("[data-role=set-target]").click()
-    page.wait_for_function("() => window.stepgrad.state.graph.target === 'linear'")
+    wait_js(page, "() => window.stepgrad.state.graph.target === 'linear'")
     expect(page.locator("[data-role=target-ring]")).to_have_attribute("data-node", "linear")
     assert_gradients_match_engine(page, page_api, graph["id"])
     state = page_api.state(graph["id"])
@@ -318,7 +317,7 @@ def test_a_middle_node_as_the_target(page, page_server, page_api, screenshots):
     # t on the target goes back to the output
     click_node(page, "linear")
     page.keyboard.press("t")
-    page.wait_for_function("() => !window.stepgrad.state.graph.target")
+    wait_js(page, "() => !window.stepgrad.state.graph.target")
     expect(page.locator("[data-role=target-ring]")).to_have_count(0)
 
 
@@ -364,14 +363,10 @@ def test_delete_change_op_layout_and_a_follower_sees_each_edit(
         page.mouse.move(sx + 80, sy + 160, steps=6)
         page.mouse.up()
         settled(page)
-        page.wait_for_function(
-            "() => window.stepgrad.state.graph.nodes.find((n) => n.id === 'y').pinned"
-        )
+        wait_js(page, "() => window.stepgrad.state.graph.nodes.find((n) => n.id === 'y').pinned")
         page.locator("[data-edit-action=layout]").click()
         settled(page)
-        page.wait_for_function(
-            "() => !window.stepgrad.state.graph.nodes.find((n) => n.id === 'y').pinned"
-        )
+        wait_js(page, "() => !window.stepgrad.state.graph.nodes.find((n) => n.id === 'y').pinned")
     finally:
         student_context.close()
 
@@ -444,7 +439,7 @@ def test_enter_in_the_find_box_gives_the_arrows_to_the_graph(page, page_server, 
     expect(find).to_be_focused()
     page.keyboard.type("sigmoid")
     page.keyboard.press("Enter")
-    page.wait_for_function("() => window.stepgrad.state.selected === 'sigmoid'")
+    wait_js(page, "() => window.stepgrad.state.selected === 'sigmoid'")
     expect(find).not_to_be_focused()
     expect(page.locator("#graph-svg")).to_be_focused()
     # the arrows step at once, with no click: they are not typed into the box

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tests.helpers import CONTEXT_ARGS, browser_stack
+from tests.helpers import CONTEXT_ARGS, browser_stack, wait_js
 
 pytestmark = pytest.mark.browser
 
@@ -52,7 +52,8 @@ def wait_view(page, teacher_view: dict, timeout: float = 3000) -> None:
         " return fits && (Math.abs(got.width - want.width) <= tol"
         " || Math.abs(got.height - want.height) <= tol); }"
     )
-    page.wait_for_function(
+    wait_js(
+        page,
         check,
         arg=[teacher_view, 1.0],
         timeout=timeout,

@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from tests.helpers import STEP_TIMEOUT, browser_stack
+from tests.helpers import STEP_TIMEOUT, browser_stack, wait_js
 
 pytestmark = pytest.mark.browser
 
@@ -291,7 +291,8 @@ def test_day2_walk_in_chinese(page, page_server, page_api, screenshots):
             notes_w = page.locator("[data-role=notes]").bounding_box()["width"]
             page.keyboard.press("i")
             expect(page.locator("[data-role=notes]")).to_be_hidden()
-            page.wait_for_function(
+            wait_js(
+                page,
                 "w => document.querySelector('#graph-svg').getBoundingClientRect().width > w",
                 arg=svg_w + 0.9 * notes_w,
             )
@@ -313,7 +314,8 @@ def move_a_slider(page, page_api, step: dict) -> None:
     for _ in range(20):
         page.keyboard.press("ArrowRight")
     wanted = float(slider.input_value())
-    page.wait_for_function(
+    wait_js(
+        page,
         """([id, v]) => {
           const g = window.stepgrad.state.rec.graph;
           const n = g.nodes.find((m) => m.id === id);

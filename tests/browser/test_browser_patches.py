@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.helpers import READ_PAGE, browser_stack, open_editable, wait_position
+from tests.helpers import READ_PAGE, browser_stack, open_editable, wait_js, wait_position
 
 pytestmark = pytest.mark.browser
 
@@ -22,7 +22,8 @@ def shown_nodes(page) -> dict:
 
 
 def wait_version(page, version: int) -> None:
-    page.wait_for_function(
+    wait_js(
+        page,
         "v => window.stepgrad.state.graph && window.stepgrad.state.graph.version === v"
         " && !document.querySelector('#app').classList.contains('is-busy')",
         arg=version,

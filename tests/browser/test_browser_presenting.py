@@ -10,7 +10,7 @@ import contextlib
 
 import pytest
 
-from tests.helpers import CONTEXT_ARGS, SMALL_TEXT, STEP_TIMEOUT, browser_stack, settle
+from tests.helpers import CONTEXT_ARGS, SMALL_TEXT, STEP_TIMEOUT, browser_stack, settle, wait_js
 
 pytestmark = pytest.mark.browser
 
@@ -102,7 +102,8 @@ def test_every_lesson_step_presents_its_graph_or_its_chart_whole(screen, page_ap
                     if s["chart"] == "predictions"
                     else ".chart-legend-text"
                 )
-                page.wait_for_function(
+                wait_js(
+                    page,
                     "sel => document.querySelector(`[data-pane=chart] ${sel}`)",
                     arg=drawn,
                     timeout=STEP_TIMEOUT,
@@ -187,17 +188,17 @@ def test_a_phone_following_a_presenting_teacher_reads_the_stepped_node(
     expect(phone.locator("[data-role=live]")).to_have_text("live")
     for step in range(1, 11):
         teacher.keyboard.press("ArrowRight")
-        teacher.wait_for_function(
-            "p => window.stepgrad.state.graph.cursor.position === p", arg=step
-        )
+        wait_js(teacher, "p => window.stepgrad.state.graph.cursor.position === p", arg=step)
         last = page_api.state(gid)["cursor"]["last"]["node"]
-        phone.wait_for_function(
+        wait_js(
+            phone,
             "p => window.stepgrad.state.graph && window.stepgrad.state.graph.cursor.position === p",
             arg=step,
         )
         # the camera moves in the next frames: a few seconds for it, then measured
         with contextlib.suppress(PlaywrightTimeout):
-            phone.wait_for_function(
+            wait_js(
+                phone,
                 "id => { const s = ("
                 + NODE_ON_SCREEN
                 + ")(id); return s && s.inside && s.px >= 12; }",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import CONTEXT_ARGS, STEP_TIMEOUT, browser_stack
+from tests.helpers import CONTEXT_ARGS, STEP_TIMEOUT, browser_stack, wait_js
 
 pytestmark = pytest.mark.browser
 
@@ -44,7 +44,7 @@ def open_teacher(page, base: str, lesson_id: str) -> str:
     page.goto(f"{base}/lessons/{lesson_id}")
     expect(page.locator("#lesson")).to_have_attribute("data-ready", "true")
     wait_step(page, 1)
-    page.wait_for_function("() => window.stepgrad.room() && window.stepgrad.room().room")
+    wait_js(page, "() => window.stepgrad.room() && window.stepgrad.room().room")
     return page.evaluate("() => window.stepgrad.room().room.id")
 
 
@@ -65,7 +65,8 @@ def open_follower(context, base: str, room_id: str):
 
 def teacher_shown(teacher, page_api, room_id: str, k: int) -> dict:
     """What the teacher shows at step k, once the room says so."""
-    teacher.wait_for_function(
+    wait_js(
+        teacher,
         "async ([id, k]) => (await (await fetch(`/api/rooms/${id}`)).json()).step === k - 1",
         arg=[room_id, k],
         timeout=STEP_TIMEOUT,
@@ -75,7 +76,8 @@ def teacher_shown(teacher, page_api, room_id: str, k: int) -> dict:
 
 def wait_follows(follower, want: dict) -> dict:
     """The follower shows the teacher's step, title, view and graph at its position."""
-    follower.wait_for_function(
+    wait_js(
+        follower,
         "([want, shown]) => { const got = eval(shown)(); return got.ready === 'ready'"
         " && got.step === want.step && got.title === want.title && got.view === want.view"
         " && got.graph === want.graph && got.position === want.position; }",
@@ -208,9 +210,10 @@ def test_the_share_dialog_shows_the_one_room_link_and_its_qr_code(
         link = teacher.locator("#room-link")
         expect(link).to_have_value(f"{page_server}/r/{room_id}")
         qr = teacher.locator("#room-qr")
-        teacher.wait_for_function(
+        wait_js(
+            teacher,
             "() => { const q = document.querySelector('#room-qr');"
-            " return q.complete && q.naturalWidth > 0; }"
+            " return q.complete && q.naturalWidth > 0; }",
         )
         assert f"/r/{room_id}" in qr.get_attribute("data-link")
         # the test server listens on 127.0.0.1 only: the dialog says students cannot open it
@@ -231,7 +234,7 @@ def test_the_share_dialog_shows_the_one_room_link_and_its_qr_code(
         teacher.keyboard.press("Escape")
         teacher.reload()
         expect(teacher.locator("#lesson")).to_have_attribute("data-ready", "true")
-        teacher.wait_for_function("() => window.stepgrad.room() && window.stepgrad.room().room")
+        wait_js(teacher, "() => window.stepgrad.room() && window.stepgrad.room().room")
         assert teacher.evaluate("() => window.stepgrad.room().room.id") == room_id
     finally:
         context.close()

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.helpers import big_graph_server, browser_stack
+from tests.helpers import big_graph_server, browser_stack, wait_js
 
 pytestmark = pytest.mark.browser
 
@@ -89,7 +89,8 @@ def test_find_centres_and_selects_a_node_deep_in_the_graph(page, big_api, screen
     page.keyboard.press("Enter")
     node = page.locator(f'#graph-svg [data-node-id="{target}"]')
     expect(node).to_have_count(1)
-    page.wait_for_function(
+    wait_js(
+        page,
         'id => (document.querySelector(`#graph-svg [data-node-id="${id}"]`)'
         " .getAttribute('class') || '').includes('is-selected')",
         arg=target,

@@ -7,7 +7,7 @@ import urllib.parse
 
 import pytest
 
-from tests.helpers import PageApi, browser_stack, open_editable, serve
+from tests.helpers import PageApi, browser_stack, open_editable, serve, wait_js
 
 pytestmark = pytest.mark.browser
 
@@ -25,7 +25,7 @@ def expect_qr_of(page, link: str) -> None:
     qr = page.locator("#share-qr")
     expect(qr).to_be_visible()
     expect(qr).to_have_attribute("src", "/api/qr.svg?url=" + urllib.parse.quote(link, safe=""))
-    page.wait_for_function("() => document.querySelector('#share-qr').naturalWidth > 0")
+    wait_js(page, "() => document.querySelector('#share-qr').naturalWidth > 0")
     box = qr.bounding_box()
     assert box["width"] >= 200 and box["height"] >= 200  # scannable from the back of a room
 
