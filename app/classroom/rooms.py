@@ -52,6 +52,7 @@ def room_view(record: RoomRecord) -> dict[str, Any]:
         "view": shown.get("view"),
         "panel": shown.get("panel"),
         "race": shown.get("race"),
+        "compare": shown.get("compare"),
         "version": record.version,
     }
 

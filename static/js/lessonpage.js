@@ -343,7 +343,7 @@ async function graphStep(s, i, rec, alive) {
   }
   if (s.train) await trainStep(s, i, rec, alive);
   else if (s.chart === "loss" || s.chart === "predictions" || s.panel === "train") await lastTraining(s, i, rec, alive);
-  if (s.compare) await compareStep(s, rec, alive);
+  if (s.compare) await compareStep(s, i, rec, alive);
 }
 
 /** Run the step's training on its graph (once per visit), showing each epoch as it comes. */
@@ -440,10 +440,53 @@ function startCompare(s, rec) {
   return cmp;
 }
 
-async function compareStep(s, rec, alive) {
+async function compareStep(s, i, rec, alive) {
   const cmp = startCompare(s, rec);
   store.set(alive() ? { compare: cmp } : {});
   await cmp.done;
+  if (alive()) tellCompare(i, cmp);
+}
+
+const finiteOr = (v) => (Number.isFinite(v) ? v : null);
+
+/** The class draws the chart the projector shows: the finished trainings go to the room. */
+function tellCompare(i, cmp) {
+  if (!roomSender) return;
+  const ref = cmp.reference;
+  roomSender.say({
+    compare: {
+      step: i,
+      reference: ref && Number.isFinite(ref.value) ? { value: ref.value, weights: ref.weights || [], bias: finiteOr(ref.bias), features: ref.features || [] } : null,
+      runs: cmp.runs.map((r) => ({
+        optimizer: r.body.optimizer,
+        epochs: r.body.epochs,
+        steps: r.result.steps,
+        final: { train_loss: finiteOr(r.result.final.train_loss), test_loss: finiteOr(r.result.final.test_loss) },
+        params: Object.fromEntries(Object.entries(r.result.params || {}).filter(([, v]) => Number.isFinite(v))),
+        rows: r.rows.map((row) => ({ epoch: row.epoch, train_loss: finiteOr(row.train_loss), test_loss: finiteOr(row.test_loss) })),
+      })),
+    },
+  });
+}
+
+/** The teacher's compared trainings as the room carries them, shaped as startCompare's. */
+function compareFromRoom(c) {
+  return {
+    reference: c.reference,
+    runs: c.runs.map((r) => ({ body: { optimizer: r.optimizer, epochs: r.epochs }, rows: r.rows, status: "done", result: { steps: r.steps, final: r.final, params: r.params || {} } })),
+  };
+}
+
+/** A follower's chart of the teacher's trainings at step i, once the room carries them. */
+function followCompare(room, i) {
+  const s = state.lesson.steps[i];
+  if (!s || !s.compare || !room.compare || room.compare.step !== i) return;
+  const cmp = compareFromRoom(room.compare);
+  if (s.view === "data" && state.data) {
+    store.set({ data: { ...state.data, compare: cmp, version: state.data.version + 1 } });
+  } else {
+    store.set({ compare: cmp });
+  }
 }
 
 async function datasetName(rec) {
@@ -482,6 +525,7 @@ async function dataStep(s, i, rec, alive) {
     bump();
     await d.compare.done;
     bump();
+    if (alive()) tellCompare(i, d.compare);
   }
 }
 
@@ -766,9 +810,9 @@ function renderData() {
   }
   else if (d.chart === "knn_cost") drawKnnCost(pane, d.cost, opts);
   else if (d.chart === "lines") drawScatterPlot(pane, d.scatter, { ...opts, lines: fittedLines(d) });
-  // a follower does not see the teacher's forks: their trainings are on the projector
+  // a follower draws the teacher's trainings once the room carries them (followCompare)
   const s = step();
-  const status = d.compare ? compareStatus(d.compare) : following && s && s.compare ? t("room.onTeacher") : "";
+  const status = d.compare ? compareStatus(d.compare) : following && s && s.compare ? t("room.compareOnTeacher") : "";
   if (status) pane.appendChild(el("p", { class: "pane-status", "data-role": "compare-status", text: status }));
 }
 
@@ -860,8 +904,8 @@ function renderTraining(s) {
 
 function renderCompare() {
   const cmp = state.compare;
-  // the trainings compared run on the teacher's forks, which a follower does not see
-  setText($("[data-role=compare-status]"), cmp ? compareStatus(cmp) : t(following ? "room.onTeacher" : "lesson.loading"));
+  // the trainings compared run on the teacher's forks: a follower waits for the room to carry them
+  setText($("[data-role=compare-status]"), cmp ? compareStatus(cmp) : t(following ? "room.compareOnTeacher" : "lesson.loading"));
   const svg = $("#compare-chart");
   const size = chartSize(svg, { w: 470, h: 330, font: 14 });
   const key = cmp ? `${state.index}|${state.lang}|${cmp.runs.map((r) => `${r.status}:${r.rows.length}`).join(",")}|${Boolean(cmp.reference)}|${size.w}x${size.h}` : "none";
@@ -1187,6 +1231,7 @@ async function followStep(s, i, rec, alive, room) {
   } else if (rec && (s.panel === "train" || s.chart === "loss" || s.chart === "predictions" || s.train)) {
     await followTraining(rec, alive);
   }
+  if (alive()) followCompare(room, i);
   if (rec && room.panel === "gradcheck" && s.view === "graph") {
     const report = await rec.api.gradcheck();
     if (alive()) store.set({ gradcheck: { ...report, at: Date.now() } });
@@ -1245,6 +1290,7 @@ function takeRoom(room) {
     return;
   }
   if (room.race && JSON.stringify(room.race) !== JSON.stringify(before.race || null)) store.set({ race: { status: "done", result: room.race } });
+  if (room.compare && JSON.stringify(room.compare) !== JSON.stringify(before.compare || null)) followCompare(room, state.index);
   if (before.panel !== room.panel) {
     const s = step();
     store.set({ panelOverride: overrideOf(room, s) });

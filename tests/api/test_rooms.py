@@ -45,7 +45,8 @@ def serve_app(request, app_store, live_server, **overrides) -> str:
 def test_a_room_is_created_at_the_lessons_first_step_and_read_by_anyone(client):
     room, _h = new_room(client)
     assert set(room) == {
-        "id", "edit_token", "lesson", "step", "graph", "view", "panel", "race", "version",
+        "id", "edit_token", "lesson", "step", "graph", "view", "panel", "race", "compare",
+        "version",
     }  # fmt: skip
     assert (room["lesson"], room["step"], room["graph"], room["view"]) == ("day2", 0, None, "curve")
     assert room["version"] == 1 and len(room["edit_token"]) >= 40
@@ -66,7 +67,7 @@ def test_the_teacher_says_step_graph_view_and_panel_fields_left_out_keep_their_v
     assert r.status_code == 200, r.text
     assert r.json() == {
         "id": room["id"], "lesson": "day2", "step": 3, "graph": gid, "view": "graph",
-        "panel": None, "race": None, "version": 2,
+        "panel": None, "race": None, "compare": None, "version": 2,
     }  # fmt: skip
     r = client.put(f"/api/rooms/{room['id']}", json={"panel": "inspector"}, headers=h)
     assert (r.json()["step"], r.json()["graph"], r.json()["panel"]) == (3, gid, "inspector")
@@ -93,6 +94,37 @@ def test_the_teachers_race_result_reaches_the_room(client):
     r = client.put(url, json={"race": {"epochs": 1}}, headers=h)
     assert r.status_code == 422
     assert ["body", "race", "mse_engine"] in [e["loc"] for e in r.json()["detail"]]
+
+
+def test_the_teachers_compared_trainings_reach_the_room(client):
+    room, h = new_room(client, "day1")
+    url = f"/api/rooms/{room['id']}"
+    run = {
+        "optimizer": "sgd", "epochs": 2, "steps": 26, "params": {"k": 3.9, "b": 22.4},
+        "final": {"train_loss": 45.2, "test_loss": 41.0},
+        "rows": [
+            {"epoch": 1, "train_loss": 80.5, "test_loss": 77.25},
+            {"epoch": 2, "train_loss": 45.2, "test_loss": 41.0},
+        ],
+    }  # fmt: skip
+    compare = {
+        "step": 8,
+        "runs": [run],
+        "reference": {"value": 40.61, "weights": [3.1], "bias": 22},
+    }
+    r = client.put(url, json={"step": 8, "compare": compare}, headers=h)
+    assert r.status_code == 200, r.text
+    got = client.get(url).json()["compare"]
+    assert got["step"] == 8 and got["reference"]["value"] == 40.61
+    assert got["runs"][0]["rows"][1] == {"epoch": 2, "train_loss": 45.2, "test_loss": 41.0}
+    assert got["runs"][0]["params"] == {"k": 3.9, "b": 22.4} and got["runs"][0]["steps"] == 26
+    # trainings are numbers, bounded: not a free-form blob
+    bad = {**compare, "runs": [{**run, "rows": [{"epoch": 0, "train_loss": "x"}]}]}
+    r = client.put(url, json={"compare": bad}, headers=h)
+    assert r.status_code == 422
+    assert client.get(url).json()["compare"] == got
+    r = client.put(url, json={"compare": {**compare, "runs": [run] * 9}}, headers=h)
+    assert r.status_code == 422
 
 
 def test_changing_a_room_needs_its_own_edit_token(client):

@@ -130,6 +130,20 @@ def test_one_room_link_followed_through_whole_lessons_by_a_phone_and_a_laptop(
                         follower.screenshot(
                             path=str(screenshots / f"room-{lesson_id}-{name}-step{k}.png")
                         )
+                if lesson["steps"][k - 1].get("compare"):
+                    # the trainings the teacher compared: the same chart on every screen
+                    chart = want["view"] == "graph"
+                    sel = "#compare-chart [data-role=series]" if chart else "[data-role=fit-line]"
+                    attr = "data-final" if chart else "data-slope"
+                    taught = teacher.locator(sel)
+                    expect(taught.first).to_be_attached(timeout=STEP_TIMEOUT)
+                    values = [taught.nth(j).get_attribute(attr) for j in range(taught.count())]
+                    assert all(values), values
+                    for name, follower in followers.items():
+                        shown = follower.locator(sel)
+                        expect(shown).to_have_count(len(values), timeout=STEP_TIMEOUT)
+                        got = [shown.nth(j).get_attribute(attr) for j in range(len(values))]
+                        assert got == values, (name, k, got, values)
                 if want["view"] == "race":
                     # the teacher's result reaches the class through the room (the race
                     # itself may run out of its time budget on a loaded machine: then the
