@@ -1138,27 +1138,35 @@ def big_graph_server(*sizes: int) -> Iterator[tuple[PageApi, dict[int, tuple[dic
         yield api, {n: api.create(layered_graph(n)) for n in sizes}
 
 
+FUNCTION_TEXT = re.compile(r"^\s*(async\s+)?(function\b|\(|[A-Za-z_$][\w$]*\s*=>)")
+
+
 def wait_js(page, expression: str, arg=None, timeout: float = 30_000):
-    """Wait until `expression` (a JS function of `arg`) is truthy in the page, and return its
-    value. Playwright's wait_for_function evaluates a string inside the page, which our
-    Content-Security-Policy (no 'unsafe-eval') sometimes refuses while the page works
-    (EvalError); a top-level evaluate is never refused, so this polls with evaluate."""
+    """Wait until `expression` (a JS function of `arg`, or an expression) is truthy in the
+    page, as JavaScript judges it, and return its value. Playwright's wait_for_function
+    evaluates a string inside the page, which our Content-Security-Policy (no
+    'unsafe-eval') sometimes refuses while the page works (EvalError); a top-level evaluate
+    is never refused, so this polls with evaluate."""
     from playwright.sync_api import Error as PlaywrightError
 
+    call = expression if FUNCTION_TEXT.match(expression) else f"() => ({expression})"
+    # truth is the page's: [] and {} are true there, not in Python
+    probe = f"async (arg) => {{ const v = await ({call})(arg); return {{ ok: !!v, v }}; }}"
     deadline = time.monotonic() + timeout / 1000
     last = None
     while True:
         try:
-            value = page.evaluate(expression, arg)
-            if value:
-                return value
+            got = page.evaluate(probe, arg)
+            if got["ok"]:
+                return got["v"]
         except PlaywrightError as exc:  # the page navigated between two polls
             if "context was destroyed" not in str(exc) and "navigat" not in str(exc):
                 raise
             last = exc
         if time.monotonic() > deadline:
+            why = last or "false"
             raise AssertionError(
-                f"timed out after {timeout:g} ms waiting for {expression!r} ({last or 'falsy'})"
+                f"timed out after {timeout:g} ms waiting for {expression!r} ({why})"
             )
         page.wait_for_timeout(50)
 
