@@ -1159,16 +1159,23 @@ def wait_js(page, expression: str, arg=None, timeout: float = 30_000):
             got = page.evaluate(probe, arg)
             if got["ok"]:
                 return got["v"]
+            if time.monotonic() > deadline:
+                break
+            # the next frame (or 100 ms), as wait_for_function's "raf" polling waited: a
+            # page whose work waits for a frame gets one
+            page.evaluate(NEXT_FRAME)
         except PlaywrightError as exc:  # the page navigated between two polls
             if "context was destroyed" not in str(exc) and "navigat" not in str(exc):
                 raise
             last = exc
-        if time.monotonic() > deadline:
-            why = last or "false"
-            raise AssertionError(
-                f"timed out after {timeout:g} ms waiting for {expression!r} ({why})"
-            )
-        page.wait_for_timeout(50)
+            if time.monotonic() > deadline:
+                break
+            page.wait_for_timeout(50)
+    why = last or "false"
+    raise AssertionError(f"timed out after {timeout:g} ms waiting for {expression!r} ({why})")
+
+
+NEXT_FRAME = "() => new Promise(r => { requestAnimationFrame(() => r()); setTimeout(r, 100); })"
 
 
 def wait_position(page, position: int, total: int) -> None:
