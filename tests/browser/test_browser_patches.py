@@ -4,11 +4,16 @@ patches equals what a fresh load of the same graph at the same position shows.""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from tests.helpers import READ_PAGE, browser_stack, open_editable, wait_js, wait_position
+from tests.helpers import (
+    READ_PAGE,
+    STEP_TIMEOUT,
+    browser_stack,
+    open_editable,
+    wait_js,
+    wait_position,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -46,15 +51,12 @@ def test_steps_are_patches_and_a_stepped_page_shows_what_a_fresh_one_does(
     expect(follower.locator("[data-role=live]")).to_have_text("live")
     assert any("format=patch" in url for url in streams), streams
 
-    answers: list[tuple[str, dict]] = []
-
-    def on_response(response) -> None:
+    def is_step(response) -> bool:
         req = response.request
-        if req.method == "POST" and any(req.url.split("?")[0].endswith(p) for p in STEP_PATHS):
-            answers.append((req.url, json.loads(response.body())))
+        return req.method == "POST" and any(req.url.split("?")[0].endswith(p) for p in STEP_PATHS)
 
-    page.on("response", on_response)
     open_editable(page, page_server, graph, token)
+    answers: list[tuple[str, dict]] = []
 
     # forward into the backward pass, back a few, forward again: every position of the way
     # a page built up from patches shows what a page opened afresh there shows
@@ -62,7 +64,11 @@ def test_steps_are_patches_and_a_stepped_page_shows_what_a_fresh_one_does(
     position = 0
     for key in keys:
         position += 1 if key == "ArrowRight" else -1
-        page.keyboard.press(key)
+        # each key's answer is awaited with the key: a listener may hear the last response
+        # after the page has already drawn it
+        with page.expect_response(is_step, timeout=STEP_TIMEOUT) as step:
+            page.keyboard.press(key)
+        answers.append((step.value.url, step.value.json()))
         wait_position(page, position, total)
     state = page_api.state(gid)
     assert state["cursor"]["position"] == position == 9
