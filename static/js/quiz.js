@@ -78,6 +78,7 @@ export class QuizCard {
     this.mine = new Map(); // quiz id -> the answer this browser sent
     this.dismissed = new Set(); // quiz ids a follower put away
     this.sending = false;
+    this.epoch = 0; // counts resets: an answer to a call made before one is not shown
     this.compact = false; // shrunk to its answer line once the step showed the number
     this.card = el("section", { class: "quiz-card", "data-role": "quiz", "aria-live": "polite", hidden: true });
     this.card.addEventListener("click", (ev) => {
@@ -132,6 +133,7 @@ export class QuizCard {
   /** Forget the question (the page moved to another graph). */
   reset() {
     this.quiz = null;
+    this.epoch += 1; // an answer to a call made before belongs to a step left
     this.render();
   }
 
@@ -144,8 +146,10 @@ export class QuizCard {
   async open(node, quantity) {
     const a = this.api();
     if (!a || !a.token) return null;
+    const epoch = this.epoch;
     try {
       const view = await a.post("/quiz", { node, quantity });
+      if (epoch !== this.epoch) return null;
       this.take(view);
       return view;
     } catch (err) {

@@ -184,8 +184,15 @@ def test_a_lesson_question_closes_on_the_phones_when_the_teacher_moves_on(
         for k in range(2, 7):
             teacher.keyboard.press("PageDown")
             wait_step(teacher, k)
-        # day 2, step 6 asks the class for a gradient
+        # day 2, step 6 asks the class for sigma's gradient (step 5's question on the same
+        # graph, L2's, may still be shown for a moment: it closed when the step was left)
         expect(teacher.locator("[data-role=quiz]")).to_be_visible(timeout=STEP_TIMEOUT)
+        wait_js(
+            teacher,
+            "() => { const q = window.stepgrad.quiz.quiz;"
+            " return q && q.status === 'open' && q.node === 'sigma'; }",
+            timeout=STEP_TIMEOUT,
+        )
         gid = teacher.evaluate("() => window.stepgrad.state.rec.session.id")
         status, quiz = page_api.call("GET", f"/api/graphs/{gid}/quiz")
         assert status == 200 and quiz["status"] == "open"
