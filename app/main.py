@@ -16,7 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from stepgrad.app import __version__
 from stepgrad.app.classroom.broadcast import ROOM_PREFIX
-from stepgrad.app.http import errors, static_assets
+from stepgrad.app.http import errors, openapi_doc, static_assets
 from stepgrad.app.http.request_log import RequestLogMiddleware
 from stepgrad.app.jsonio import StrictJSONResponse
 from stepgrad.app.protection import guards
@@ -131,6 +131,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(server.router)
     app.include_router(pages.router)
     apidocs.install(app)
+    openapi_doc.install(app)
     static_assets.install(app)
     return app
 

@@ -11,6 +11,7 @@ import pytest
 from tests.helpers import (
     CONTEXT_ARGS,
     IN_CI,
+    STATUS_LEDGER,
     PageApi,
     TestClient,
     csp_violations,
@@ -19,6 +20,16 @@ from tests.helpers import (
     redis_server_path,
     serve,
 )
+
+
+def pytest_configure(config):
+    STATUS_LEDGER.install()
+
+
+def pytest_collection_modifyitems(session, config, items):
+    # the check of every status the suite saw against /openapi.json runs after the rest
+    last = [item for item in items if item.get_closest_marker("after_all")]
+    items[:] = [item for item in items if item not in last] + last
 
 
 @pytest.fixture(scope="session")

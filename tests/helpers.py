@@ -1298,3 +1298,65 @@ FRAMES = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFra
 def settle(page) -> None:
     page.evaluate(FRAMES)
     page.evaluate(FRAMES)
+
+
+# ---- the statuses the suite sees, against the ones /openapi.json lists ---------------------
+
+
+class StatusLedger:
+    """Every (method, path, status) a test's httpx client got from a stepgrad app (in-process
+    or a real server on loopback): the suite's record of what the server really answers."""
+
+    HOSTS = ("testserver", "127.0.0.1", "localhost")
+
+    def __init__(self) -> None:
+        self.seen: set[tuple[str, str, int]] = set()
+        self._lock = threading.Lock()
+
+    def record(self, response: httpx.Response) -> None:
+        request = response.request
+        # the server's answers carry its security headers; a proxy's own error page does not
+        if request.url.host in self.HOSTS and "x-content-type-options" in response.headers:
+            with self._lock:
+                self.seen.add((request.method, request.url.path, response.status_code))
+
+    def install(self) -> None:
+        ledger = self
+        plain, asynchronous = httpx.Client.send, httpx.AsyncClient.send
+
+        def send(client, request, *args, **kwargs):
+            response = plain(client, request, *args, **kwargs)
+            ledger.record(response)
+            return response
+
+        async def send_async(client, request, *args, **kwargs):
+            response = await asynchronous(client, request, *args, **kwargs)
+            ledger.record(response)
+            return response
+
+        httpx.Client.send = send  # type: ignore[method-assign]
+        httpx.AsyncClient.send = send_async  # type: ignore[method-assign]
+
+    def undocumented(self, document: dict) -> list[str]:
+        """`METHOD /path/template -> status` for each status seen that the document does not
+        list for that operation (paths outside the document, such as pages, are not asked)."""
+        templates = [
+            (re.compile(re.sub(r"\{[^}]+\}", "[^/]+", path) + "/?"), path, operations)
+            for path, operations in document["paths"].items()
+        ]
+        # a literal path (/api/graphs/examples) wins over a template that also matches it
+        templates.sort(key=lambda t: t[1].count("{"))
+        missing = set()
+        with self._lock:
+            seen = sorted(self.seen)
+        for method, path, status in seen:
+            for pattern, template, operations in templates:
+                if pattern.fullmatch(path):
+                    operation = operations.get(method.lower())
+                    if operation is not None and str(status) not in operation["responses"]:
+                        missing.add(f"{method} {template} -> {status}")
+                    break
+        return sorted(missing)
+
+
+STATUS_LEDGER = StatusLedger()

@@ -29,6 +29,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
+from stepgrad.app.http.request_log import printable
 from stepgrad.app.jsonio import StrictJSONResponse as SafeJSONResponse
 from stepgrad.app.live.manager import GraphBusy, GraphNotFound, StoreFull
 from stepgrad.app.protection.jobs import JobStopped, PoolFull
@@ -163,7 +164,9 @@ class CatchAll:
         try:
             await self.app(scope, receive, tracked)
         except Exception:
-            logger.exception("Unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            logger.exception(
+                "Unhandled error on %s %s", scope.get("method"), printable(scope.get("path", ""))
+            )
             if started:  # too late for an answer of our own
                 raise
             await SafeJSONResponse({"detail": INTERNAL_ERROR}, status_code=500)(

@@ -1,4 +1,5 @@
-"""One log line per failed request: method, path and status of every 4xx and 5xx answer.
+"""One log line per failed request: method, path and status of every 4xx and 5xx answer,
+the graph or room in the path named by its fingerprint (app.redact), never its link.
 
 4xx (the client's mistake) at INFO, 5xx at ERROR. An exception that escapes the app is
 logged here as a 500 line and passed on, so that the server logs its traceback as usual.
@@ -10,6 +11,8 @@ import logging
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from stepgrad.app import redact
+
 logger = logging.getLogger(__name__)
 
 MAX_PATH = 200
@@ -17,6 +20,7 @@ MAX_PATH = 200
 
 def printable(path: str) -> str:
     """The path as one line of log: a client can put newlines and escapes into a URL."""
+    path = redact.path(path)
     if len(path) > MAX_PATH:
         path = path[:MAX_PATH] + "..."
     return path.encode("unicode_escape").decode("ascii") if not path.isprintable() else path

@@ -40,12 +40,14 @@ def check_if_match(header: str | None, version: int) -> None:
     tags = [t.strip() for t in header.split(",")]
     if "*" in tags:
         return
-    # a weak tag (W/"7") names the same version: versions are whole numbers
-    if any(t.removeprefix("W/") == etag(version) for t in tags):
+    # a weak tag (W/"7") names the same version: versions are whole numbers; so does a bare
+    # 7, the version as the state's JSON gives it, which clients send unquoted
+    if any(t.removeprefix("W/") == etag(version) or t == str(version) for t in tags):
         return
+    shown = header if len(header) <= 40 else header[:40] + "..."
     raise HTTPException(
         412,
-        f"The graph has changed since the version you edited (If-Match: {header[:40]}); it "
+        f"The graph has changed since the version you edited (If-Match: {shown}); it "
         f"is now at version {version}. Nothing was changed: reload it (GET sends its ETag), "
         "apply your edit again and send it with the new version.",
     )

@@ -53,7 +53,7 @@ def put_spec(
     patch: ReturnPatch,
     if_match: Annotated[
         str | None,
-        Header(description='The version edited, as its ETag ("7"), or * for any.', max_length=200),
+        Header(description='The version edited, as its ETag ("7"), or * for any.'),
     ] = None,
 ) -> Response:
     spec = spec_from(body, settings)

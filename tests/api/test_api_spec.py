@@ -113,11 +113,27 @@ def test_stale_if_match_is_412_and_changes_nothing(client):
     r = put_spec(client, gid, {**h, "If-Match": stale}, FANOUT, status=412)
     assert "version" in r.json()["detail"]
     assert snapshot_of(client, gid) == before
-    # the current version, a weak tag, a list and * all match
+    # a long list of stale tags is a 412 too, its sentence cut short
+    many = ", ".join(f'"{v}"' for v in range(1000, 1100))
+    r = put_spec(client, gid, {**h, "If-Match": many}, FANOUT, status=412)
+    assert f"now at version {before[0]}" in r.json()["detail"]
+    assert len(r.json()["detail"]) < 400
+    assert snapshot_of(client, gid) == before
+    # the current version, a weak tag, a list, the bare number and * all match
     version = before[0]
-    for tag in (f'"{version}"', f'W/"{version + 1}"', f'"1", "{version + 2}"', "*"):
+    for tag in (
+        f'"{version}"',
+        f'W/"{version + 1}"',
+        f'"1", "{version + 2}"',
+        str(version + 3),
+        f"1, {version + 4}",
+        "*",
+    ):
         r = put_spec(client, gid, {**h, "If-Match": tag}, FANOUT)
         version = r.json()["version"]
+    # a bare number that is not the version is stale like a quoted one
+    r = put_spec(client, gid, {**h, "If-Match": str(version - 1)}, FANOUT, status=412)
+    assert f"now at version {version}" in r.json()["detail"]
     # without If-Match the last writer wins
     assert put_spec(client, gid, h, SEED_SPEC).json()["version"] == version + 1
 

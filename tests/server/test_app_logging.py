@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from stepgrad.app.cli import logging_setup
+from stepgrad.app.redact import fingerprint
 from stepgrad.app.settings import Settings
 
 
@@ -31,16 +32,45 @@ def test_failed_requests_are_logged_one_line_each(client, app_log):
     r = client.post("/api/graphs", content=b"x=1", headers={"Content-Type": "text/plain"})
     assert r.status_code == 415
     assert lines(app_log, "stepgrad.app.http.request_log") == [
-        (logging.INFO, "GET /api/graphs/nosuchgraph -> 404"),
+        (logging.INFO, f"GET /api/graphs/{fingerprint('nosuchgraph')} -> 404"),
         (logging.INFO, "POST /api/graphs -> 415"),
     ]
 
 
 def test_a_path_cannot_forge_log_lines(client, app_log):
-    assert client.get("/api/graphs/a%0AINFO:%20fake").status_code == 404
+    assert client.get("/api/nothing/a%0AINFO:%20fake").status_code == 404
     ((_, message),) = lines(app_log, "stepgrad.app.http.request_log")
     assert "\n" not in message
-    assert message == "GET /api/graphs/a\\nINFO: fake -> 404"
+    assert message == "GET /api/nothing/a\\nINFO: fake -> 404"
+
+
+def test_the_log_never_holds_a_view_link(client, app_log, caplog):
+    """A graph's id is its view link, a room's its follow link: failed requests on them are
+    logged with the id's fingerprint, at every level."""
+    caplog.set_level(logging.DEBUG)
+    graph = client.post("/api/graphs", json={"example": "seed"}).json()
+    room = client.post("/api/rooms", json={"lesson": "day1"}).json()
+    gid, rid = graph["id"], room["id"]
+    failing = [
+        ("post", f"/api/graphs/{gid}/forward"),  # no token: 401
+        ("get", f"/api/graphs/{gid}/node/nope"),
+        ("get", f"/api/graphs/{gid}/events?format=nonsense"),
+        ("put", f"/api/rooms/{rid}"),  # no body: 422
+        ("get", f"/api/rooms/{rid}x"),
+        ("get", f"/g/{gid}/nothing"),
+        ("get", f"/r/{rid}/nothing"),
+    ]
+    for method, url in failing:
+        assert getattr(client, method)(url).status_code >= 400, url
+    # the server's loggers (the test's own HTTP client logs its URLs)
+    text = "\n".join(
+        r.getMessage() for r in caplog.records if r.name.startswith(("stepgrad", "uvicorn"))
+    )
+    assert gid not in text and rid not in text
+    logged = lines(app_log, "stepgrad.app.http.request_log")
+    assert len(logged) == len(failing)
+    assert f"POST /api/graphs/{fingerprint(gid)}/forward -> 401" in [m for _, m in logged]
+    assert f"PUT /api/rooms/{fingerprint(rid)} -> 422" in [m for _, m in logged]
 
 
 def test_an_unhandled_error_is_a_500_line_and_its_traceback_reaches_the_server(app_log):
