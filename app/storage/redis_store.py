@@ -265,6 +265,7 @@ class RedisStore:
         # the version a read checks: a short wait, and never refused by the breaker (a read
         # after Redis came back must see what other processes changed meanwhile)
         self.check = client(url, timeout=CHECK_TIMEOUT, fail_fast=False)
+        self._breaker = breaker_for(url)
         self._create = self.redis.register_script(_CREATE)
         self._save = self.redis.register_script(_SAVE)
         self._touch = self.redis.register_script(_TOUCH)
@@ -362,10 +363,13 @@ class RedisStore:
     def touch(self, graph_id: str, when: float) -> None:
         """Best effort: a read must not fail because its use could not be recorded (the
         next read or the sweep records it)."""
+        if self._breaker.until > time.monotonic():
+            return  # Redis failed to answer a moment ago
         try:
             self._touch(
                 keys=[self._key(graph_id), self._zset, self._patches_key(graph_id)],
                 args=[repr(when), self._expire_at_ms(when), graph_id],
+                client=self.check,  # a short wait: a read is waiting
             )
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
             logger.info("could not record a read of a graph: Redis did not answer")
