@@ -567,6 +567,7 @@ class RedisEventBus(EventBus):
         self._confirmed: set[str] = set()
         self._waiters: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Future]]] = {}
         self._down = False  # the listener's last connection attempt failed
+        self._dirty = False  # channels were added or dropped since the listener looked
         self._closed = threading.Event()
         self._outbox: queue.SimpleQueue = queue.SimpleQueue()
         self._sender: threading.Thread | None = None
@@ -586,7 +587,8 @@ class RedisEventBus(EventBus):
         sub = super().subscribe(graph_id, format)
         name = self.channel(graph_id, format)
         with self._chan_lock:
-            self._channels[name] = self._channels.get(name, 0) + 1
+            count = self._channels[name] = self._channels.get(name, 0) + 1
+            self._dirty = self._dirty or count == 1
             if self._listener is None or not self._listener.is_alive():
                 self._listener = threading.Thread(
                     target=self._listen, args=(weakref.ref(self),), name="stepgrad-events",
@@ -635,6 +637,7 @@ class RedisEventBus(EventBus):
                 self._channels[name] = count
             else:
                 self._channels.pop(name, None)  # the listener unsubscribes
+                self._dirty = True
 
     # ---- asked by changes (in worker threads) ------------------------------------------
 
@@ -744,13 +747,18 @@ class RedisEventBus(EventBus):
             with self._chan_lock:
                 self._pubsub = pubsub
                 self._down = False
-        with self._chan_lock:
-            wanted = set(self._channels)
-            add, drop = wanted - self._sent, self._sent - wanted
-            for name in add | drop:
-                self._pending[name] = self._pending.get(name, 0) + 1
-            self._sent = wanted
-            self._confirmed -= drop
+                self._dirty = True
+        add: set[str] = set()
+        drop: set[str] = set()
+        if self._dirty:
+            with self._chan_lock:
+                self._dirty = False
+                wanted = set(self._channels)
+                add, drop = wanted - self._sent, self._sent - wanted
+                for name in add | drop:
+                    self._pending[name] = self._pending.get(name, 0) + 1
+                self._sent = wanted
+                self._confirmed -= drop
         if add:
             pubsub.subscribe(*add)
         if drop:

@@ -81,6 +81,8 @@ def test_health_and_reads_in_memory_answer_while_redis_is_stalled():
             read = httpx.get(f"{base}/api/graphs/{gid}", timeout=30)
             step = httpx.post(f"{base}/api/graphs/{gid}/forward", headers=auth, timeout=30)
             made = httpx.post(f"{base}/api/graphs", json=chain_spec(3), timeout=30)
+            follower = SSEReader(f"{base}/api/graphs/{gid}/events", {"format": "patch"})
+            connected = follower.wait_for(lambda ev: len(ev) >= 1)
             still_stalled = redis.stalled and redis.proc.poll() is None
         finally:
             stop.set()
@@ -97,10 +99,15 @@ def test_health_and_reads_in_memory_answer_while_redis_is_stalled():
         # Redis back: the step goes through, and reads see it
         stepped = step_until_ok(base, gid, auth)
         assert stepped["version"] == held["version"] + 1
-        assert (
-            httpx.get(f"{base}/api/graphs/{gid}", timeout=30).json()["version"]
-            == (stepped["version"])
-        )
+        now = httpx.get(f"{base}/api/graphs/{gid}", timeout=30).json()
+        assert now["version"] == stepped["version"]
+        # the follower that connected during the stall was served the graph in memory, and
+        # gets the step made once Redis answered again
+        try:
+            assert connected and follower.events[0] == ("state", held)
+            assert follower.wait_for(lambda ev: stepped["version"] in _versions(ev))
+        finally:
+            follower.close()
 
 
 def test_followers_connecting_while_redis_is_down_get_events_once_it_is_back(live_server):
