@@ -302,7 +302,10 @@ class GraphManager:
     def _catch_up(self, session: Session) -> None:
         """Under the graph's lock, with a shared store: bring the session to the stored
         version if another process changed the graph (GraphNotFound if it deleted it)."""
-        stored = self.store.version(session.id)
+        try:
+            stored: int | None = self.store.version(session.id)
+        except StoreUnreachable:  # no answer to the short check: read the record, waiting longer
+            stored = -1
         if stored == session.version:
             return
         record = self.store.get(session.id) if stored is not None else None
@@ -310,7 +313,8 @@ class GraphManager:
             self.registry.forget(session)
             session.deleted = True
             raise GraphNotFound(session.id)
-        session.catch_up(self._load(record))
+        if record.version != session.version:
+            session.catch_up(self._load(record))
 
     def mutate(self, session: Session, change: Callable[[Session], object]) -> Change:
         """Apply `change(session)` under the graph's lock, then save and publish.
