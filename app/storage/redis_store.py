@@ -567,6 +567,9 @@ class RedisEventBus(EventBus):
         self._confirmed: set[str] = set()
         self._waiters: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Future]]] = {}
         self._down = False  # the listener's last connection attempt failed
+        # a follower's wait for a confirmation timed out since Redis last confirmed anything
+        # (it is stalled): the next ones do not wait
+        self._unanswered = False
         self._dirty = False  # channels were added or dropped since the listener looked
         self._closed = threading.Event()
         self._outbox: queue.SimpleQueue = queue.SimpleQueue()
@@ -600,20 +603,23 @@ class RedisEventBus(EventBus):
     async def ready(self, sub: Subscriber) -> None:
         """Return once Redis confirmed the subscriber's channel (the follower reads the
         state next: a change published before the confirmation would be lost to it), or
-        after READY_WAIT, or at once while Redis is down: then the subscriber is stale and
-        gets RESYNC when the channel is confirmed. A round trip, for a graph's first
-        follower on a process."""
+        after READY_WAIT, or at once while Redis is down or left the last wait unanswered:
+        then the subscriber is stale and gets RESYNC when the channel is confirmed. A round
+        trip, for a graph's first follower on a process."""
         name = self.channel(sub.graph_id, sub.format)
         loop = asyncio.get_running_loop()
         with self._chan_lock:
             if name in self._confirmed:
                 return
             fut = loop.create_future()
-            if not self._down:
+            wait = not (self._down or self._unanswered)
+            if wait:
                 self._waiters.setdefault(name, []).append((loop, fut))
-        if not fut.done() and not self._down:
-            with contextlib.suppress(TimeoutError):
+        if wait:
+            try:
                 await asyncio.wait_for(fut, READY_WAIT)
+            except TimeoutError:
+                self._unanswered = True
         with self._chan_lock:
             if name in self._confirmed:
                 return
@@ -793,6 +799,7 @@ class RedisEventBus(EventBus):
                 self._pending[channel] = left
                 return
             self._pending.pop(channel, None)
+            self._unanswered = False
             if channel not in self._sent:
                 return
             self._confirmed.add(channel)
