@@ -108,3 +108,29 @@ def test_since_across_a_change_of_structure_is_the_whole_state():
                                                        "full": True}  # fmt: skip
         patch = http.get(f"{b}/api/graphs/{gid}", params={"since": changed}).json()
         assert "full" not in patch and patch["version"] == now
+
+
+def test_kept_changes_join_into_one_diff_and_any_gap_is_the_whole_state():
+    from stepgrad.app.live import shared_patches
+    from stepgrad.app.live.patches import Diff
+
+    def diff(nodes=None, edges=None, top=()):
+        return Diff(nodes=nodes or {}, edges=edges or {}, top=set(top))
+
+    every = diff({i: {"value", "grad"} for i in range(10_000)})
+    assert len(shared_patches.encode(every)) < 100  # one range per field, whatever the size
+    kept = [
+        (5, shared_patches.encode(diff({3: {"value"}, 4: {"value"}}, {1: {"grad"}}))),
+        (6, shared_patches.encode(diff({7: {"grad"}}, top=["cursor", "training"]))),
+        (7, shared_patches.encode(diff({3: {"grad"}}))),
+    ]
+    joined = shared_patches.since(kept, 4, 7, nodes=10, edges=4)
+    assert joined is not None
+    assert joined.nodes == {3: {"value", "grad"}, 4: {"value"}, 7: {"grad"}}
+    assert joined.edges == {1: {"grad"}} and joined.top == {"cursor", "training"}
+    assert shared_patches.since(kept, 5, 7, 10, 4).nodes == {7: {"grad"}, 3: {"grad"}}
+    assert shared_patches.since(kept, 3, 7, 10, 4) is None  # version 4 is not kept
+    assert shared_patches.since(kept, 4, 7, 5, 4) is None  # node 7 is not in a 5-node graph
+    structure = [*kept, (8, shared_patches.encode(Diff(full=True)))]
+    assert structure[-1][1] is None and shared_patches.since(structure, 6, 8, 10, 4) is None
+    assert shared_patches.since(kept, 7, 7, 10, 4) == Diff()  # nothing since now
