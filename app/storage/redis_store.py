@@ -391,9 +391,20 @@ class RedisStore:
         return int(self.redis.zcount(self._zset, self._live_from(), "+inf"))
 
     def expire(self, idle_before: float, keep: int | None = None) -> list[str]:
-        return self._expire(
-            keys=[self._zset], args=[repr(idle_before), -1 if keep is None else keep, PREFIX]
-        )
+        """Best effort: Redis expires the keys by itself; this forgets them in the sorted set
+        (and frees their memory in the process). While Redis is away: nothing (so that a
+        process starts, and sweeps, while Redis is down)."""
+        try:
+            return cast(
+                list[str],
+                self._expire(
+                    keys=[self._zset],
+                    args=[repr(idle_before), -1 if keep is None else keep, PREFIX],
+                ),
+            )
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+            logger.warning("expired graphs could not be swept: Redis did not answer")
+            return []
 
     def oldest_access(self) -> float | None:
         first = self.redis.zrangebyscore(
@@ -450,20 +461,31 @@ class RedisStore:
         raise StoreConflict(f"Room {record.id!r} is at version {done}, not {expected_version}.")
 
     def touch_room(self, room_id: str, when: float) -> None:
-        # the graphs' touch script: a hash with `accessed`, its expiry and a sorted set
-        self._touch(
-            keys=[self._room_key(room_id), self._rooms],
-            args=[repr(when), self._expire_at_ms(when), room_id],
-        )
+        """Best effort, as `touch`: the graphs' touch script (a hash with `accessed`, its
+        expiry and a sorted set)."""
+        try:
+            self._touch(
+                keys=[self._room_key(room_id), self._rooms],
+                args=[repr(when), self._expire_at_ms(when), room_id],
+            )
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+            logger.info("could not record a use of a room: Redis did not answer")
 
     def expire_rooms(self, idle_before: float) -> list[str]:
-        # the keys expire by themselves; this forgets them in the sorted set
-        gone = cast(list[str], self.redis.zrangebyscore(self._rooms, "-inf", f"({idle_before!r}"))
-        if gone:
-            pipe = self.redis.pipeline()
-            pipe.delete(*[self._room_key(r) for r in gone])
-            pipe.zrem(self._rooms, *gone)
-            pipe.execute()
+        """Best effort, as `expire`: the keys expire by themselves; this forgets them in
+        the sorted set."""
+        try:
+            gone = cast(
+                list[str], self.redis.zrangebyscore(self._rooms, "-inf", f"({idle_before!r}")
+            )
+            if gone:
+                pipe = self.redis.pipeline()
+                pipe.delete(*[self._room_key(r) for r in gone])
+                pipe.zrem(self._rooms, *gone)
+                pipe.execute()
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+            logger.warning("expired rooms could not be swept: Redis did not answer")
+            return []
         return gone
 
     # ---- locks --------------------------------------------------------------------------

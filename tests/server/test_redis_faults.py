@@ -163,6 +163,26 @@ def test_followers_connecting_while_redis_is_down_get_events_once_it_is_back(liv
         assert _eventually(lambda: services.bus.count() == 0)
 
 
+def test_a_server_started_while_redis_is_down_serves_once_it_is_up():
+    redis = RedisProcess("--appendonly", "yes")  # not started yet
+    try:
+        with ServerProcess(store=redis.url) as server:
+            base = server.base
+            assert httpx.get(f"{base}/api/health", timeout=30).status_code == 200
+            r = httpx.post(f"{base}/api/graphs", json=chain_spec(3), timeout=30)
+            assert r.status_code == 503 and r.json()["detail"] == STORE_DOWN
+            assert "cannot be reached now" in server.output()
+            redis.start()
+            for _ in range(60):
+                r = httpx.post(f"{base}/api/graphs", json=chain_spec(3), timeout=30)
+                if r.status_code != 503:
+                    break
+                threading.Event().wait(0.5)
+            assert r.status_code == 201, r.text
+    finally:
+        redis.__exit__(None, None, None)
+
+
 def _versions(events) -> list[int]:
     return [d["version"] for _, d in events if isinstance(d, dict) and "version" in d]
 
