@@ -754,9 +754,11 @@ class RedisEventBus(EventBus):
                 backoff = 0.05
                 del bus
                 continue
-            except (redis.RedisError, OSError, ValueError, AttributeError) as exc:
+            except Exception as exc:  # the connection failed (or a bug: logged, then retried)
                 if bus._closed.is_set():
                     return
+                if not isinstance(exc, (redis.RedisError, OSError)):
+                    logger.exception("reading live events from Redis failed")
                 bus._lost(exc)
             closed = bus._closed
             del bus
