@@ -169,8 +169,10 @@ def connection_pool(
 
 
 def client(url: str, **options: Any) -> redis.Redis:
-    """A Redis client on `connection_pool(url, **options)`."""
-    return redis.Redis(connection_pool=connection_pool(url, **options))
+    """A Redis client on `connection_pool(url, **options)`, closing it when closed."""
+    out = redis.Redis(connection_pool=connection_pool(url, **options))
+    out.auto_close_connection_pool = True
+    return out
 
 
 _CREATE = """
