@@ -491,6 +491,157 @@ def redis_server() -> Iterator[str]:
                 proc.wait()
 
 
+class RedisProcess:
+    """A redis-server of a test's own on a free loopback port, in a temporary directory, that
+    the test may stall (SIGSTOP), resume, kill and start again on the same port and
+    directory: with `--appendonly yes` among `options` its data survives a kill. Nothing is
+    saved to disk unless `options` say so (they come after the defaults, so they win)."""
+
+    def __init__(self, *options: str):
+        path = redis_server_path()
+        if path is None:
+            raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
+        self.path = path
+        self.options = options
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.tmp = tempfile.TemporaryDirectory(prefix="stepgrad-redis-")
+        self.proc: subprocess.Popen | None = None
+        self.stalled = False
+
+    def start(self) -> RedisProcess:
+        import redis
+
+        self.proc = subprocess.Popen(
+            [self.path, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.tmp.name,
+             "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning",
+             *self.options],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        client = redis.Redis.from_url(self.url)
+        deadline = time.monotonic() + 20
+        try:
+            while True:
+                try:
+                    client.ping()
+                    return self
+                except redis.exceptions.BusyLoadingError:  # reading its append-only file
+                    pass
+                except redis.ConnectionError:
+                    if self.proc.poll() is not None:
+                        raise RuntimeError("redis-server exited at start") from None
+                if time.monotonic() > deadline:
+                    raise RuntimeError("redis-server did not start")
+                time.sleep(0.05)
+        finally:
+            client.close()
+
+    def stall(self) -> None:
+        """SIGSTOP: connections are still accepted by the kernel, nothing is answered."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+        self.stalled = True
+
+    def resume(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
+        self.stalled = False
+
+    def kill(self) -> None:
+        """SIGKILL: connections are refused until `start` again."""
+        assert self.proc is not None
+        if self.stalled:
+            self.resume()
+        self.proc.kill()
+        self.proc.wait()
+
+    def __enter__(self) -> RedisProcess:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.kill()
+        self.tmp.cleanup()
+
+
+class SSEReader:
+    """An event stream read in a thread: every (event, data as JSON or text) it received, in
+    order, and `wait_for(condition)` on them. `close` ends it."""
+
+    def __init__(self, url: str, params: dict | None = None):
+        self.url = url
+        self.params = params or {}
+        self.events: list[tuple[str, object]] = []
+        self.status: int | None = None
+        self.error: BaseException | None = None
+        self._socket: socket.socket | None = None
+        self._changed = threading.Condition()
+        self._client = httpx.Client(timeout=httpx.Timeout(60, read=None))
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        import json
+
+        try:
+            with self._client.stream("GET", self.url, params=self.params) as r:
+                stream = r.extensions.get("network_stream")
+                with self._changed:
+                    self.status = r.status_code
+                    self._socket = stream.get_extra_info("socket") if stream else None
+                    self._changed.notify_all()
+                if r.status_code != 200:
+                    return
+                event = None
+                for line in r.iter_lines():
+                    if line.startswith("event: "):
+                        event = line[7:]
+                    elif line.startswith("data: ") and event is not None:
+                        text = line[6:]
+                        try:
+                            data: object = json.loads(text)
+                        except ValueError:
+                            data = text
+                        with self._changed:
+                            self.events.append((event, data))
+                            self._changed.notify_all()
+                        event = None
+        except (httpx.HTTPError, RuntimeError) as exc:  # closed by the test, or lost
+            self.error = exc
+        finally:
+            with self._changed:
+                self._changed.notify_all()
+
+    def wait_for(self, condition, timeout: float = 30.0) -> bool:
+        """Whether condition(events) became true within `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not condition(self.events):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._changed.wait(min(left, 0.5))
+            return True
+
+    def wait_status(self, timeout: float = 30.0) -> int | None:
+        self.wait_for(lambda _: self.status is not None, timeout)
+        return self.status
+
+    def versions(self) -> list[int]:
+        with self._changed:
+            return [d["version"] for _, d in self.events if isinstance(d, dict) and "version" in d]
+
+    def close(self) -> None:
+        with self._changed:
+            sock = self._socket
+        if sock is not None:  # wakes the reading thread (closing alone would not)
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        self._thread.join(10)
+        self._client.close()
+
+
 # ---- random graphs against PyTorch ----------------------------------------------------------
 #
 # Shared by the property tests (tests/engine/test_properties.py, drawing through hypothesis)

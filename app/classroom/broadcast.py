@@ -4,11 +4,18 @@ room's, what a follower hears on connecting, and forgetting both when the graph 
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
 from stepgrad.app.classroom import quiz as quizmod
 from stepgrad.app.classroom.rooms import left_question, room_view
 from stepgrad.app.jsonio import dumps, json_safe
 from stepgrad.app.services import Services
 from stepgrad.app.storage.base import RoomRecord
+
+logger = logging.getLogger(__name__)
 
 ROOM_PREFIX = "room:"  # a room's key on the event bus (graph ids hold no colon)
 
@@ -24,6 +31,29 @@ def quiz_view(store: quizmod.QuizStore, graph_id: str) -> dict:
     return json_safe(quizmod.view(store.get(graph_id), graph_id))  # type: ignore[return-value]
 
 
+# the coalesced sends read the store (Redis, or a file): on the event loop they are handed
+# to this one thread, in order (a later send reads newer data and is published after)
+_emitter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stepgrad-emit")
+
+
+def _off_loop(emit: Callable[[], None]) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            emit()
+        except Exception:
+            logger.warning("a quiz or focus event could not be sent", exc_info=True)
+
+    def send() -> None:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # a worker thread already
+            emit()
+            return
+        _emitter.submit(run)
+
+    return send
+
+
 def publish_quiz(services: Services, graph_id: str, now: bool = False) -> None:
     """`event: quiz` with the question as everyone may see it, coalesced per graph."""
     bus, store = services.bus, services.quizzes
@@ -31,7 +61,7 @@ def publish_quiz(services: Services, graph_id: str, now: bool = False) -> None:
     def emit() -> None:
         bus.publish(graph_id, "quiz", dumps(quiz_view(store, graph_id)))
 
-    services.quiz_events.send(graph_id, emit, now=now)
+    services.quiz_events.send(graph_id, _off_loop(emit), now=now)
 
 
 def publish_focus(services: Services, graph_id: str) -> None:
@@ -42,7 +72,7 @@ def publish_focus(services: Services, graph_id: str) -> None:
         if focus is not None:
             bus.publish(graph_id, "focus", dumps(focus))
 
-    services.focus_events.send(graph_id, emit)
+    services.focus_events.send(graph_id, _off_loop(emit))
 
 
 def on_connect_frames(services: Services, graph_id: str) -> list[tuple[str, str]]:

@@ -42,6 +42,9 @@ def serve(args: argparse.Namespace) -> int:
     from stepgrad.app.main import create_app
 
     settings = _settings(args)
+    from stepgrad.app.storage.backends import check_store
+
+    check_store(settings)  # with Redis: what its persistence and eviction settings risk
     workers = getattr(args, "workers", None) or 1
     if workers > 1:
         if not settings.store:

@@ -8,7 +8,9 @@ bytes once and hands the same bytes to every subscriber of that format, with one
 change to the server grows with its followers only by a queue append each.
 
 A subscriber whose queue is full (a stalled client) is marked `lagging`: its stream drops
-what is queued and sends the current state instead.
+what is queued and sends the current state instead. A shared bus that may have lost events
+(its broker was unreachable) queues RESYNC: the stream sends the current state if it moved
+on.
 """
 
 from __future__ import annotations
@@ -42,6 +44,9 @@ def item(event: str, data: str, version: int | None = None, base: int | None = N
 
 
 CLOSE = item("close", "")
+# not sent as it is: the follower may have missed events (its shared bus lost its broker and
+# got it back): it is sent the current state if that moved on (live.follow)
+RESYNC = item("resync", "")
 
 
 @dataclass(eq=False)

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from fastapi.concurrency import run_in_threadpool
 
 from stepgrad.app.jsonio import dumps
-from stepgrad.app.live.event_bus import Subscriber, sse
+from stepgrad.app.live.event_bus import RESYNC, Subscriber, sse
 from stepgrad.app.live.manager import GraphManager, GraphNotFound
 
 logger = logging.getLogger(__name__)
@@ -40,10 +40,13 @@ async def follow(
     patches: bool,
     ping_seconds: float,
     max_events: int | None = None,
+    on_resync: Callable[[], Awaitable[list[bytes]]] | None = None,
 ) -> AsyncIterator[bytes]:
     """The frames of one follower: `first` (the state it starts from, at `version`, and
     what it must hear on connecting), then every event of the graph. With `patches`, a
-    patch is sent only when it applies to the version the follower holds."""
+    patch is sent only when it applies to the version the follower holds. After RESYNC
+    (events may have been lost) the follower is sent the state if it moved on, and what
+    `on_resync` gives (what it must hear on connecting)."""
     graph_id = sub.graph_id
     sent = 0
     for frame in first:
@@ -69,9 +72,26 @@ async def follow(
                     yield sse("deleted", dumps({"id": graph_id}))
                     return
             resync = True
+        elif entry is RESYNC:  # events may have been lost (the bus's broker was away)
+            found = await current_state(graphs, graph_id)
+            if found is None:
+                return
+            if found[1] != version:
+                frame, version = found
+                yield frame
+                sent += 1
+            if on_resync is not None and (max_events is None or sent < max_events):
+                for frame in await on_resync():
+                    if max_events is not None and sent >= max_events:
+                        return
+                    yield frame
+                    sent += 1
+            continue
+        elif entry.version is not None and (
+            entry.version < version or (patches and entry.version == version)
+        ):
+            continue  # already in what the follower holds (an older state is never sent)
         elif patches and entry.version is not None:
-            if entry.version <= version:
-                continue  # already in what the follower holds
             # a patch must apply to what the follower holds; else it gets the state
             resync = entry.event == "patch" and entry.base_version != version
         if resync:
@@ -110,7 +130,7 @@ async def follow_room(
         if entry.event == "close":
             return
         frame = entry.frame
-        if sub.lagging:  # skip what is queued: the room now says it all
+        if sub.lagging or entry is RESYNC:  # skip what is queued: the room now says it all
             sub.lagging = False
             while not sub.queue.empty():
                 sub.queue.get_nowait()

@@ -28,6 +28,7 @@ itself (and callers outside the event loop).
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import threading
 import time
@@ -35,7 +36,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from stepgrad.app import jsonio
-from stepgrad.app.live import patches
+from stepgrad.app.live import patches, shared_patches
 from stepgrad.app.live import state_json as render
 from stepgrad.app.live.event_bus import EventBus, sse
 from stepgrad.app.live.layout import graph_layout
@@ -60,7 +61,9 @@ from stepgrad.app.storage.base import (
     GraphRecord,
     GraphStore,
     LockTimeout,
+    PatchLog,
     StoreConflict,
+    StoreUnreachable,
 )
 from stepgrad.engine.errors import StepgradError
 from stepgrad.engine.graph import Graph, Limits
@@ -69,6 +72,8 @@ __all__ = [
     "Change", "GraphBusy", "GraphManager", "GraphNotFound", "Session", "Snapshot",
     "StoreFull", "hash_token", "new_token", "next_optimizer", "restore_optimizer", "run_for",
 ]  # fmt: skip
+
+logger = logging.getLogger(__name__)
 
 TOUCH_INTERVAL = 60.0  # at most, seconds between two writes of a read graph's access time
 UNLIMITED = Limits(max_nodes=10**9, max_elements=10**12, max_total_elements=10**12)
@@ -102,6 +107,8 @@ class GraphManager:
         self.publisher = Publisher(bus)
         self.registry = Registry(settings.max_loaded_graphs, settings.idle_expiry_seconds)
         self.shared = bool(getattr(store, "shared", False))
+        # a shared store that keeps each graph's last changes (?since=V on every process)
+        self.patch_log = store if isinstance(store, PatchLog) else None
         self.limits = Limits(
             max_nodes=settings.max_nodes,
             max_elements=settings.max_elements,
@@ -165,8 +172,15 @@ class GraphManager:
 
     def _current(self, session: Session, now: float) -> Session:
         """The pinned session, or (when another process changed or deleted the graph) a
-        pinned session of the stored version in its place."""
-        stored = self.store.version(session.id)
+        pinned session of the stored version in its place. When the store does not answer
+        the version's short check (Redis down or stalled), the session as this process holds
+        it: a read of a graph in memory never waits on the store (no process can change the
+        graph while the store is away)."""
+        try:
+            stored = self.store.version(session.id)
+        except StoreUnreachable:
+            _log_unchecked()
+            return session
         if stored == session.version:
             return session
         if stored is None:
@@ -288,7 +302,10 @@ class GraphManager:
     def _catch_up(self, session: Session) -> None:
         """Under the graph's lock, with a shared store: bring the session to the stored
         version if another process changed the graph (GraphNotFound if it deleted it)."""
-        stored = self.store.version(session.id)
+        try:
+            stored: int | None = self.store.version(session.id)
+        except StoreUnreachable:  # no answer to the short check: read the record, waiting longer
+            stored = -1
         if stored == session.version:
             return
         record = self.store.get(session.id) if stored is not None else None
@@ -296,7 +313,8 @@ class GraphManager:
             self.registry.forget(session)
             session.deleted = True
             raise GraphNotFound(session.id)
-        session.catch_up(self._load(record))
+        if record.version != session.version:
+            session.catch_up(self._load(record))
 
     def mutate(self, session: Session, change: Callable[[Session], object]) -> Change:
         """Apply `change(session)` under the graph's lock, then save and publish.
@@ -328,9 +346,23 @@ class GraphManager:
                 created=session.created,
                 accessed=time.time(),
             )
+            # the new version's snapshot and diff before the save: a shared store keeps the
+            # diff beside the graph in the same step (for ?since=V on every process)
+            version, stamps = session.version, session.stamps
+            session.version = record.version
+            if not patches.same_structure(before.graph, graph):
+                session.stamps = None  # a new structure: ?since=V from here on only
+            snapshot = make_snapshot(session, before)
+            diff = patches.diff(before, snapshot, events)
             try:
-                self.store.save(record, session.version, graph is not before.graph)
+                if self.patch_log is not None:
+                    self.patch_log.save_with_patch(
+                        record, version, graph is not before.graph, shared_patches.encode(diff)
+                    )
+                else:
+                    self.store.save(record, version, graph is not before.graph)
             except BaseException as exc:
+                session.version, session.stamps = version, stamps
                 restore(session, before, optimizer, training, layout)
                 if isinstance(exc, KeyError):  # deleted meanwhile (expired)
                     session.deleted = True
@@ -341,12 +373,8 @@ class GraphManager:
                         "The graph was changed by another server process; reload it and try again."
                     ) from None
                 raise
-            session.version = record.version
             session.touched = record.accessed
-            if not patches.same_structure(before.graph, graph):
-                session.stamps = None  # a new structure: ?since=V from here on only
-            snapshot = session.snapshot = make_snapshot(session, before)
-            diff = patches.diff(before, snapshot, events)
+            session.snapshot = snapshot
             if not diff.full:
                 snapshot.stamps.record(diff, snapshot.version)
             done = Change(
@@ -371,12 +399,25 @@ class GraphManager:
         """The patch from `version` to `snapshot`, or its whole state with `"full": true`
         when the changes since `version` are no longer known (see live.patches)."""
         stamps = snapshot.stamps
-        if version < stamps.since:
-            d = patches.Diff(full=True)
-        else:
+        if version >= stamps.since:
             d = stamps.since_diff(snapshot, version)
+        else:
+            d = self._shared_since(snapshot, version) or patches.Diff(full=True)
         threshold = self.settings.summary_threshold
         return patches.render_patch(snapshot, version, d, threshold, (), full)
+
+    def _shared_since(self, snapshot: Snapshot, version: int) -> patches.Diff | None:
+        """The changes since `version` from those a shared store keeps beside the graph (its
+        last versions, made by any process), or None."""
+        if self.patch_log is None or snapshot.version - version > shared_patches.KEPT:
+            return None
+        try:
+            kept = self.patch_log.patches(snapshot.id)
+        except StoreUnreachable:
+            return None
+        return shared_patches.since(
+            kept, version, snapshot.version, len(snapshot.static_nodes), len(snapshot.static_edges)
+        )
 
     # ---- create, fork, delete, expire ----------------------------------------------------
 
@@ -470,6 +511,21 @@ class GraphManager:
         for gid in gone:
             self._drop(gid, delete=False)
         return gone
+
+
+_unchecked_logged = [0.0]
+
+
+def _log_unchecked() -> None:
+    """A read answered from memory without the store's version check: logged at most once
+    a minute (without the graph's id: it is a read capability)."""
+    now = time.monotonic()
+    if now - _unchecked_logged[0] >= 60:
+        _unchecked_logged[0] = now
+        logger.warning(
+            "the store did not answer a read's version check: reads of graphs held in "
+            "memory are answered from memory until it does"
+        )
 
 
 def _duration(seconds: float) -> str:

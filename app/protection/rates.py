@@ -19,6 +19,8 @@ import re
 import threading
 import time
 
+import anyio
+import anyio.to_thread
 from fastapi import HTTPException, Request
 from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage, RedisStorage, Storage
@@ -60,7 +62,15 @@ def _per(item: RateLimitItem) -> str:
     )
 
 
+REDIS_THREADS = 8  # threads that may wait for the shared counters (Redis) at once
+
+
 class RateLimitMiddleware:
+    """Counts the calls of RULES per address; over a rate, 429 with Retry-After. Counters
+    in memory are counted on the event loop; counters in Redis in worker threads (at most
+    REDIS_THREADS at once, so that a stalled Redis never holds the event loop nor every
+    thread), and a Redis that does not answer is a 503 to retry."""
+
     def __init__(self, app: ASGIApp, settings: Settings):
         self.app = app
         self.rates = {
@@ -68,12 +78,23 @@ class RateLimitMiddleware:
             "heavy": parse_many(settings.rate_heavy),
             "answer": parse_many(settings.rate_answer),
         }
-        self.limiter = MovingWindowRateLimiter(rate_storage(settings))
+        storage = rate_storage(settings)
+        self.limiter = MovingWindowRateLimiter(storage)
+        self.shared = not isinstance(storage, MemoryStorage)
+        self._threads: anyio.CapacityLimiter | None = None
 
     def _kind(self, method: str, path: str) -> str | None:
         for kind, m, pattern in RULES:
             if method == m and pattern.fullmatch(path):
                 return kind
+        return None
+
+    def _hit(self, kind: str, address: str) -> tuple[RateLimitItem, int] | None:
+        """Count the call; the rate it went over and the seconds until it may, or None."""
+        for item in self.rates[kind]:
+            if not self.limiter.hit(item, kind, address):
+                reset = self.limiter.get_window_stats(item, kind, address).reset_time
+                return item, max(1, math.ceil(reset - time.time()))
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -83,35 +104,45 @@ class RateLimitMiddleware:
         kind = self._kind(scope["method"], scope.get("path", ""))
         if kind is not None:
             address = client_address(scope)
-            for item in self.rates[kind]:
-                try:
-                    allowed = self.limiter.hit(item, kind, address)
-                except Exception:  # the shared counters (Redis) are unreachable
-                    from stepgrad.app.http.errors import STORE_DOWN
-
-                    logger.warning("rate limit counters unreachable", exc_info=True)
-                    await _refuse(scope, receive, send, 503, STORE_DOWN, 5)
-                    return
-                if not allowed:
-                    reset = self.limiter.get_window_stats(item, kind, address).reset_time
-                    wait = max(1, math.ceil(reset - time.time()))
-                    await _refuse(
-                        scope,
-                        receive,
-                        send,
-                        429,
-                        f"Too many {WHAT[kind]} from your address: the limit is {_per(item)}. "
-                        f"Try again in {wait} s.",
-                        wait,
+            try:
+                if self.shared:
+                    if self._threads is None:
+                        self._threads = anyio.CapacityLimiter(REDIS_THREADS)
+                    over = await anyio.to_thread.run_sync(
+                        self._hit, kind, address, limiter=self._threads
                     )
-                    return
+                else:
+                    over = self._hit(kind, address)
+            except Exception:  # the shared counters (Redis) are unreachable
+                from stepgrad.app.http.errors import STORE_DOWN
+
+                logger.warning("rate limit counters unreachable", exc_info=True)
+                await _refuse(scope, receive, send, 503, STORE_DOWN, 5)
+                return
+            if over is not None:
+                item, wait = over
+                await _refuse(
+                    scope,
+                    receive,
+                    send,
+                    429,
+                    f"Too many {WHAT[kind]} from your address: the limit is {_per(item)}. "
+                    f"Try again in {wait} s.",
+                    wait,
+                )
+                return
         await self.app(scope, receive, send)
 
 
 def rate_storage(settings: Settings) -> Storage:
-    """Where the moving windows are counted: this process's memory, or the store's Redis."""
+    """Where the moving windows are counted: this process's memory, or the store's Redis
+    (through connections that wait for it briefly and fail at once while it is down:
+    storage.redis_store.connection_pool)."""
     if settings.store:
-        return RedisStorage(settings.store, key_prefix="stepgrad-limits")
+        from stepgrad.app.storage.redis_store import connection_pool
+
+        pool = connection_pool(settings.store, decode_responses=False)
+        return RedisStorage(settings.store, connection_pool=pool, key_prefix="stepgrad-limits")
     return MemoryStorage()
 
 

@@ -30,6 +30,7 @@ from stepgrad.app.live.event_bus import EventBus, Subscriber, sse
 from stepgrad.app.live.follow import follow
 from stepgrad.app.schemas import NOT_FOUND
 from stepgrad.app.services import services_of
+from stepgrad.app.storage.backends import STORE_ERRORS
 
 router = APIRouter(prefix="/api/graphs", tags=["events"])
 logger = logging.getLogger(__name__)
@@ -80,17 +81,26 @@ async def graph_events(
     services = services_of(request.app)
     streams = services.streams
     address = streams.open(request)
-    # subscribe before reading the state, so that no change falls in between
+    # subscribe before reading the state, so that no change falls in between (counted in
+    # memory: never waits for a shared bus's broker, and always undone by close)
     sub: Subscriber = bus.subscribe(graph_id, fmt)
+    closed = False
 
     def close() -> None:
-        bus.unsubscribe(sub)
-        streams.close(address)
+        nonlocal closed
+        if not closed:
+            closed = True
+            bus.unsubscribe(sub)
+            streams.close(address)
+
+    async def extra_frames() -> list[bytes]:
+        return await run_in_threadpool(_extra_frames, services, graph_id)
 
     try:
         await bus.ready(sub)
         snapshot = await run_in_threadpool(graphs.snapshot, graph_id)
         first = await run_in_threadpool(graphs.state_frame, snapshot)
+        extra = await extra_frames()
     except BaseException:
         close()
         raise
@@ -98,9 +108,21 @@ async def graph_events(
         graphs,
         sub,
         snapshot.version,
-        first=[first] + [sse(name, data) for name, data in on_connect_frames(services, graph_id)],
+        first=[first, *extra],
         patches=fmt == "patch",
         ping_seconds=settings.sse_ping_seconds,
         max_events=max_events,
+        on_resync=extra_frames,
     )
     return EventStreamResponse(stream, on_close=close)
+
+
+def _extra_frames(services, graph_id: str) -> list[bytes]:
+    """What a follower hears on connecting besides the state (the question, the focus), in
+    a worker thread: a shared store is asked. While it does not answer, nothing: the
+    follower hears them once the bus is back (follow's on_resync) or when they change."""
+    try:
+        return [sse(name, data) for name, data in on_connect_frames(services, graph_id)]
+    except STORE_ERRORS:
+        logger.info("a follower's question and focus could not be read: the store is away")
+        return []

@@ -192,9 +192,10 @@ async def open_quiz(
                 f"The gradient of {body.node!r} is already on screen at this point of the "
                 "timeline: open the question before backward reaches it.",
             )
-    store.open(quizmod.new_quiz(snapshot.id, body.node, body.quantity))
+    await run_in_threadpool(store.open, quizmod.new_quiz(snapshot.id, body.node, body.quantity))
     publish_quiz(services_of(request.app), snapshot.id, now=True)
-    return Response(dumps(quiz_view(store, snapshot.id)), 201, media_type="application/json")
+    view = await run_in_threadpool(quiz_view, store, snapshot.id)
+    return Response(dumps(view), 201, media_type="application/json")
 
 
 @router.get(
@@ -204,7 +205,8 @@ async def open_quiz(
     summary="The graph's question and its number of answers (results after the reveal)",
 )
 async def get_quiz(snapshot: ReadSnapshot, store: Quizzes) -> Response:
-    return Response(dumps(quiz_view(store, snapshot.id)), media_type="application/json")
+    view = await run_in_threadpool(quiz_view, store, snapshot.id)
+    return Response(dumps(view), media_type="application/json")
 
 
 @router.post(
@@ -224,7 +226,8 @@ async def answer_quiz(
 ) -> QuizAnswered:
     client = body.client or answering_browser(request, response, snapshot.id)
     try:
-        count = store.answer(
+        count = await run_in_threadpool(
+            store.answer,
             snapshot.id,
             body.quiz_id,
             client,
@@ -247,21 +250,22 @@ async def answer_quiz(
     summary="Close answering and show the truth, the answers' histogram and the share within 1 %",
 )
 async def reveal_quiz(snapshot: TeacherSnapshot, store: Quizzes, request: Request) -> Response:
-    quiz = store.get(snapshot.id)
+    quiz = await run_in_threadpool(store.get, snapshot.id)
     if quiz is None:
         raise HTTPException(409, "There is no question on this graph to reveal; open one first.")
     graph = snapshot.graph
     if quiz.node not in graph.index or math.prod(graph.shapes[quiz.node]) != 1:
         # the graph was replaced meanwhile (PUT spec): the question no longer applies
-        store.close(snapshot.id)
+        await run_in_threadpool(store.close, snapshot.id)
         publish_quiz(services_of(request.app), snapshot.id, now=True)
         raise HTTPException(
             409, f"Node {quiz.node!r} is no longer a scalar node of the graph; ask again."
         )
     truth = await run_in_threadpool(truth_of, snapshot, quiz.node, quiz.quantity)
-    store.reveal(snapshot.id, truth)
+    await run_in_threadpool(store.reveal, snapshot.id, truth)
     publish_quiz(services_of(request.app), snapshot.id, now=True)
-    return Response(dumps(quiz_view(store, snapshot.id)), media_type="application/json")
+    view = await run_in_threadpool(quiz_view, store, snapshot.id)
+    return Response(dumps(view), media_type="application/json")
 
 
 @router.delete(
@@ -271,7 +275,7 @@ async def reveal_quiz(snapshot: TeacherSnapshot, store: Quizzes, request: Reques
     summary="Put the question away (followers hide it)",
 )
 async def close_quiz(snapshot: TeacherSnapshot, store: Quizzes, request: Request) -> Response:
-    if store.close(snapshot.id) is not None:
+    if await run_in_threadpool(store.close, snapshot.id) is not None:
         publish_quiz(services_of(request.app), snapshot.id, now=True)
     return Response(status_code=204)
 
@@ -291,14 +295,14 @@ async def put_focus(
     if body.node is not None and body.node not in snapshot.graph.index:
         raise HTTPException(422, f"The graph has no node {body.node!r} to focus on.")
     viewport = body.viewport.model_dump() if body.viewport is not None else None
-    previous = store.get(snapshot.id)
+    previous = await run_in_threadpool(store.get, snapshot.id)
     focus = {
         "graph_id": snapshot.id,
         "node": body.node,
         "viewport": viewport,
         "seq": (previous["seq"] + 1) if previous else 1,
     }
-    store.put(snapshot.id, focus)
+    await run_in_threadpool(store.put, snapshot.id, focus)
     publish_focus(services_of(request.app), snapshot.id)
     return Response(dumps(focus), media_type="application/json")
 
@@ -310,7 +314,7 @@ async def put_focus(
     summary="The teacher's focus (node and viewport; null before the teacher set one)",
 )
 async def get_focus(snapshot: ReadSnapshot, store: Focuses) -> Response:
-    focus = store.get(snapshot.id) or {
+    focus = await run_in_threadpool(store.get, snapshot.id) or {
         "graph_id": snapshot.id,
         "node": None,
         "viewport": None,

@@ -171,12 +171,17 @@ async def room_events(
     services = services_of(request.app)
     bus, streams = services.bus, services.streams
     address = streams.open(request)
-    # subscribe before reading the room, so that no change falls in between
+    # subscribe before reading the room, so that no change falls in between (counted in
+    # memory: never waits for a shared bus's broker, and always undone by close)
     sub = bus.subscribe(room_channel(room_id))
+    closed = False
 
     def close() -> None:
-        bus.unsubscribe(sub)
-        streams.close(address)
+        nonlocal closed
+        if not closed:
+            closed = True
+            bus.unsubscribe(sub)
+            streams.close(address)
 
     try:
         await bus.ready(sub)

@@ -8,8 +8,20 @@ from __future__ import annotations
 from stepgrad.app.classroom.quiz import FocusStore, MemoryFocusStore, MemoryQuizStore, QuizStore
 from stepgrad.app.live.event_bus import EventBus
 from stepgrad.app.settings import Settings
-from stepgrad.app.storage.base import GraphStore
+from stepgrad.app.storage.base import GraphStore, StoreUnreachable
 from stepgrad.app.storage.sqlite_store import SQLiteStore
+
+
+def _store_errors() -> tuple[type[Exception], ...]:
+    try:
+        from redis.exceptions import ConnectionError, TimeoutError
+    except ImportError:  # no Redis client installed: no Redis store
+        return (StoreUnreachable,)
+    return (StoreUnreachable, ConnectionError, TimeoutError)
+
+
+# what a shared store raises while it cannot be reached (answered 503 by http.errors)
+STORE_ERRORS = _store_errors()
 
 
 def make_store(settings: Settings) -> GraphStore:
@@ -45,3 +57,16 @@ def make_quiz_stores(settings: Settings, store: GraphStore) -> tuple[QuizStore, 
         assert isinstance(store, RedisStore)
         return RedisQuizStore(store), RedisFocusStore(store)
     return MemoryQuizStore(settings.max_graphs), MemoryFocusStore(settings.max_graphs)
+
+
+def check_store(settings: Settings) -> None:
+    """At `stepgrad serve`'s start: with Redis, say on stderr what its configuration risks
+    (redis_store.check_redis_config); nothing for the SQLite file."""
+    if not settings.store:
+        return
+    import sys
+
+    from stepgrad.app.storage.redis_store import check_redis_config
+
+    for warning in check_redis_config(settings.store):
+        print(f"stepgrad: warning: {warning}", file=sys.stderr, flush=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class StoreConflict(Exception):
@@ -26,6 +26,10 @@ class DuplicateId(Exception):
 
 class LockTimeout(Exception):
     """The graph's lock stayed taken (by another process) longer than the wait allowed."""
+
+
+class StoreUnreachable(Exception):
+    """A shared store did not answer (down, or stalled past its short read timeout)."""
 
 
 @dataclass
@@ -113,3 +117,24 @@ class GraphStore(Protocol):
         """Delete rooms last used before `idle_before`; returns their ids."""
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class PatchLog(Protocol):
+    """A shared store that keeps, beside each graph, what changed in its last versions (for
+    `?since=V` on a process that did not make those changes). `patch` is the change's
+    encoded diff (live.shared_patches), written in the same step as the save; None when
+    no field-level patch exists (the structure changed)."""
+
+    def save_with_patch(
+        self,
+        record: GraphRecord,
+        expected_version: int,
+        spec_changed: bool,
+        patch: str | None,
+    ) -> None:
+        """`GraphStore.save`, keeping `patch` as the change to `record.version`."""
+
+    def patches(self, graph_id: str) -> list[tuple[int, str | None]]:
+        """The kept changes of the graph's last versions, oldest first: (version, patch).
+        StoreUnreachable when the store does not answer."""

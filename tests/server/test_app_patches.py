@@ -266,6 +266,9 @@ def test_bad_return_since_and_format_are_422_sentences(client):
     assert empty["nodes"] == [] and empty["edges"] == [] and empty["base_version"] == 2
 
 
+# on Redis the store keeps each graph's last changes: such a V is a patch there
+# (tests/server/test_since_shared.py)
+@pytest.mark.sqlite_only
 def test_since_a_version_before_the_graph_was_loaded_is_the_full_state(make_client):
     client = make_client(max_loaded_graphs=1)
     s = client.post("/api/graphs", json={"example": "seed"}).json()
