@@ -1,10 +1,11 @@
 """A class's live question on a graph (predict, then reveal), and what the teacher focuses on.
 
 Both are small per-graph states kept beside the graph, not in it: they never change the
-graph's version, and losing them (a restart) loses a question, not work. Each sits behind a
-small interface keyed by graph id (`QuizStore`, `FocusStore`) so that a store shared by
-several server processes (Redis) can implement the same calls; `MemoryQuizStore` and
-`MemoryFocusStore` keep them in this process.
+graph's version. Each sits behind a small interface keyed by graph id (`QuizStore`,
+`FocusStore`) that every store implements: the question and its answers are kept where the
+graphs are (`storage.sqlite_store.SQLiteQuizStore` in the SQLite file, committed before an
+answer is acknowledged; `storage.quiz_redis` on Redis), the focus in this process
+(`MemoryFocusStore`) or on Redis. `MemoryQuizStore` keeps questions in this process only.
 
 The maths of a reveal lives here too, as plain functions: the histogram of the answers
 around the truth, and the share within 1 % of it.
