@@ -1,7 +1,8 @@
 """A full disk under the SQLite store (contract v1.2): every write answers 507 with a
 sentence and Retry-After and keeps nothing of itself, reads go on, and writes succeed again
 once there is room, with no restart. The disk is a real one: a 4 MiB tmpfs (mounted as
-root), filled by a file; the server is a real `stepgrad serve` process on it."""
+root), filled by a file; the server is a real `stepgrad serve` process on it. Redis out of
+memory (or unable to persist) is refused the same way."""
 
 from __future__ import annotations
 
@@ -9,8 +10,21 @@ import sqlite3
 import time
 
 import httpx
+import pytest
 
-from tests.helpers import ServerProcess, auth, fill_disk, small_disk
+from stepgrad.app.main import create_app
+from stepgrad.app.settings import Settings
+from stepgrad.app.storage.sqlite_store import disk_full
+from tests.helpers import (
+    IN_CI,
+    ServerProcess,
+    TestClient,
+    auth,
+    fill_disk,
+    redis_server,
+    redis_server_path,
+    small_disk,
+)
 
 STATUSES: list[int] = []  # every answer the server gave in the test
 
@@ -115,3 +129,54 @@ def test_a_full_disk_refuses_writes_with_507_keeps_reading_and_recovers(tmp_path
             answers = conn.execute("SELECT COUNT(*) FROM quiz_answers").fetchone()[0]
         conn.close()
         assert rows == {a: 3, c: 1} and answers == 2
+
+
+def test_sqlite_errors_are_a_full_disk_only_when_the_disk_is_full(tmp_path):
+    def error(text: str, code: int) -> sqlite3.OperationalError:
+        exc = sqlite3.OperationalError(text)
+        exc.sqlite_errorcode = code  # type: ignore[attr-defined]
+        return exc
+
+    full, write_failed = error("database or disk is full", 13), error("disk I/O error", 778)
+    locked = error("database is locked", 5)
+    roomy = str(tmp_path / "graphs.db")
+    assert disk_full(full, roomy) and not disk_full(write_failed, roomy)
+    assert not disk_full(locked, roomy) and not disk_full(write_failed, ":memory:")
+    with small_disk(tmp_path / "disk", size="1m") as disk:
+        fill_disk(disk / "filler")
+        packed = str(disk / "graphs.db")
+        assert disk_full(write_failed, packed) and not disk_full(locked, packed)
+
+
+def test_redis_out_of_memory_refuses_a_step_with_507_reads_go_on_and_it_recovers():
+    redis = pytest.importorskip("redis")
+    if redis_server_path() is None:
+        if IN_CI:
+            pytest.fail("redis-server is required under CI=true (apt-get install redis-server)")
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    with redis_server() as url, TestClient(create_app(Settings(db=":memory:", store=url))) as c:
+        r = c.post("/api/graphs", json={"example": "seed"})
+        gid, h = r.json()["id"], auth(r.json()["edit_token"])
+        before = c.get(f"/api/graphs/{gid}").json()
+        admin = redis.Redis.from_url(url)
+        admin.config_set("maxmemory-policy", "noeviction")
+        admin.config_set("maxmemory", 1)  # every write is over the limit: OOM
+        try:
+            refused_for_the_store(
+                c.post(f"/api/graphs/{gid}/forward", json={"steps": 1}, headers=h)
+            )
+            refused_for_the_store(c.delete(f"/api/graphs/{gid}", headers=h))
+            r = c.get(f"/api/graphs/{gid}")
+            assert r.status_code == 200 and r.json() == before
+        finally:
+            admin.config_set("maxmemory", 0)
+            admin.close()
+        r = c.post(f"/api/graphs/{gid}/forward", json={"steps": 1}, headers=h)
+        assert r.status_code == 200 and r.json()["version"] == before["version"] + 1
+
+
+def refused_for_the_store(r) -> None:
+    assert r.status_code == 507, r.text
+    assert int(r.headers["Retry-After"]) > 0
+    detail = r.json()["detail"]
+    assert "(Redis) is full or cannot save to its disk" in detail and "not saved" in detail
