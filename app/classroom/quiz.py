@@ -63,6 +63,13 @@ class Quiz:
     status: str = "open"  # open | revealed | closed
     truth: float | None = None
     answers: dict[str, Answer] = field(default_factory=dict)  # client id -> answer
+    # the number of answers when a store left `answers` unread (an open question: nobody
+    # sees them before the reveal); None when `answers` holds them all
+    counted: int | None = None
+
+    @property
+    def count(self) -> int:
+        return len(self.answers) if self.counted is None else self.counted
 
 
 def new_quiz(graph_id: str, node: str, quantity: str) -> Quiz:
@@ -94,7 +101,8 @@ class QuizStore(Protocol):
         """Close answering and keep the truth; the quiz with its answers. QuizNotFound."""
 
     def get(self, graph_id: str) -> Quiz | None:
-        """The graph's question with its answers, or None."""
+        """The graph's question with its answers, or None. While it is open, a store may
+        give their number only (`Quiz.counted`): no one sees them before the reveal."""
 
     def close(self, graph_id: str) -> Quiz | None:
         """Put the graph's question away (dismissed): later answers to it get QuizClosed."""
@@ -361,7 +369,7 @@ def view(quiz: Quiz | None, graph_id: str) -> dict:
         "node": quiz.node,
         "quantity": quiz.quantity,
         "status": quiz.status,
-        "answers": len(quiz.answers),
+        "answers": quiz.count,
         "opened": quiz.opened,
     }
     if quiz.status == "revealed" and quiz.truth is not None:

@@ -463,7 +463,9 @@ class SQLiteQuizStore:
 
     Each call is one transaction on the store's connection: an answer checks the question's
     id, its status and the cap on answers and keeps the answer in the same transaction, and
-    is acknowledged only once committed. A graph deleted takes its question with it."""
+    is acknowledged only once committed. A graph deleted takes its question with it. `get`
+    of an open question counts its answers rather than reading them (nobody sees them before
+    the reveal; a follower connecting, and each quiz event, read the question)."""
 
     def __init__(self, store: SQLiteStore):
         self.store = store
@@ -572,6 +574,11 @@ class SQLiteQuizStore:
         if row is None or row[0] is None:
             return None
         quiz = _quiz(row[1], row[2], row[3])
+        if quiz.status == "open":  # hidden until the reveal: their number is all one sees
+            (quiz.counted,) = conn.execute(
+                "SELECT COUNT(*) FROM quiz_answers WHERE quiz_id = ?", (row[0],)
+            ).fetchone()
+            return quiz
         for client, value, name, at in conn.execute(
             "SELECT client, value, name, at FROM quiz_answers WHERE quiz_id = ?", (row[0],)
         ):
