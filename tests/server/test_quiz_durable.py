@@ -105,3 +105,51 @@ def test_answers_acknowledged_before_a_sigkill_are_all_kept(tmp_path):
             if c != last
         )
         assert near > 0 and near <= out["within_1pct"] <= near + WRITERS
+
+
+def test_the_quiz_lives_and_goes_with_its_graph_in_the_sqlite_file(tmp_path):
+    from stepgrad.app.classroom.quiz import QuizClosed, QuizNotFound, new_quiz, view
+    from stepgrad.app.storage.base import GraphRecord
+    from stepgrad.app.storage.sqlite_store import SQLiteQuizStore, SQLiteStore
+
+    path = str(tmp_path / "g.db")
+    now = time.time()
+    store = SQLiteStore(path)
+    quizzes = SQLiteQuizStore(store)
+    for gid, used in (("old", now - 100), ("new", now), ("gone", now)):
+        store.create(GraphRecord(gid, gid, {"nodes": []}, {}, "ab" * 32, accessed=used))
+    first = new_quiz("new", "y", "value")
+    quizzes.open(first)
+    assert quizzes.answer("new", first.id, "student-01", 1.5, "Zoë \ud800", 10) == 1
+    second = new_quiz("new", "y", "grad")
+    assert quizzes.open(second).id == first.id  # the first is put away, its answers too
+    with pytest.raises(QuizClosed):
+        quizzes.answer("new", first.id, "student-01", 1.0, None, 10)
+    with pytest.raises(QuizNotFound):  # any text a client sends as an id is just unknown
+        quizzes.answer("new", "\ud800" * 10, "student-01", 1.0, None, 10)
+    assert quizzes.answer("new", second.id, "student-01", 2.5, "Zoë \ud800", 10) == 1
+    assert quizzes.answer("new", second.id, "student-02", -1.0, None, 10) == 2
+    assert quizzes.answer("new", second.id, "student-01", 3.5, "Zoë \ud800", 10) == 2
+    for gid in ("old", "gone", "ghost"):  # ghost: its graph was deleted as it was opened
+        quiz = new_quiz(gid, "y", "value")
+        quizzes.open(quiz)
+        quizzes.answer(gid, quiz.id, "student-01", 1.0, None, 10)
+    store.close()
+
+    store = SQLiteStore(path)  # a restart: the questions and answers are in the file
+    quizzes = SQLiteQuizStore(store)
+    assert view(quizzes.get("new"), "new")["answers"] == 2
+    assert quizzes.count("old") == quizzes.count("gone") == 1
+    assert store.delete("gone") and quizzes.get("gone") is None  # the graph takes it along
+    assert quizzes.count("ghost") == 1
+    assert store.expire(now - 10) == ["old"] and quizzes.get("old") is None
+    assert quizzes.get("ghost") is None
+    revealed = quizzes.reveal("new", 2.5)
+    assert {c: (a.value, a.name) for c, a in revealed.answers.items()} == {
+        "student-01": (3.5, "Zoë \ud800"),
+        "student-02": (-1.0, None),
+    }
+    with store._db() as conn:  # nothing of the graphs gone is left behind
+        assert conn.execute("SELECT COUNT(*) FROM quiz_answers").fetchone() == (2,)
+        assert conn.execute("SELECT graph_id FROM quizzes").fetchall() == [("new",)]
+    store.close()
