@@ -59,6 +59,8 @@ def test_a_full_disk_refuses_writes_with_507_keeps_reading_and_recovers(tmp_path
             (a, token), (b, token_b) = made
             r = call("POST", f"{base}/api/graphs/{a}/forward", token, {"steps": 2})
             assert r.status_code == 200
+            room = call("POST", f"{base}/api/rooms", body={"lesson": "day1"}).json()
+            room_before = call("GET", f"{base}/api/rooms/{room['id']}").json()
             quiz = call(
                 "POST",
                 f"{base}/api/graphs/{a}/quiz",
@@ -91,6 +93,11 @@ def test_a_full_disk_refuses_writes_with_507_keeps_reading_and_recovers(tmp_path
             again = {**answer, "client": "student-0002"}
             refused_for_the_disk(call("POST", f"{base}/api/graphs/{a}/quiz/answers", body=again))
             refused_for_the_disk(call("DELETE", f"{base}/api/graphs/{a}", token))
+            refused_for_the_disk(call("POST", f"{base}/api/rooms", body={"lesson": "day1"}))
+            to_step = {"step": room_before["step"] + 1}
+            room_url = f"{base}/api/rooms/{room['id']}"
+            refused_for_the_disk(call("PUT", room_url, room["edit_token"], to_step))
+            assert call("GET", room_url).json() == room_before
 
             # reads go on, from memory and from the file, and show nothing half-written;
             # until a read has been recorded (touched) while the disk was full
@@ -117,11 +124,13 @@ def test_a_full_disk_refuses_writes_with_507_keeps_reading_and_recovers(tmp_path
             r = call("POST", f"{base}/api/graphs", body={"example": "seed"})
             assert r.status_code == 201, r.text
             c = r.json()["id"]
+            r = call("PUT", room_url, room["edit_token"], to_step)
+            assert r.status_code == 200 and r.json()["step"] == to_step["step"], r.text
             assert call("DELETE", f"{base}/api/graphs/{b}", token_b).status_code == 204
             output = server.output()
             assert server.stop(limit=15) is not None
         assert "Traceback" not in output and " 500" not in output, output
-        assert 500 not in STATUSES and STATUSES.count(507) == 7
+        assert 500 not in STATUSES and STATUSES.count(507) == 9
         # the file is whole, and holds exactly what was acknowledged
         with sqlite3.connect(db) as conn:
             assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
