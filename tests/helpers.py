@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import errno
 import importlib
 import math
 import os
@@ -640,6 +641,48 @@ class SSEReader:
                 sock.shutdown(socket.SHUT_RDWR)
         self._thread.join(10)
         self._client.close()
+@contextlib.contextmanager
+def small_disk(where: Path, size: str = "4m") -> Iterator[Path]:
+    """A tmpfs of `size` mounted on `where` (a new directory), unmounted afterwards: a disk the
+    test can fill. Needs root: skips with the reason when mounting is refused, except in CI,
+    where it fails."""
+    import pytest
+
+    where.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        reason = f"cannot mount a tmpfs (needs root): {done.stderr.strip() or done.returncode}"
+        if IN_CI:
+            pytest.fail(reason)
+        pytest.skip(reason)
+    try:
+        yield where
+    finally:
+        if subprocess.run(["umount", str(where)], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "-l", str(where)], check=True)  # still busy: detach
+
+
+def fill_disk(path: Path) -> int:
+    """Write `path` until its filesystem has not one byte left (ENOSPC at every size down to
+    a byte); the bytes written."""
+    written = 0
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        for chunk in (1 << 20, 1 << 16, 1 << 12, 1 << 9, 1):
+            block = b"\0" * chunk
+            try:
+                while True:
+                    written += os.write(fd, block)
+            except OSError as exc:
+                if exc.errno != errno.ENOSPC:
+                    raise
+    finally:
+        os.close(fd)
+    return written
 
 
 # ---- random graphs against PyTorch ----------------------------------------------------------

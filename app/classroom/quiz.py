@@ -1,10 +1,11 @@
 """A class's live question on a graph (predict, then reveal), and what the teacher focuses on.
 
 Both are small per-graph states kept beside the graph, not in it: they never change the
-graph's version, and losing them (a restart) loses a question, not work. Each sits behind a
-small interface keyed by graph id (`QuizStore`, `FocusStore`) so that a store shared by
-several server processes (Redis) can implement the same calls; `MemoryQuizStore` and
-`MemoryFocusStore` keep them in this process.
+graph's version. Each sits behind a small interface keyed by graph id (`QuizStore`,
+`FocusStore`) that every store implements: the question and its answers are kept where the
+graphs are (`storage.sqlite_store.SQLiteQuizStore` in the SQLite file, committed before an
+answer is acknowledged; `storage.quiz_redis` on Redis), the focus in this process
+(`MemoryFocusStore`) or on Redis. `MemoryQuizStore` keeps questions in this process only.
 
 The maths of a reveal lives here too, as plain functions: the histogram of the answers
 around the truth, and the share within 1 % of it.
@@ -62,6 +63,13 @@ class Quiz:
     status: str = "open"  # open | revealed | closed
     truth: float | None = None
     answers: dict[str, Answer] = field(default_factory=dict)  # client id -> answer
+    # the number of answers when a store left `answers` unread (an open question: nobody
+    # sees them before the reveal); None when `answers` holds them all
+    counted: int | None = None
+
+    @property
+    def count(self) -> int:
+        return len(self.answers) if self.counted is None else self.counted
 
 
 def new_quiz(graph_id: str, node: str, quantity: str) -> Quiz:
@@ -93,7 +101,8 @@ class QuizStore(Protocol):
         """Close answering and keep the truth; the quiz with its answers. QuizNotFound."""
 
     def get(self, graph_id: str) -> Quiz | None:
-        """The graph's question with its answers, or None."""
+        """The graph's question with its answers, or None. While it is open, a store may
+        give their number only (`Quiz.counted`): no one sees them before the reveal."""
 
     def close(self, graph_id: str) -> Quiz | None:
         """Put the graph's question away (dismissed): later answers to it get QuizClosed."""
@@ -360,7 +369,7 @@ def view(quiz: Quiz | None, graph_id: str) -> dict:
         "node": quiz.node,
         "quantity": quiz.quantity,
         "status": quiz.status,
-        "answers": len(quiz.answers),
+        "answers": quiz.count,
         "opened": quiz.opened,
     }
     if quiz.status == "revealed" and quiz.truth is not None:

@@ -56,14 +56,27 @@ def serve(args: argparse.Namespace) -> int:
             )
             return 2
         return serve_workers(settings, workers)
+    held = None
+    if not settings.store:  # the SQLite file is this process's, or it says so and stops
+        from stepgrad.app.storage.sqlite_store import ProcessLock, StoreInUse, claim
+
+        try:
+            held = claim(settings.db)
+        except StoreInUse as exc:
+            print(f"stepgrad: {exc}", file=sys.stderr)
+            return 1
     print("\n".join(network.banner(settings.host, settings.port)), flush=True)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        **logging_setup.uvicorn_options(settings.log_level),
-        **uvicorn_options(settings),
-    )
+    try:
+        uvicorn.run(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            **logging_setup.uvicorn_options(settings.log_level),
+            **uvicorn_options(settings),
+        )
+    finally:
+        if held is not None:
+            ProcessLock.release(held)
     return 0
 
 

@@ -12,6 +12,8 @@
 | StoreFull (every kept graph in use)         | 503 + Retry-After |
 | JobStopped: time budget / shutdown          | 413 / 503 + Retry-After |
 | PoolFull (too many heavy calls at once)     | 503 + Retry-After |
+| StoreDiskFull (the store's disk is full)    | 507 + Retry-After |
+| Redis OOM / MISCONF (full, cannot persist)  | 507 + Retry-After |
 | request validation (FastAPI)                | 422    |
 | a body that is not JSON (protection.bodies)    | 415    |
 | a body over max_body_bytes                  | 413    |
@@ -34,6 +36,7 @@ from stepgrad.app.jsonio import StrictJSONResponse as SafeJSONResponse
 from stepgrad.app.live.manager import GraphBusy, GraphNotFound, StoreFull
 from stepgrad.app.protection.jobs import JobStopped, PoolFull
 from stepgrad.app.services import services_of
+from stepgrad.app.storage.base import StoreDiskFull
 from stepgrad.engine.errors import CycleError, LimitError, ParseError, PhaseError, StepgradError
 
 logger = logging.getLogger(__name__)
@@ -106,6 +109,36 @@ STORE_DOWN = "The graph store (Redis) cannot be reached just now; try again shor
 async def store_unreachable(request: Request, exc: Exception) -> SafeJSONResponse:
     logger.warning("the store is unreachable: %s", exc)
     return SafeJSONResponse({"detail": STORE_DOWN}, status_code=503, headers={"Retry-After": "5"})
+
+
+async def disk_full(request: Request, exc: Exception) -> SafeJSONResponse:
+    """Contract v1.2: 507 when the store's disk is full; nothing of the change was kept and
+    reads go on."""
+    assert isinstance(exc, StoreDiskFull)
+    logger.warning("a write was refused: the store's disk is full (%s)", exc.__cause__ or exc)
+    headers = {"Retry-After": str(exc.retry_after)}
+    return SafeJSONResponse({"detail": str(exc)}, status_code=507, headers=headers)
+
+
+REDIS_FULL = (
+    "The graph store (Redis) is full or cannot save to its disk, so this change was not "
+    "saved and nothing of it was kept; reading goes on. Try again in a minute, once the "
+    "server's operator has made room."
+)
+
+
+async def redis_refused(request: Request, exc: Exception) -> SafeJSONResponse:
+    """Redis refusing writes for want of room: out of memory under `maxmemory` (OOM), or
+    unable to persist to its disk (MISCONF) is a 507 like a full disk. Any other error
+    reply is a bug: logged, 500."""
+    from redis.exceptions import OutOfMemoryError
+
+    if isinstance(exc, OutOfMemoryError) or str(exc).startswith(("OOM", "MISCONF")):
+        logger.warning("Redis refused a write: %s", exc)
+        retry = {"Retry-After": str(StoreDiskFull.retry_after)}
+        return SafeJSONResponse({"detail": REDIS_FULL}, status_code=507, headers=retry)
+    logger.error("Unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return SafeJSONResponse({"detail": INTERNAL_ERROR}, status_code=500)
 
 
 async def pool_full(request: Request, exc: Exception) -> SafeJSONResponse:
@@ -184,8 +217,10 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StoreFull, store_full)
     app.add_exception_handler(JobStopped, job_stopped)
     app.add_exception_handler(PoolFull, pool_full)
+    app.add_exception_handler(StoreDiskFull, disk_full)
     if services_of(app).settings.store:  # Redis: an outage is a 503 to retry, not a 500
-        from redis.exceptions import ConnectionError, TimeoutError
+        from redis.exceptions import ConnectionError, ResponseError, TimeoutError
 
         app.add_exception_handler(ConnectionError, store_unreachable)
         app.add_exception_handler(TimeoutError, store_unreachable)
+        app.add_exception_handler(ResponseError, redis_refused)  # OOM, MISCONF: 507

@@ -1,7 +1,7 @@
 """The one place that picks the backends from the settings: the graph store, the event bus,
 and the quiz and focus stores (Redis for every one of them with `store = redis://...`, so
-that every process sees the same graphs, events, question and focus; else the SQLite file
-and this process's memory)."""
+that every process sees the same graphs, events, question and focus; else the SQLite file,
+which keeps the quiz too, and the focus in this process's memory)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from stepgrad.app.classroom.quiz import FocusStore, MemoryFocusStore, MemoryQuiz
 from stepgrad.app.live.event_bus import EventBus
 from stepgrad.app.settings import Settings
 from stepgrad.app.storage.base import GraphStore, StoreUnreachable
-from stepgrad.app.storage.sqlite_store import SQLiteStore
+from stepgrad.app.storage.sqlite_store import SQLiteQuizStore, SQLiteStore
 
 
 def _store_errors() -> tuple[type[Exception], ...]:
@@ -49,13 +49,16 @@ def make_bus(settings: Settings) -> EventBus:
 
 def make_quiz_stores(settings: Settings, store: GraphStore) -> tuple[QuizStore, FocusStore]:
     """The class's question and the teacher's focus: on Redis beside the graphs when the
-    store is shared, else in memory."""
+    store is shared; else the question in the SQLite file beside the graphs (an answer
+    acknowledged survives a crash) and the focus in memory."""
     if store.shared:
         from stepgrad.app.storage.quiz_redis import RedisFocusStore, RedisQuizStore
         from stepgrad.app.storage.redis_store import RedisStore
 
         assert isinstance(store, RedisStore)
         return RedisQuizStore(store), RedisFocusStore(store)
+    if isinstance(store, SQLiteStore):
+        return SQLiteQuizStore(store), MemoryFocusStore(settings.max_graphs)
     return MemoryQuizStore(settings.max_graphs), MemoryFocusStore(settings.max_graphs)
 
 

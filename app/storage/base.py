@@ -30,6 +30,22 @@ class LockTimeout(Exception):
 
 class StoreUnreachable(Exception):
     """A shared store did not answer (down, or stalled past its short read timeout)."""
+# ---- a full disk -------------------------------------------------------------------------
+
+DISK_FULL = (
+    "The server's disk is full, so this change was not saved and nothing of it was kept; "
+    "reading goes on. Try again in a minute, once the server's operator has freed space."
+)
+
+
+class StoreDiskFull(Exception):
+    """The store could not write: its disk (or, for Redis, its memory or its persistence) is
+    full. Nothing of the write was kept; reads go on. HTTP: 507 with Retry-After."""
+
+    retry_after = 60
+
+    def __init__(self, message: str = DISK_FULL):
+        super().__init__(message)
 
 
 @dataclass

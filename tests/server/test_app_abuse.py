@@ -605,6 +605,9 @@ def test_a_second_process_on_the_same_sqlite_file_refuses_to_start(tmp_path):
             assert second.proc.wait(timeout=20) != 0
             text = second.output()
         assert f"the SQLite file {db}" in text and "STEPGRAD_STORE=redis://" in text
+        # refused before it says where it listens: no link to open, no traceback, one line
+        assert "http://" not in text and "Traceback" not in text
+        assert text.strip().count("\n") == 0, text
         assert httpx.get(f"{first.base}/api/health").status_code == 200  # the first goes on
         assert first.stop(limit=15) is not None
     # once the first has gone, the file is free again
