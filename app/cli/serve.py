@@ -128,7 +128,7 @@ def open_files_warning(limit: int, max_connections: int) -> str | None:
     if limit == resource.RLIM_INFINITY or limit >= max_connections + OWN_FILES:
         return None
     return (
-        f"stepgrad: this process may open {limit} files (its hard limit), fewer than "
+        f"stepgrad: this process may open {limit} files (raised as far as it may), fewer than "
         f"max_connections ({max_connections}) plus about {OWN_FILES} of its own: past about "
         f"{max(0, limit - OWN_FILES)} connections new ones will fail. Raise the hard limit "
         "(`ulimit -Hn` as root, `LimitNOFILE=` in a systemd unit) or lower "
