@@ -575,14 +575,15 @@ def nginx_proxy(upstream: str, directory: str | Path, connections: int = 256) ->
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
     target = upstream.removeprefix("http://").rstrip("/")
-    worker_connections = 2 * connections + 64
+    # each client connection holds an upstream one, and a closed one may linger a while
+    worker_connections = 4 * connections + 64
     user = "user root;\n" if os.geteuid() == 0 else ""  # the worker reads the folder
     conf = folder / "nginx.conf"
     conf.write_text(
         f"""{user}daemon off;
 master_process on;
 worker_processes 1;
-worker_rlimit_nofile {worker_connections + 64};
+worker_rlimit_nofile {2 * worker_connections};
 error_log {folder}/error.log warn;
 pid {folder}/nginx.pid;
 events {{
