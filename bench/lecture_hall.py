@@ -187,8 +187,12 @@ class Teacher:
         self.auth = f"Authorization: Bearer {token}\r\n"
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
+        self.used = 0.0
 
     async def call(self, method: str, path: str, body: dict | None = None) -> dict:
+        if self.writer is not None and time.monotonic() - self.used > 2:
+            self.writer.close()  # the server closes a connection idle keep_alive_seconds (5)
+            self.writer = None
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, int(self.port))
         assert self.reader is not None
@@ -202,6 +206,7 @@ class Teacher:
         status = int(head.split(" ", 2)[1])
         length = re.search(r"(?i)content-length: *(\d+)", head)
         data = await self.reader.readexactly(int(length.group(1)) if length else 0)
+        self.used = time.monotonic()
         if status >= 300:
             raise SystemExit(f"{method} {path}: {status} {data[:300]!r}")
         return json.loads(data)
