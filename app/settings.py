@@ -7,12 +7,16 @@ still works).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# one address may hold at most this share of the server's event streams (max_streams)
+ADDRESS_SHARE_PERCENT = 40
 
 
 def default_db_path() -> str:
@@ -99,11 +103,36 @@ class Settings(BaseSettings):
         description="Anonymous heavy calls (gradient checks, races, sorts) per address.",
     )
     rate_answer: str = Field(
-        "300/minute;3000/hour",
-        description="Quiz answers one address may post (a class behind one router shares one).",
+        "3000/minute;30000/hour",
+        description="Quiz answers one address may post: a lecture hall of 1,000 behind one "
+        "router shares one, and each student may change an answer.",
     )
-    max_streams: int = Field(500, ge=1, description="Open event streams, all clients together.")
-    max_streams_per_address: int = Field(100, ge=1, description="Open event streams per address.")
+    max_streams: int = Field(
+        2_500,
+        ge=1,
+        description="Open event streams, all clients together (one per follower's page).",
+    )
+    max_streams_per_address: int = Field(
+        1_000,
+        ge=1,
+        description="Open event streams per address (a school network shares one). Unset: "
+        "40 % of max_streams; set: at most that, so one address never holds the pool other "
+        "classes need.",
+    )
+
+    # behind a reverse proxy
+    proxy_headers: bool = Field(
+        False,
+        description="`stepgrad serve`: take a client's address from X-Forwarded-For (and the "
+        "scheme from X-Forwarded-Proto) on connections from `forwarded_allow_ips` only. Off: "
+        "a client's address is always the connection's peer and forwarded headers are ignored.",
+    )
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1",
+        description="`stepgrad serve` with proxy_headers: the reverse proxies believed, "
+        "comma-separated addresses or networks (127.0.0.1,10.0.0.0/8). Unused without "
+        "proxy_headers.",
+    )
 
     # connections and bodies
     body_timeout_seconds: float = Field(
@@ -121,7 +150,10 @@ class Settings(BaseSettings):
         5.0, gt=0, description="`stepgrad serve`: an idle kept-alive connection is closed after."
     )
     max_connections: int = Field(
-        1_000, ge=1, description="`stepgrad serve`: connections and requests at once (then 503)."
+        4_000,
+        ge=1,
+        description="`stepgrad serve`: connections and requests at once (then 503); an open "
+        "event stream is one, so it must exceed max_streams.",
     )
     max_header_bytes: int = Field(
         16_384, ge=1_024, description="`stepgrad serve`: bytes of a request's line and headers."
@@ -185,7 +217,10 @@ class Settings(BaseSettings):
 
     # the class quiz and the teacher's focus
     quiz_max_answers: int = Field(
-        1_000, ge=1, description="Answers one quiz question keeps (one per browser)."
+        2_500,
+        ge=1,
+        description="Answers one quiz question keeps (one per browser): as many as max_streams "
+        "followers.",
     )
     quiz_event_interval_seconds: float = Field(
         0.25, ge=0, description="Least time between two events counting a quiz's answers."
@@ -222,3 +257,50 @@ class Settings(BaseSettings):
                 f"{value!r} is not a rate such as '60/minute' or '60/minute;600/hour'"
             ) from None
         return value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        proxies = [part.strip() for part in value.split(",") if part.strip()]
+        for proxy in proxies:
+            if proxy == "*":
+                raise ValueError(
+                    "'*' would believe the X-Forwarded-For of any client that reaches the port, "
+                    "a header anyone can forge: name the reverse proxies' addresses or networks"
+                )
+            try:
+                if "/" in proxy:
+                    ipaddress.ip_network(proxy)
+                else:
+                    ipaddress.ip_address(proxy)
+            except ValueError:
+                raise ValueError(
+                    f"{proxy[:60]!r} is not an IP address or network such as 127.0.0.1 or "
+                    "10.0.0.0/8 (network with its host bits zero)"
+                ) from None
+        return ",".join(proxies)
+
+    @model_validator(mode="after")
+    def _together(self) -> Settings:
+        share = max(1, self.max_streams * ADDRESS_SHARE_PERCENT // 100)
+        if "max_streams_per_address" not in self.model_fields_set:
+            self.max_streams_per_address = share  # 1,000 of the default 2,500
+        elif self.max_streams_per_address > share:
+            raise ValueError(
+                f"max_streams_per_address ({self.max_streams_per_address}) is more than "
+                f"{ADDRESS_SHARE_PERCENT} % of max_streams ({self.max_streams}): one address "
+                f"could hold the streams other classes need. Set it to {share} or less, or "
+                "raise max_streams."
+            )
+        if self.max_streams >= self.max_connections:
+            raise ValueError(
+                f"max_streams ({self.max_streams}) leaves no room in max_connections "
+                f"({self.max_connections}): every open stream holds a connection, and steps, "
+                "answers and pages need theirs. Raise max_connections above max_streams."
+            )
+        if self.proxy_headers and not self.forwarded_allow_ips:
+            raise ValueError(
+                "proxy_headers is on but forwarded_allow_ips names no proxy: give the reverse "
+                "proxy's address (127.0.0.1 when it runs on this machine)."
+            )
+        return self

@@ -11,6 +11,7 @@ against PyTorch; English left in Chinese text; the browser page.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import copy
 import errno
@@ -683,6 +684,282 @@ def fill_disk(path: Path) -> int:
     finally:
         os.close(fd)
     return written
+class CommandServer(ServerProcess):
+    """`stepgrad serve ARGS...` in a subprocess (its own SQLite file, STEPGRAD_<NAME>
+    settings), for the options given on the command line; otherwise a ServerProcess."""
+
+    def __init__(self, *args: str, db: str | None = None, **env: object):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.db = db or os.path.join(self.tmp.name, "graphs.db")
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log = open(os.path.join(self.tmp.name, "server.log"), "w+b")  # noqa: SIM115
+        extra = {f"STEPGRAD_{k.upper()}": str(v) for k, v in env.items()}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "stepgrad.app.cli", "serve",
+             "--port", str(self.port), "--db", self.db, *args],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT), **extra},
+            stdout=self.log,
+            stderr=self.log,
+        )  # fmt: skip
+
+
+def raise_open_files(need: int) -> int:
+    """Lift this process's soft limit on open files towards its hard limit, to hold `need`
+    sockets and more; the soft limit now."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = need + 256 if hard == resource.RLIM_INFINITY else min(hard, max(soft, need + 256))
+    if want > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+NGINX = "/usr/sbin/nginx"
+
+
+def nginx_path() -> str | None:
+    """Debian's nginx (or one on PATH), or None."""
+    if os.access(NGINX, os.X_OK):
+        return NGINX
+    return shutil.which("nginx")
+
+
+def require_nginx() -> None:
+    """Skip the calling test without nginx (fail under CI=true, whose .ci/run installs it)."""
+    import pytest
+
+    if nginx_path() is None:
+        if IN_CI:
+            pytest.fail("nginx is required under CI=true (apt-get install nginx-light)")
+        pytest.skip("nginx is not installed (apt-get install nginx-light)")
+
+
+def deploy_nginx_location() -> str:
+    """The `location / { ... }` block of docs/DEPLOY.md's nginx configuration, as an operator
+    copies it: the tests put that very block in front of the server."""
+    text = (ROOT / "docs" / "DEPLOY.md").read_text(encoding="utf-8")
+    for block in re.findall(r"```nginx\n(.*?)```", text, re.S):
+        start = block.find("location / {")
+        if start < 0:
+            continue
+        depth = 0
+        for i in range(start, len(block)):
+            depth += {"{": 1, "}": -1}.get(block[i], 0)
+            if block[i] == "}" and depth == 0:
+                return block[start : i + 1]
+    raise AssertionError("docs/DEPLOY.md has no nginx `location / { ... }` block")
+
+
+@contextlib.contextmanager
+def nginx_proxy(upstream: str, directory: str | Path, connections: int = 256) -> Iterator[str]:
+    """nginx in front of `upstream` (a server's URL, http://127.0.0.1:PORT) with
+    docs/DEPLOY.md's `location /` block, listening on a free 127.0.0.1 port and connecting
+    to the upstream from 127.0.0.1; its configuration, pid file, logs and temporary files in
+    `directory`. `connections`: the client connections it must hold at once (each holds a
+    second one, to the upstream). Yields its URL and stops it afterwards."""
+    path = nginx_path()
+    if path is None:
+        raise RuntimeError("nginx is not installed (apt-get install nginx-light)")
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    target = upstream.removeprefix("http://").rstrip("/")
+    # each client connection holds an upstream one, and a closed one may linger a while
+    worker_connections = 4 * connections + 64
+    user = "user root;\n" if os.geteuid() == 0 else ""  # the worker reads the folder
+    conf = folder / "nginx.conf"
+    conf.write_text(
+        f"""{user}daemon off;
+master_process on;
+worker_processes 1;
+worker_rlimit_nofile {2 * worker_connections};
+error_log {folder}/error.log warn;
+pid {folder}/nginx.pid;
+events {{
+    worker_connections {worker_connections};
+}}
+http {{
+    access_log {folder}/access.log;
+    client_body_temp_path {folder}/body;
+    proxy_temp_path {folder}/proxy;
+    upstream stepgrad {{
+        server {target};
+    }}
+    server {{
+        listen 127.0.0.1:{port} backlog=4096;
+        proxy_bind 127.0.0.1;
+        {deploy_nginx_location()}
+    }}
+}}
+""",
+        encoding="utf-8",
+    )
+    proc = subprocess.Popen(
+        [path, "-p", str(folder), "-c", str(conf), "-e", str(folder / "error.log")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    log = (folder / "error.log").read_text(errors="replace")
+                    raise RuntimeError(f"nginx did not start:\n{log}") from None
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.send_signal(signal.SIGQUIT)  # nginx's graceful stop; its streams are cut
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+class RawEventStream:
+    """One event stream read over a plain asyncio connection from a chosen local address
+    (Linux routes all of 127/8 to loopback): light enough for a test to hold a thousand.
+    `connect()` sends the request and reads the head; `event()` the next event."""
+
+    def __init__(self, url: str, address: str | None = None, headers: dict | None = None):
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        self.target = parts.path + (f"?{parts.query}" if parts.query else "")
+        self.address = address
+        self.headers = headers or {}
+        self.status = 0
+        self.body = b""  # of a refusal
+        self._buffer = b""
+        self._chunked = False
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def connect(self, read_limit: int = 2**16) -> int:
+        """Send the request and read the answer's head; its status (a refusal's body is
+        read into `body`). `read_limit`: what the reader buffers before it stops reading
+        the socket (x2)."""
+        self._reader, self._writer = await asyncio.open_connection(
+            self.host,
+            self.port,
+            local_addr=(self.address, 0) if self.address else None,
+            limit=read_limit,
+        )
+        extra = "".join(f"{k}: {v}\r\n" for k, v in self.headers.items())
+        self._writer.write(
+            f"GET {self.target} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+            f"Accept: text/event-stream\r\n{extra}\r\n".encode()
+        )
+        head = await self._reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        self.status = int(lines[0].split()[1])
+        fields = {k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:])}
+        self._chunked = fields.get("transfer-encoding", "").lower() == "chunked"
+        if self.status != 200:
+            if "content-length" in fields:
+                self.body = await self._reader.readexactly(int(fields["content-length"]))
+            else:
+                while await self._more():
+                    pass
+                self.body = self._buffer
+        return self.status
+
+    async def _more(self) -> bool:
+        """Read the next piece of the body into the buffer; False at its end."""
+        assert self._reader is not None
+        if self._chunked:
+            line = await self._reader.readline()
+            if not line:
+                return False
+            size = int(line.split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                return False
+            self._buffer += (await self._reader.readexactly(size + 2))[:-2]
+            return True
+        data = await self._reader.read(2**16)
+        self._buffer += data
+        return bool(data)
+
+    async def event(self) -> tuple[str, str]:
+        """The next (event, data); comments (pings) are skipped. EOFError at the end."""
+        while True:
+            end = self._buffer.find(b"\n\n")
+            if end < 0:
+                if not await self._more():
+                    raise EOFError("the stream ended")
+                continue
+            frame, self._buffer = self._buffer[:end], self._buffer[end + 2 :]
+            name = data = ""
+            for line in frame.decode().split("\n"):
+                if line.startswith("event: "):
+                    name = line[7:]
+                elif line.startswith("data: "):
+                    data = line[6:]
+            if name:
+                return name, data
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+
+    async def aclose(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            with contextlib.suppress(OSError):
+                await self._writer.wait_closed()
+
+
+async def raw_request(
+    url: str,
+    method: str = "GET",
+    body: object = None,
+    headers: dict | None = None,
+    address: str | None = None,
+) -> tuple[int, bytes]:
+    """One request on a connection of its own from `address` (asyncio, no client library):
+    (status, body). `body` is sent as JSON."""
+    import json
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    payload = b"" if body is None else json.dumps(body).encode()
+    extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+    if body is not None:
+        extra += "Content-Type: application/json\r\n"
+    reader, writer = await asyncio.open_connection(
+        host, port, local_addr=(address, 0) if address else None
+    )
+    try:
+        writer.write(
+            f"{method} {target} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n"
+            f"Content-Length: {len(payload)}\r\n{extra}\r\n".encode()
+            + payload
+        )
+        raw = await reader.read()
+    finally:
+        writer.close()
+    head, _, rest = raw.partition(b"\r\n\r\n")
+    status = int(head.split(b"\r\n", 1)[0].split()[1])
+    if b"transfer-encoding: chunked" in head.lower():
+        out = b""
+        while rest:
+            size_line, _, rest = rest.partition(b"\r\n")
+            size = int(size_line.split(b";")[0] or b"0", 16)
+            if size == 0:
+                break
+            out, rest = out + rest[:size], rest[size + 2 :]
+        rest = out
+    return status, rest
 
 
 # ---- random graphs against PyTorch ----------------------------------------------------------

@@ -1,8 +1,11 @@
 """The `stepgrad` command line.
 
 stepgrad serve [--lan | --host H] [--port P] [--db FILE | --store URL] [--workers N]
+               [--proxy-headers --forwarded-allow-ips ADDRS]
     start the web app (--lan: reachable from the local network, printing the addresses
-    students open; --workers N: N processes, which need a shared store, Redis)
+    students open; --workers N: N processes, which need a shared store, Redis;
+    --proxy-headers: behind a reverse proxy, believe the X-Forwarded-For it sets, from
+    the proxies ADDRS only)
 stepgrad show FILE [--server URL] [--input x=3.0] [--param k=0.09] [--name TEXT]
     create a graph on a running server from a spec JSON file (or a whole
     POST /api/graphs body) or an expression file, and print its URLs and edit token
@@ -26,8 +29,12 @@ def _settings(args: argparse.Namespace):
     from stepgrad.app.settings import Settings
 
     overrides = {
-        k: getattr(args, k) for k in ("host", "port", "db", "store") if getattr(args, k, None)
+        k: getattr(args, k)
+        for k in ("host", "port", "db", "store", "forwarded_allow_ips")
+        if getattr(args, k, None)
     }
+    if getattr(args, "proxy_headers", None) is not None:
+        overrides["proxy_headers"] = args.proxy_headers
     if getattr(args, "lan", False):
         overrides["host"] = "0.0.0.0"  # noqa: S104 (that is what --lan asks for)
     return Settings(**overrides)
@@ -38,7 +45,7 @@ def serve(args: argparse.Namespace) -> int:
 
     from stepgrad.app.classroom import lan as network
     from stepgrad.app.cli import logging_setup
-    from stepgrad.app.cli.serve import uvicorn_options
+    from stepgrad.app.cli.serve import open_files_warning, raise_open_files, uvicorn_options
     from stepgrad.app.main import create_app
 
     settings = _settings(args)
@@ -46,6 +53,9 @@ def serve(args: argparse.Namespace) -> int:
 
     check_store(settings)  # with Redis: what its persistence and eviction settings risk
     workers = getattr(args, "workers", None) or 1
+    warning = open_files_warning(raise_open_files(), settings.max_connections)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     if workers > 1:
         if not settings.store:
             print(
@@ -91,7 +101,7 @@ def serve_workers(settings, workers: int) -> int:
     from stepgrad.app.cli import logging_setup
     from stepgrad.app.cli.serve import uvicorn_options
 
-    for name in ("host", "port", "db", "store"):
+    for name in ("host", "port", "db", "store", "proxy_headers", "forwarded_allow_ips"):
         os.environ[f"STEPGRAD_{name.upper()}"] = str(getattr(settings, name))
     print("\n".join(network.banner(settings.host, settings.port)), flush=True)
     options = {**uvicorn_options(settings), "http": "stepgrad.app.cli.serve:WorkerH11Protocol"}
@@ -206,6 +216,20 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         metavar="N",
         help="serve with N processes (needs --store redis://...); the default is one",
+    )
+    p.add_argument(
+        "--proxy-headers",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="behind a reverse proxy: take each client's address from the X-Forwarded-For "
+        "header the proxy sets, believed on connections from --forwarded-allow-ips only "
+        "(default off, or STEPGRAD_PROXY_HEADERS: the address is the connection's peer)",
+    )
+    p.add_argument(
+        "--forwarded-allow-ips",
+        metavar="ADDRS",
+        help="the reverse proxies believed, comma-separated addresses or networks "
+        "(default 127.0.0.1, or STEPGRAD_FORWARDED_ALLOW_IPS)",
     )
     p.set_defaults(run=serve)
 

@@ -7,12 +7,24 @@ connection, `limit_concurrency` answers 503 past that many connections or reques
 cancelled (heavy calls then stop at their next check, see protection.jobs). uvicorn has no
 deadline for a request's headers, nor for a new connection that sends nothing: the
 protocol below adds one (`header_timeout_seconds`). Bodies have theirs in protection.bodies.
+
+A client's address (what the per-address limits count) is the connection's peer. uvicorn
+would by default believe an X-Forwarded-For header on any connection from 127.0.0.1, which
+any local process, or a proxy that passes the client's own header on, could forge: here it
+is believed only with `proxy_headers`, from the proxies of `forwarded_allow_ips`. uvicorn
+then takes the last address in the header that is not one of those proxies (each proxy
+appends the address it saw), so the header a client sent itself counts for nothing once
+the proxy in front replaces it or appends to it.
+
+Every connection is a file: `raise_open_files` lifts the process's soft limit to its hard
+limit, since the common soft default (1,024) is below `max_connections`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import resource
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -88,4 +100,37 @@ def uvicorn_options(settings: Settings) -> dict:
         "limit_concurrency": settings.max_connections,
         "h11_max_incomplete_event_size": settings.max_header_bytes,
         "timeout_graceful_shutdown": settings.shutdown_grace_seconds,
+        "proxy_headers": settings.proxy_headers,
+        "forwarded_allow_ips": settings.forwarded_allow_ips if settings.proxy_headers else "",
     }
+
+
+# files a server process holds besides its connections: the SQLite file and its journal,
+# Redis connections, the import of its modules, the job pool's pipes
+OWN_FILES = 100
+
+
+def raise_open_files() -> int:
+    """Lift the soft limit on open files to the hard one (for this process and the workers
+    it starts); the soft limit now."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft == resource.RLIM_INFINITY or soft >= hard:
+        return soft
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ValueError, OSError):
+        return soft
+    return hard
+
+
+def open_files_warning(limit: int, max_connections: int) -> str | None:
+    """A sentence for the operator when `limit` open files cannot hold `max_connections`."""
+    if limit == resource.RLIM_INFINITY or limit >= max_connections + OWN_FILES:
+        return None
+    return (
+        f"stepgrad: this process may open {limit} files (raised as far as it may), fewer than "
+        f"max_connections ({max_connections}) plus about {OWN_FILES} of its own: past about "
+        f"{max(0, limit - OWN_FILES)} connections new ones will fail. Raise the hard limit "
+        "(`ulimit -Hn` as root, `LimitNOFILE=` in a systemd unit) or lower "
+        "STEPGRAD_MAX_CONNECTIONS."
+    )

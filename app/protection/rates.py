@@ -159,7 +159,11 @@ async def _refuse(
 
 class StreamLimiter:
     """Open event streams, per address and in all: each stream holds a connection, a queue
-    and a share of every change's fan-out, so their number is capped."""
+    and a share of every change's fan-out, so their number is capped. One address (a whole
+    school network behind one router, 1,000 students with the defaults) may hold at most
+    40 % of the server's streams (the settings check it), so others always find some.
+    The address is the connection's peer, or with `proxy_headers` the one the proxy in
+    front names (see cli.serve)."""
 
     def __init__(self, settings: Settings):
         self.max_total = settings.max_streams
@@ -178,7 +182,8 @@ class StreamLimiter:
                 raise HTTPException(
                     429,
                     f"Your address already has {mine} event streams open; the limit is "
-                    f"{self.max_per_address} (max_streams_per_address). Close some tabs.",
+                    f"{self.max_per_address} (max_streams_per_address), counting every "
+                    "browser behind the same address. Close some tabs.",
                     headers={"Retry-After": "10"},
                 )
             if self._total >= self.max_total:

@@ -56,3 +56,22 @@ def test_the_store_is_sqlite_or_a_redis_url(monkeypatch):
     monkeypatch.setenv("STEPGRAD_STORE", "postgres://db/1")
     with pytest.raises(ValidationError, match="redis://"):
         Settings()
+
+
+def test_a_lecture_hall_behind_one_address_fits_the_defaults():
+    """1,000 students behind one router follow and answer; one address holds 40 % of the
+    streams at most, and the streams leave connections for everything else."""
+    s = Settings(db=":memory:")
+    assert (s.max_streams, s.max_streams_per_address, s.max_connections) == (2500, 1000, 4000)
+    assert s.quiz_max_answers >= 1000 and s.proxy_headers is False
+    from limits import parse_many
+
+    # every window of the answer rate (a minute, an hour) holds a lecture hall's answers
+    assert all(item.amount >= 1000 for item in parse_many(s.rate_answer))
+    # unset, the per-address cap follows max_streams; set, it may not pass 40 % of it
+    assert Settings(db=":memory:", max_streams=100).max_streams_per_address == 40
+    assert Settings(db=":memory:", max_streams=2).max_streams_per_address == 1
+    with pytest.raises(ValidationError, match="more than 40 % of max_streams"):
+        Settings(db=":memory:", max_streams=100, max_streams_per_address=41)
+    with pytest.raises(ValidationError, match="Raise max_connections"):
+        Settings(db=":memory:", max_streams=4000)
