@@ -148,6 +148,18 @@ class Settings(BaseSettings):
     max_loaded_graphs: int = Field(
         100, ge=1, description="Graphs kept computed in memory; others reload from the store."
     )
+    max_loaded_nodes: int = Field(
+        50_000,
+        ge=1,
+        description="Nodes summed over the graphs kept computed in memory (a node costs about "
+        "4 KiB there); past it the least recently used unused graphs reload from the store.",
+    )
+    max_loaded_elements: int = Field(
+        5_000_000,
+        ge=1,
+        description="Tensor elements summed over the graphs kept computed in memory (an "
+        "element costs 14 to 30 bytes there); past it as for max_loaded_nodes.",
+    )
     idle_expiry_seconds: float = Field(
         7 * 24 * 3600.0, gt=0, description="A graph not used for this long is deleted."
     )
