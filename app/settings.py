@@ -166,6 +166,25 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = Field(
         600.0, gt=0, description="How often the server deletes expired graphs."
     )
+    rate_create_nodes: str = Field(
+        "30000/minute;200000/hour",
+        description="Nodes of the graphs one address may have built (creations, forks and "
+        "replaced specs; the `limits` notation): a flood of large graphs is refused before "
+        "it is built.",
+    )
+
+    @field_validator("rate_create_nodes")
+    @classmethod
+    def _rate_nodes(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is not a rate such as '30000/minute;200000/hour'"
+            ) from None
+        return value
 
     # how the state is shown
     summary_threshold: int = Field(

@@ -30,6 +30,7 @@ from stepgrad.app.live.event_bus import EventBus
 from stepgrad.app.live.manager import Session, next_optimizer
 from stepgrad.app.live.specs import spec_from
 from stepgrad.app.protection.jobs import Job
+from stepgrad.app.protection.size_rates import Sizes
 from stepgrad.app.protection.work import gradcheck_work, train_work
 from stepgrad.app.schemas import (
     AUTH_RESPONSES,
@@ -65,8 +66,12 @@ router = APIRouter(prefix="/api/graphs", tags=["graphs"])
     responses=ERROR_RESPONSES,
     summary="Create a graph from a spec, an expression or an example",
 )
-def create_graph(body: GraphCreate, graphs: Graphs, settings: SettingsDep) -> Response:
-    graph = graphs.build_graph(spec_from(body, settings))
+def create_graph(
+    body: GraphCreate, graphs: Graphs, settings: SettingsDep, sizes: Sizes, request: Request
+) -> Response:
+    spec = spec_from(body, settings)
+    sizes.charge(request, len(spec["nodes"]))  # before the graph is built
+    graph = graphs.build_graph(spec)
     state = None
     if body.nodes is None and body.expression is None and body.example is not None:
         # an example starts with the optimizer and learning rate that train it
@@ -150,8 +155,10 @@ def delete_graph(session: EditableSession, graphs: Graphs, request: Request) -> 
     responses=READ,
     summary="An editable copy (new id and edit token); no token needed",
 )
-def fork_graph(graph_id: GraphId, graphs: Graphs) -> Response:
-    session, token = graphs.fork(graphs.snapshot(graph_id))
+def fork_graph(graph_id: GraphId, graphs: Graphs, sizes: Sizes, request: Request) -> Response:
+    snapshot = graphs.snapshot(graph_id)
+    sizes.charge(request, len(snapshot.graph), "The fork")  # before the copy is built
+    session, token = graphs.fork(snapshot)
     snapshot = session.snapshot
     return json_response(
         {**graphs.render(snapshot), "edit_token": token}, 201, version=snapshot.version

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Header, Request, Response
 
 from stepgrad.app.http.deps import EditableSession, Graphs, SettingsDep
 from stepgrad.app.http.responses import (
@@ -18,6 +18,7 @@ from stepgrad.app.http.responses import (
 )
 from stepgrad.app.live import editing
 from stepgrad.app.live.specs import spec_from
+from stepgrad.app.protection.size_rates import Sizes
 from stepgrad.app.schemas import ErrorResponse, PositionsUpdate, SpecCheck, SpecReplace
 
 router = APIRouter(prefix="/api/graphs", tags=["editing"])
@@ -51,12 +52,15 @@ def put_spec(
     graphs: Graphs,
     settings: SettingsDep,
     patch: ReturnPatch,
+    sizes: Sizes,
+    request: Request,
     if_match: Annotated[
         str | None,
         Header(description='The version edited, as its ETag ("7"), or * for any.', max_length=200),
     ] = None,
 ) -> Response:
     spec = spec_from(body, settings)
+    sizes.charge(request, len(spec["nodes"]), "The new graph")  # before it is built
     done = editing.replace_graph(
         graphs,
         session,
