@@ -14,6 +14,11 @@ on the create, fork and spec paths: `SizeAllowanceMiddleware` refuses them befor
 body is read, so that a client resending a large graph costs no parse (reading and
 parsing 500 kB of JSON holds the event loop for a tenth of a second). Small bodies (a
 course's graph, an example's name) still pass, and are charged as usual.
+
+What is admitted still costs CPU while it is built, and a process runs one Python thread
+at a time: large builds (`LARGE` nodes or more, from any address) take turns in a
+`BuildLane`, one at a time, and while one runs the interpreter hands over between threads
+ten times as often, so that the steps of other graphs wait for it far less.
 """
 
 from __future__ import annotations
@@ -21,8 +26,11 @@ from __future__ import annotations
 import logging
 import math
 import re
+import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, cast
 
 from fastapi import Depends, HTTPException, Request
@@ -46,6 +54,10 @@ PATHS = (
 SMALL_BODY = 16 * 1024  # bytes: a body this small (any course graph) is read even then
 MAX_BLOCKED = 100_000  # addresses remembered as refused (the oldest are forgotten first)
 SETTING = "rate_create_nodes"
+LARGE = 1_000  # nodes: a graph this large is built in the build lane
+LANE_RUNNING = 1  # large builds at once
+LANE_WAITING = 4  # large builds waiting for their turn (then 503)
+LANE_SWITCH = 0.0005  # seconds: the GIL's switch interval while a large build runs
 
 
 def _per(item: RateLimitItem) -> str:
@@ -63,6 +75,15 @@ class SizeAllowance:
         self.limiter = SlidingWindowCounterRateLimiter(rate_storage(settings))
         self._blocked: dict[str, float] = {}  # address -> time.time() its refusal ends
         self._lock = threading.Lock()
+        self.lane = BuildLane(LANE_RUNNING, LANE_WAITING, LANE_SWITCH)
+
+    @contextmanager
+    def admit(self, request: Request, nodes: int, what: str = "This graph") -> Iterator[None]:
+        """Charge the graph (`charge`), then hold its turn in the build lane while the
+        block builds it."""
+        self.charge(request, nodes, what)
+        with self.lane.turn(nodes):
+            yield
 
     def charge(self, request: Request, nodes: int, what: str = "This graph") -> None:
         """Count a graph of `nodes` nodes against the request's address, or raise 429 (with
@@ -153,6 +174,66 @@ class SizeAllowance:
 
     def describe(self) -> str:
         return ", ".join(_per(item) for item in self.items)
+
+
+class BuildLane:
+    """Builds of large graphs take turns: `running` at once, `waiting` more waiting (their
+    threads idle), 503 with Retry-After past that. Python runs one thread at a time, and a
+    thread that wants to run waits for the running one to hand over, every `switch`
+    seconds (5 ms by default): while a large build runs, the switch interval is `switch`,
+    so that a step of another graph waits a fraction of a millisecond, not 5 ms, at each of
+    its hand-overs (a step makes several: the event loop, a worker thread, the store)."""
+
+    def __init__(self, running: int, waiting: int, switch: float | None):
+        self.running = running
+        self.capacity = running + waiting
+        self.switch = switch
+        self._turns = threading.Semaphore(running)
+        self._lock = threading.Lock()
+        self._queued = 0  # running or waiting
+        self._active = 0
+        self._default_switch = sys.getswitchinterval()
+
+    @contextmanager
+    def turn(self, nodes: int) -> Iterator[None]:
+        if nodes < LARGE:
+            yield
+            return
+        with self._lock:
+            if self._queued >= self.capacity:
+                raise HTTPException(
+                    503,
+                    f"The server is already building {self._queued} large graphs, its limit; "
+                    "try again in a few seconds.",
+                    headers={"Retry-After": "5"},
+                )
+            self._queued += 1
+        try:
+            with self._turns:
+                self._switching(+1)
+                try:
+                    yield
+                finally:
+                    self._switching(-1)
+        finally:
+            with self._lock:
+                self._queued -= 1
+
+    def queued(self) -> int:
+        """Large builds running or waiting."""
+        with self._lock:
+            return self._queued
+
+    def _switching(self, change: int) -> None:
+        if self.switch is None:
+            return
+        with self._lock:
+            if change > 0 and self._active == 0:
+                self._default_switch = sys.getswitchinterval()
+                sys.setswitchinterval(self.switch)
+            self._active += change
+            if self._active == 0:
+                sys.setswitchinterval(self._default_switch)
 
 
 class SizeAllowanceMiddleware:

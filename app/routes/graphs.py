@@ -70,18 +70,20 @@ def create_graph(
     body: GraphCreate, graphs: Graphs, settings: SettingsDep, sizes: Sizes, request: Request
 ) -> Response:
     spec = spec_from(body, settings)
-    sizes.charge(request, len(spec["nodes"]))  # before the graph is built
-    graph = graphs.build_graph(spec)
-    state = None
-    if body.nodes is None and body.expression is None and body.example is not None:
-        # an example starts with the optimizer and learning rate that train it
-        train = training_settings(body.example)
-        state = {"optimizer": {"name": train["optimizer"], "learning_rate": train["learning_rate"]}}
-    session, token = graphs.create(graph, state)
-    snapshot = session.snapshot
-    return json_response(
-        {**graphs.render(snapshot), "edit_token": token}, 201, version=snapshot.version
-    )
+    with sizes.admit(request, len(spec["nodes"])):  # charged before the graph is built
+        graph = graphs.build_graph(spec)
+        state = None
+        if body.nodes is None and body.expression is None and body.example is not None:
+            # an example starts with the optimizer and learning rate that train it
+            train = training_settings(body.example)
+            state = {
+                "optimizer": {"name": train["optimizer"], "learning_rate": train["learning_rate"]}
+            }
+        session, token = graphs.create(graph, state)
+        snapshot = session.snapshot
+        return json_response(
+            {**graphs.render(snapshot), "edit_token": token}, 201, version=snapshot.version
+        )
 
 
 @router.get(
@@ -157,12 +159,12 @@ def delete_graph(session: EditableSession, graphs: Graphs, request: Request) -> 
 )
 def fork_graph(graph_id: GraphId, graphs: Graphs, sizes: Sizes, request: Request) -> Response:
     snapshot = graphs.snapshot(graph_id)
-    sizes.charge(request, len(snapshot.graph), "The fork")  # before the copy is built
-    session, token = graphs.fork(snapshot)
-    snapshot = session.snapshot
-    return json_response(
-        {**graphs.render(snapshot), "edit_token": token}, 201, version=snapshot.version
-    )
+    with sizes.admit(request, len(snapshot.graph), "The fork"):  # before the copy is built
+        session, token = graphs.fork(snapshot)
+        snapshot = session.snapshot
+        return json_response(
+            {**graphs.render(snapshot), "edit_token": token}, 201, version=snapshot.version
+        )
 
 
 # ---- the timeline -----------------------------------------------------------------------

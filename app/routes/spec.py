@@ -60,17 +60,17 @@ def put_spec(
     ] = None,
 ) -> Response:
     spec = spec_from(body, settings)
-    sizes.charge(request, len(spec["nodes"]), "The new graph")  # before it is built
-    done = editing.replace_graph(
-        graphs,
-        session,
-        spec,
-        body.layout == "auto",
-        if_match,
-        body.keep_params,
-        given_source=body.nodes is not None,
-    )
-    return changed_response(done, patch)
+    with sizes.admit(request, len(spec["nodes"]), "The new graph"):  # before it is built
+        done = editing.replace_graph(
+            graphs,
+            session,
+            spec,
+            body.layout == "auto",
+            if_match,
+            body.keep_params,
+            given_source=body.nodes is not None,
+        )
+        return changed_response(done, patch)
 
 
 @router.post(
