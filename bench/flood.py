@@ -212,15 +212,23 @@ class Teacher:
         return answer["version"], start, latency
 
 
-def run_phase(teacher: Teacher, followers: Followers, seconds: float, interval: float) -> dict:
+def run_phase(
+    teacher: Teacher, followers: Followers, seconds: float, interval: float, slow: float = 1e9
+) -> dict:
+    """Steps every `interval` for `seconds`; the figures, and when (seconds into the phase)
+    the steps slower than `slow` ms were sent."""
     sent: dict[int, float] = {}
     latencies: list[float] = []
+    slow_at: list[float] = []
+    began = time.perf_counter()
     end = time.monotonic() + seconds
     next_step = time.monotonic()
     while time.monotonic() < end:
         version, start, ms = teacher.step()
         sent[version] = start
         latencies.append(ms)
+        if ms > slow:
+            slow_at.append(round(start - began, 2))
         next_step += interval
         time.sleep(max(0.0, next_step - time.monotonic()))
     last = max(sent)
@@ -237,6 +245,7 @@ def run_phase(teacher: Teacher, followers: Followers, seconds: float, interval: 
         "delivery_p50_ms": round(percentile(delays, 50), 2),
         "delivery_p99_ms": round(percentile(delays, 99), 2),
         "deliveries_missing": missing,
+        "slow_steps_at_s": slow_at,
     }
 
 
@@ -357,7 +366,9 @@ def flood_section(
             quiet = run_phase(teacher, stream, seconds, interval)
             rss_before = rss_mib(pid)
             with RssPeak(pid) as rss, Flood(base, nodes, flooders, flood_rate) as flood:
-                flooded = run_phase(teacher, stream, seconds, interval)
+                flooded = run_phase(
+                    teacher, stream, seconds, interval, slow=2 * quiet["step_p99_ms"]
+                )
             flooded["rss_peak_mib"] = round(rss.peak, 1)
             failed = list(stream.failed)
         time.sleep(2)
