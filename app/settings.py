@@ -158,7 +158,7 @@ class Settings(BaseSettings):
         5_000_000,
         ge=1,
         description="Tensor elements summed over the graphs kept computed in memory (an "
-        "element costs 14 to 30 bytes there); past it as for max_loaded_nodes.",
+        "element costs about 14 bytes there); past it as for max_loaded_nodes.",
     )
     idle_expiry_seconds: float = Field(
         7 * 24 * 3600.0, gt=0, description="A graph not used for this long is deleted."
