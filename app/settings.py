@@ -180,12 +180,43 @@ class Settings(BaseSettings):
     max_loaded_graphs: int = Field(
         100, ge=1, description="Graphs kept computed in memory; others reload from the store."
     )
+    max_loaded_nodes: int = Field(
+        50_000,
+        ge=1,
+        description="Nodes summed over the graphs kept computed in memory (a node costs about "
+        "4 KiB there); past it the least recently used unused graphs reload from the store.",
+    )
+    max_loaded_elements: int = Field(
+        5_000_000,
+        ge=1,
+        description="Tensor elements summed over the graphs kept computed in memory (an "
+        "element costs about 14 bytes there); past it as for max_loaded_nodes.",
+    )
     idle_expiry_seconds: float = Field(
         7 * 24 * 3600.0, gt=0, description="A graph not used for this long is deleted."
     )
     sweep_interval_seconds: float = Field(
         600.0, gt=0, description="How often the server deletes expired graphs."
     )
+    rate_create_nodes: str = Field(
+        "30000/minute;200000/hour",
+        description="Nodes of the graphs one address may have built (creations, forks and "
+        "replaced specs; the `limits` notation): a flood of large graphs is refused before "
+        "it is built.",
+    )
+
+    @field_validator("rate_create_nodes")
+    @classmethod
+    def _rate_nodes(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is not a rate such as '30000/minute;200000/hour'"
+            ) from None
+        return value
 
     # how the state is shown
     summary_threshold: int = Field(

@@ -14,11 +14,12 @@ without the lock, so a long training call does not block a viewer; with a shared
 read first compares the stored version (one cheap read) and reloads the graph when another
 process changed it, so no read is stale. A failed change leaves the graph as it was.
 
-Memory stays bounded: at most `max_loaded_graphs` sessions are kept computed (the least
-recently used are dropped and reload from the store on demand), and the store keeps at
-most `max_graphs` graphs, deleting idle ones after `idle_expiry_seconds`. A graph used
-within that window (read, followed or changed) is never deleted to make room: a full
-store refuses new graphs instead (StoreFull, 503).
+Memory stays bounded: at most `max_loaded_graphs` sessions, holding at most
+`max_loaded_nodes` nodes and `max_loaded_elements` tensor elements together, are kept
+computed (the least recently used are dropped and reload from the store on demand), and
+the store keeps at most `max_graphs` graphs, deleting idle ones after
+`idle_expiry_seconds`. A graph used within that window (read, followed or changed) is never
+deleted to make room: a full store refuses new graphs instead (StoreFull, 503).
 
 Changes to one graph queue on its `gate`, an asyncio lock, so a change waiting for a long
 training run holds no thread; the threading `lock` inside `mutate` then guards the run
@@ -105,7 +106,12 @@ class GraphManager:
         self.settings = settings
         self.bus = bus
         self.publisher = Publisher(bus)
-        self.registry = Registry(settings.max_loaded_graphs, settings.idle_expiry_seconds)
+        self.registry = Registry(
+            settings.max_loaded_graphs,
+            settings.idle_expiry_seconds,
+            max_nodes=settings.max_loaded_nodes,
+            max_elements=settings.max_loaded_elements,
+        )
         self.shared = bool(getattr(store, "shared", False))
         # a shared store that keeps each graph's last changes (?since=V on every process)
         self.patch_log = store if isinstance(store, PatchLog) else None
@@ -382,6 +388,8 @@ class GraphManager:
             )
             # under the lock: followers on every process get the versions in order
             self.publisher.publish(done)
+            if graph is not before.graph:  # a new graph may be larger: the memory bounds
+                self.registry.resized(session)
             return done
 
     def replace(self, session: Session, change: Callable[[Session], object]) -> Change:

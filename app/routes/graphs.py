@@ -30,6 +30,7 @@ from stepgrad.app.live.event_bus import EventBus
 from stepgrad.app.live.manager import Session, next_optimizer
 from stepgrad.app.live.specs import spec_from
 from stepgrad.app.protection.jobs import Job
+from stepgrad.app.protection.size_rates import Sizes
 from stepgrad.app.protection.work import gradcheck_work, train_work
 from stepgrad.app.schemas import (
     AUTH_RESPONSES,
@@ -65,18 +66,24 @@ router = APIRouter(prefix="/api/graphs", tags=["graphs"])
     responses=ERROR_RESPONSES,
     summary="Create a graph from a spec, an expression or an example",
 )
-def create_graph(body: GraphCreate, graphs: Graphs, settings: SettingsDep) -> Response:
-    graph = graphs.build_graph(spec_from(body, settings))
-    state = None
-    if body.nodes is None and body.expression is None and body.example is not None:
-        # an example starts with the optimizer and learning rate that train it
-        train = training_settings(body.example)
-        state = {"optimizer": {"name": train["optimizer"], "learning_rate": train["learning_rate"]}}
-    session, token = graphs.create(graph, state)
-    snapshot = session.snapshot
-    return json_response(
-        {**graphs.render(snapshot), "edit_token": token}, 201, version=snapshot.version
-    )
+def create_graph(
+    body: GraphCreate, graphs: Graphs, settings: SettingsDep, sizes: Sizes, request: Request
+) -> Response:
+    spec = spec_from(body, settings)
+    with sizes.admit(request, len(spec["nodes"])):  # charged before the graph is built
+        graph = graphs.build_graph(spec)
+        state = None
+        if body.nodes is None and body.expression is None and body.example is not None:
+            # an example starts with the optimizer and learning rate that train it
+            train = training_settings(body.example)
+            state = {
+                "optimizer": {"name": train["optimizer"], "learning_rate": train["learning_rate"]}
+            }
+        session, token = graphs.create(graph, state)
+        snapshot = session.snapshot
+        return json_response(
+            {**graphs.render(snapshot), "edit_token": token}, 201, version=snapshot.version
+        )
 
 
 @router.get(
@@ -150,12 +157,14 @@ def delete_graph(session: EditableSession, graphs: Graphs, request: Request) -> 
     responses=READ,
     summary="An editable copy (new id and edit token); no token needed",
 )
-def fork_graph(graph_id: GraphId, graphs: Graphs) -> Response:
-    session, token = graphs.fork(graphs.snapshot(graph_id))
-    snapshot = session.snapshot
-    return json_response(
-        {**graphs.render(snapshot), "edit_token": token}, 201, version=snapshot.version
-    )
+def fork_graph(graph_id: GraphId, graphs: Graphs, sizes: Sizes, request: Request) -> Response:
+    snapshot = graphs.snapshot(graph_id)
+    with sizes.admit(request, len(snapshot.graph), "The fork"):  # before the copy is built
+        session, token = graphs.fork(snapshot)
+        snapshot = session.snapshot
+        return json_response(
+            {**graphs.render(snapshot), "edit_token": token}, 201, version=snapshot.version
+        )
 
 
 # ---- the timeline -----------------------------------------------------------------------

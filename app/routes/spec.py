@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Header, Request, Response
 
 from stepgrad.app.http.deps import EditableSession, Graphs, SettingsDep
 from stepgrad.app.http.responses import (
@@ -18,6 +18,7 @@ from stepgrad.app.http.responses import (
 )
 from stepgrad.app.live import editing
 from stepgrad.app.live.specs import spec_from
+from stepgrad.app.protection.size_rates import Sizes
 from stepgrad.app.schemas import ErrorResponse, PositionsUpdate, SpecCheck, SpecReplace
 
 router = APIRouter(prefix="/api/graphs", tags=["editing"])
@@ -51,22 +52,25 @@ def put_spec(
     graphs: Graphs,
     settings: SettingsDep,
     patch: ReturnPatch,
+    sizes: Sizes,
+    request: Request,
     if_match: Annotated[
         str | None,
         Header(description='The version edited, as its ETag ("7"), or * for any.'),
     ] = None,
 ) -> Response:
     spec = spec_from(body, settings)
-    done = editing.replace_graph(
-        graphs,
-        session,
-        spec,
-        body.layout == "auto",
-        if_match,
-        body.keep_params,
-        given_source=body.nodes is not None,
-    )
-    return changed_response(done, patch)
+    with sizes.admit(request, len(spec["nodes"]), "The new graph"):  # before it is built
+        done = editing.replace_graph(
+            graphs,
+            session,
+            spec,
+            body.layout == "auto",
+            if_match,
+            body.keep_params,
+            given_source=body.nodes is not None,
+        )
+        return changed_response(done, patch)
 
 
 @router.post(
