@@ -23,3 +23,13 @@ def path(text: str) -> str:
     """The path with the graph or room id it names replaced by its fingerprint."""
 
     return CAPABILITY.sub(lambda m: m.group(1) + fingerprint(m.group(2)), text, count=1)
+
+
+# Redis keys and channels that hold a graph's or room's id: stepgrad:lock:<id>, stepgrad:ev:<id>:…
+KEY = re.compile(r"^(stepgrad:(?:lock|ev|g|r|p):)([^:]+)")
+
+
+def key(name: str | bytes) -> str:
+    """A Redis key or channel of a graph or room, its id replaced by the fingerprint."""
+    text = name.decode("utf-8", "replace") if isinstance(name, bytes) else name
+    return KEY.sub(lambda m: m.group(1) + fingerprint(m.group(2)), text, count=1)

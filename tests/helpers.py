@@ -642,6 +642,8 @@ class SSEReader:
                 sock.shutdown(socket.SHUT_RDWR)
         self._thread.join(10)
         self._client.close()
+
+
 @contextlib.contextmanager
 def small_disk(where: Path, size: str = "4m") -> Iterator[Path]:
     """A tmpfs of `size` mounted on `where` (a new directory), unmounted afterwards: a disk the
@@ -684,6 +686,8 @@ def fill_disk(path: Path) -> int:
     finally:
         os.close(fd)
     return written
+
+
 class CommandServer(ServerProcess):
     """`stepgrad serve ARGS...` in a subprocess (its own SQLite file, STEPGRAD_<NAME>
     settings), for the options given on the command line; otherwise a ServerProcess."""

@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from stepgrad.app.protection import size_rates
 from stepgrad.app.protection.rates import RULES
 
 ERROR = {"$ref": "#/components/schemas/ErrorResponse"}
@@ -52,7 +53,9 @@ def _add(responses: dict[str, Any], status: int, description: str) -> None:
 def _rated(method: str, path: str) -> bool:
     # the OpenAPI path has {names}; the rules match concrete paths
     concrete = path.replace("{graph_id}", "x").replace("{room_id}", "x")
-    return any(method == m and pattern.fullmatch(concrete) for _, m, pattern in RULES)
+    return any(method == m and pattern.fullmatch(concrete) for _, m, pattern in RULES) or any(
+        method == m and pattern.fullmatch(concrete) for m, pattern in size_rates.PATHS
+    )
 
 
 def complete(document: dict[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from stepgrad.app.jsonio import dumps
 from stepgrad.app.live.event_bus import RESYNC, Subscriber, sse
 from stepgrad.app.live.manager import GraphManager, GraphNotFound
+from stepgrad.app.redact import fingerprint
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ async def current_state(graphs: GraphManager, graph_id: str) -> tuple[bytes, int
     except GraphNotFound:
         return None  # deleted meanwhile: the stream simply ends
     except Exception:
-        logger.exception("resyncing a follower of graph %s failed", graph_id)
+        logger.exception("resyncing a follower of graph %s failed", fingerprint(graph_id))
         return None
 
 

@@ -7,8 +7,8 @@ gradient checks, races and sorts, which need no edit token. The moving windows a
 in memory per server process, or in Redis when the store is Redis, so that all the
 processes of a department share one allowance per address. A call over a rate gets 429
 with `Retry-After` and a sentence giving the limit. An address is the peer address of
-the connection: behind a reverse proxy every student shares the proxy's, so raise the
-rates there.
+the connection, or with `proxy_headers` the client address the proxies named in
+`forwarded_allow_ips` pass on (docs/DEPLOY.md, "Behind a reverse proxy").
 """
 
 from __future__ import annotations

@@ -30,6 +30,8 @@ class LockTimeout(Exception):
 
 class StoreUnreachable(Exception):
     """A shared store did not answer (down, or stalled past its short read timeout)."""
+
+
 # ---- a full disk -------------------------------------------------------------------------
 
 DISK_FULL = (

@@ -48,9 +48,11 @@ from redis.client import PubSub
 from redis.exceptions import LockError
 from redis.retry import Retry
 
+from stepgrad.app import redact
 from stepgrad.app.jsonio import dumps
 from stepgrad.app.live import shared_patches
 from stepgrad.app.live.event_bus import FORMATS, RESYNC, EventBus, Subscriber, _deliver
+from stepgrad.app.redact import fingerprint
 from stepgrad.app.storage.base import (
     DuplicateId,
     GraphRecord,
@@ -514,7 +516,9 @@ class RedisStore:
             try:
                 lock.release()
             except LockError:  # it lapsed (this process stalled): the version check guards
-                logger.warning("the lock of graph %s had lapsed before its release", graph_id)
+                logger.warning(
+                    "the lock of graph %s had lapsed before its release", fingerprint(graph_id)
+                )
 
     def _start_watchdog(self) -> None:
         """Under self._held_lock."""
@@ -533,9 +537,9 @@ class RedisStore:
                 try:
                     lock.reacquire()
                 except LockError:
-                    logger.warning("lost the lock %s while holding it", lock.name)
+                    logger.warning("lost the lock %s while holding it", redact.key(lock.name))
                 except redis.RedisError:
-                    logger.exception("renewing the lock %s failed", lock.name)
+                    logger.exception("renewing the lock %s failed", redact.key(lock.name))
 
     def close(self) -> None:
         self._closed.set()
@@ -815,7 +819,7 @@ class RedisEventBus(EventBus):
             try:
                 self._deliver(channel, msg["data"])
             except Exception:
-                logger.exception("a live event from %s could not be delivered", channel)
+                logger.exception("a live event from %s could not be delivered", redact.key(channel))
 
     def _confirm(self, channel: str) -> None:
         graph_id, fmt = self._parse(channel)
