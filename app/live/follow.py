@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from fastapi.concurrency import run_in_threadpool
 
 from stepgrad.app.jsonio import dumps
-from stepgrad.app.live.event_bus import RESYNC, Subscriber, sse
+from stepgrad.app.live.event_bus import RESYNC, Item, Subscriber, sse
 from stepgrad.app.live.manager import GraphManager, GraphNotFound
 from stepgrad.app.redact import fingerprint
 
@@ -30,6 +30,20 @@ async def current_state(graphs: GraphManager, graph_id: str) -> tuple[bytes, int
         return None  # deleted meanwhile: the stream simply ends
     except Exception:
         logger.exception("resyncing a follower of graph %s failed", fingerprint(graph_id))
+        return None
+
+
+async def next_entry(queue: asyncio.Queue, seconds: float) -> Item | None:
+    """The queue's next event, or None after `seconds` without one. A step reaches every
+    follower's queue at once: one already queued is taken with no timer, and a wait is a
+    timeout scope rather than `wait_for`'s task, so a step costs each of a lecture hall's
+    followers no task of its own."""
+    if not queue.empty():
+        return queue.get_nowait()
+    try:
+        async with asyncio.timeout(seconds):
+            return await queue.get()
+    except TimeoutError:
         return None
 
 
@@ -56,9 +70,8 @@ async def follow(
         yield frame
         sent += 1
     while max_events is None or sent < max_events:
-        try:
-            entry = await asyncio.wait_for(sub.queue.get(), timeout=ping_seconds)
-        except TimeoutError:
+        entry = await next_entry(sub.queue, ping_seconds)
+        if entry is None:
             graphs.followed(graph_id)
             yield b": ping\n\n"
             continue
@@ -122,9 +135,8 @@ async def follow_room(
     yield first
     sent = 1
     while max_events is None or sent < max_events:
-        try:
-            entry = await asyncio.wait_for(sub.queue.get(), timeout=ping_seconds)
-        except TimeoutError:
+        entry = await next_entry(sub.queue, ping_seconds)
+        if entry is None:
             await on_ping()
             yield b": ping\n\n"
             continue
