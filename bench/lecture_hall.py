@@ -36,7 +36,6 @@ import re
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -46,14 +45,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import flood  # noqa: E402
 from bench.harness import scalar_nodes, start_server  # noqa: E402
 from bench.layout import random_dag  # noqa: E402
-from tests.helpers import chain_spec, raise_open_files  # noqa: E402
+from tests.helpers import raise_open_files  # noqa: E402
 
 VERSION = re.compile(rb'"version":(\d+)')
 HALL = "127.0.0.3"  # the followers' one address
 SMALL_CLASS = "127.0.0.2"
-FLOODER = "127.0.0.6"
 
 
 def rss_mib(pid: int) -> float:
@@ -308,60 +307,17 @@ async def answers_per_second(base: str, count: int, connections: int = 32) -> di
 # ---- the flood ---------------------------------------------------------------------------
 
 
-def flood_section(base: str, pid: int, seconds: float = 15.0, steps: int = 200) -> dict:
+def flood_section(base: str, pid: int, seconds: float = 15.0) -> dict:
     """The teacher's step p99 on a quiet server, then while one address floods it with
-    10,000-node chains as fast as the server allows; the ratio.
-
-    The slot for bench/flood.py's flood: replace the body with a call to it, keeping these
-    keys. Here, simply: 4 threads at FLOODER POST chain_spec(10000) back to back (refusals,
-    429 or 503, included) for `seconds`, while the teacher steps the seed graph."""
-    with httpx.Client(base_url=base, timeout=120) as client:
-        graph = client.post("/api/graphs", json={"example": "seed"}).json()
-        headers = {"Authorization": f"Bearer {graph['edit_token']}"}
-        url = f"/api/graphs/{graph['id']}"
-
-        def step_times(count: int, until: threading.Event | None = None) -> list[float]:
-            times: list[float] = []
-            while len(times) < count and not (until is not None and until.is_set()):
-                for _ in range(6):
-                    start = time.perf_counter()
-                    client.post(f"{url}/forward?return=patch", json={"steps": 1}, headers=headers)
-                    times.append(1000 * (time.perf_counter() - start))
-                client.post(f"{url}/reset?return=patch", headers=headers)
-                time.sleep(0.01)
-            return times
-
-        step_times(30)  # warm up
-        quiet = step_times(steps)
-        body = json.dumps(chain_spec(10_000)).encode()
-        done = threading.Event()
-        outcome: dict[int, int] = {}
-
-        def flooder() -> None:
-            transport = httpx.HTTPTransport(local_address=FLOODER)
-            with httpx.Client(base_url=base, transport=transport, timeout=120) as c:
-                while not done.is_set():
-                    r = c.post(
-                        "/api/graphs", content=body, headers={"Content-Type": "application/json"}
-                    )
-                    outcome[r.status_code] = outcome.get(r.status_code, 0) + 1
-
-        rss_before = rss_mib(pid)
-        threads = [threading.Thread(target=flooder, daemon=True) for _ in range(4)]
-        for t in threads:
-            t.start()
-        timer = threading.Timer(seconds, done.set)
-        timer.start()
-        during = step_times(10**9, until=done)
-        rss_peak = rss_mib(pid)
-        for t in threads:
-            t.join(120)
+    10,000-node chains as fast as the server allows; the ratio (bench/flood.py's flood, on
+    this run's server)."""
+    r = flood.flood_section(base, pid, seconds=seconds)
     return {
-        "quiet_step_p99_ms": p(quiet, 99),
-        "flood_step_p99_ms": p(during, 99),
-        "flood_ratio": p(during, 99) / p(quiet, 99),
-        "flood_creates": outcome,
-        "flood_rss_mib": [rss_before, rss_peak],
+        "quiet_step_p99_ms": r["quiet"]["step_p99_ms"],
+        "flood_step_p99_ms": r["flood"]["step_p99_ms"],
+        "flood_ratio": r["step_p99_ratio"],
+        "flood_creates": r["flood"]["answers"],
+        "flood_rss_mib": [r["rss_before_mib"], r["rss_peak_mib"]],
     }
 
 
