@@ -1825,6 +1825,8 @@ class StatusLedger:
         with self._lock:
             seen = sorted(self.seen)
         for method, path, status in seen:
+            if status == 500:
+                continue  # a bug by contract, never listed: tests provoke one on purpose
             for pattern, template, operations in templates:
                 if pattern.fullmatch(path):
                     operation = operations.get(method.lower())
