@@ -139,7 +139,7 @@ def test_the_moving_dot_passes_under_the_edge_labels(page, page_api):
     )
     page.keyboard.press("ArrowRight")
     page.keyboard.press("ArrowRight")
-    hidden = wait_js(page, "() => window.travelCheck")
+    hidden = wait_js(page, "() => window.travelCheck", timeout=STEP_TIMEOUT)
     assert page.locator("#graph-svg .edge-label.is-visible").count() >= 1
     assert hidden == []
     order = page.evaluate(
